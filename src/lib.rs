@@ -1,0 +1,26 @@
+//! scalesmall: membership and key-range ownership for clusters of small ARM
+//! boards.
+//!
+//! Each node alone decides and writes its own participation: it joins or
+//! leaves named groups and claims (`Add`) or drops (`Rmv`) sub-ranges of the
+//! 32-bit key space, each with a priority hint and a service port. Everyone
+//! else only reads. State is a CRDT merged last-write-wins per identity, so
+//! messages may arrive twice, late and in any order.
+//!
+//! # Layout
+//! Layers, each importing only the ones above it in this list:
+//! - [`model`]: the data and its merge laws (pure; no I/O, clock or randomness).
+//!
+//! Later layers (wire codec, Chatter protocol, node shell, control/CLI) come
+//! with their issues; the core stays sans-IO so a deterministic many-node
+//! simulation can drive it.
+//!
+//! # Promises
+//! - No panics on any input: every constructor validates and returns a typed
+//!   error.
+//! - `#![forbid(unsafe_code)]`.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod model;

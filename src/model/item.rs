@@ -1,0 +1,175 @@
+//! `Item`: one statement a member makes about its own participation in a
+//! group, and its `Identity`, the part a later write overwrites.
+//!
+//! The seed's three operations map onto `(kind, live)`:
+//!
+//! | seed  | kind    | live  | meaning                                  |
+//! |-------|---------|-------|------------------------------------------|
+//! | `Add` | `Serve` | true  | I serve keys `start..=end` of this group |
+//! | `Get` | `Read`  | true  | I read this group (I serve nothing)      |
+//! | `Rmv` | either  | false | I retract the item with this identity    |
+//!
+//! A retraction keeps its kind, so leaving a group after joining it and
+//! claiming the full range writes two distinct retractions (identity is
+//! `(member, kind, start, end)`; the seed's `(member, start, end)` let a
+//! full-range claim overwrite a join). `live`, `priority` and `port` are
+//! what a later write of the same identity overwrites.
+
+use std::fmt;
+
+use super::key_range::KeyRange;
+use super::node_id::NodeId;
+
+/// What a member does with a range: serve its keys, or read the group.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
+pub enum Kind {
+    /// The member serves the range (`Add` when live).
+    Serve,
+    /// The member reads the group (`Get` when live).
+    Read,
+}
+
+impl Kind {
+    /// Lower-case name, as shown by the CLI.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Kind::Serve => "serve",
+            Kind::Read => "read",
+        }
+    }
+}
+
+impl fmt::Display for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The seed's operation names, derived from `(kind, live)`.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Op {
+    /// A live serve item: "I serve this range".
+    Add,
+    /// A live read item: "I read this group".
+    Get,
+    /// A retraction (of either kind).
+    Rmv,
+}
+
+/// What an item is about: the part a later write of the member overwrites.
+/// Ordered by `(member, kind, start, end)`, the order of a [`crate::model::TimedSet`].
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
+pub struct Identity {
+    /// The writer.
+    pub member: NodeId,
+    /// Serve or read.
+    pub kind: Kind,
+    /// The keys.
+    pub range: KeyRange,
+}
+
+/// One statement by one member, not yet stamped with a clock.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub struct Item {
+    /// The writer (the only member allowed to write it).
+    pub member: NodeId,
+    /// Serve or read.
+    pub kind: Kind,
+    /// False for a retraction (`Rmv`).
+    pub live: bool,
+    /// The keys `start..=end`.
+    pub range: KeyRange,
+    /// Ordering hint among servers of a range: higher first.
+    pub priority: u16,
+    /// The service port for this range; 0 = none.
+    pub port: u16,
+}
+
+impl Item {
+    /// `Add`: `member` serves `range`.
+    #[must_use]
+    pub const fn add(member: NodeId, range: KeyRange, priority: u16, port: u16) -> Self {
+        Self {
+            member,
+            kind: Kind::Serve,
+            live: true,
+            range,
+            priority,
+            port,
+        }
+    }
+
+    /// `Get`: `member` reads the group (over the full range).
+    #[must_use]
+    pub const fn get(member: NodeId) -> Self {
+        Self {
+            member,
+            kind: Kind::Read,
+            live: true,
+            range: KeyRange::FULL,
+            priority: 0,
+            port: 0,
+        }
+    }
+
+    /// `Rmv`: `member` retracts its item of this kind and range.
+    #[must_use]
+    pub const fn rmv(member: NodeId, kind: Kind, range: KeyRange) -> Self {
+        Self {
+            member,
+            kind,
+            live: false,
+            range,
+            priority: 0,
+            port: 0,
+        }
+    }
+
+    /// The identity a later write overwrites.
+    #[must_use]
+    pub const fn identity(&self) -> Identity {
+        Identity {
+            member: self.member,
+            kind: self.kind,
+            range: self.range,
+        }
+    }
+
+    /// The seed's name for this item.
+    #[must_use]
+    pub const fn op(&self) -> Op {
+        match (self.live, self.kind) {
+            (false, _) => Op::Rmv,
+            (true, Kind::Serve) => Op::Add,
+            (true, Kind::Read) => Op::Get,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seed_ops_map_to_kind_and_live() {
+        let m = NodeId::from_u64(1);
+        let r = KeyRange::new(1, 2).unwrap();
+        assert_eq!(Item::add(m, r, 1, 80).op(), Op::Add);
+        assert_eq!(Item::get(m).op(), Op::Get);
+        assert_eq!(Item::rmv(m, Kind::Serve, r).op(), Op::Rmv);
+        assert_eq!(Item::rmv(m, Kind::Read, KeyRange::FULL).op(), Op::Rmv);
+    }
+
+    #[test]
+    fn join_and_full_claim_have_distinct_identities() {
+        let m = NodeId::from_u64(1);
+        let join = Item::get(m);
+        let claim = Item::add(m, KeyRange::FULL, 0, 0);
+        assert_ne!(join.identity(), claim.identity());
+        assert_eq!(
+            Item::rmv(m, Kind::Read, KeyRange::FULL).identity(),
+            join.identity()
+        );
+    }
+}

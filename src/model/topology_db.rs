@@ -1,0 +1,648 @@
+//! `TopologyDb`: the local node's view of every group it knows, and the only
+//! way it writes its own participation (the seed's TopologyDB and
+//! GroupManager API in one).
+//!
+//! It holds one [`Message`] per group. The local node writes only its own
+//! items: each write takes the next value of its [`LocalClock`] counter
+//! (shared by all groups), and a write that would change nothing (re-join,
+//! identical re-claim) is a no-op that uses no clock. In a group where it has
+//! written, the node's own coverage is `(0, clock of its latest write there]`:
+//! all its later clocks are trivially covered too, but claiming them would
+//! make every group's digest change on every write anywhere.
+//!
+//! Received messages go through [`TopologyDb::apply`] (coverage-aware; the
+//! node's own items and coverage are never taken from others). What a peer
+//! lacks comes from [`TopologyDb::delta_since`].
+//!
+//! [`LocalClock`]: super::LocalClock
+
+use std::collections::BTreeMap;
+
+use super::coverage::{Coverage, Span};
+use super::delta::{self, ChunkSizer, MemberPlan};
+use super::error::ModelError;
+use super::group_name::GroupName;
+use super::item::{Item, Kind};
+use super::key_hash::key_hash;
+use super::key_range::KeyRange;
+use super::message::{Applied, Message};
+use super::node_id::NodeId;
+use super::timed_item::TimedItem;
+use super::world_clock::WorldClock;
+
+/// A batch of own writes to one group: clocks `(prev, upto]`.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct Written {
+    /// The group written to.
+    pub group: GroupName,
+    /// The node's own coverage in this group before the writes: it had
+    /// written nothing here in `(prev_in_group, prev]`.
+    pub prev_in_group: u64,
+    /// The node's clock before the writes.
+    pub prev: u64,
+    /// The node's clock after them (its last write).
+    pub upto: u64,
+}
+
+/// A member serving a key, as [`TopologyDb::lookup`] returns it.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct Server {
+    /// The member.
+    pub member: NodeId,
+    /// Its priority hint for this key (higher first).
+    pub priority: u16,
+    /// Its service port for this range (0 = none).
+    pub port: u16,
+    /// The claimed range that contains the key.
+    pub range: KeyRange,
+}
+
+/// Which items [`TopologyDb::topology`] returns.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+pub struct TopologyFilter {
+    /// Only this kind.
+    pub kind: Option<Kind>,
+    /// Only live items (no retractions).
+    pub live_only: bool,
+    /// Only this member's items.
+    pub member: Option<NodeId>,
+}
+
+/// How far a remote world clock is behind ours in one group.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+pub struct Lag {
+    /// Members of which the remote lacks something.
+    pub members: usize,
+    /// Clocks we cover that the remote does not.
+    pub clocks: u64,
+    /// Items we hold at clocks the remote does not cover.
+    pub items: usize,
+}
+
+impl Lag {
+    /// Whether the remote lacks nothing.
+    #[must_use]
+    pub const fn is_zero(&self) -> bool {
+        self.members == 0
+    }
+}
+
+/// The local node's view of all groups.
+#[derive(Clone, Debug)]
+pub struct TopologyDb {
+    own: NodeId,
+    clock: u64,
+    groups: BTreeMap<GroupName, Message>,
+}
+
+impl TopologyDb {
+    /// An empty view for the node `own`, which has written nothing yet.
+    #[must_use]
+    pub fn new(own: NodeId) -> Self {
+        Self {
+            own,
+            clock: 0,
+            groups: BTreeMap::new(),
+        }
+    }
+
+    /// The local node's id.
+    #[must_use]
+    pub const fn own_id(&self) -> NodeId {
+        self.own
+    }
+
+    /// The local node's clock: the counter of its latest write (0 = none).
+    #[must_use]
+    pub const fn clock(&self) -> u64 {
+        self.clock
+    }
+
+    /// The group's message (the node's whole view of it).
+    #[must_use]
+    pub fn message(&self, group: &str) -> Option<&Message> {
+        self.groups.get(group)
+    }
+
+    // --- own writes -------------------------------------------------------
+
+    /// `Get`: the local node reads `group`.
+    ///
+    /// # Errors
+    /// An invalid group name, or [`ModelError::ClockExhausted`].
+    pub fn join(&mut self, group: &str) -> Result<Option<Written>, ModelError> {
+        let group = GroupName::new(group)?;
+        self.write(&group, [Item::get(self.own)])
+    }
+
+    /// `Rmv` of each of the node's live items in `group`, one clock each.
+    ///
+    /// # Errors
+    /// An invalid group name, or [`ModelError::ClockExhausted`].
+    pub fn leave(&mut self, group: &str) -> Result<Option<Written>, ModelError> {
+        let group = GroupName::new(group)?;
+        let retractions: Vec<Item> = self
+            .groups
+            .get(&group)
+            .map(|msg| {
+                msg.items()
+                    .member_items(self.own)
+                    .iter()
+                    .filter(|i| i.live())
+                    .map(|i| Item::rmv(self.own, i.kind(), i.range()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        self.write(&group, retractions)
+    }
+
+    /// `Add`: the local node serves `range` of `group`.
+    ///
+    /// # Errors
+    /// An invalid group name, or [`ModelError::ClockExhausted`].
+    pub fn claim(
+        &mut self,
+        group: &str,
+        range: KeyRange,
+        priority: u16,
+        port: u16,
+    ) -> Result<Option<Written>, ModelError> {
+        let group = GroupName::new(group)?;
+        self.write(&group, [Item::add(self.own, range, priority, port)])
+    }
+
+    /// `Rmv` of the node's claim of exactly `range` in `group`. Releasing a
+    /// range already released is a no-op.
+    ///
+    /// # Errors
+    /// [`ModelError::NotClaimed`] (listing the node's live claims that
+    /// overlap `range`) if the node never claimed exactly `range`; an invalid
+    /// group name; [`ModelError::ClockExhausted`].
+    pub fn release(
+        &mut self,
+        group: &str,
+        range: KeyRange,
+    ) -> Result<Option<Written>, ModelError> {
+        let group = GroupName::new(group)?;
+        let own_items = self
+            .groups
+            .get(&group)
+            .map_or(&[][..], |m| m.items().member_items(self.own));
+        let exact = own_items
+            .iter()
+            .any(|i| i.kind() == Kind::Serve && i.range() == range);
+        if !exact {
+            return Err(ModelError::NotClaimed {
+                group: group.to_string(),
+                range,
+                overlapping: own_items
+                    .iter()
+                    .filter(|i| i.kind() == Kind::Serve && i.live() && i.range().overlaps(range))
+                    .map(TimedItem::range)
+                    .collect(),
+            });
+        }
+        self.write(&group, [Item::rmv(self.own, Kind::Serve, range)])
+    }
+
+    /// Writes `items` (the node's own) to `group`, one clock each, skipping
+    /// those that change nothing.
+    fn write(
+        &mut self,
+        group: &GroupName,
+        items: impl IntoIterator<Item = Item>,
+    ) -> Result<Option<Written>, ModelError> {
+        let own = self.own;
+        let prev = self.clock;
+        let msg = match self.groups.get_mut(group.as_str()) {
+            Some(m) => m,
+            None => self
+                .groups
+                .entry(group.clone())
+                .or_insert_with(|| Message::empty(group.clone())),
+        };
+        let prev_in_group = msg.clock().known_upto(own);
+        let mut clock = prev;
+        for item in items {
+            debug_assert_eq!(item.member, own);
+            let same = msg.items().get(&item.identity()).is_some_and(|held| {
+                (held.live(), held.priority(), held.port()) == (item.live, item.priority, item.port)
+            });
+            if same {
+                continue;
+            }
+            clock = clock.checked_add(1).ok_or(ModelError::ClockExhausted)?;
+            let stamped = TimedItem::at(item, clock)?;
+            msg.upsert(stamped);
+        }
+        if clock == prev {
+            if msg.is_empty() {
+                self.groups.remove(group.as_str());
+            }
+            return Ok(None);
+        }
+        msg.clock_mut().set(own, Coverage::upto(clock));
+        self.clock = clock;
+        Ok(Some(Written {
+            group: group.clone(),
+            prev_in_group,
+            prev,
+            upto: clock,
+        }))
+    }
+
+    // --- merging ----------------------------------------------------------
+
+    /// Coverage-aware apply of a received message (see [`Message::apply`]).
+    /// The node's own items and coverage are never taken from others; if the
+    /// message names the node above its own clock, `own_ahead` says so.
+    pub fn apply(&mut self, incoming: &Message) -> Applied {
+        let own = self.own;
+        let own_seen = incoming.max_seen(own).max(
+            incoming
+                .clock()
+                .coverage(own)
+                .map_or(0, Coverage::max_covered),
+        );
+        let own_ahead = (own_seen > self.clock).then_some(own_seen);
+        let group = incoming.group();
+        let mut applied = match self.groups.get_mut(group.as_str()) {
+            Some(msg) => msg.apply_except(incoming, Some(own)),
+            None => {
+                let mut msg = Message::empty(group.clone());
+                let applied = msg.apply_except(incoming, Some(own));
+                if !msg.is_empty() {
+                    self.groups.insert(group.clone(), msg);
+                }
+                applied
+            }
+        };
+        applied.own_ahead = own_ahead;
+        applied
+    }
+
+    // --- queries ----------------------------------------------------------
+
+    /// Every group known (joined by anyone), sorted by name.
+    pub fn groups(&self) -> impl Iterator<Item = &GroupName> + '_ {
+        self.groups.keys()
+    }
+
+    /// The groups where the local node has a live item.
+    pub fn my_groups(&self) -> impl Iterator<Item = &GroupName> + '_ {
+        self.groups
+            .iter()
+            .filter(|(_, m)| m.items().member_items(self.own).iter().any(|i| i.live()))
+            .map(|(g, _)| g)
+    }
+
+    /// Members with a live item in `group`, sorted.
+    #[must_use]
+    pub fn members(&self, group: &str) -> Vec<NodeId> {
+        let mut out: Vec<NodeId> = Vec::new();
+        if let Some(msg) = self.groups.get(group) {
+            for i in msg.items().items().iter().filter(|i| i.live()) {
+                if out.last() != Some(&i.member()) {
+                    out.push(i.member());
+                }
+            }
+        }
+        out
+    }
+
+    /// The items of `group` that pass `filter`, in identity order.
+    pub fn topology(
+        &self,
+        group: &str,
+        filter: TopologyFilter,
+    ) -> impl Iterator<Item = &TimedItem> + '_ {
+        let items = match (self.groups.get(group), filter.member) {
+            (Some(msg), Some(m)) => msg.items().member_items(m),
+            (Some(msg), None) => msg.items().items(),
+            (None, _) => &[],
+        };
+        items.iter().filter(move |i| {
+            filter.kind.is_none_or(|k| i.kind() == k) && (!filter.live_only || i.live())
+        })
+    }
+
+    /// The members serving `key` in `group`: priority high to low, ties by
+    /// id. A member with several live claims containing the key appears
+    /// once, with its highest-priority claim.
+    #[must_use]
+    pub fn lookup(&self, group: &str, key: u32) -> Vec<Server> {
+        let mut out: Vec<Server> = Vec::new();
+        let Some(msg) = self.groups.get(group) else {
+            return out;
+        };
+        for i in msg.items().items() {
+            if !(i.live() && i.kind() == Kind::Serve && i.range().contains(key)) {
+                continue;
+            }
+            let s = Server {
+                member: i.member(),
+                priority: i.priority(),
+                port: i.port(),
+                range: i.range(),
+            };
+            // Items are grouped by member: a repeat is the last pushed.
+            match out.last_mut() {
+                Some(last) if last.member == s.member => {
+                    if s.priority > last.priority {
+                        *last = s;
+                    }
+                }
+                _ => out.push(s),
+            }
+        }
+        out.sort_by(|a, b| b.priority.cmp(&a.priority).then(a.member.cmp(&b.member)));
+        out
+    }
+
+    /// [`TopologyDb::lookup`] of a string key, hashed with [`key_hash`].
+    #[must_use]
+    pub fn lookup_bytes(&self, group: &str, key: &[u8]) -> Vec<Server> {
+        self.lookup(group, key_hash(key))
+    }
+
+    /// What a peer whose world clock of `group` is `remote` lacks.
+    #[must_use]
+    pub fn lag(&self, group: &str, remote: &WorldClock) -> Lag {
+        let mut lag = Lag::default();
+        let Some(msg) = self.groups.get(group) else {
+            return lag;
+        };
+        for_each_member(msg, |member| {
+            let theirs = remote.coverage(member);
+            let clocks = msg
+                .clock()
+                .coverage(member)
+                .map_or(0, |c| theirs.map_or_else(|| c.clock_count(), |t| c.missing_from(t)));
+            let items = msg
+                .items()
+                .member_items(member)
+                .iter()
+                .filter(|i| !theirs.is_some_and(|t| t.contains(i.clock())))
+                .count();
+            if clocks > 0 || items > 0 {
+                lag.members += 1;
+                lag.clocks += clocks;
+                lag.items += items;
+            }
+        });
+        lag
+    }
+
+    /// Per group, its world clock (the compact summary a peer compares).
+    pub fn digest(&self) -> impl Iterator<Item = (&GroupName, &WorldClock)> + '_ {
+        self.groups.iter().map(|(g, m)| (g, m.clock()))
+    }
+
+    /// What a peer whose world clock of `group` is `remote` lacks, as
+    /// messages of at most `budget` bytes by `sizer`, each carrying all it
+    /// claims. Members the remote has never seen come first, then those it
+    /// lags most. Empty if the remote lacks nothing or the group is unknown.
+    ///
+    /// # Errors
+    /// [`ModelError::BudgetTooSmall`] if one entry does not fit the budget.
+    pub fn delta_since(
+        &self,
+        group: &str,
+        remote: &WorldClock,
+        budget: usize,
+        sizer: &impl ChunkSizer,
+    ) -> Result<Vec<Message>, ModelError> {
+        let Some(msg) = self.groups.get(group) else {
+            return Ok(Vec::new());
+        };
+        let mut plans: Vec<(bool, MemberPlan<'_>)> = Vec::new();
+        for_each_member(msg, |member| {
+            let theirs = remote.coverage(member);
+            if let Some(plan) = MemberPlan::new(
+                member,
+                msg.clock().coverage(member),
+                theirs,
+                msg.items().member_items(member),
+            ) {
+                plans.push((theirs.is_none(), plan));
+            }
+        });
+        // Catch-up order: never seen first, then most missing; stable by id.
+        plans.sort_by(|(new_a, a), (new_b, b)| {
+            new_b
+                .cmp(new_a)
+                .then(b.missing().cmp(&a.missing()))
+                .then(a.member.cmp(&b.member))
+        });
+        let plans: Vec<MemberPlan<'_>> = plans.into_iter().map(|(_, p)| p).collect();
+        delta::chunk(msg.group(), &plans, budget, sizer)
+    }
+
+    /// The node's own writes `written` as messages for broadcast: its items
+    /// at clocks `(prev_in_group, upto]`, claiming exactly that span.
+    ///
+    /// # Errors
+    /// [`ModelError::BudgetTooSmall`] if one entry does not fit the budget.
+    pub fn own_delta(
+        &self,
+        written: &Written,
+        budget: usize,
+        sizer: &impl ChunkSizer,
+    ) -> Result<Vec<Message>, ModelError> {
+        let Some(msg) = self.groups.get(written.group.as_str()) else {
+            return Ok(Vec::new());
+        };
+        let seen = Coverage::upto(written.prev_in_group);
+        let ours = Span::new(written.prev_in_group, written.upto)
+            .ok()
+            .map(|s| Coverage::from_spans([s]));
+        let held: Vec<TimedItem> = msg
+            .items()
+            .member_items(self.own)
+            .iter()
+            .filter(|i| i.clock() <= written.upto)
+            .copied()
+            .collect();
+        let plan = MemberPlan::new(self.own, ours.as_ref(), Some(&seen), &held);
+        delta::chunk(msg.group(), plan.as_slice(), budget, sizer)
+    }
+}
+
+/// Calls `f` once per member that has coverage or items in `msg`, in order.
+fn for_each_member(msg: &Message, mut f: impl FnMut(NodeId)) {
+    let mut covered = msg.clock().entries().iter().map(|e| e.member()).peekable();
+    let mut holding = msg.max_seen_table().iter().map(|&(m, _)| m).peekable();
+    loop {
+        let next = match (covered.peek(), holding.peek()) {
+            (Some(&a), Some(&b)) => a.min(b),
+            (Some(&a), None) => a,
+            (None, Some(&b)) => b,
+            (None, None) => break,
+        };
+        if covered.peek() == Some(&next) {
+            covered.next();
+        }
+        if holding.peek() == Some(&next) {
+            holding.next();
+        }
+        f(next);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::FixedSizer;
+
+    fn m(v: u64) -> NodeId {
+        NodeId::from_u64(v)
+    }
+
+    fn r(a: u32, b: u32) -> KeyRange {
+        KeyRange::new(a, b).unwrap()
+    }
+
+    #[test]
+    fn writes_take_one_clock_each_across_groups() {
+        let mut db = TopologyDb::new(m(1));
+        let w = db.join("a").unwrap().unwrap();
+        assert_eq!((w.prev, w.upto, w.prev_in_group), (0, 1, 0));
+        let w = db.claim("b", r(0, 9), 1, 80).unwrap().unwrap();
+        assert_eq!((w.prev, w.upto, w.prev_in_group), (1, 2, 0));
+        let w = db.claim("a", r(0, 9), 1, 80).unwrap().unwrap();
+        assert_eq!((w.prev, w.upto, w.prev_in_group), (2, 3, 1));
+        assert_eq!(db.clock(), 3);
+        // Own coverage in a group is up to the latest write there.
+        assert_eq!(db.message("a").unwrap().clock().known_upto(m(1)), 3);
+        assert_eq!(db.message("b").unwrap().clock().known_upto(m(1)), 2);
+    }
+
+    #[test]
+    fn a_write_that_changes_nothing_uses_no_clock() {
+        let mut db = TopologyDb::new(m(1));
+        db.join("a").unwrap();
+        assert_eq!(db.join("a").unwrap(), None);
+        db.claim("a", r(0, 9), 1, 80).unwrap();
+        assert_eq!(db.claim("a", r(0, 9), 1, 80).unwrap(), None);
+        assert!(db.claim("a", r(0, 9), 2, 80).unwrap().is_some());
+        assert_eq!(db.clock(), 3);
+        assert_eq!(db.leave("nowhere").unwrap(), None);
+        assert_eq!(db.groups().count(), 1);
+    }
+
+    #[test]
+    fn leave_retracts_each_live_item_with_its_kind() {
+        let mut db = TopologyDb::new(m(1));
+        db.join("a").unwrap();
+        db.claim("a", KeyRange::FULL, 0, 0).unwrap();
+        let w = db.leave("a").unwrap().unwrap();
+        assert_eq!((w.prev, w.upto), (2, 4));
+        let items: Vec<_> = db.topology("a", TopologyFilter::default()).collect();
+        assert_eq!(items.len(), 2);
+        assert!(items.iter().all(|i| !i.live()));
+        assert_eq!(db.my_groups().count(), 0);
+        assert!(db.members("a").is_empty());
+    }
+
+    #[test]
+    fn release_needs_the_exact_claimed_range() {
+        let mut db = TopologyDb::new(m(1));
+        db.claim("a", r(0, 99), 1, 80).unwrap();
+        db.claim("a", r(200, 299), 1, 80).unwrap();
+        match db.release("a", r(50, 250)) {
+            Err(ModelError::NotClaimed { overlapping, .. }) => {
+                assert_eq!(overlapping, vec![r(0, 99), r(200, 299)]);
+            }
+            other => panic!("expected NotClaimed, got {other:?}"),
+        }
+        assert!(db.release("a", r(0, 99)).unwrap().is_some());
+        assert_eq!(db.release("a", r(0, 99)).unwrap(), None);
+        assert_eq!(db.lookup("a", 10), vec![]);
+        assert_eq!(db.lookup("a", 250).len(), 1);
+    }
+
+    #[test]
+    fn invalid_group_names_are_refused() {
+        let mut db = TopologyDb::new(m(1));
+        assert_eq!(db.join(""), Err(ModelError::EmptyGroupName));
+        assert!(db.claim(&"x".repeat(300), r(0, 1), 0, 0).is_err());
+        assert_eq!(db.clock(), 0);
+    }
+
+    #[test]
+    fn lookup_orders_by_priority_then_id() {
+        let mut a = TopologyDb::new(m(3));
+        a.claim("g", r(0, 99), 5, 1).unwrap();
+        let mut b = TopologyDb::new(m(2));
+        b.claim("g", r(50, 150), 5, 2).unwrap();
+        let mut c = TopologyDb::new(m(1));
+        c.claim("g", r(0, 60), 1, 3).unwrap();
+        c.claim("g", r(0, 200), 9, 4).unwrap();
+        for other in [&b, &c] {
+            a.apply(other.message("g").unwrap());
+        }
+        let got: Vec<(NodeId, u16)> = a.lookup("g", 55).iter().map(|s| (s.member, s.port)).collect();
+        assert_eq!(got, vec![(m(1), 4), (m(2), 2), (m(3), 1)]);
+        assert_eq!(a.members("g"), vec![m(1), m(2), m(3)]);
+    }
+
+    #[test]
+    fn own_state_is_never_taken_from_others() {
+        let mut a = TopologyDb::new(m(1));
+        a.claim("g", r(0, 9), 1, 80).unwrap();
+        // A copy of a's state from a lost future (a restored backup).
+        let mut future = a.clone();
+        future.claim("g", r(10, 19), 1, 80).unwrap();
+        future.release("g", r(0, 9)).unwrap();
+        let applied = a.apply(future.message("g").unwrap());
+        assert_eq!(applied.own_ahead, Some(3));
+        assert!(!applied.changed);
+        assert_eq!(a.lookup("g", 5).len(), 1);
+    }
+
+    #[test]
+    fn delta_answers_the_counterexample_with_an_honest_claim() {
+        // m wrote I@2 and J@4 (clocks 1 and 3 went to another group).
+        let mut w = TopologyDb::new(m(9));
+        w.join("other").unwrap();
+        w.claim("g", r(0, 9), 0, 0).unwrap();
+        w.join("other2").unwrap();
+        w.claim("g", r(10, 19), 0, 0).unwrap();
+        // R covers (0,2] and holds I@2.
+        let mut remote = WorldClock::new();
+        remote.cover(m(9), Span::new(0, 2).unwrap());
+        let chunks = w.delta_since("g", &remote, 1200, &FixedSizer).unwrap();
+        assert_eq!(chunks.len(), 1);
+        let c = &chunks[0];
+        assert_eq!(c.items().len(), 1);
+        assert_eq!(
+            c.clock().coverage(m(9)).unwrap().spans().collect::<Vec<_>>(),
+            vec![Span::new(2, 4).unwrap()]
+        );
+    }
+
+    #[test]
+    fn own_delta_claims_from_the_previous_write_in_the_group() {
+        let mut db = TopologyDb::new(m(1));
+        db.join("g").unwrap();
+        db.join("h").unwrap();
+        let w = db.claim("g", r(0, 9), 1, 80).unwrap().unwrap();
+        let msgs = db.own_delta(&w, 1200, &FixedSizer).unwrap();
+        assert_eq!(msgs.len(), 1);
+        let cov = msgs[0].clock().coverage(m(1)).unwrap();
+        assert_eq!(cov.spans().collect::<Vec<_>>(), vec![Span::new(1, 3).unwrap()]);
+        assert_eq!(msgs[0].items().len(), 1);
+    }
+
+    #[test]
+    fn lag_counts_what_the_remote_lacks() {
+        let mut db = TopologyDb::new(m(1));
+        db.join("g").unwrap();
+        db.claim("g", r(0, 9), 1, 80).unwrap();
+        let lag = db.lag("g", &WorldClock::new());
+        assert_eq!(lag, Lag { members: 1, clocks: 2, items: 2 });
+        let mut remote = WorldClock::new();
+        remote.cover(m(1), Span::new(0, 2).unwrap());
+        assert!(db.lag("g", &remote).is_zero());
+    }
+}
