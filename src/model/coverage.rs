@@ -263,7 +263,10 @@ impl Coverage {
                         k += 1;
                     }
                     _ => {
-                        out.push(Span { after: lo, upto: s.upto });
+                        out.push(Span {
+                            after: lo,
+                            upto: s.upto,
+                        });
                         lo = s.upto;
                     }
                 }
@@ -399,7 +402,10 @@ mod tests {
         );
         assert_eq!(ours.missing_from(&theirs), 2 + 4 + 6);
         assert!(ours.difference(&ours).is_empty());
-        assert_eq!(ours.difference(&Coverage::new()), vec![sp(0, 10), sp(12, 20)]);
+        assert_eq!(
+            ours.difference(&Coverage::new()),
+            vec![sp(0, 10), sp(12, 20)]
+        );
     }
 
     #[test]

@@ -83,7 +83,10 @@ impl<'a> MemberPlan<'a> {
         let empty = Coverage::new();
         let theirs = theirs.unwrap_or(&empty);
         let claim = ours.map_or_else(Vec::new, |c| c.difference(theirs));
-        let mut items: Vec<&TimedItem> = held.iter().filter(|i| !theirs.contains(i.clock())).collect();
+        let mut items: Vec<&TimedItem> = held
+            .iter()
+            .filter(|i| !theirs.contains(i.clock()))
+            .collect();
         if claim.is_empty() && items.is_empty() {
             return None;
         }

@@ -82,7 +82,10 @@ pub enum ModelError {
     },
 
     /// `release` of a range the node never claimed.
-    #[error("{range} is not one of this node's claims in {group:?}; {}", describe_overlaps(overlapping))]
+    #[error(
+        "{range} is not one of this node's claims in {group:?}; {}",
+        describe_overlaps(overlapping)
+    )]
     NotClaimed {
         /// The group.
         group: String,

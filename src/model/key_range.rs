@@ -161,12 +161,24 @@ mod tests {
 
     #[test]
     fn parses_decimal_hex_and_full() {
-        assert_eq!("0..0x7fffffff".parse().ok(), KeyRange::new(0, 0x7fff_ffff).ok());
+        assert_eq!(
+            "0..0x7fffffff".parse().ok(),
+            KeyRange::new(0, 0x7fff_ffff).ok()
+        );
         assert_eq!("1000..=1999".parse().ok(), KeyRange::new(1000, 1999).ok());
         assert_eq!("full".parse(), Ok(KeyRange::FULL));
         let shown = KeyRange::new(3, 0xffff).unwrap();
         assert_eq!(shown.to_string().parse(), Ok(shown));
-        for bad in ["", "1", "2..1", "0..4294967296", "a..b", "0x..1", "..", "-1..2"] {
+        for bad in [
+            "",
+            "1",
+            "2..1",
+            "0..4294967296",
+            "a..b",
+            "0x..1",
+            "..",
+            "-1..2",
+        ] {
             assert!(bad.parse::<KeyRange>().is_err(), "{bad:?} parsed");
         }
     }

@@ -24,7 +24,6 @@
 //! (`max_seen`, the seed's world clock); adding an item raises it, and it is
 //! never a claim of coverage.
 
-use super::coverage::Coverage;
 use super::error::ModelError;
 use super::group_name::GroupName;
 use super::node_id::NodeId;
@@ -253,18 +252,16 @@ impl Message {
         let clock = &self.clock;
         let max_seen = &mut self.max_seen;
         let mut raised = MaxSeenCursor::default();
-        let stats = self.items.merge_accepted(
+        self.items.merge_accepted(
             other.items.items(),
             || {
                 let mut cursor = CoverageCursor::new(clock);
                 move |item: &TimedItem| {
-                    Some(item.member()) != except
-                        && !(coverage_aware && cursor.covers(item))
+                    Some(item.member()) != except && !(coverage_aware && cursor.covers(item))
                 }
             },
             |won| raised.raise(max_seen, won),
-        );
-        stats
+        )
     }
 
     /// Joins one item (an own write); returns whether it changed the set.
@@ -346,19 +343,18 @@ impl<'a> CoverageCursor<'a> {
     #[inline]
     fn covers(&mut self, item: &TimedItem) -> bool {
         let member = item.member();
-        while self.entries.get(self.i).is_some_and(|e| e.member() < member) {
+        while self
+            .entries
+            .get(self.i)
+            .is_some_and(|e| e.member() < member)
+        {
             self.i += 1;
         }
         self.entries
             .get(self.i)
             .filter(|e| e.member() == member)
-            .is_some_and(|e| covers(e.coverage(), item.clock()))
+            .is_some_and(|e| e.coverage().contains(item.clock()))
     }
-}
-
-#[inline]
-fn covers(c: &Coverage, clock: u64) -> bool {
-    c.contains(clock)
 }
 
 /// Raises `max_seen` entries for items arriving in member order.
@@ -412,7 +408,13 @@ mod tests {
     #[test]
     fn refuses_two_items_of_one_member_at_one_clock() {
         let err = Message::new(g(), WorldClock::new(), vec![add(1, 0, 3), add(1, 100, 3)]);
-        assert_eq!(err, Err(ModelError::DuplicateClock { member: m(1), clock: 3 }));
+        assert_eq!(
+            err,
+            Err(ModelError::DuplicateClock {
+                member: m(1),
+                clock: 3
+            })
+        );
         assert!(Message::new(g(), WorldClock::new(), vec![add(1, 0, 3), add(2, 0, 3)]).is_ok());
     }
 

@@ -77,10 +77,7 @@ mod tests {
     #[test]
     fn displays_as_sixteen_hex_digits() {
         assert_eq!(NodeId::from_u64(0xab).to_string(), "00000000000000ab");
-        assert_eq!(
-            NodeId::from_u64(u64::MAX).to_string(),
-            "ffffffffffffffff"
-        );
+        assert_eq!(NodeId::from_u64(u64::MAX).to_string(), "ffffffffffffffff");
     }
 
     #[test]

@@ -204,10 +204,7 @@ impl TimedSet {
 
     /// Joins one item; returns whether it changed the set.
     pub fn upsert(&mut self, item: TimedItem) -> bool {
-        match self
-            .items
-            .binary_search_by(|x| x.cmp_identity(&item))
-        {
+        match self.items.binary_search_by(|x| x.cmp_identity(&item)) {
             Ok(i) => match self.items.get_mut(i) {
                 Some(x) if item.wins_over(x) => {
                     *x = item;
@@ -329,11 +326,14 @@ mod tests {
         let mut a = TimedSet::from_items(vec![add(1, 0, 1), add(1, 100, 2)]).unwrap();
         let b = TimedSet::from_items(vec![rmv(1, 0, 3), add(2, 0, 1)]).unwrap();
         let stats = a.join(&b);
-        assert_eq!(stats, MergeStats { inserted: 1, replaced: 1 });
         assert_eq!(
-            a.items(),
-            &[rmv(1, 0, 3), add(1, 100, 2), add(2, 0, 1)]
+            stats,
+            MergeStats {
+                inserted: 1,
+                replaced: 1
+            }
         );
+        assert_eq!(a.items(), &[rmv(1, 0, 3), add(1, 100, 2), add(2, 0, 1)]);
         // An older write never replaces a newer one.
         let old = TimedSet::from_items(vec![add(1, 0, 1)]).unwrap();
         assert!(!a.join(&old).changed());
@@ -341,11 +341,18 @@ mod tests {
 
     #[test]
     fn replacing_only_keeps_the_allocation() {
-        let mut a = TimedSet::from_items((0..100).map(|i| add(1, i * 10, u64::from(i) + 1)).collect())
-            .unwrap();
+        let mut a =
+            TimedSet::from_items((0..100).map(|i| add(1, i * 10, u64::from(i) + 1)).collect())
+                .unwrap();
         let ptr = a.items().as_ptr();
         let b = TimedSet::from_items(vec![rmv(1, 500, 1000)]).unwrap();
-        assert_eq!(a.join(&b), MergeStats { inserted: 0, replaced: 1 });
+        assert_eq!(
+            a.join(&b),
+            MergeStats {
+                inserted: 0,
+                replaced: 1
+            }
+        );
         assert_eq!(a.items().as_ptr(), ptr);
     }
 
@@ -363,8 +370,13 @@ mod tests {
 
     #[test]
     fn member_items_is_the_members_block() {
-        let s = TimedSet::from_items(vec![add(1, 0, 1), add(2, 0, 1), add(2, 10, 2), add(3, 0, 1)])
-            .unwrap();
+        let s = TimedSet::from_items(vec![
+            add(1, 0, 1),
+            add(2, 0, 1),
+            add(2, 10, 2),
+            add(3, 0, 1),
+        ])
+        .unwrap();
         assert_eq!(s.member_items(m(2)).len(), 2);
         assert!(s.member_items(m(9)).is_empty());
     }

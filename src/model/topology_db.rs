@@ -178,11 +178,7 @@ impl TopologyDb {
     /// [`ModelError::NotClaimed`] (listing the node's live claims that
     /// overlap `range`) if the node never claimed exactly `range`; an invalid
     /// group name; [`ModelError::ClockExhausted`].
-    pub fn release(
-        &mut self,
-        group: &str,
-        range: KeyRange,
-    ) -> Result<Option<Written>, ModelError> {
+    pub fn release(&mut self, group: &str, range: KeyRange) -> Result<Option<Written>, ModelError> {
         let group = GroupName::new(group)?;
         let own_items = self
             .groups
@@ -374,10 +370,9 @@ impl TopologyDb {
         };
         for_each_member(msg, |member| {
             let theirs = remote.coverage(member);
-            let clocks = msg
-                .clock()
-                .coverage(member)
-                .map_or(0, |c| theirs.map_or_else(|| c.clock_count(), |t| c.missing_from(t)));
+            let clocks = msg.clock().coverage(member).map_or(0, |c| {
+                theirs.map_or_else(|| c.clock_count(), |t| c.missing_from(t))
+            });
             let items = msg
                 .items()
                 .member_items(member)
@@ -581,7 +576,11 @@ mod tests {
         for other in [&b, &c] {
             a.apply(other.message("g").unwrap());
         }
-        let got: Vec<(NodeId, u16)> = a.lookup("g", 55).iter().map(|s| (s.member, s.port)).collect();
+        let got: Vec<(NodeId, u16)> = a
+            .lookup("g", 55)
+            .iter()
+            .map(|s| (s.member, s.port))
+            .collect();
         assert_eq!(got, vec![(m(1), 4), (m(2), 2), (m(3), 1)]);
         assert_eq!(a.members("g"), vec![m(1), m(2), m(3)]);
     }
@@ -616,7 +615,11 @@ mod tests {
         let c = &chunks[0];
         assert_eq!(c.items().len(), 1);
         assert_eq!(
-            c.clock().coverage(m(9)).unwrap().spans().collect::<Vec<_>>(),
+            c.clock()
+                .coverage(m(9))
+                .unwrap()
+                .spans()
+                .collect::<Vec<_>>(),
             vec![Span::new(2, 4).unwrap()]
         );
     }
@@ -630,7 +633,10 @@ mod tests {
         let msgs = db.own_delta(&w, 1200, &FixedSizer).unwrap();
         assert_eq!(msgs.len(), 1);
         let cov = msgs[0].clock().coverage(m(1)).unwrap();
-        assert_eq!(cov.spans().collect::<Vec<_>>(), vec![Span::new(1, 3).unwrap()]);
+        assert_eq!(
+            cov.spans().collect::<Vec<_>>(),
+            vec![Span::new(1, 3).unwrap()]
+        );
         assert_eq!(msgs[0].items().len(), 1);
     }
 
@@ -640,7 +646,14 @@ mod tests {
         db.join("g").unwrap();
         db.claim("g", r(0, 9), 1, 80).unwrap();
         let lag = db.lag("g", &WorldClock::new());
-        assert_eq!(lag, Lag { members: 1, clocks: 2, items: 2 });
+        assert_eq!(
+            lag,
+            Lag {
+                members: 1,
+                clocks: 2,
+                items: 2
+            }
+        );
         let mut remote = WorldClock::new();
         remote.cover(m(1), Span::new(0, 2).unwrap());
         assert!(db.lag("g", &remote).is_zero());

@@ -121,7 +121,8 @@ impl WorldClock {
     /// Whether `member`'s `clock` is covered.
     #[must_use]
     pub fn covers(&self, member: NodeId, clock: u64) -> bool {
-        self.entry(member).is_some_and(|e| e.coverage.contains(clock))
+        self.entry(member)
+            .is_some_and(|e| e.coverage.contains(clock))
     }
 
     fn entry_mut(&mut self, member: NodeId) -> &mut MemberClock {
@@ -312,6 +313,9 @@ mod tests {
         b.cover(m(1), sp(4, 5));
         assert_ne!(a.fingerprint(), b.fingerprint());
         // Stable across versions and platforms: pinned.
-        assert_eq!(WorldClock::new().fingerprint(), xxhash_rust::xxh3::xxh3_64(b""));
+        assert_eq!(
+            WorldClock::new().fingerprint(),
+            xxhash_rust::xxh3::xxh3_64(b"")
+        );
     }
 }

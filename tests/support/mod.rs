@@ -1,0 +1,8 @@
+//! Shared test support: a simple reference model (the oracle), proptest
+//! strategies, and a ground-truth history of writes. Each test binary uses
+//! only part of it.
+#![allow(dead_code)]
+
+pub mod history;
+pub mod reference;
+pub mod strategies;
