@@ -57,16 +57,17 @@ pub enum Op {
     Rmv,
 }
 
-/// What an item is about: the part a later write of the member overwrites.
-/// Ordered by `(member, kind, start, end)`, the order of a [`crate::model::TimedSet`].
+/// What an item is about, `(member, kind, start, end)`: the part a later
+/// write of the member overwrites. Ordered as a [`crate::model::TimedSet`]
+/// stores items: by member, range, then kind.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
 pub struct Identity {
     /// The writer.
     pub member: NodeId,
-    /// Serve or read.
-    pub kind: Kind,
     /// The keys.
     pub range: KeyRange,
+    /// Serve or read.
+    pub kind: Kind,
 }
 
 /// One statement by one member, not yet stamped with a clock.
@@ -131,8 +132,8 @@ impl Item {
     pub const fn identity(&self) -> Identity {
         Identity {
             member: self.member,
-            kind: self.kind,
             range: self.range,
+            kind: self.kind,
         }
     }
 

@@ -33,6 +33,21 @@ impl KeyRange {
         Ok(Self { start, end })
     }
 
+    /// Unpacks `start << 32 | end` (always valid when packed from a range;
+    /// a reversed pair is swapped rather than trusted).
+    pub(crate) const fn from_packed(packed: u64) -> Self {
+        let start = (packed >> 32) as u32;
+        let end = packed as u32;
+        if start <= end {
+            Self { start, end }
+        } else {
+            Self {
+                start: end,
+                end: start,
+            }
+        }
+    }
+
     /// First key in the range.
     #[must_use]
     pub const fn start(self) -> u32 {

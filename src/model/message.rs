@@ -252,13 +252,11 @@ impl Message {
         let clock = &self.clock;
         let max_seen = &mut self.max_seen;
         let mut raised = MaxSeenCursor::default();
+        let mut cursor = CoverageCursor::new(clock);
         self.items.merge_accepted(
             other.items.items(),
-            || {
-                let mut cursor = CoverageCursor::new(clock);
-                move |item: &TimedItem| {
-                    Some(item.member()) != except && !(coverage_aware && cursor.covers(item))
-                }
+            |item: &TimedItem| {
+                Some(item.member()) != except && !(coverage_aware && cursor.covers(item))
             },
             |won| raised.raise(max_seen, won),
         )

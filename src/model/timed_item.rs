@@ -21,11 +21,17 @@ use super::node_id::NodeId;
 pub struct TimedItem {
     member: NodeId,
     clock: u64,
-    range: KeyRange,
+    /// The range packed as `start << 32 | end`, so identities compare as
+    /// two `u64`s and then the kind.
+    span: u64,
     priority: u16,
     port: u16,
     kind: Kind,
     live: bool,
+}
+
+const fn pack(range: KeyRange) -> u64 {
+    ((range.start() as u64) << 32) | range.end() as u64
 }
 
 impl TimedItem {
@@ -58,7 +64,7 @@ impl TimedItem {
         Self {
             member: item.member,
             clock,
-            range: item.range,
+            span: pack(item.range),
             priority: item.priority,
             port: item.port,
             kind: item.kind,
@@ -99,7 +105,7 @@ impl TimedItem {
     /// The keys.
     #[must_use]
     pub const fn range(&self) -> KeyRange {
-        self.range
+        KeyRange::from_packed(self.span)
     }
 
     /// Ordering hint among servers: higher first.
@@ -121,7 +127,7 @@ impl TimedItem {
             member: self.member,
             kind: self.kind,
             live: self.live,
-            range: self.range,
+            range: self.range(),
             priority: self.priority,
             port: self.port,
         }
@@ -138,16 +144,26 @@ impl TimedItem {
     pub const fn identity(&self) -> Identity {
         Identity {
             member: self.member,
+            range: self.range(),
             kind: self.kind,
-            range: self.range,
         }
     }
 
-    /// Compares identities, `(member, kind, start, end)`: the storage order.
+    /// Compares identities in storage order, `(member, start, end, kind)`:
+    /// two `u64` comparisons, then the kind only on a tie.
     #[inline]
     #[must_use]
     pub fn cmp_identity(&self, other: &Self) -> Ordering {
-        (self.member, self.kind, self.range).cmp(&(other.member, other.kind, other.range))
+        let a = (u128::from(self.member.as_u64()) << 64) | u128::from(self.span);
+        let b = (u128::from(other.member.as_u64()) << 64) | u128::from(other.span);
+        a.cmp(&b).then(self.kind.cmp(&other.kind))
+    }
+
+    /// Whether `other` has the same identity.
+    #[inline]
+    #[must_use]
+    pub fn same_identity(&self, other: &Self) -> bool {
+        self.member == other.member && self.span == other.span && self.kind == other.kind
     }
 
     /// Whether `self` replaces `other` (same identity assumed): higher clock,
@@ -170,7 +186,7 @@ impl fmt::Debug for TimedItem {
             self.kind,
             self.member,
             self.clock,
-            self.range,
+            self.range(),
             self.priority,
             self.port
         )

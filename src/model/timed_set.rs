@@ -1,16 +1,16 @@
 //! `TimedSet`: the timed items of one group, at most one per identity.
 //!
-//! Storage is one contiguous `Vec<TimedItem>` sorted by identity
-//! `(member, kind, start, end)`, so each member's items form one block and a
+//! Storage is one contiguous `Vec<TimedItem>` sorted by identity (member,
+//! then range, then kind), so each member's items form one block and a
 //! merge is a single forward walk of two sorted arrays. Members compare as
 //! `u64`s. The walk gallops (exponential then binary search) over the
 //! receiver's array, so merging a small delta into a large set costs
 //! `O(k log n)` comparisons, and merging two sets of similar size is linear.
 //!
-//! Merge is last-writer-wins per identity ([`TimedItem::wins_over`]), done in
-//! two passes: the first only counts what would change and allocates nothing;
-//! if nothing would, the set is untouched. If only existing identities change
-//! they are replaced in place; only new identities make the array grow.
+//! Merge is last-writer-wins per identity ([`TimedItem::wins_over`]), in one
+//! pass: overwrites of held identities happen in place, and only a new
+//! identity makes the pass switch to building a new array, so a merge that
+//! brings nothing new allocates nothing.
 
 use std::cmp::Ordering;
 
@@ -39,52 +39,6 @@ impl MergeStats {
     #[must_use]
     pub const fn changed(self) -> bool {
         self.inserted + self.replaced > 0
-    }
-}
-
-enum Step {
-    Insert { at: usize, from: usize },
-    Replace { at: usize, from: usize },
-}
-
-/// The forward walk shared by every merge pass.
-struct Walk {
-    i: usize,
-    j: usize,
-}
-
-impl Walk {
-    const fn new() -> Self {
-        Self { i: 0, j: 0 }
-    }
-
-    /// The next change `b` would make to `a`, among `b`'s accepted items.
-    #[inline]
-    fn next(
-        &mut self,
-        a: &[TimedItem],
-        b: &[TimedItem],
-        accept: &mut impl FnMut(&TimedItem) -> bool,
-    ) -> Option<Step> {
-        loop {
-            let from = self.j;
-            let y = b.get(from)?;
-            self.j += 1;
-            if !accept(y) {
-                continue;
-            }
-            self.i = gallop(a, self.i, y);
-            match a.get(self.i) {
-                Some(x) if x.cmp_identity(y) == Ordering::Equal => {
-                    let at = self.i;
-                    self.i += 1;
-                    if y.wins_over(x) {
-                        return Some(Step::Replace { at, from });
-                    }
-                }
-                _ => return Some(Step::Insert { at: self.i, from }),
-            }
-        }
     }
 }
 
@@ -187,9 +141,8 @@ impl TimedSet {
     /// The item held for `identity`.
     #[must_use]
     pub fn get(&self, identity: &Identity) -> Option<&TimedItem> {
-        let key = (identity.member, identity.kind, identity.range);
         self.items
-            .binary_search_by(|x| (x.member(), x.kind(), x.range()).cmp(&key))
+            .binary_search_by(|x| x.identity().cmp(identity))
             .ok()
             .and_then(|i| self.items.get(i))
     }
@@ -221,68 +174,67 @@ impl TimedSet {
 
     /// Joins `other` into `self` (the CRDT join).
     pub fn join(&mut self, other: &TimedSet) -> MergeStats {
-        self.merge_accepted(&other.items, || |_: &TimedItem| true, |_| {})
+        self.merge_accepted(&other.items, |_: &TimedItem| true, |_| {})
     }
 
-    /// Joins the items of `other` that `accept` lets through, calling `won`
-    /// with each incoming item that was inserted or replaced a held one.
+    /// Joins the items of `other` (sorted by identity) that `accept` lets
+    /// through, calling `won` with each incoming item that was inserted or
+    /// replaced a held one. `accept` sees `other`'s items in order, so it may
+    /// keep a cursor.
     ///
-    /// `make_accept` builds a fresh filter per pass; each filter sees `other`'s
-    /// items in order, so it may keep a cursor. Allocates nothing unless new
-    /// identities arrive.
-    pub(crate) fn merge_accepted<F>(
+    /// One forward pass. Replacements are written in place; at the first
+    /// new identity the pass switches to building a new array (copying the
+    /// untouched runs between changes), so nothing is allocated unless a new
+    /// identity arrives.
+    pub(crate) fn merge_accepted(
         &mut self,
         other: &[TimedItem],
-        mut make_accept: impl FnMut() -> F,
+        mut accept: impl FnMut(&TimedItem) -> bool,
         mut won: impl FnMut(&TimedItem),
-    ) -> MergeStats
-    where
-        F: FnMut(&TimedItem) -> bool,
-    {
-        // Pass 1: count, touching nothing.
+    ) -> MergeStats {
         let mut stats = MergeStats::default();
-        let mut accept = make_accept();
-        let mut walk = Walk::new();
-        while let Some(step) = walk.next(&self.items, other, &mut accept) {
-            match step {
-                Step::Insert { .. } => stats.inserted += 1,
-                Step::Replace { .. } => stats.replaced += 1,
+        let a = &mut self.items;
+        // Building mode: `out` holds the merge of a[..copied] and what came
+        // before; None while every change so far was in place.
+        let mut out: Option<Vec<TimedItem>> = None;
+        let mut copied = 0;
+        let mut i = 0;
+        for (j, y) in other.iter().enumerate() {
+            if !accept(y) {
+                continue;
             }
-        }
-        if !stats.changed() {
-            return stats;
-        }
-        let mut accept = make_accept();
-        let mut walk = Walk::new();
-        if stats.inserted == 0 {
-            // Pass 2a: overwrite in place.
-            while let Some(step) = walk.next(&self.items, other, &mut accept) {
-                if let Step::Replace { at, from } = step
-                    && let (Some(slot), Some(y)) = (self.items.get_mut(at), other.get(from))
-                {
-                    *slot = *y;
+            i = gallop(a, i, y);
+            match a.get(i) {
+                Some(x) if x.same_identity(y) => {
+                    if y.wins_over(x) {
+                        stats.replaced += 1;
+                        won(y);
+                        match out.as_mut() {
+                            None => a[i] = *y,
+                            Some(o) => {
+                                o.extend_from_slice(a.get(copied..i).unwrap_or(&[]));
+                                o.push(*y);
+                                copied = i + 1;
+                            }
+                        }
+                    }
+                    i += 1;
+                }
+                _ => {
+                    stats.inserted += 1;
                     won(y);
+                    let o =
+                        out.get_or_insert_with(|| Vec::with_capacity(a.len() + other.len() - j));
+                    o.extend_from_slice(a.get(copied..i).unwrap_or(&[]));
+                    o.push(*y);
+                    copied = i;
                 }
             }
-            return stats;
         }
-        // Pass 2b: build the merged array in one forward pass.
-        let mut out = Vec::with_capacity(self.items.len() + stats.inserted);
-        let mut copied = 0;
-        while let Some(step) = walk.next(&self.items, other, &mut accept) {
-            let (at, from, skip) = match step {
-                Step::Insert { at, from } => (at, from, 0),
-                Step::Replace { at, from } => (at, from, 1),
-            };
-            out.extend_from_slice(self.items.get(copied..at).unwrap_or(&[]));
-            if let Some(y) = other.get(from) {
-                out.push(*y);
-                won(y);
-            }
-            copied = at + skip;
+        if let Some(mut o) = out {
+            o.extend_from_slice(a.get(copied..).unwrap_or(&[]));
+            *a = o;
         }
-        out.extend_from_slice(self.items.get(copied..).unwrap_or(&[]));
-        self.items = out;
         stats
     }
 

@@ -1,3 +1,5 @@
+#![allow(dead_code)]
+
 //! A deliberately simple reference of the model, written for clarity, not
 //! speed: items in a `BTreeMap` keyed by identity, coverage as explicit sets
 //! of clocks. The optimised types are checked against it exactly.

@@ -1,0 +1,170 @@
+#!/usr/bin/env bash
+# scalesmall's one test command: runs every suite, in order, and reports.
+#
+#   ./test.sh                 run everything this machine can run
+#   ./test.sh unit doc        run only the named suites
+#   SCALESMALL_STRICT=1 ./test.sh   (what .ci/run does) a suite that cannot
+#                                   run is a failure, not a SKIP
+#
+# A suite that cannot run here prints `SKIP <suite>: <why>` and the run goes
+# on. Each suite prints its time. Exit status: 0 only if every suite passed
+# (and, in strict mode, none was skipped).
+set -uo pipefail
+cd "$(dirname "$0")"
+
+STRICT="${SCALESMALL_STRICT:-0}"
+failed=()
+skipped=()
+summary=()
+
+skip() { # suite, reason
+    echo "SKIP $1: $2"
+    skipped+=("$1")
+    summary+=("$(printf '%-12s SKIP  %s' "$1" "$2")")
+}
+
+run_suite() { # name, function
+    local name=$1 fn=$2 t0 rc
+    t0=$(date +%s)
+    echo
+    echo "=== suite $name"
+    "$fn"
+    rc=$?
+    local dt=$(( $(date +%s) - t0 ))
+    if [ "$rc" -eq 0 ]; then
+        summary+=("$(printf '%-12s ok    %4ss' "$name" "$dt")")
+    elif [ "$rc" -eq 77 ]; then
+        : # the suite called skip itself
+    else
+        failed+=("$name")
+        summary+=("$(printf '%-12s FAIL  %4ss' "$name" "$dt")")
+    fi
+}
+
+# --- suites ---------------------------------------------------------------
+
+# Unit, property, oracle, history and integration tests (lib, bins, tests/).
+suite_unit() {
+    if cargo nextest --version >/dev/null 2>&1; then
+        cargo nextest run --no-fail-fast
+    else
+        echo "(cargo-nextest not found; using cargo test)"
+        cargo test --no-fail-fast --lib --bins --tests
+    fi
+}
+
+# Doctests (nextest does not run them).
+suite_doc() {
+    cargo test --doc
+}
+
+# Each criterion benchmark once, as a test: they build and run.
+suite_bench() {
+    cargo test --benches
+}
+
+# The library's unit tests and the model/wire test binaries under qemu-user
+# for both board targets, then deploy/build-arm, whose two static artifacts
+# must run --version and --help under qemu. Linker and runner come from
+# .cargo/config.toml; see docs/deploy-arm.md.
+suite_arm() {
+    local targets=(aarch64-unknown-linux-musl armv7-unknown-linux-gnueabihf)
+    local qemus=(qemu-aarch64-static qemu-arm-static)
+    local missing=() tool t i f t0 rc=0 installed=""
+    for tool in "${qemus[@]}" arm-linux-gnueabihf-gcc file; do
+        command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
+    done
+    [ -e /usr/arm-linux-gnueabihf/lib/libc.a ] || missing+=("armhf libc.a")
+    if command -v rustup >/dev/null 2>&1; then
+        installed=$(rustup target list --installed 2>/dev/null)
+        for t in "${targets[@]}"; do
+            grep -qx "$t" <<<"$installed" || missing+=("rustup target $t")
+        done
+    else
+        missing+=("rustup")
+    fi
+    if [ ${#missing[@]} -gt 0 ]; then
+        skip arm "missing ${missing[*]}; install with: apt-get update && apt-get install -y qemu-user-static gcc-arm-linux-gnueabihf libc6-dev-armhf-cross file && rustup target add ${targets[*]} (or run deploy/build-arm once, or .ci/run)"
+        return 77
+    fi
+
+    # --lib plus every model/wire test and the allocation test that exists.
+    local sel=(--lib)
+    for f in tests/model_*.rs tests/wire_*.rs tests/alloc_free.rs; do
+        [ -f "$f" ] || continue
+        f=${f##*/}
+        sel+=(--test "${f%.rs}")
+    done
+
+    local runner=(cargo nextest run --no-fail-fast)
+    if ! cargo nextest --version >/dev/null 2>&1; then
+        echo "(cargo-nextest not found; using cargo test)"
+        runner=(cargo test --no-fail-fast)
+    fi
+    for t in "${targets[@]}"; do
+        t0=$(date +%s)
+        echo "--- arm: ${runner[*]} --target $t ${sel[*]} (PROPTEST_CASES=32)"
+        if ! PROPTEST_CASES=32 "${runner[@]}" --target "$t" "${sel[@]}"; then
+            echo "arm: tests FAILED for $t"
+            rc=1
+        fi
+        echo "--- arm: tests for $t took $(( $(date +%s) - t0 ))s"
+    done
+
+    t0=$(date +%s)
+    echo "--- arm: deploy/build-arm"
+    if ! deploy/build-arm; then
+        echo "arm: deploy/build-arm FAILED"
+        return 1
+    fi
+    echo "--- arm: deploy/build-arm took $(( $(date +%s) - t0 ))s"
+
+    local version out arches=(aarch64 armv7)
+    version=$(sed -n '/^\[package\]/,/^\[/s/^version *= *"\([^"]*\)".*/\1/p' Cargo.toml | head -n1)
+    for i in "${!arches[@]}"; do
+        out="dist/scalesmall-$version-${arches[$i]}"
+        if [ ! -x "$out" ]; then
+            echo "arm: $out missing after deploy/build-arm"
+            rc=1
+            continue
+        fi
+        if ! "${qemus[$i]}" "$out" --version | grep -qF "$version"; then
+            echo "arm: ${qemus[$i]} $out --version did not print $version"
+            rc=1
+        fi
+        if ! "${qemus[$i]}" "$out" --help | grep -q 'Usage:'; then
+            echo "arm: ${qemus[$i]} $out --help did not print a usage"
+            rc=1
+        fi
+        echo "arm: $out --version/--help ok under ${qemus[$i]}"
+    done
+    return "$rc"
+}
+
+ALL_SUITES=(unit doc bench arm)
+
+# --- main -----------------------------------------------------------------
+
+suites=("$@")
+[ ${#suites[@]} -eq 0 ] && suites=("${ALL_SUITES[@]}")
+for s in "${suites[@]}"; do
+    if declare -F "suite_$s" >/dev/null; then
+        run_suite "$s" "suite_$s"
+    else
+        echo "unknown suite '$s'; suites: ${ALL_SUITES[*]}" >&2
+        exit 2
+    fi
+done
+
+echo
+echo "=== summary"
+printf '%s\n' "${summary[@]}"
+if [ ${#failed[@]} -gt 0 ]; then
+    echo "FAILED: ${failed[*]}"
+    exit 1
+fi
+if [ ${#skipped[@]} -gt 0 ] && [ "$STRICT" = 1 ]; then
+    echo "FAILED (strict mode): skipped ${skipped[*]}"
+    exit 1
+fi
+echo "all suites passed"
