@@ -71,10 +71,13 @@ suite_arm() {
     local targets=(aarch64-unknown-linux-musl armv7-unknown-linux-gnueabihf)
     local qemus=(qemu-aarch64-static qemu-arm-static)
     local missing=() tool t i f t0 rc=0 installed=""
-    for tool in "${qemus[@]}" arm-linux-gnueabihf-gcc file; do
+    # aarch64-linux-gnu-gcc: cc-rs compiles criterion's small C file
+    # (dev-dependency `alloca`) for aarch64 musl with it (.cargo/config.toml).
+    for tool in "${qemus[@]}" arm-linux-gnueabihf-gcc aarch64-linux-gnu-gcc file; do
         command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
     done
     [ -e /usr/arm-linux-gnueabihf/lib/libc.a ] || missing+=("armhf libc.a")
+    [ -e /usr/aarch64-linux-gnu/include/stdint.h ] || missing+=("arm64 libc headers")
     if command -v rustup >/dev/null 2>&1; then
         installed=$(rustup target list --installed 2>/dev/null)
         for t in "${targets[@]}"; do
@@ -84,7 +87,7 @@ suite_arm() {
         missing+=("rustup")
     fi
     if [ ${#missing[@]} -gt 0 ]; then
-        skip arm "missing ${missing[*]}; install with: apt-get update && apt-get install -y qemu-user-static gcc-arm-linux-gnueabihf libc6-dev-armhf-cross file && rustup target add ${targets[*]} (or run deploy/build-arm once, or .ci/run)"
+        skip arm "missing ${missing[*]}; install with: apt-get update && apt-get install -y qemu-user-static gcc-arm-linux-gnueabihf libc6-dev-armhf-cross gcc-aarch64-linux-gnu libc6-dev-arm64-cross file && rustup target add ${targets[*]} (or .ci/run)"
         return 77
     fi
 

@@ -24,12 +24,13 @@
 //! (`max_seen`, the seed's world clock); adding an item raises it, and it is
 //! never a claim of coverage.
 
+use super::coverage::Coverage;
 use super::error::ModelError;
 use super::group_name::GroupName;
 use super::node_id::NodeId;
 use super::timed_item::TimedItem;
 use super::timed_set::{MergeStats, TimedSet};
-use super::world_clock::WorldClock;
+use super::world_clock::{MemberClock, WorldClock};
 
 /// One group's items and the coverage they back.
 #[derive(Clone, PartialEq, Eq, Hash, Debug)]
@@ -253,20 +254,24 @@ impl Message {
         let max_seen = &mut self.max_seen;
         let mut raised = MaxSeenCursor::default();
         let mut cursor = CoverageCursor::new(clock);
-        self.items.merge_accepted(
+        let stats = self.items.merge_accepted(
             other.items.items(),
             |item: &TimedItem| {
                 Some(item.member()) != except && !(coverage_aware && cursor.covers(item))
             },
-            |won| raised.raise(max_seen, won),
-        )
+            |won| raised.note(max_seen, won),
+        );
+        raised.flush(max_seen);
+        stats
     }
 
     /// Joins one item (an own write); returns whether it changed the set.
     pub(crate) fn upsert(&mut self, item: TimedItem) -> bool {
         let changed = self.items.upsert(item);
         if changed {
-            MaxSeenCursor::default().raise(&mut self.max_seen, &item);
+            let mut raised = MaxSeenCursor::default();
+            raised.note(&mut self.max_seen, &item);
+            raised.flush(&mut self.max_seen);
         }
         changed
     }
@@ -326,8 +331,10 @@ fn join_clock_except(ours: &mut WorldClock, theirs: &WorldClock, skip: NodeId) -
 /// Answers "is this item's clock covered?" for items in member order, with a
 /// cursor over the sorted world clock: linear over a whole merge.
 struct CoverageCursor<'a> {
-    entries: &'a [super::world_clock::MemberClock],
+    entries: &'a [MemberClock],
     i: usize,
+    /// The member last asked about, and its coverage.
+    current: Option<(NodeId, Option<&'a Coverage>)>,
 }
 
 impl<'a> CoverageCursor<'a> {
@@ -335,35 +342,60 @@ impl<'a> CoverageCursor<'a> {
         Self {
             entries: clock.entries(),
             i: 0,
+            current: None,
         }
     }
 
     #[inline]
     fn covers(&mut self, item: &TimedItem) -> bool {
         let member = item.member();
-        while self
-            .entries
-            .get(self.i)
-            .is_some_and(|e| e.member() < member)
-        {
-            self.i += 1;
-        }
-        self.entries
-            .get(self.i)
-            .filter(|e| e.member() == member)
-            .is_some_and(|e| e.coverage().contains(item.clock()))
+        let coverage = match self.current {
+            Some((m, c)) if m == member => c,
+            _ => {
+                while self
+                    .entries
+                    .get(self.i)
+                    .is_some_and(|e| e.member() < member)
+                {
+                    self.i += 1;
+                }
+                let c = self
+                    .entries
+                    .get(self.i)
+                    .filter(|e| e.member() == member)
+                    .map(MemberClock::coverage);
+                self.current = Some((member, c));
+                c
+            }
+        };
+        coverage.is_some_and(|c| c.contains(item.clock()))
     }
 }
 
-/// Raises `max_seen` entries for items arriving in member order.
+/// Raises `max_seen` for items arriving in member order: keeps a running
+/// maximum for the current member and touches the table once per member.
 #[derive(Default)]
 struct MaxSeenCursor {
     i: usize,
+    pending: Option<(NodeId, u64)>,
 }
 
 impl MaxSeenCursor {
-    fn raise(&mut self, table: &mut Vec<(NodeId, u64)>, item: &TimedItem) {
-        let member = item.member();
+    #[inline]
+    fn note(&mut self, table: &mut Vec<(NodeId, u64)>, item: &TimedItem) {
+        match &mut self.pending {
+            Some((m, c)) if *m == item.member() => *c = (*c).max(item.clock()),
+            _ => {
+                self.flush(table);
+                self.pending = Some((item.member(), item.clock()));
+            }
+        }
+    }
+
+    fn flush(&mut self, table: &mut Vec<(NodeId, u64)>) {
+        let Some((member, clock)) = self.pending.take() else {
+            return;
+        };
         if table.get(self.i).is_none_or(|(m, _)| *m > member) {
             self.i = 0;
         }
@@ -371,8 +403,8 @@ impl MaxSeenCursor {
             self.i += 1;
         }
         match table.get_mut(self.i) {
-            Some((m, c)) if *m == member => *c = (*c).max(item.clock()),
-            _ => table.insert(self.i, (member, item.clock())),
+            Some((m, c)) if *m == member => *c = (*c).max(clock),
+            _ => table.insert(self.i, (member, clock)),
         }
     }
 }

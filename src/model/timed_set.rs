@@ -42,28 +42,31 @@ impl MergeStats {
     }
 }
 
-/// First index `k >= from` with `a[k] >= y` by identity.
+/// First index `k >= from` with `a[k] >= y` by identity. Steps linearly
+/// for a few items (two interleaved sets advance by one or two), then
+/// gallops: doubling steps, then a binary search in the last window.
 #[inline]
 fn gallop(a: &[TimedItem], from: usize, y: &TimedItem) -> usize {
     let less = |x: &TimedItem| x.cmp_identity(y) == Ordering::Less;
-    match a.get(from) {
-        Some(x) if less(x) => {}
-        _ => return from,
-    }
-    // a[lo] < y; double the step until a[lo + step] >= y or the end.
     let mut lo = from;
-    let mut step = 1;
+    for _ in 0..4 {
+        match a.get(lo) {
+            Some(x) if less(x) => lo += 1,
+            _ => return lo,
+        }
+    }
+    // a[lo - 1] < y; double the step until a[lo + step] >= y or the end.
+    let mut step = 4;
     loop {
         let hi = lo.saturating_add(step);
         match a.get(hi) {
             Some(x) if less(x) => {
-                lo = hi;
+                lo = hi + 1;
                 step = step.saturating_mul(2);
             }
             _ => {
-                let end = hi.min(a.len());
-                let window = a.get(lo + 1..end).unwrap_or(&[]);
-                return lo + 1 + window.partition_point(less);
+                let window = a.get(lo..hi.min(a.len())).unwrap_or(&[]);
+                return lo + window.partition_point(less);
             }
         }
     }
@@ -194,47 +197,74 @@ impl TimedSet {
     ) -> MergeStats {
         let mut stats = MergeStats::default();
         let a = &mut self.items;
-        // Building mode: `out` holds the merge of a[..copied] and what came
-        // before; None while every change so far was in place.
-        let mut out: Option<Vec<TimedItem>> = None;
-        let mut copied = 0;
+        let n = a.len();
         let mut i = 0;
-        for (j, y) in other.iter().enumerate() {
+        let mut rest = other.iter();
+        // Phase 1, in place: overwrite held identities until the first new one.
+        let first_new = loop {
+            let Some(y) = rest.next() else {
+                return stats;
+            };
             if !accept(y) {
                 continue;
             }
             i = gallop(a, i, y);
+            match a.get_mut(i) {
+                Some(x) if x.same_identity(y) => {
+                    if y.wins_over(x) {
+                        *x = *y;
+                        stats.replaced += 1;
+                        won(y);
+                    }
+                    i += 1;
+                }
+                _ => break y,
+            }
+        };
+        // Phase 2: a new identity; merge the rest into a new array.
+        let mut out = Vec::with_capacity(n + 1 + rest.len());
+        out.extend_from_slice(a.get(..i).unwrap_or(&[]));
+        out.push(*first_new);
+        stats.inserted += 1;
+        won(first_new);
+        for y in rest {
+            if !accept(y) {
+                continue;
+            }
+            // Copy the held items below y: a few one by one (interleaved
+            // sets), a long run with one gallop and one memcpy.
+            let mut steps = 0;
+            while let Some(x) = a.get(i).filter(|x| x.cmp_identity(y) == Ordering::Less) {
+                if steps == 8 {
+                    let k = gallop(a, i, y);
+                    out.extend_from_slice(a.get(i..k).unwrap_or(&[]));
+                    i = k;
+                    break;
+                }
+                out.push(*x);
+                i += 1;
+                steps += 1;
+            }
             match a.get(i) {
                 Some(x) if x.same_identity(y) => {
                     if y.wins_over(x) {
+                        out.push(*y);
                         stats.replaced += 1;
                         won(y);
-                        match out.as_mut() {
-                            None => a[i] = *y,
-                            Some(o) => {
-                                o.extend_from_slice(a.get(copied..i).unwrap_or(&[]));
-                                o.push(*y);
-                                copied = i + 1;
-                            }
-                        }
+                    } else {
+                        out.push(*x);
                     }
                     i += 1;
                 }
                 _ => {
+                    out.push(*y);
                     stats.inserted += 1;
                     won(y);
-                    let o =
-                        out.get_or_insert_with(|| Vec::with_capacity(a.len() + other.len() - j));
-                    o.extend_from_slice(a.get(copied..i).unwrap_or(&[]));
-                    o.push(*y);
-                    copied = i;
                 }
             }
         }
-        if let Some(mut o) = out {
-            o.extend_from_slice(a.get(copied..).unwrap_or(&[]));
-            *a = o;
-        }
+        out.extend_from_slice(a.get(i..).unwrap_or(&[]));
+        *a = out;
         stats
     }
 
