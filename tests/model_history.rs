@@ -30,8 +30,8 @@ impl ChunkSizer for TinySizer {
     fn message_len(&self, _group: &GroupName) -> usize {
         4
     }
-    fn member_len(&self, spans: usize) -> usize {
-        8 + 2 * spans
+    fn member_len(&self, _member: NodeId, claimable: &[Span]) -> usize {
+        8 + 2 * claimable.len()
     }
     fn item_len(&self, _item: &TimedItem) -> usize {
         30

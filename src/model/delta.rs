@@ -34,12 +34,16 @@ use super::world_clock::WorldClock;
 /// Encoded sizes, as upper bounds, so chunks stay within a byte budget.
 ///
 /// The encoded length of a message must be at most
-/// `message_len(group) + Σ member_len(spans of its entry) + Σ item_len(item)`.
+/// `message_len(group) + Σ member_len(member, claimable) + Σ item_len(item)`,
+/// where a member's entry in a chunk claims a windowed subset of
+/// `claimable`: at most as many spans, each within one of them (so a span's
+/// bounds never exceed its `upto`).
 pub trait ChunkSizer {
-    /// A message for `group` with no member and no item.
+    /// A message for `group` with no member and no item (and, for a wire
+    /// sizer, the frame around it).
     fn message_len(&self, group: &GroupName) -> usize;
-    /// One member's entry: its id and its claimed coverage of `spans` spans.
-    fn member_len(&self, spans: usize) -> usize;
+    /// One member's entry: its id and a claim of at most `claimable`.
+    fn member_len(&self, member: NodeId, claimable: &[Span]) -> usize;
     /// One item.
     fn item_len(&self, item: &TimedItem) -> usize;
 }
@@ -54,8 +58,8 @@ impl ChunkSizer for FixedSizer {
     fn message_len(&self, group: &GroupName) -> usize {
         16 + group.as_str().len()
     }
-    fn member_len(&self, spans: usize) -> usize {
-        16 + 18 * spans
+    fn member_len(&self, _member: NodeId, claimable: &[Span]) -> usize {
+        16 + 18 * claimable.len()
     }
     fn item_len(&self, _item: &TimedItem) -> usize {
         40
@@ -150,7 +154,7 @@ pub(crate) fn chunk(
     let needed = plans
         .iter()
         .map(|p| {
-            sizer.member_len(p.claim.len())
+            sizer.member_len(p.member, &p.claim)
                 + p.items.iter().map(|i| sizer.item_len(i)).max().unwrap_or(0)
         })
         .max()
@@ -161,7 +165,7 @@ pub(crate) fn chunk(
     let mut out = Vec::new();
     let mut cur = Chunk::new(base);
     for plan in plans {
-        let member_len = sizer.member_len(plan.claim.len());
+        let member_len = sizer.member_len(plan.member, &plan.claim);
         // Clocks <= lo were claimed in earlier chunks.
         let mut lo = 0;
         let mut started = false;

@@ -18,6 +18,9 @@ use std::str::FromStr;
 pub struct NodeId(u64);
 
 impl NodeId {
+    /// Every id: `NodeId(0)..=NodeId(u64::MAX)`.
+    pub const ALL: std::ops::RangeInclusive<NodeId> = NodeId(0)..=NodeId(u64::MAX);
+
     /// The id with this numeric value.
     #[must_use]
     pub const fn from_u64(value: u64) -> Self {

@@ -17,6 +17,7 @@
 //! [`LocalClock`]: super::LocalClock
 
 use std::collections::BTreeMap;
+use std::ops::RangeInclusive;
 
 use super::coverage::{Coverage, Span};
 use super::delta::{self, ChunkSizer, MemberPlan};
@@ -407,11 +408,31 @@ impl TopologyDb {
         budget: usize,
         sizer: &impl ChunkSizer,
     ) -> Result<Vec<Message>, ModelError> {
+        self.delta_since_in(group, remote, NodeId::ALL, budget, sizer)
+    }
+
+    /// [`TopologyDb::delta_since`] for the members in `part` only: `remote`
+    /// speaks for those members (a world clock too large for one datagram
+    /// travels in parts, each covering a range of member ids).
+    ///
+    /// # Errors
+    /// [`ModelError::BudgetTooSmall`] if one entry does not fit the budget.
+    pub fn delta_since_in(
+        &self,
+        group: &str,
+        remote: &WorldClock,
+        part: RangeInclusive<NodeId>,
+        budget: usize,
+        sizer: &impl ChunkSizer,
+    ) -> Result<Vec<Message>, ModelError> {
         let Some(msg) = self.groups.get(group) else {
             return Ok(Vec::new());
         };
         let mut plans: Vec<(bool, MemberPlan<'_>)> = Vec::new();
         for_each_member(msg, |member| {
+            if !part.contains(&member) {
+                return;
+            }
             let theirs = remote.coverage(member);
             if let Some(plan) = MemberPlan::new(
                 member,
@@ -638,6 +659,21 @@ mod tests {
             vec![Span::new(1, 3).unwrap()]
         );
         assert_eq!(msgs[0].items().len(), 1);
+    }
+
+    #[test]
+    fn a_partial_delta_speaks_only_for_its_members() {
+        let mut a = TopologyDb::new(m(1));
+        a.claim("g", r(0, 9), 1, 80).unwrap();
+        let mut b = TopologyDb::new(m(5));
+        b.claim("g", r(10, 19), 1, 80).unwrap();
+        a.apply(b.message("g").unwrap());
+        let low = a
+            .delta_since_in("g", &WorldClock::new(), m(0)..=m(3), 1200, &FixedSizer)
+            .unwrap();
+        assert_eq!(low.len(), 1);
+        assert!(low[0].items().items().iter().all(|i| i.member() == m(1)));
+        assert!(low[0].clock().coverage(m(5)).is_none());
     }
 
     #[test]

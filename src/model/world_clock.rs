@@ -242,23 +242,49 @@ impl WorldClock {
         }
     }
 
+    /// The entries of the members in `part` only.
+    #[must_use]
+    pub fn restricted(&self, part: &std::ops::RangeInclusive<NodeId>) -> WorldClock {
+        WorldClock {
+            entries: self
+                .entries
+                .iter()
+                .filter(|e| part.contains(&e.member))
+                .cloned()
+                .collect(),
+        }
+    }
+
+    /// [`WorldClock::fingerprint`] of the members in `part` only (to compare
+    /// a large clock part by part).
+    #[must_use]
+    pub fn fingerprint_in(&self, part: &std::ops::RangeInclusive<NodeId>) -> u64 {
+        fingerprint_of(self.entries.iter().filter(|e| part.contains(&e.member)))
+    }
+
     /// A stable 64-bit hash of the coverage: two nodes with
     /// equal coverage of a group have equal fingerprints, whatever their
     /// platform. Used in announces so a listener can tell cheaply whether it lags.
     #[must_use]
     pub fn fingerprint(&self) -> u64 {
-        let mut h = xxhash_rust::xxh3::Xxh3Default::new();
-        for e in &self.entries {
-            h.update(&e.member.as_u64().to_le_bytes());
-            for s in e.coverage.spans() {
-                h.update(&s.after().to_le_bytes());
-                h.update(&s.upto().to_le_bytes());
-            }
-            // Separates members whatever their span counts.
-            h.update(&u64::MAX.to_le_bytes());
-        }
-        h.digest()
+        fingerprint_of(self.entries.iter())
     }
+}
+
+/// xxh3-64 over each entry's member id and spans (little-endian u64s), each
+/// entry closed by `u64::MAX`.
+fn fingerprint_of<'a>(entries: impl Iterator<Item = &'a MemberClock>) -> u64 {
+    let mut h = xxhash_rust::xxh3::Xxh3Default::new();
+    for e in entries {
+        h.update(&e.member.as_u64().to_le_bytes());
+        for s in e.coverage.spans() {
+            h.update(&s.after().to_le_bytes());
+            h.update(&s.upto().to_le_bytes());
+        }
+        // Separates members whatever their span counts.
+        h.update(&u64::MAX.to_le_bytes());
+    }
+    h.digest()
 }
 
 impl fmt::Debug for WorldClock {
