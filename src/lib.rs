@@ -10,10 +10,11 @@
 //! # Layout
 //! Layers, each importing only the ones above it in this list:
 //! - [`model`]: the data and its merge laws (pure; no I/O, clock or randomness).
+//! - [`wire`]: frames and their sealed, versioned byte format (pure).
 //!
-//! Later layers (wire codec, Chatter protocol, node shell, control/CLI) come
-//! with their issues; the core stays sans-IO so a deterministic many-node
-//! simulation can drive it.
+//! Later layers (Chatter protocol, node shell, control/CLI) come with their
+//! issues; the core stays sans-IO so a deterministic many-node simulation can
+//! drive it.
 //!
 //! # Promises
 //! - No panics on any input: every constructor validates and returns a typed
@@ -24,3 +25,4 @@
 #![warn(missing_docs)]
 
 pub mod model;
+pub mod wire;
