@@ -202,12 +202,110 @@ impl TopologyDb {
         self.write(&group, [Item::rmv(self.own, Kind::Serve, range)])
     }
 
+    /// Every own item, per group: what the node must persist.
+    #[must_use]
+    pub fn own_items(&self) -> Vec<(GroupName, TimedItem)> {
+        let mut out = Vec::new();
+        for (g, msg) in &self.groups {
+            for item in msg.items().member_items(self.own) {
+                out.push((g.clone(), *item));
+            }
+        }
+        out
+    }
+
+    /// Rebuilds the view from the node's persisted own state: its clock and
+    /// its items. Everyone else's state comes back from the network.
+    ///
+    /// # Errors
+    /// [`ModelError::MemberMismatch`] for an item of another member,
+    /// [`ModelError::ClockExhausted`] for an item above `clock`, and the
+    /// message validation errors (two items of one identity or one clock).
+    pub fn restore(
+        own: NodeId,
+        clock: u64,
+        items: impl IntoIterator<Item = (GroupName, TimedItem)>,
+    ) -> Result<Self, ModelError> {
+        let mut per_group: BTreeMap<GroupName, Vec<TimedItem>> = BTreeMap::new();
+        for (g, item) in items {
+            if item.member() != own {
+                return Err(ModelError::MemberMismatch {
+                    item: item.member(),
+                    clock: own,
+                });
+            }
+            if item.clock() > clock {
+                return Err(ModelError::ClockExhausted);
+            }
+            per_group.entry(g).or_default().push(item);
+        }
+        let mut groups = BTreeMap::new();
+        for (g, items) in per_group {
+            let last = items.iter().map(TimedItem::clock).max().unwrap_or(0);
+            let mut cover = WorldClock::new();
+            cover.set(own, Coverage::upto(last));
+            groups.insert(g.clone(), Message::new(g, cover, items)?);
+        }
+        Ok(Self { own, clock, groups })
+    }
+
+    /// After peers were seen holding own writes up to `seen`, a clock above
+    /// ours (a data dir restored from a backup): jumps the clock above
+    /// `seen`, rewrites every own item at a new clock so it supersedes what
+    /// the lost timeline wrote, and retracts the identities in `foreign`
+    /// (own items found at peers) that this node does not hold.
+    ///
+    /// # Errors
+    /// [`ModelError::ClockExhausted`].
+    pub fn reassert(
+        &mut self,
+        seen: u64,
+        foreign: &[(GroupName, TimedItem)],
+    ) -> Result<Vec<Written>, ModelError> {
+        self.clock = self.clock.max(seen);
+        let mut writes: BTreeMap<GroupName, Vec<Item>> = BTreeMap::new();
+        for (g, item) in self.own_items() {
+            writes.entry(g).or_default().push(item.item());
+        }
+        for (g, item) in foreign {
+            let held = self
+                .groups
+                .get(g)
+                .and_then(|m| m.items().get(&item.identity()))
+                .is_some();
+            if !held && item.member() == self.own {
+                writes.entry(g.clone()).or_default().push(Item::rmv(
+                    self.own,
+                    item.kind(),
+                    item.range(),
+                ));
+            }
+        }
+        let mut out = Vec::new();
+        for (g, items) in writes {
+            if let Some(w) = self.write_with(&g, items, true)? {
+                out.push(w);
+            }
+        }
+        Ok(out)
+    }
+
     /// Writes `items` (the node's own) to `group`, one clock each, skipping
     /// those that change nothing.
     fn write(
         &mut self,
         group: &GroupName,
         items: impl IntoIterator<Item = Item>,
+    ) -> Result<Option<Written>, ModelError> {
+        self.write_with(group, items, false)
+    }
+
+    /// [`TopologyDb::write`]; with `force`, also items identical to the held ones.
+    fn write_with(
+        &mut self,
+        group: &GroupName,
+        items: impl IntoIterator<Item = Item>,
+        force: bool,
     ) -> Result<Option<Written>, ModelError> {
         let own = self.own;
         let prev = self.clock;
@@ -225,7 +323,7 @@ impl TopologyDb {
             let same = msg.items().get(&item.identity()).is_some_and(|held| {
                 (held.live(), held.priority(), held.port()) == (item.live, item.priority, item.port)
             });
-            if same {
+            if same && !force {
                 continue;
             }
             clock = clock.checked_add(1).ok_or(ModelError::ClockExhausted)?;
@@ -674,6 +772,54 @@ mod tests {
         assert_eq!(low.len(), 1);
         assert!(low[0].items().items().iter().all(|i| i.member() == m(1)));
         assert!(low[0].clock().coverage(m(5)).is_none());
+    }
+
+    #[test]
+    fn restore_rebuilds_own_state_and_coverage() {
+        let mut db = TopologyDb::new(m(1));
+        db.join("a").unwrap();
+        db.claim("b", r(0, 9), 1, 80).unwrap();
+        db.claim("a", r(5, 6), 2, 81).unwrap();
+        let back = TopologyDb::restore(m(1), db.clock(), db.own_items()).unwrap();
+        assert_eq!(back.clock(), 3);
+        assert_eq!(back.own_items(), db.own_items());
+        assert_eq!(back.message("a").unwrap().clock().known_upto(m(1)), 3);
+        assert_eq!(back.message("b").unwrap().clock().known_upto(m(1)), 2);
+        let stranger = (
+            GroupName::new("a").unwrap(),
+            TimedItem::at(Item::get(m(2)), 1).unwrap(),
+        );
+        assert!(TopologyDb::restore(m(1), 3, [stranger]).is_err());
+        assert!(TopologyDb::restore(m(1), 1, db.own_items()).is_err());
+    }
+
+    #[test]
+    fn reassert_supersedes_a_lost_timeline() {
+        let mut db = TopologyDb::new(m(1));
+        db.claim("g", r(0, 9), 1, 80).unwrap();
+        let backup = db.clone();
+        db.claim("g", r(10, 19), 1, 80).unwrap(); // the lost timeline (clock 2)
+        let lost: Vec<_> = db.own_items();
+        let mut restored = backup;
+        let writes = restored.reassert(2, &lost).unwrap();
+        assert_eq!(writes.len(), 1);
+        assert_eq!(restored.clock(), 4);
+        // The claim held is re-stamped above the lost timeline, and the
+        // identity only the lost timeline had is retracted.
+        let items: Vec<_> = restored
+            .topology("g", TopologyFilter::default())
+            .copied()
+            .collect();
+        assert_eq!(items.len(), 2);
+        assert!(items.iter().all(|i| i.clock() > 2));
+        assert_eq!(restored.lookup("g", 15), vec![]);
+        assert_eq!(restored.lookup("g", 5).len(), 1);
+        // A peer that held the lost timeline converges to the restored one.
+        let mut peer = TopologyDb::new(m(7));
+        peer.apply(db.message("g").unwrap());
+        peer.apply(restored.message("g").unwrap());
+        assert_eq!(peer.lookup("g", 15), vec![]);
+        assert_eq!(peer.lookup("g", 5).len(), 1);
     }
 
     #[test]
