@@ -11,10 +11,13 @@
 //! Layers, each importing only the ones above it in this list:
 //! - [`model`]: the data and its merge laws (pure; no I/O, clock or randomness).
 //! - [`wire`]: frames and their sealed, versioned byte format (pure).
+//! - [`protocol`]: Chatter, the sans-IO state machine that spreads each
+//!   node's writes (multicast plus a TCP tree, anti-entropy).
+//! - [`sim`]: many protocol instances on a virtual clock with a simulated
+//!   network; the protocol's proof and benchmark.
 //!
-//! Later layers (Chatter protocol, node shell, control/CLI) come with their
-//! issues; the core stays sans-IO so a deterministic many-node simulation can
-//! drive it.
+//! Later layers (node shell, control/CLI) come with their issues; the core
+//! stays sans-IO so the deterministic simulation can drive it.
 //!
 //! # Promises
 //! - No panics on any input: every constructor validates and returns a typed
@@ -25,4 +28,6 @@
 #![warn(missing_docs)]
 
 pub mod model;
+pub mod protocol;
+pub mod sim;
 pub mod wire;

@@ -1,0 +1,1300 @@
+//! `Chatter`: the sans-IO protocol state machine. It owns the node's
+//! [`TopologyDb`] and decides every frame the node sends; the shell only
+//! moves bytes and time.
+//!
+//! # Inputs
+//! - [`Chatter::handle_datagram`]: a UDP datagram (multicast or unicast);
+//! - [`Chatter::handle_accept`], [`Chatter::handle_frame`] and
+//!   [`Chatter::handle_conn_event`]: TCP connections and their whole frames;
+//! - [`Chatter::handle_timeout`]: the deadline of [`Chatter::poll_timeout`]
+//!   has passed;
+//! - [`Chatter::handle_command`]: own writes and local requests;
+//! - [`Chatter::handle_persisted`]: own state is durable.
+//!
+//! # Outputs, and the order to poll them after every input
+//! 1. [`Chatter::poll_persist`]: own state to make durable, then report it
+//!    with `handle_persisted`. While a persist is outstanding,
+//!    `poll_transmit` yields nothing: no frame carrying a new own write
+//!    leaves before the write is durable.
+//! 2. [`Chatter::poll_transmit`]: datagrams, multicasts, TCP connects,
+//!    sends and closes.
+//! 3. [`Chatter::poll_event`]: changes (for `watch`) and notices.
+//! 4. [`Chatter::poll_timeout`]: when to call `handle_timeout` next.
+//!
+//! `now` must never go backwards. Randomness comes from a seed given at
+//! construction, so a run is reproducible from its seeds.
+//!
+//! # What it does (docs/ALGORITHM.md has the reasoning and costs)
+//! - **Mixed broadcast.** An own write's delta is multicast on the LAN, then
+//!   sent down a log(n) TCP tree ([`super::tree`]) to the nodes that do not
+//!   hear our multicast, one per multicast island; a tree receiver forwards
+//!   along the list it was handed and, if it does not hear the author's
+//!   multicast, multicasts the delta on its own LAN.
+//! - **Who hears my multicast.** Each announce lists the nodes whose
+//!   multicast the sender hears; from those lists a node learns who hears it,
+//!   and prunes them from its tree (keeping one at random).
+//! - **Anti-entropy.** Periodic announces carry group fingerprints; a
+//!   listener that differs pulls with its world clock and gets
+//!   `delta_since` chunks; a pull answered nowhere is retried with another
+//!   holder; a periodic unicast announce to one random far peer makes a
+//!   push-pull across subnets. Received news is re-sent, unchanged, to one
+//!   random far peer, only when it changed something.
+//! - **Bounded resources.** TCP connections are capped with LRU eviction and
+//!   idle close; pulls served are rate-limited per peer; tables are capped.
+
+use core::net::SocketAddr;
+use std::collections::{BTreeMap, VecDeque};
+
+use rand_chacha::ChaCha8Rng;
+use rand_chacha::rand_core::{Rng, SeedableRng};
+
+use crate::model::{GroupName, Message, NodeId, TimedItem, TopologyDb, WorldClock, Written};
+use crate::wire::{
+    self, Announce, Codec, Forward, Frame, FrameKind, Freshness, GroupDigest, PeerRef, Pull, Window,
+};
+
+use super::anti_entropy::PullTracker;
+use super::config::ProtocolConfig;
+use super::conns::{ConnState, ConnTable};
+use super::dedupe::Seen;
+use super::error::ProtocolError;
+use super::io::{Command, ConnEvent, ConnId, Event, Persist, Transmit, Via};
+use super::peers::PeerTable;
+use super::stats::Stats;
+use super::time::Millis;
+use super::tree;
+
+/// Who this node is in this run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Identity {
+    /// The node's id (persisted across runs).
+    pub id: NodeId,
+    /// Bumped and made durable at every start, before the first frame.
+    pub incarnation: u64,
+    /// The addresses peers reach it at (UDP and TCP share the port).
+    pub addrs: Vec<SocketAddr>,
+}
+
+/// The node's own state as persisted: its clock and its items.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct OwnState {
+    /// The highest clock written.
+    pub clock: u64,
+    /// Every own item, per group.
+    pub items: Vec<(GroupName, TimedItem)>,
+}
+
+/// Where a frame came from.
+#[derive(Clone, Copy, Debug)]
+struct Source {
+    addr: SocketAddr,
+    via: Via,
+    conn: Option<ConnId>,
+}
+
+/// The Chatter protocol state machine (see the module docs).
+pub struct Chatter {
+    cfg: ProtocolConfig,
+    me: Identity,
+    seq: u64,
+    db: TopologyDb,
+    codec: Codec,
+    rng: ChaCha8Rng,
+    peers: PeerTable,
+    conns: ConnTable,
+    seen: Seen,
+    pulls: PullTracker,
+    freshness: Freshness,
+    seeds: Vec<SocketAddr>,
+    next_announce: Millis,
+    next_far_sync: Millis,
+    next_rep_sync: Millis,
+    /// When this instance started.
+    started: Millis,
+    hears_offset: usize,
+    groups_offset: usize,
+    /// The announce period, recomputed at each announce from the number of
+    /// multicast peers heard (so per-frame work does not scan the table).
+    period: u64,
+    transmits: VecDeque<Transmit>,
+    persists: VecDeque<Persist>,
+    unpersisted: Option<u64>,
+    events: VecDeque<Event>,
+    stats: Stats,
+    auth_failures: BTreeMap<SocketAddr, u64>,
+}
+
+impl Chatter {
+    /// A node starting at `now`, from its persisted own state (if any).
+    ///
+    /// # Errors
+    /// [`ProtocolError::Restore`] if the persisted state is not valid.
+    pub fn new(
+        cfg: ProtocolConfig,
+        me: Identity,
+        codec: Codec,
+        restored: Option<OwnState>,
+        seed: [u8; 32],
+        now: Millis,
+    ) -> Result<Self, ProtocolError> {
+        let db = match restored {
+            Some(s) => {
+                TopologyDb::restore(me.id, s.clock, s.items).map_err(ProtocolError::Restore)?
+            }
+            None => TopologyDb::new(me.id),
+        };
+        let mut rng = ChaCha8Rng::from_seed(seed);
+        let far = jittered(&mut rng, cfg.far_sync_period, cfg.jitter_percent);
+        Ok(Self {
+            seeds: cfg.seeds.clone(),
+            seen: Seen::new(cfg.seen_capacity),
+            me,
+            seq: 0,
+            db,
+            codec,
+            rng,
+            peers: PeerTable::new(),
+            conns: ConnTable::new(),
+            pulls: PullTracker::new(),
+            freshness: Freshness::new(Freshness::DEFAULT_CAP),
+            next_announce: now,
+            // The first far sync goes out soon so seeds are contacted early.
+            next_far_sync: now.plus(far / 10),
+            next_rep_sync: now.plus(far),
+            started: now,
+            hears_offset: 0,
+            groups_offset: 0,
+            period: cfg.announce_period,
+            transmits: VecDeque::new(),
+            persists: VecDeque::new(),
+            unpersisted: None,
+            events: VecDeque::new(),
+            stats: Stats::default(),
+            auth_failures: BTreeMap::new(),
+            cfg,
+        })
+    }
+
+    // --- getters ------------------------------------------------------------
+
+    /// The node's view of every group.
+    #[must_use]
+    pub fn db(&self) -> &TopologyDb {
+        &self.db
+    }
+
+    /// What the node knows about its peers.
+    #[must_use]
+    pub fn peers(&self) -> &PeerTable {
+        &self.peers
+    }
+
+    /// Counters: frames and bytes by kind, drops by reason.
+    #[must_use]
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    /// This node.
+    #[must_use]
+    pub fn identity(&self) -> &Identity {
+        &self.me
+    }
+
+    /// The configuration in force.
+    #[must_use]
+    pub fn config(&self) -> &ProtocolConfig {
+        &self.cfg
+    }
+
+    /// Number of TCP connections open or opening.
+    #[must_use]
+    pub fn conn_count(&self) -> usize {
+        self.conns.len()
+    }
+
+    /// Whether no peer heard from within the last `window` ms announced a
+    /// group fingerprint different from ours (for a group we hold or it
+    /// holds): the node lacks nothing it knows of.
+    #[must_use]
+    pub fn converged(&self, now: Millis, window: u64) -> bool {
+        self.peers
+            .iter()
+            .filter(|p| now.since(p.last_heard) <= window)
+            .all(|p| {
+                p.groups.iter().all(|(g, (fp, at))| {
+                    now.since(*at) > window || self.fingerprint(g) == Some(*fp)
+                })
+            })
+    }
+
+    // --- outputs ------------------------------------------------------------
+
+    /// The next thing to send. Nothing while own state awaits persistence.
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        if self.unpersisted.is_some() {
+            return None;
+        }
+        self.transmits.pop_front()
+    }
+
+    /// Own state to make durable before transmits are released.
+    pub fn poll_persist(&mut self) -> Option<Persist> {
+        self.persists.pop_front()
+    }
+
+    /// The next event.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// When [`Chatter::handle_timeout`] should be called next.
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<Millis> {
+        let mut next = self.next_far_sync.min(self.next_rep_sync);
+        if self.cfg.multicast {
+            next = next.min(self.next_announce);
+        }
+        if let Some(t) = self.pulls.next_deadline() {
+            next = next.min(t);
+        }
+        if let Some(t) = self
+            .pulls
+            .next_due(self.cfg.pull_quiet, self.cfg.pull_max_delay)
+        {
+            next = next.min(t);
+        }
+        if let Some(t) = self
+            .conns
+            .next_expiry(self.cfg.conn_idle, self.cfg.connect_timeout)
+        {
+            next = next.min(t);
+        }
+        Some(next)
+    }
+
+    // --- inputs -------------------------------------------------------------
+
+    /// Own state up to `clock` is durable: release the held transmits.
+    pub fn handle_persisted(&mut self, _now: Millis, clock: u64) {
+        if self.unpersisted.is_some_and(|c| c <= clock) {
+            self.unpersisted = None;
+        }
+    }
+
+    /// An own write or local request.
+    ///
+    /// # Errors
+    /// [`ProtocolError::Model`] if the model refuses the write (e.g. a
+    /// release of a range never claimed); nothing changed then.
+    pub fn handle_command(&mut self, now: Millis, cmd: Command) -> Result<(), ProtocolError> {
+        let written = match cmd {
+            Command::Join(g) => self.db.join(g.as_str()).map(|w| w.into_iter().collect()),
+            Command::Leave(g) => self.db.leave(g.as_str()).map(|w| w.into_iter().collect()),
+            Command::Claim {
+                group,
+                range,
+                priority,
+                port,
+            } => self
+                .db
+                .claim(group.as_str(), range, priority, port)
+                .map(|w| w.into_iter().collect()),
+            Command::Release { group, range } => self
+                .db
+                .release(group.as_str(), range)
+                .map(|w| w.into_iter().collect()),
+            Command::LeaveAll => {
+                let groups: Vec<GroupName> = self.db.my_groups().cloned().collect();
+                let mut all = Vec::new();
+                for g in groups {
+                    all.extend(self.db.leave(g.as_str()).map_err(ProtocolError::Model)?);
+                }
+                Ok(all)
+            }
+            Command::AddSeed(addr) => {
+                if !self.seeds.contains(&addr) {
+                    self.seeds.push(addr);
+                }
+                self.send_announce(now, Some(addr));
+                Ok(Vec::new())
+            }
+        }
+        .map_err(ProtocolError::Model)?;
+        for w in written {
+            self.after_own_write(now, &w);
+        }
+        Ok(())
+    }
+
+    /// A UDP datagram from `from`.
+    pub fn handle_datagram(&mut self, now: Millis, from: SocketAddr, via: Via, bytes: &[u8]) {
+        let src = Source {
+            addr: from,
+            via,
+            conn: None,
+        };
+        if let Some(frame) = self.open(now, src, bytes) {
+            self.dispatch(now, src, frame);
+        }
+    }
+
+    /// A TCP connection from `from` was accepted; returns the id to use for it.
+    pub fn handle_accept(&mut self, now: Millis, from: SocketAddr) -> ConnId {
+        self.make_room(now);
+        self.conns.add(from, None, ConnState::Open, now)
+    }
+
+    /// One whole frame arrived on a TCP connection.
+    pub fn handle_frame(&mut self, now: Millis, conn: ConnId, bytes: &[u8]) {
+        let Some(addr) = self.conns.get(conn).map(|c| c.addr) else {
+            return;
+        };
+        let src = Source {
+            addr,
+            via: Via::Unicast,
+            conn: Some(conn),
+        };
+        if let Some(frame) = self.open(now, src, bytes) {
+            if let Some(c) = self.conns.get_mut(conn) {
+                c.last_used = now;
+                c.peer = Some(frame.sender);
+            }
+            self.dispatch(now, src, frame);
+        }
+    }
+
+    /// A TCP connection opened, failed or closed.
+    pub fn handle_conn_event(&mut self, now: Millis, conn: ConnId, event: ConnEvent) {
+        match event {
+            ConnEvent::Opened => {
+                let queue = match self.conns.get_mut(conn) {
+                    Some(c) => {
+                        c.state = ConnState::Open;
+                        c.last_used = now;
+                        std::mem::take(&mut c.queue)
+                    }
+                    None => return,
+                };
+                for fwd in queue {
+                    self.send_on(now, conn, fwd);
+                }
+            }
+            ConnEvent::Failed | ConnEvent::Closed => {
+                if let Some(c) = self.conns.remove(conn) {
+                    for fwd in c.queue {
+                        self.reroute(now, fwd);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Timers: announces, far syncs, overdue pulls, idle connections.
+    pub fn handle_timeout(&mut self, now: Millis) {
+        if self.cfg.multicast && now >= self.next_announce {
+            self.period = self.announce_period(now);
+            self.send_announce(now, None);
+            self.next_announce = now.plus(jittered(
+                &mut self.rng,
+                self.period,
+                self.cfg.jitter_percent,
+            ));
+        }
+        if now >= self.next_rep_sync {
+            if self.is_representative(now) {
+                let rep_ttl = self.rep_ttl();
+                let ttl = self.hears_ttl(now);
+                let far_reps: Vec<SocketAddr> = self
+                    .peers
+                    .iter()
+                    .filter(|p| p.is_rep(now, rep_ttl) && !self.is_local(p, now, ttl))
+                    .filter_map(|p| p.addr)
+                    .collect();
+                for addr in far_reps {
+                    self.send_announce(now, Some(addr));
+                }
+            }
+            self.next_rep_sync = now.plus(jittered(
+                &mut self.rng,
+                self.cfg.rep_sync_period,
+                self.cfg.jitter_percent,
+            ));
+        }
+        if now >= self.next_far_sync {
+            self.far_sync(now);
+            self.next_far_sync = now.plus(jittered(
+                &mut self.rng,
+                self.cfg.far_sync_period,
+                self.cfg.jitter_percent,
+            ));
+        }
+        for (group, peer) in self
+            .pulls
+            .take_due(now, self.cfg.pull_quiet, self.cfg.pull_max_delay)
+        {
+            if !self.pulls.busy(&group, now) {
+                self.pull_from(now, &group, peer);
+            }
+        }
+        for (group, flight) in self.pulls.overdue(now) {
+            let holder = self
+                .peers
+                .iter()
+                .filter(|p| p.addr.is_some() && !flight.tried.contains(&p.id))
+                .filter(|p| p.groups.contains_key(&group))
+                .map(|p| p.id)
+                .collect::<Vec<_>>();
+            match pick(&mut self.rng, &holder) {
+                Some(next) => self.pull_from(now, &group, next),
+                None => self.pulls.abandon(&group),
+            }
+        }
+        for conn in self
+            .conns
+            .expired(now, self.cfg.conn_idle, self.cfg.connect_timeout)
+        {
+            if let Some(c) = self.conns.remove(conn) {
+                self.transmits.push_back(Transmit::Close { conn });
+                for fwd in c.queue {
+                    self.reroute(now, fwd);
+                }
+            }
+        }
+    }
+
+    // --- receiving ----------------------------------------------------------
+
+    /// Decodes and checks a frame; counts and drops what fails.
+    fn open(&mut self, now: Millis, src: Source, bytes: &[u8]) -> Option<Frame> {
+        self.stats.bytes_in += bytes.len() as u64;
+        let decoded = match self.codec.decode(bytes) {
+            Ok(d) => d,
+            Err(e) => {
+                self.stats.drop(e.reason());
+                if matches!(
+                    e,
+                    wire::WireError::UnknownKeyId(_) | wire::WireError::AuthFailed
+                ) {
+                    let n = self.auth_failures.entry(src.addr).or_insert(0);
+                    *n += 1;
+                    if n.is_power_of_two() && *n >= 4 {
+                        let failures = *n;
+                        self.events.push_back(Event::KeyMismatch {
+                            from: src.addr,
+                            failures,
+                        });
+                    }
+                }
+                return None;
+            }
+        };
+        self.auth_failures.remove(&src.addr);
+        let frame = decoded.frame;
+        if frame.sender == self.me.id {
+            // Our own multicast, looped back.
+            self.stats.drop("own");
+            return None;
+        }
+        let kind = frame.payload.kind();
+        if kind.needs_freshness()
+            && let Err(e) = self
+                .freshness
+                .check(frame.sender, frame.incarnation, frame.seq)
+        {
+            self.stats.drop(e.reason());
+            return None;
+        }
+        self.stats.frame_in(kind);
+        let _ = now;
+        Some(frame)
+    }
+
+    fn dispatch(&mut self, now: Millis, src: Source, frame: Frame) {
+        let sender = frame.sender;
+        let (peer, new) = self.peers.entry(sender, now);
+        peer.last_heard = now;
+        if frame.incarnation > peer.incarnation {
+            // A restart: what it reported about us no longer holds.
+            peer.incarnation = frame.incarnation;
+            peer.hears_me = None;
+            peer.hears.clear();
+        }
+        if src.via == Via::Multicast {
+            peer.last_multicast = Some(now);
+        }
+        if peer.addr.is_none() && src.conn.is_none() {
+            peer.addr = Some(src.addr);
+        }
+        if new {
+            let addr = peer.addr.unwrap_or(src.addr);
+            self.events
+                .push_back(Event::PeerDiscovered { id: sender, addr });
+        }
+        match frame.payload {
+            wire::Payload::Announce(a) => self.on_announce(now, sender, src, a),
+            wire::Payload::Pull(p) => self.on_pull(now, sender, src, p),
+            wire::Payload::Delta(m) => self.on_delta(now, sender, src, m),
+            wire::Payload::Forward(f) => self.on_forward(now, sender, f),
+            wire::Payload::Ping(p) => {
+                let to = self.reply_addr(sender, src);
+                self.send_datagram(
+                    now,
+                    Some(to),
+                    wire::Payload::Ack(p),
+                    self.version_for(sender),
+                );
+            }
+            wire::Payload::Ack(_) | wire::Payload::PingReq(_) => {}
+        }
+    }
+
+    fn on_announce(&mut self, now: Millis, sender: NodeId, src: Source, a: Announce) {
+        let me = self.me.id;
+        let my_fp = self.groups_fp();
+        let reply_due;
+        {
+            let Some(peer) = self.peers.get_mut(sender) else {
+                return;
+            };
+            if let Some(addr) = a.addrs.first() {
+                peer.addr = Some(*addr);
+            }
+            peer.max_version = a.max_version;
+            if a.hears.entries.contains(&me) {
+                peer.hears_me = Some(now);
+            } else if a.hears.is_whole() {
+                peer.hears_me = None;
+            }
+            for h in &a.hears.entries {
+                peer.note_hears(*h, now);
+            }
+            peer.groups_fp = Some(a.groups_fp);
+            for d in &a.groups.entries {
+                peer.note_group(&d.group, d.fingerprint, now);
+            }
+            reply_due = src.via == Via::Unicast
+                && peer
+                    .last_reply
+                    .is_none_or(|t| now.since(t) >= self.cfg.far_sync_period / 2);
+            if reply_due {
+                peer.last_reply = Some(now);
+            }
+        }
+        // heads[0] is the sender's own island representative (first-hand);
+        // the rest are other islands' representatives the sender knows
+        // first-hand, trusted one hop into the sender's own island.
+        let ttl = self.hears_ttl(now);
+        let from_local = self
+            .peers
+            .get(sender)
+            .is_some_and(|p| self.is_local(p, now, ttl));
+        if let Some(p) = self.peers.get_mut(sender)
+            && a.heads.first().is_none_or(|h| h.id != sender)
+        {
+            // First-hand: the sender does not represent its island (now).
+            p.rep_at = None;
+            p.rep_direct_at = None;
+        }
+        for (k, h) in a.heads.iter().enumerate() {
+            if h.id == me {
+                continue;
+            }
+            let (p, new) = self.peers.entry(h.id, now);
+            if p.addr.is_none() {
+                p.addr = Some(h.addr);
+            }
+            if k == 0 {
+                p.rep_at = Some(now);
+                p.rep_direct_at = Some(now);
+            } else if from_local {
+                p.rep_at = Some(now);
+            }
+            if new {
+                self.events.push_back(Event::PeerDiscovered {
+                    id: h.id,
+                    addr: h.addr,
+                });
+            }
+        }
+        for d in &a.groups.entries {
+            if a.groups_fp != my_fp && self.fingerprint(&d.group) != Some(d.fingerprint) {
+                self.pulls.suspect(&d.group, sender, now);
+            } else {
+                self.pulls.agree(&d.group, sender);
+            }
+        }
+        if reply_due {
+            let to = self.reply_addr(sender, src);
+            self.send_announce(now, Some(to));
+        }
+    }
+
+    fn on_pull(&mut self, now: Millis, sender: NodeId, src: Source, p: Pull) {
+        if !self.pulls.allow_serve(sender, now, self.cfg.pulls_per_sec) {
+            self.stats.drop("pull_rate");
+            return;
+        }
+        let version = self.version_for(sender);
+        let sizer = self.codec.delta_sizer(version, self.cfg.mtu);
+        let chunks = match self.db.delta_since_in(
+            p.group.as_str(),
+            &p.clock,
+            p.part.clone(),
+            self.cfg.mtu,
+            &sizer,
+        ) {
+            Ok(c) => c,
+            Err(_) => {
+                self.stats.drop("delta_budget");
+                return;
+            }
+        };
+        let to = self.reply_addr(sender, src);
+        for chunk in chunks {
+            self.send_datagram(now, Some(to), wire::Payload::Delta(chunk), version);
+        }
+        // Push-pull: if the requester covers what we lack, ask it back.
+        let ours = self
+            .db
+            .message(p.group.as_str())
+            .map(|m| m.clock().restricted(&p.part))
+            .unwrap_or_default();
+        if !ours.covers_all(&p.clock) {
+            self.pulls.suspect(&p.group, sender, now);
+        }
+    }
+
+    fn on_delta(&mut self, now: Millis, sender: NodeId, src: Source, m: Message) {
+        self.pulls.answered(m.group(), sender);
+        // News heard by multicast reached our LAN already; news that came
+        // by unicast (a pull answer or a gossip) is passed on across islands.
+        if self.apply(now, sender, &m) && src.via == Via::Unicast {
+            self.gossip(now, &m, sender);
+        }
+    }
+
+    fn on_forward(&mut self, now: Millis, sender: NodeId, f: Forward) {
+        let first = self.seen.insert(f.author, f.upto);
+        self.apply(now, f.author, &f.message);
+        let _ = sender;
+        if !first {
+            return;
+        }
+        let ttl = self.hears_ttl(now);
+        let hears_author = self
+            .peers
+            .get(f.author)
+            .is_some_and(|p| p.heard_by_multicast(now, ttl));
+        if self.cfg.multicast && !hears_author {
+            // We head an island the author's multicast does not reach.
+            let v = self.send_version();
+            self.send_datagram(now, None, wire::Payload::Delta(f.message.clone()), v);
+        }
+        for (head, rest) in tree::split(&f.list) {
+            self.send_forward(
+                now,
+                head,
+                Forward {
+                    author: f.author,
+                    upto: f.upto,
+                    list: rest,
+                    message: f.message.clone(),
+                },
+            );
+        }
+    }
+
+    /// Applies a received message; returns whether it changed anything.
+    fn apply(&mut self, now: Millis, origin: NodeId, m: &Message) -> bool {
+        let applied = self.db.apply(m);
+        if let Some(seen) = applied.own_ahead {
+            self.own_ahead(now, seen, m);
+        }
+        if applied.changed {
+            self.pulls.news(m.group(), now);
+            self.stats.news += 1;
+            self.events.push_back(Event::Changed {
+                group: m.group().clone(),
+                origin,
+            });
+        }
+        applied.changed
+    }
+
+    /// Peers hold own writes above our clock (a restored data dir): jump the
+    /// clock, re-assert, broadcast.
+    fn own_ahead(&mut self, now: Millis, seen: u64, m: &Message) {
+        let foreign: Vec<(GroupName, TimedItem)> = m
+            .items()
+            .member_items(self.me.id)
+            .iter()
+            .map(|i| (m.group().clone(), *i))
+            .collect();
+        match self.db.reassert(seen, &foreign) {
+            Ok(writes) => {
+                for w in &writes {
+                    self.after_own_write(now, w);
+                }
+                self.events.push_back(Event::OwnAhead {
+                    seen,
+                    clock: self.db.clock(),
+                });
+            }
+            Err(_) => self.stats.drop("clock_exhausted"),
+        }
+    }
+
+    /// Re-sends news, unchanged, to one random far peer.
+    fn gossip(&mut self, now: Millis, m: &Message, from: NodeId) {
+        let ttl = self.hears_ttl(now);
+        let multicast = self.cfg.multicast;
+        let far =
+            self.sample_peer(|p| p.id != from && !(multicast && p.heard_by_multicast(now, ttl)));
+        if let Some(to) = far.and_then(|id| self.peers.get(id)?.addr) {
+            let v = self.send_version();
+            self.send_datagram(now, Some(to), wire::Payload::Delta(m.clone()), v);
+        }
+    }
+
+    // --- sending ------------------------------------------------------------
+
+    fn after_own_write(&mut self, now: Millis, w: &Written) {
+        self.stats.own_writes += 1;
+        let clock = self.db.clock();
+        self.unpersisted = Some(self.unpersisted.map_or(clock, |c| c.max(clock)));
+        self.persists.push_back(Persist {
+            clock,
+            items: self.db.own_items(),
+        });
+        self.events.push_back(Event::Changed {
+            group: w.group.clone(),
+            origin: self.me.id,
+        });
+        self.pulls.news(&w.group, now);
+        self.seen.insert(self.me.id, w.upto);
+        let version = self.send_version();
+        let sizer = self.codec.delta_sizer(version, self.cfg.mtu);
+        let Ok(chunks) = self.db.own_delta(w, self.cfg.mtu, &sizer) else {
+            self.stats.drop("delta_budget");
+            return;
+        };
+        let dests = self.tree_destinations(now);
+        for chunk in chunks {
+            if self.cfg.multicast {
+                self.send_datagram(now, None, wire::Payload::Delta(chunk.clone()), version);
+            }
+            for (head, rest) in tree::split(&dests) {
+                self.send_forward(
+                    now,
+                    head,
+                    Forward {
+                        author: self.me.id,
+                        upto: w.upto,
+                        list: rest,
+                        message: chunk.clone(),
+                    },
+                );
+            }
+        }
+    }
+
+    /// The tree's destinations: one node per multicast island that does not
+    /// hear our multicast (its representative, when known, else grouped by
+    /// the reports we have), plus one random peer that does hear us.
+    fn tree_destinations(&mut self, now: Millis) -> Vec<PeerRef> {
+        let ttl = self.hears_ttl(now);
+        let rep_ttl = self.rep_ttl();
+        let multicast = self.cfg.multicast;
+        let mut hear_us = Vec::new();
+        let mut reps = Vec::new();
+        let mut rest = Vec::new();
+        for p in self.peers.iter() {
+            let Some(r) = p.peer_ref() else { continue };
+            let local = self.is_local(p, now, ttl);
+            if multicast && p.hears_us(now, ttl) {
+                hear_us.push(r);
+            } else if multicast && p.is_rep(now, rep_ttl) && !local {
+                reps.push(r);
+            } else if !local {
+                rest.push(r);
+            }
+        }
+        shuffle(&mut self.rng, &mut rest);
+        let peers = &self.peers;
+        let mut dests = if multicast && !reps.is_empty() {
+            // Every other island announces its representative: one copy
+            // each, and the representative multicasts it on its LAN.
+            reps
+        } else {
+            tree::island_heads(&rest, |a, b| {
+                peers.get(a).is_some_and(|p| p.hears(b, now, ttl))
+            })
+        };
+        if let Some(extra) = pick(&mut self.rng, &hear_us) {
+            dests.push(extra);
+        }
+        shuffle(&mut self.rng, &mut dests);
+        dests
+    }
+
+    /// Hands `fwd` to `to` over TCP, connecting if needed.
+    fn send_forward(&mut self, now: Millis, to: PeerRef, fwd: Forward) {
+        if let Some(conn) = self.conns.find(to.id, to.addr) {
+            let open = self
+                .conns
+                .get(conn)
+                .is_some_and(|c| c.state == ConnState::Open);
+            if open {
+                self.send_on(now, conn, fwd);
+            } else if let Some(c) = self.conns.get_mut(conn) {
+                c.queue.push(fwd);
+            }
+            return;
+        }
+        self.make_room(now);
+        let conn = self
+            .conns
+            .add(to.addr, Some(to.id), ConnState::Connecting(now), now);
+        if let Some(c) = self.conns.get_mut(conn) {
+            c.queue.push(fwd);
+        }
+        self.transmits
+            .push_back(Transmit::Connect { conn, to: to.addr });
+    }
+
+    /// Encodes `fwd` onto an open connection.
+    fn send_on(&mut self, now: Millis, conn: ConnId, fwd: Forward) {
+        let peer = self.conns.get(conn).and_then(|c| c.peer);
+        let version = peer.map_or_else(|| self.send_version(), |p| self.version_for(p));
+        let frame = self.frame(wire::Payload::Forward(fwd));
+        let nonce = self.nonce();
+        match self.codec.encode(&frame, version, nonce) {
+            Ok(bytes) => {
+                self.stats.frame_out(FrameKind::Forward, bytes.len());
+                if let Some(c) = self.conns.get_mut(conn) {
+                    c.last_used = now;
+                }
+                self.transmits.push_back(Transmit::Send { conn, bytes });
+            }
+            Err(e) => self.stats.drop(e.reason()),
+        }
+    }
+
+    /// A tree step whose connection failed: try the part's next node.
+    fn reroute(&mut self, now: Millis, fwd: Forward) {
+        if let Some((next, rest)) = fwd.list.split_first() {
+            let fwd = Forward {
+                list: rest.to_vec(),
+                ..fwd
+            };
+            self.send_forward(now, *next, fwd);
+        } else {
+            self.stats.drop("tree_dead_end");
+        }
+    }
+
+    /// At the connection cap, closes the least recently used connection
+    /// (rerouting anything it had queued).
+    fn make_room(&mut self, now: Millis) {
+        while self.conns.len() >= self.cfg.max_conns.max(1) {
+            let victim = self
+                .conns
+                .lru_idle()
+                .or_else(|| self.conns.iter().map(|c| c.id).next());
+            let Some(victim) = victim else { break };
+            if let Some(c) = self.conns.remove(victim) {
+                self.transmits.push_back(Transmit::Close { conn: victim });
+                for fwd in c.queue {
+                    self.reroute(now, fwd);
+                }
+            }
+        }
+    }
+
+    /// Sends our world clock of `group` to `target`, in parts that each fit
+    /// a datagram.
+    fn pull_from(&mut self, now: Millis, group: &GroupName, target: NodeId) {
+        let Some(to) = self.peers.get(target).and_then(|p| p.addr) else {
+            return;
+        };
+        self.pulls.start(group, target, now, self.cfg.pull_timeout);
+        let clock = self
+            .db
+            .message(group.as_str())
+            .map(|m| m.clock().clone())
+            .unwrap_or_default();
+        let version = self.version_for(target);
+        for pull in self.pull_parts(group, &clock, NodeId::ALL, version) {
+            self.send_datagram(now, Some(to), wire::Payload::Pull(pull), version);
+        }
+    }
+
+    /// Splits a pull by member id range until each part fits the MTU.
+    fn pull_parts(
+        &self,
+        group: &GroupName,
+        clock: &WorldClock,
+        part: core::ops::RangeInclusive<NodeId>,
+        version: u8,
+    ) -> Vec<Pull> {
+        let pull = Pull {
+            group: group.clone(),
+            clock: clock.restricted(&part),
+            part: part.clone(),
+        };
+        let probe = Frame {
+            sender: self.me.id,
+            incarnation: self.me.incarnation,
+            seq: self.seq,
+            payload: wire::Payload::Pull(pull),
+        };
+        if self.codec.encoded_len(&probe, version) <= self.cfg.mtu {
+            let wire::Payload::Pull(pull) = probe.payload else {
+                return Vec::new();
+            };
+            return vec![pull];
+        }
+        let wire::Payload::Pull(pull) = probe.payload else {
+            return Vec::new();
+        };
+        let members: Vec<NodeId> = pull.clock.entries().iter().map(|e| e.member()).collect();
+        let Some(&mid) = members.get(members.len() / 2) else {
+            return Vec::new();
+        };
+        if members.len() < 2 || mid == *part.start() {
+            return Vec::new();
+        }
+        let low_end = NodeId::from_u64(mid.as_u64() - 1);
+        let mut out = self.pull_parts(group, clock, *part.start()..=low_end, version);
+        out.extend(self.pull_parts(group, clock, mid..=*part.end(), version));
+        out
+    }
+
+    fn far_sync(&mut self, now: Millis) {
+        let ttl = self.hears_ttl(now);
+        let multicast = self.cfg.multicast;
+        let far = self.sample_peer(|p| !(multicast && p.heard_by_multicast(now, ttl)));
+        if let Some(id) = far
+            && let Some(addr) = self.peers.get(id).and_then(|p| p.addr)
+        {
+            if let Some(p) = self.peers.get_mut(id) {
+                p.last_reply = Some(now);
+            }
+            self.send_announce(now, Some(addr));
+        }
+        let unknown: Vec<SocketAddr> = self
+            .seeds
+            .iter()
+            .copied()
+            .filter(|s| self.peers.by_addr(*s).is_none())
+            .collect();
+        for seed in unknown {
+            self.send_announce(now, Some(seed));
+        }
+    }
+
+    /// Builds and sends an announce (multicast when `to` is `None`).
+    fn send_announce(&mut self, now: Millis, to: Option<SocketAddr>) {
+        let ttl = self.hears_ttl(now);
+        let heard: Vec<NodeId> = self
+            .peers
+            .iter()
+            .filter(|p| p.heard_by_multicast(now, ttl))
+            .map(|p| p.id)
+            .collect();
+        let digests: Vec<GroupDigest> = self
+            .db
+            .digest()
+            .map(|(g, w)| GroupDigest {
+                group: g.clone(),
+                fingerprint: w.fingerprint(),
+            })
+            .collect();
+        let groups_fp = groups_fp(&digests);
+        let rep_ttl = self.rep_ttl();
+        let mut heads = Vec::new();
+        if let Some(rep) = self.my_rep(now) {
+            heads.push(rep);
+        }
+        let mut reps: Vec<PeerRef> = self
+            .peers
+            .iter()
+            .filter(|p| p.is_rep_direct(now, rep_ttl) && !self.is_local(p, now, ttl))
+            .filter_map(|p| p.peer_ref())
+            .collect();
+        if reps.is_empty() {
+            // No representatives known yet: far peers still help discovery.
+            reps = self
+                .peers
+                .iter()
+                .filter(|p| !self.is_local(p, now, ttl))
+                .filter_map(|p| p.peer_ref())
+                .collect();
+        }
+        shuffle(&mut self.rng, &mut reps);
+        let room = Announce::MAX_HEADS.saturating_sub(heads.len());
+        heads.extend(reps.into_iter().take(room));
+        let hears = window(&heard, &mut self.hears_offset, self.cfg.hears_window);
+        let version = match to {
+            Some(addr) => self
+                .peers
+                .by_addr(addr)
+                .map_or_else(|| self.send_version(), |p| self.version_for(p.id)),
+            None => self.send_version(),
+        };
+        let mut groups_window = self.cfg.groups_window;
+        loop {
+            let mut offset = self.groups_offset;
+            let groups = window(&digests, &mut offset, groups_window);
+            let announce = Announce {
+                max_version: wire::VERSION,
+                addrs: self
+                    .me
+                    .addrs
+                    .iter()
+                    .copied()
+                    .take(Announce::MAX_ADDRS)
+                    .collect(),
+                hears: hears.clone(),
+                groups,
+                groups_fp,
+                heads: heads.clone(),
+                policy_fp: 0,
+            };
+            let frame = Frame {
+                sender: self.me.id,
+                incarnation: self.me.incarnation,
+                seq: self.seq,
+                payload: wire::Payload::Announce(announce),
+            };
+            if self.codec.encoded_len(&frame, version) <= self.cfg.mtu || groups_window == 0 {
+                self.groups_offset = offset;
+                self.send_datagram(now, to, frame.payload, version);
+                return;
+            }
+            groups_window /= 2;
+        }
+    }
+
+    /// Seals `payload` in a frame and queues it as a datagram (multicast
+    /// when `to` is `None`).
+    fn send_datagram(
+        &mut self,
+        _now: Millis,
+        to: Option<SocketAddr>,
+        payload: wire::Payload,
+        version: u8,
+    ) {
+        let kind = payload.kind();
+        if kind.since_version() > version {
+            return;
+        }
+        let frame = self.frame(payload);
+        let nonce = self.nonce();
+        match self.codec.encode_datagram(&frame, version, nonce) {
+            Ok(bytes) => {
+                self.stats.frame_out(kind, bytes.len());
+                self.transmits.push_back(match to {
+                    Some(to) => Transmit::Unicast { to, bytes },
+                    None => Transmit::Multicast { bytes },
+                });
+            }
+            Err(e) => self.stats.drop(e.reason()),
+        }
+    }
+
+    fn frame(&mut self, payload: wire::Payload) -> Frame {
+        self.seq += 1;
+        Frame {
+            sender: self.me.id,
+            incarnation: self.me.incarnation,
+            seq: self.seq,
+            payload,
+        }
+    }
+
+    fn nonce(&mut self) -> [u8; 24] {
+        let mut n = [0u8; 24];
+        self.rng.fill_bytes(&mut n);
+        n
+    }
+
+    // --- helpers ------------------------------------------------------------
+
+    fn fingerprint(&self, group: &GroupName) -> Option<u64> {
+        self.db
+            .message(group.as_str())
+            .map(|m| m.clock().fingerprint())
+    }
+
+    fn groups_fp(&self) -> u64 {
+        let digests: Vec<GroupDigest> = self
+            .db
+            .digest()
+            .map(|(g, w)| GroupDigest {
+                group: g.clone(),
+                fingerprint: w.fingerprint(),
+            })
+            .collect();
+        groups_fp(&digests)
+    }
+
+    /// Where to answer `sender`: the datagram's source for UDP, its contact
+    /// address for TCP.
+    fn reply_addr(&self, sender: NodeId, src: Source) -> SocketAddr {
+        match src.conn {
+            None => src.addr,
+            Some(_) => self
+                .peers
+                .get(sender)
+                .and_then(|p| p.addr)
+                .unwrap_or(src.addr),
+        }
+    }
+
+    /// The version to send `peer`.
+    fn version_for(&self, peer: NodeId) -> u8 {
+        self.peers.get(peer).map_or(wire::VERSION, |p| {
+            p.max_version.clamp(wire::MIN_VERSION, wire::VERSION)
+        })
+    }
+
+    /// The version every known peer accepts (for multicasts and broadcasts).
+    fn send_version(&self) -> u8 {
+        wire::negotiate(self.peers.iter().map(|p| p.max_version))
+    }
+
+    /// The announce period: the configured one on a small LAN, growing with
+    /// the number of multicast peers so a LAN's announce rate stays bounded.
+    /// Scans the peer table; called once per announce.
+    fn announce_period(&self, now: Millis) -> u64 {
+        let ttl = self.hears_ttl(now);
+        let heard = self
+            .peers
+            .iter()
+            .filter(|p| p.heard_by_multicast(now, ttl))
+            .count() as u64;
+        let spread = heard.saturating_mul(1000) / self.cfg.lan_announce_rate.max(1);
+        self.cfg.announce_period.max(spread)
+    }
+
+    /// How long a multicast observation lasts: a few of the current periods.
+    fn hears_ttl(&self, _now: Millis) -> u64 {
+        self.period
+            .saturating_mul(self.cfg.hears_ttl_periods)
+            .max(self.cfg.far_sync_period * 2)
+    }
+
+    /// How long a representative named in a `heads` list stays one.
+    fn rep_ttl(&self) -> u64 {
+        self.cfg.rep_sync_period.saturating_mul(3)
+    }
+
+    /// Whether `p` shares our multicast island (either of us hears the other).
+    fn is_local(&self, p: &super::peers::Peer, now: Millis, ttl: u64) -> bool {
+        self.cfg.multicast && (p.heard_by_multicast(now, ttl) || p.hears_us(now, ttl))
+    }
+
+    /// Our island's representative: the node with the smallest id among us
+    /// and the peers we hear that also hear us (ourselves without multicast).
+    /// `None` while this node is too new to know who hears it.
+    fn my_rep(&self, now: Millis) -> Option<PeerRef> {
+        let ttl = self.hears_ttl(now);
+        if self.cfg.multicast && now.since(self.started) < ttl / 2 {
+            return None;
+        }
+        let me = self.me.addrs.first().map(|addr| PeerRef {
+            id: self.me.id,
+            addr: *addr,
+        });
+        if !self.cfg.multicast {
+            return me;
+        }
+        let best = self
+            .peers
+            .iter()
+            .filter(|p| p.id < self.me.id && p.heard_by_multicast(now, ttl) && p.hears_us(now, ttl))
+            .min_by_key(|p| p.id)
+            .and_then(|p| p.peer_ref());
+        best.or(me)
+    }
+
+    /// Whether this node represents its island.
+    fn is_representative(&self, now: Millis) -> bool {
+        self.my_rep(now).is_some_and(|r| r.id == self.me.id)
+    }
+
+    /// A random peer with an address passing `want`, by sampling (so the
+    /// cost does not grow with the table).
+    fn sample_peer(&mut self, want: impl Fn(&super::peers::Peer) -> bool) -> Option<NodeId> {
+        for _ in 0..16 {
+            let r = self.rng.next_u64();
+            if let Some(p) = self.peers.nth_wrapping(r)
+                && p.addr.is_some()
+                && want(p)
+            {
+                return Some(p.id);
+            }
+        }
+        None
+    }
+}
+
+/// `ms` spread by up to `percent` either way.
+fn jittered(rng: &mut ChaCha8Rng, ms: u64, percent: u64) -> u64 {
+    let spread = ms.saturating_mul(percent) / 100;
+    if spread == 0 {
+        return ms.max(1);
+    }
+    let r = rng.next_u64() % (2 * spread + 1);
+    (ms - spread + r).max(1)
+}
+
+fn pick<T: Copy>(rng: &mut ChaCha8Rng, items: &[T]) -> Option<T> {
+    if items.is_empty() {
+        return None;
+    }
+    let i = (rng.next_u64() % items.len() as u64) as usize;
+    items.get(i).copied()
+}
+
+fn shuffle<T>(rng: &mut ChaCha8Rng, items: &mut [T]) {
+    for i in (1..items.len()).rev() {
+        let j = (rng.next_u64() % (i as u64 + 1)) as usize;
+        items.swap(i, j);
+    }
+}
+
+/// The next `size` entries of `all` from `offset` (wrapping); advances the
+/// offset.
+fn window<T: Clone>(all: &[T], offset: &mut usize, size: usize) -> Window<T> {
+    let total = all.len();
+    if total == 0 {
+        *offset = 0;
+        return Window::empty();
+    }
+    if total <= size {
+        *offset = 0;
+        return Window::whole(all.to_vec());
+    }
+    let start = *offset % total;
+    let entries: Vec<T> = all.iter().cycle().skip(start).take(size).cloned().collect();
+    *offset = (start + size) % total;
+    Window {
+        total: u32::try_from(total).unwrap_or(u32::MAX),
+        offset: u32::try_from(start).unwrap_or(0),
+        entries,
+    }
+}
+
+/// Hash over every `(group, fingerprint)` in name order.
+fn groups_fp(digests: &[GroupDigest]) -> u64 {
+    let mut h = xxhash_rust::xxh3::Xxh3Default::new();
+    for d in digests {
+        h.update(&(d.group.as_str().len() as u64).to_le_bytes());
+        h.update(d.group.as_str().as_bytes());
+        h.update(&d.fingerprint.to_le_bytes());
+    }
+    h.digest()
+}

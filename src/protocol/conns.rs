@@ -1,0 +1,198 @@
+//! `ConnTable`: the node's TCP connections, bounded.
+//!
+//! A Pi has few file descriptors and little RAM, and random tree targets
+//! would otherwise drift towards one socket per peer. So connections are
+//! reused (a connection is found by peer id or address, inbound ones too once
+//! the peer has identified itself with a frame), closed when idle, and capped:
+//! at the cap the least recently used idle connection is closed to make room.
+//! Frames for a connection still being opened wait in its queue; if the
+//! connect fails, the queue goes back to the protocol to reroute.
+
+use core::net::SocketAddr;
+use std::collections::BTreeMap;
+
+use crate::model::NodeId;
+use crate::wire::Forward;
+
+use super::io::ConnId;
+use super::time::Millis;
+
+/// Where a connection stands.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum ConnState {
+    /// We asked the shell to connect, at this time.
+    Connecting(Millis),
+    /// Open (either direction).
+    Open,
+}
+
+/// One TCP connection.
+#[derive(Clone, Debug)]
+pub struct Conn {
+    /// Its id.
+    pub id: ConnId,
+    /// The remote address (for inbound ones, the peer's source address).
+    pub addr: SocketAddr,
+    /// The peer, once known (always for outbound ones).
+    pub peer: Option<NodeId>,
+    /// Connecting or open.
+    pub state: ConnState,
+    /// Last time a frame went either way.
+    pub last_used: Millis,
+    /// Tree steps waiting for the connection to open.
+    pub queue: Vec<Forward>,
+}
+
+/// The open and opening connections.
+#[derive(Clone, Debug, Default)]
+pub struct ConnTable {
+    conns: BTreeMap<ConnId, Conn>,
+    next: u64,
+}
+
+impl ConnTable {
+    /// No connections.
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Number of connections (open or opening).
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.conns.len()
+    }
+
+    /// The connection.
+    #[must_use]
+    pub fn get(&self, id: ConnId) -> Option<&Conn> {
+        self.conns.get(&id)
+    }
+
+    /// The connection, for updating.
+    pub fn get_mut(&mut self, id: ConnId) -> Option<&mut Conn> {
+        self.conns.get_mut(&id)
+    }
+
+    /// Every connection.
+    pub fn iter(&self) -> impl Iterator<Item = &Conn> + '_ {
+        self.conns.values()
+    }
+
+    /// A usable connection to `peer` (by id, or by its contact address).
+    #[must_use]
+    pub fn find(&self, peer: NodeId, addr: SocketAddr) -> Option<ConnId> {
+        self.conns
+            .values()
+            .find(|c| c.peer == Some(peer) || (c.peer.is_none() && c.addr == addr))
+            .map(|c| c.id)
+    }
+
+    /// Adds a connection in `state`; returns its new id.
+    pub fn add(
+        &mut self,
+        addr: SocketAddr,
+        peer: Option<NodeId>,
+        state: ConnState,
+        now: Millis,
+    ) -> ConnId {
+        let id = ConnId(self.next);
+        self.next += 1;
+        self.conns.insert(
+            id,
+            Conn {
+                id,
+                addr,
+                peer,
+                state,
+                last_used: now,
+                queue: Vec::new(),
+            },
+        );
+        id
+    }
+
+    /// Removes a connection, returning it (with its queue).
+    pub fn remove(&mut self, id: ConnId) -> Option<Conn> {
+        self.conns.remove(&id)
+    }
+
+    /// The least recently used open connection with nothing queued: the one
+    /// to close when at the cap.
+    #[must_use]
+    pub fn lru_idle(&self) -> Option<ConnId> {
+        self.conns
+            .values()
+            .filter(|c| c.state == ConnState::Open && c.queue.is_empty())
+            .min_by_key(|c| c.last_used)
+            .map(|c| c.id)
+    }
+
+    /// Connections idle longer than `idle` ms, or connecting longer than
+    /// `connect` ms.
+    #[must_use]
+    pub fn expired(&self, now: Millis, idle: u64, connect: u64) -> Vec<ConnId> {
+        self.conns
+            .values()
+            .filter(|c| match c.state {
+                ConnState::Open => now.since(c.last_used) >= idle,
+                ConnState::Connecting(t) => now.since(t) >= connect,
+            })
+            .map(|c| c.id)
+            .collect()
+    }
+
+    /// The earliest instant one of them expires.
+    #[must_use]
+    pub fn next_expiry(&self, idle: u64, connect: u64) -> Option<Millis> {
+        self.conns
+            .values()
+            .map(|c| match c.state {
+                ConnState::Open => c.last_used.plus(idle),
+                ConnState::Connecting(t) => t.plus(connect),
+            })
+            .min()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use core::net::{IpAddr, Ipv4Addr};
+
+    fn addr(i: u8) -> SocketAddr {
+        SocketAddr::new(IpAddr::V4(Ipv4Addr::new(10, 0, 0, i)), 29999)
+    }
+
+    #[test]
+    fn lru_picks_the_oldest_idle_open_connection() {
+        let mut t = ConnTable::new();
+        let a = t.add(addr(1), None, ConnState::Open, Millis(10));
+        let b = t.add(addr(2), None, ConnState::Open, Millis(5));
+        let _c = t.add(addr(3), None, ConnState::Connecting(Millis(1)), Millis(1));
+        assert_eq!(t.lru_idle(), Some(b));
+        t.remove(b);
+        assert_eq!(t.lru_idle(), Some(a));
+    }
+
+    #[test]
+    fn expiry_covers_idle_and_stuck_connects() {
+        let mut t = ConnTable::new();
+        let a = t.add(addr(1), None, ConnState::Open, Millis(0));
+        let c = t.add(addr(2), None, ConnState::Connecting(Millis(0)), Millis(0));
+        assert_eq!(t.expired(Millis(500), 1000, 3000), vec![]);
+        assert_eq!(t.expired(Millis(1000), 1000, 3000), vec![a]);
+        assert_eq!(t.expired(Millis(3000), 1000, 3000), vec![a, c]);
+        assert_eq!(t.next_expiry(1000, 3000), Some(Millis(1000)));
+    }
+
+    #[test]
+    fn finds_by_peer_or_unidentified_address() {
+        let mut t = ConnTable::new();
+        let n = NodeId::from_u64(7);
+        let a = t.add(addr(1), Some(n), ConnState::Open, Millis(0));
+        assert_eq!(t.find(n, addr(9)), Some(a));
+        let b = t.add(addr(2), None, ConnState::Open, Millis(0));
+        assert_eq!(t.find(NodeId::from_u64(8), addr(2)), Some(b));
+    }
+}

@@ -1,0 +1,148 @@
+//! What crosses the boundary between the Chatter state machine and the shell
+//! that drives it: inputs ([`Command`], [`ConnEvent`], [`Via`]) and outputs
+//! ([`Transmit`], [`Event`], [`Persist`]).
+
+use core::net::SocketAddr;
+
+use crate::model::{GroupName, KeyRange, NodeId, TimedItem};
+
+/// A TCP connection, named by the protocol.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
+pub struct ConnId(pub u64);
+
+/// How a datagram arrived.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Via {
+    /// On the multicast group (it proves the sender's multicast reaches us).
+    Multicast,
+    /// Unicast to our address.
+    Unicast,
+}
+
+/// Something the shell must do on the network.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub enum Transmit {
+    /// Send `bytes` to the multicast group on the LAN.
+    Multicast {
+        /// One sealed datagram (at most the MTU).
+        bytes: Vec<u8>,
+    },
+    /// Send `bytes` as one UDP datagram to `to`.
+    Unicast {
+        /// Destination.
+        to: SocketAddr,
+        /// One sealed datagram (at most the MTU).
+        bytes: Vec<u8>,
+    },
+    /// Open a TCP connection to `to` and report the outcome with
+    /// [`crate::protocol::Chatter::handle_conn_event`].
+    Connect {
+        /// The id the protocol will use for it.
+        conn: ConnId,
+        /// Destination.
+        to: SocketAddr,
+    },
+    /// Write one whole frame on an open connection (the shell adds the
+    /// length prefix of [`crate::wire::length_prefix`]).
+    Send {
+        /// The connection.
+        conn: ConnId,
+        /// One sealed frame.
+        bytes: Vec<u8>,
+    },
+    /// Close the connection.
+    Close {
+        /// The connection.
+        conn: ConnId,
+    },
+}
+
+/// What happened to a TCP connection.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum ConnEvent {
+    /// A connect we asked for succeeded.
+    Opened,
+    /// A connect we asked for failed, or an open connection broke.
+    Failed,
+    /// The connection closed (by us or the peer).
+    Closed,
+}
+
+/// An own write or other local request.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub enum Command {
+    /// Read `group` (`Get`).
+    Join(GroupName),
+    /// Retract every own live item of `group`.
+    Leave(GroupName),
+    /// Serve `range` of `group` (`Add`).
+    Claim {
+        /// The group.
+        group: GroupName,
+        /// The keys.
+        range: KeyRange,
+        /// Ordering hint among servers (higher first).
+        priority: u16,
+        /// Service port (0 = none).
+        port: u16,
+    },
+    /// Retract the claim of exactly `range` (`Rmv`).
+    Release {
+        /// The group.
+        group: GroupName,
+        /// The claimed range.
+        range: KeyRange,
+    },
+    /// Retract every own live item of every group (leave-on-exit).
+    LeaveAll,
+    /// Add a seed address to contact (another subnet).
+    AddSeed(SocketAddr),
+}
+
+/// Something the node (and `watch`) may want to know.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub enum Event {
+    /// A group's state changed (own write or received news).
+    Changed {
+        /// The group.
+        group: GroupName,
+        /// Who wrote the news (the local node for own writes).
+        origin: NodeId,
+    },
+    /// A node was heard of for the first time.
+    PeerDiscovered {
+        /// The node.
+        id: NodeId,
+        /// Its address.
+        addr: SocketAddr,
+    },
+    /// A peer holds our own writes at a clock above ours (a restored data
+    /// dir): the clock jumped and our items were re-asserted.
+    OwnAhead {
+        /// The highest own clock seen elsewhere.
+        seen: u64,
+        /// Our clock after the jump.
+        clock: u64,
+    },
+    /// Frames from `from` keep failing authentication: most likely a board
+    /// with a different cluster key.
+    KeyMismatch {
+        /// The source.
+        from: SocketAddr,
+        /// Consecutive failures so far.
+        failures: u64,
+    },
+}
+
+/// Own state that must be durable before the frames carrying it leave.
+///
+/// After own writes the protocol emits one of these and holds every
+/// transmit until the shell calls
+/// [`crate::protocol::Chatter::handle_persisted`] with its `clock`.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct Persist {
+    /// The own clock to store (the highest clock ever written).
+    pub clock: u64,
+    /// Every own item, per group: the node's whole participation.
+    pub items: Vec<(GroupName, TimedItem)>,
+}

@@ -1,0 +1,29 @@
+//! Chatter: the sans-IO protocol that carries each node's writes to every
+//! interested board (mixed multicast and TCP-tree broadcast, anti-entropy).
+//!
+//! Pure: time comes in as [`Millis`], randomness from a seed, bytes in and
+//! out through [`Chatter`]'s `handle_*` and `poll_*` methods. No sockets,
+//! tokio, files or clocks; the node layer drives it, and the simulator
+//! drives many instances on a virtual clock. Builds on [`crate::model`] and
+//! [`crate::wire`].
+
+mod anti_entropy;
+mod chatter;
+mod config;
+mod conns;
+mod dedupe;
+mod error;
+mod io;
+mod peers;
+mod stats;
+mod time;
+mod tree;
+
+pub use chatter::{Chatter, Identity, OwnState};
+pub use config::ProtocolConfig;
+pub use error::ProtocolError;
+pub use io::{Command, ConnEvent, ConnId, Event, Persist, Transmit, Via};
+pub use peers::{Peer, PeerTable};
+pub use stats::Stats;
+pub use time::Millis;
+pub use tree::{island_heads, split};

@@ -1,0 +1,284 @@
+//! `PeerTable`: what this node has learned about every other node, from
+//! authenticated frames only.
+//!
+//! Per peer: its contact address, incarnation and highest wire version, when
+//! it was last heard (and last heard *by multicast*), whether it reports
+//! hearing our multicast, whom it hears (for grouping peers into multicast
+//! islands), and the group digests it announced. All bounded: the table, the
+//! hears set and the digest map per peer have caps, so a hostile or huge
+//! cluster cannot grow them without limit.
+
+use core::net::SocketAddr;
+use std::collections::BTreeMap;
+
+use crate::model::{GroupName, NodeId};
+use crate::wire::PeerRef;
+
+use super::time::Millis;
+
+/// Most peers remembered.
+pub const MAX_PEERS: usize = 8_192;
+/// Most "hears" entries remembered per peer.
+pub const MAX_HEARS: usize = 512;
+/// Most group digests remembered per peer.
+pub const MAX_GROUP_DIGESTS: usize = 256;
+
+/// What we know about one peer.
+#[derive(Clone, Debug)]
+pub struct Peer {
+    /// The peer.
+    pub id: NodeId,
+    /// Where to reach it (UDP and TCP), if known.
+    pub addr: Option<SocketAddr>,
+    /// Its incarnation as last seen.
+    pub incarnation: u64,
+    /// Highest wire version it accepts (from its announces).
+    pub max_version: u8,
+    /// When any authenticated frame from it last arrived.
+    pub last_heard: Millis,
+    /// When its multicast last reached us.
+    pub last_multicast: Option<Millis>,
+    /// When it last listed us among the nodes whose multicast it hears.
+    pub hears_me: Option<Millis>,
+    /// Whom it hears by multicast, and when it last said so.
+    pub hears: BTreeMap<NodeId, Millis>,
+    /// Its announced group digests: fingerprint and when announced.
+    pub groups: BTreeMap<GroupName, (u64, Millis)>,
+    /// Its announced hash of all group digests.
+    pub groups_fp: Option<u64>,
+    /// When we last answered its unicast announce with ours.
+    pub last_reply: Option<Millis>,
+    /// When it was last known to represent its multicast island (the node
+    /// with the smallest id among those that hear one another): first-hand,
+    /// or relayed by a peer of our own island that knew it first-hand.
+    pub rep_at: Option<Millis>,
+    /// When we last learned that first-hand: an announce from its own
+    /// island naming it (only this is relayed, so relays never loop).
+    pub rep_direct_at: Option<Millis>,
+}
+
+impl Peer {
+    fn new(id: NodeId, now: Millis) -> Self {
+        Self {
+            id,
+            addr: None,
+            incarnation: 0,
+            max_version: crate::wire::MIN_VERSION,
+            last_heard: now,
+            last_multicast: None,
+            hears_me: None,
+            hears: BTreeMap::new(),
+            groups: BTreeMap::new(),
+            groups_fp: None,
+            last_reply: None,
+            rep_at: None,
+            rep_direct_at: None,
+        }
+    }
+
+    /// Its contact, if its address is known.
+    #[must_use]
+    pub fn peer_ref(&self) -> Option<PeerRef> {
+        self.addr.map(|addr| PeerRef { id: self.id, addr })
+    }
+
+    /// Whether its multicast reached us within `ttl` ms.
+    #[must_use]
+    pub fn heard_by_multicast(&self, now: Millis, ttl: u64) -> bool {
+        self.last_multicast.is_some_and(|t| now.since(t) <= ttl)
+    }
+
+    /// Whether it reported hearing our multicast within `ttl` ms.
+    #[must_use]
+    pub fn hears_us(&self, now: Millis, ttl: u64) -> bool {
+        self.hears_me.is_some_and(|t| now.since(t) <= ttl)
+    }
+
+    /// Whether it was named as an island representative within `ttl` ms.
+    #[must_use]
+    pub fn is_rep(&self, now: Millis, ttl: u64) -> bool {
+        self.rep_at.is_some_and(|t| now.since(t) <= ttl)
+    }
+
+    /// Whether we learned first-hand within `ttl` ms that it represents its
+    /// island.
+    #[must_use]
+    pub fn is_rep_direct(&self, now: Millis, ttl: u64) -> bool {
+        self.rep_direct_at.is_some_and(|t| now.since(t) <= ttl)
+    }
+
+    /// Whether it reported hearing `other`'s multicast within `ttl` ms.
+    #[must_use]
+    pub fn hears(&self, other: NodeId, now: Millis, ttl: u64) -> bool {
+        self.hears.get(&other).is_some_and(|t| now.since(*t) <= ttl)
+    }
+
+    /// Records that it hears `other` (bounded: the oldest entry goes).
+    pub fn note_hears(&mut self, other: NodeId, now: Millis) {
+        if self.hears.len() >= MAX_HEARS && !self.hears.contains_key(&other) {
+            if let Some(oldest) = self
+                .hears
+                .iter()
+                .min_by_key(|(_, t)| **t)
+                .map(|(id, _)| *id)
+            {
+                self.hears.remove(&oldest);
+            }
+        }
+        self.hears.insert(other, now);
+    }
+
+    /// Records an announced group digest (bounded: the oldest entry goes).
+    pub fn note_group(&mut self, group: &GroupName, fingerprint: u64, now: Millis) {
+        if let Some(e) = self.groups.get_mut(group) {
+            *e = (fingerprint, now);
+            return;
+        }
+        if self.groups.len() >= MAX_GROUP_DIGESTS {
+            if let Some(oldest) = self
+                .groups
+                .iter()
+                .min_by_key(|(_, (_, t))| *t)
+                .map(|(g, _)| g.clone())
+            {
+                self.groups.remove(&oldest);
+            }
+        }
+        self.groups.insert(group.clone(), (fingerprint, now));
+    }
+}
+
+/// Every peer we know, by id, with `O(1)` uniform random picks.
+#[derive(Clone, Debug, Default)]
+pub struct PeerTable {
+    peers: Vec<Peer>,
+    index: BTreeMap<NodeId, usize>,
+}
+
+impl PeerTable {
+    /// An empty table.
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The peer, if known.
+    #[must_use]
+    pub fn get(&self, id: NodeId) -> Option<&Peer> {
+        self.index.get(&id).and_then(|&i| self.peers.get(i))
+    }
+
+    /// The peer, if known, for updating.
+    pub fn get_mut(&mut self, id: NodeId) -> Option<&mut Peer> {
+        let i = *self.index.get(&id)?;
+        self.peers.get_mut(i)
+    }
+
+    /// Every peer (in an arbitrary but deterministic order).
+    pub fn iter(&self) -> impl Iterator<Item = &Peer> + '_ {
+        self.peers.iter()
+    }
+
+    /// The peer at position `r % len` (a uniform pick for a random `r`).
+    #[must_use]
+    pub fn nth_wrapping(&self, r: u64) -> Option<&Peer> {
+        if self.peers.is_empty() {
+            return None;
+        }
+        self.peers.get((r % self.peers.len() as u64) as usize)
+    }
+
+    /// Number of peers known.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.peers.len()
+    }
+
+    /// Whether no peer is known.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.peers.is_empty()
+    }
+
+    /// The peer, created if new (`true` in the second field). At the cap the
+    /// peer heard from least recently makes room.
+    pub fn entry(&mut self, id: NodeId, now: Millis) -> (&mut Peer, bool) {
+        let new = !self.index.contains_key(&id);
+        if new {
+            if self.peers.len() >= MAX_PEERS
+                && let Some(stale) = self.peers.iter().min_by_key(|p| p.last_heard).map(|p| p.id)
+            {
+                self.remove(stale);
+            }
+            self.index.insert(id, self.peers.len());
+            self.peers.push(Peer::new(id, now));
+        }
+        let i = self.index.get(&id).copied().unwrap_or(0);
+        // `i` is valid: it was just inserted or already indexed.
+        let last = self.peers.len().saturating_sub(1);
+        let peer = &mut self.peers[i.min(last)];
+        (peer, new)
+    }
+
+    /// The peer whose contact address is `addr`, if any.
+    #[must_use]
+    pub fn by_addr(&self, addr: SocketAddr) -> Option<&Peer> {
+        self.peers.iter().find(|p| p.addr == Some(addr))
+    }
+
+    /// Forgets a peer.
+    pub fn remove(&mut self, id: NodeId) {
+        let Some(i) = self.index.remove(&id) else {
+            return;
+        };
+        self.peers.swap_remove(i);
+        if let Some(moved) = self.peers.get(i) {
+            self.index.insert(moved.id, i);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hears_entries_are_bounded_and_expire() {
+        let mut p = Peer::new(NodeId::from_u64(1), Millis(0));
+        for i in 0..(MAX_HEARS as u64 + 10) {
+            p.note_hears(NodeId::from_u64(100 + i), Millis(i));
+        }
+        assert_eq!(p.hears.len(), MAX_HEARS);
+        let last = NodeId::from_u64(100 + MAX_HEARS as u64 + 9);
+        assert!(p.hears(last, Millis(600), 100));
+        assert!(!p.hears(last, Millis(10_000), 100));
+    }
+
+    #[test]
+    fn the_table_is_bounded() {
+        let mut t = PeerTable::new();
+        for i in 0..(MAX_PEERS as u64 + 5) {
+            t.entry(NodeId::from_u64(i), Millis(i));
+        }
+        assert_eq!(t.len(), MAX_PEERS);
+        assert!(t.get(NodeId::from_u64(0)).is_none());
+        for p in t.iter() {
+            assert_eq!(t.get(p.id).map(|q| q.id), Some(p.id), "index consistent");
+        }
+    }
+
+    #[test]
+    fn remove_keeps_the_index_consistent() {
+        let mut t = PeerTable::new();
+        for i in 0..10 {
+            t.entry(NodeId::from_u64(i), Millis(0));
+        }
+        t.remove(NodeId::from_u64(3));
+        t.remove(NodeId::from_u64(9));
+        assert_eq!(t.len(), 8);
+        for p in t.iter() {
+            assert_eq!(t.get(p.id).map(|q| q.id), Some(p.id));
+        }
+        assert!(t.nth_wrapping(12345).is_some());
+    }
+}

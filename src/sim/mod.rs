@@ -1,0 +1,19 @@
+//! The simulator: many Chatter nodes in one process on a virtual clock, with
+//! a network model (subnets, latency, loss, duplication, reordering,
+//! partitions, one-way multicast) and crashes and restarts from persisted
+//! own state. Deterministic from one seed.
+//!
+//! It is the proof of the protocol (checks run throughout against its own
+//! log of writes) and its benchmark (`cargo run --release --bin sim`).
+//! Uses [`crate::protocol`] (and the model and wire it builds on) only; like
+//! them it does no I/O and reads no clock.
+
+mod cluster;
+mod net;
+mod scenario;
+mod truth;
+
+pub use cluster::{Cluster, SimConfig, Traffic};
+pub use net::{Net, NetConfig, PORT};
+pub use scenario::{Faults, GROUP, Outcome, Report, faults, measure};
+pub use truth::Truth;

@@ -1,0 +1,110 @@
+//! `Truth`: the simulator's own log of every durable write, and the checks
+//! run against it.
+//!
+//! A write enters the log when its writer's persist completes: a write lost
+//! in a crash before it was durable never left the node (the protocol holds
+//! transmits until then), so it is not part of the observable history. The
+//! simulator cannot use `tests/support`, so this is its own, small copy of
+//! the coverage-invariant checker.
+
+use std::collections::BTreeMap;
+
+use crate::model::{GroupName, Identity, NodeId, TimedItem, TopologyDb};
+
+/// The latest durable write of every identity, per group.
+#[derive(Clone, Debug, Default)]
+pub struct Truth {
+    groups: BTreeMap<GroupName, BTreeMap<Identity, TimedItem>>,
+    /// Number of distinct writes logged.
+    pub writes: u64,
+}
+
+impl Truth {
+    /// An empty log.
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Logs `items`, the whole own state of a node just made durable.
+    pub fn record(&mut self, items: &[(GroupName, TimedItem)]) {
+        for (g, item) in items {
+            let latest = self.groups.entry(g.clone()).or_default();
+            match latest.get(&item.identity()) {
+                Some(held) if held.clock() >= item.clock() => {}
+                _ => {
+                    latest.insert(item.identity(), *item);
+                    self.writes += 1;
+                }
+            }
+        }
+    }
+
+    /// The groups written to.
+    pub fn groups(&self) -> impl Iterator<Item = &GroupName> + '_ {
+        self.groups.keys()
+    }
+
+    /// The latest write of `identity` in `group`.
+    #[must_use]
+    pub fn latest(&self, group: &GroupName, identity: &Identity) -> Option<&TimedItem> {
+        self.groups.get(group)?.get(identity)
+    }
+
+    /// The coverage invariant for every group `db` holds: for every identity
+    /// whose latest write is at a clock `db` covers, `db` holds that write.
+    /// The node's own items are skipped: it is their only writer, and its
+    /// newest may not be durable (so not in the log) yet.
+    ///
+    /// # Errors
+    /// A description of the first violation.
+    pub fn check(&self, who: NodeId, db: &TopologyDb) -> Result<(), String> {
+        for (g, latest) in &self.groups {
+            let Some(msg) = db.message(g.as_str()) else {
+                continue;
+            };
+            for (id, write) in latest {
+                if id.member != who && msg.clock().covers(id.member, write.clock()) {
+                    match msg.items().get(id) {
+                        Some(held) if held == write => {}
+                        other => {
+                            return Err(format!(
+                                "node {who} covers {}@{} in {g} but holds {other:?} instead of {write:?}",
+                                id.member,
+                                write.clock()
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether `db` holds exactly the latest write of every identity of
+    /// every group.
+    #[must_use]
+    pub fn holds_exactly(&self, db: &TopologyDb) -> bool {
+        self.groups.iter().all(|(g, latest)| {
+            let held = db
+                .message(g.as_str())
+                .map_or(&[][..], |m| m.items().items());
+            held.len() == latest.len() && held.iter().zip(latest.values()).all(|(a, b)| a == b)
+        })
+    }
+
+    /// What `db` lacks or holds wrongly, for a failure report.
+    #[must_use]
+    pub fn diff(&self, db: &TopologyDb) -> String {
+        let mut out = String::new();
+        for (g, latest) in &self.groups {
+            for (id, write) in latest {
+                let held = db.message(g.as_str()).and_then(|m| m.items().get(id));
+                if held != Some(write) {
+                    out.push_str(&format!("  {g}: wants {write:?}, holds {held:?}\n"));
+                }
+            }
+        }
+        out
+    }
+}
