@@ -55,7 +55,7 @@ use crate::wire::{
 
 use super::anti_entropy::PullTracker;
 use super::config::ProtocolConfig;
-use super::conns::{ConnState, ConnTable};
+use super::conns::{ConnState, ConnTable, Pending};
 use super::dedupe::Seen;
 use super::error::ProtocolError;
 use super::io::{Command, ConnEvent, ConnId, Event, Persist, Transmit, Via};
@@ -376,14 +376,15 @@ impl Chatter {
                     }
                     None => return,
                 };
-                for fwd in queue {
-                    self.send_on(now, conn, fwd);
+                for p in queue {
+                    self.send_on(now, conn, p);
                 }
             }
             ConnEvent::Failed | ConnEvent::Closed => {
                 if let Some(c) = self.conns.remove(conn) {
-                    for fwd in c.queue {
-                        self.reroute(now, fwd);
+                    let to = c.to;
+                    for p in c.unsent(now) {
+                        self.retry(now, to, p);
                     }
                 }
             }
@@ -456,8 +457,8 @@ impl Chatter {
         {
             if let Some(c) = self.conns.remove(conn) {
                 self.transmits.push_back(Transmit::Close { conn });
-                for fwd in c.queue {
-                    self.reroute(now, fwd);
+                for p in c.queue {
+                    self.reroute(now, p.fwd);
                 }
             }
         }
@@ -598,6 +599,9 @@ impl Chatter {
         }
         for (k, h) in a.heads.iter().enumerate() {
             if h.id == me {
+                continue;
+            }
+            if h.addr == UNKNOWN_REP {
                 continue;
             }
             let (p, new) = self.peers.entry(h.id, now);
@@ -840,44 +844,75 @@ impl Chatter {
 
     /// Hands `fwd` to `to` over TCP, connecting if needed.
     fn send_forward(&mut self, now: Millis, to: PeerRef, fwd: Forward) {
+        self.send_pending(
+            now,
+            to,
+            Pending {
+                fwd,
+                retried: false,
+                at: now,
+            },
+        );
+    }
+
+    fn send_pending(&mut self, now: Millis, to: PeerRef, p: Pending) {
         if let Some(conn) = self.conns.find(to.id, to.addr) {
             let open = self
                 .conns
                 .get(conn)
                 .is_some_and(|c| c.state == ConnState::Open);
             if open {
-                self.send_on(now, conn, fwd);
+                self.send_on(now, conn, p);
             } else if let Some(c) = self.conns.get_mut(conn) {
-                c.queue.push(fwd);
+                c.queue.push(p);
             }
             return;
         }
         self.make_room(now);
         let conn = self
             .conns
-            .add(to.addr, Some(to.id), ConnState::Connecting(now), now);
+            .add(to.addr, Some(to), ConnState::Connecting(now), now);
         if let Some(c) = self.conns.get_mut(conn) {
-            c.queue.push(fwd);
+            c.queue.push(p);
         }
         self.transmits
             .push_back(Transmit::Connect { conn, to: to.addr });
     }
 
-    /// Encodes `fwd` onto an open connection.
-    fn send_on(&mut self, now: Millis, conn: ConnId, fwd: Forward) {
+    /// Encodes a tree step onto an open connection, remembering it for a
+    /// resend should the connection fail right after.
+    fn send_on(&mut self, now: Millis, conn: ConnId, p: Pending) {
         let peer = self.conns.get(conn).and_then(|c| c.peer);
         let version = peer.map_or_else(|| self.send_version(), |p| self.version_for(p));
-        let frame = self.frame(wire::Payload::Forward(fwd));
+        let frame = self.frame(wire::Payload::Forward(p.fwd.clone()));
         let nonce = self.nonce();
         match self.codec.encode(&frame, version, nonce) {
             Ok(bytes) => {
                 self.stats.frame_out(FrameKind::Forward, bytes.len());
                 if let Some(c) = self.conns.get_mut(conn) {
                     c.last_used = now;
+                    c.remember(Pending { at: now, ..p }, now);
                 }
                 self.transmits.push_back(Transmit::Send { conn, bytes });
             }
             Err(e) => self.stats.drop(e.reason()),
+        }
+    }
+
+    /// A tree step whose connection failed or closed: once more to the same
+    /// node on a fresh connection, then on to the part's next node.
+    fn retry(&mut self, now: Millis, to: Option<PeerRef>, p: Pending) {
+        match to {
+            Some(to) if !p.retried => self.send_pending(
+                now,
+                to,
+                Pending {
+                    retried: true,
+                    at: now,
+                    ..p
+                },
+            ),
+            _ => self.reroute(now, p.fwd),
         }
     }
 
@@ -905,8 +940,8 @@ impl Chatter {
             let Some(victim) = victim else { break };
             if let Some(c) = self.conns.remove(victim) {
                 self.transmits.push_back(Transmit::Close { conn: victim });
-                for fwd in c.queue {
-                    self.reroute(now, fwd);
+                for p in c.queue {
+                    self.reroute(now, p.fwd);
                 }
             }
         }
@@ -1013,25 +1048,18 @@ impl Chatter {
             .collect();
         let groups_fp = groups_fp(&digests);
         let rep_ttl = self.rep_ttl();
-        let mut heads = Vec::new();
-        if let Some(rep) = self.my_rep(now) {
-            heads.push(rep);
-        }
+        // heads[0]: our island's representative, or a placeholder (our id at
+        // the unspecified address) while we do not know it yet.
+        let mut heads = vec![self.my_rep(now).unwrap_or(PeerRef {
+            id: self.me.id,
+            addr: UNKNOWN_REP,
+        })];
         let mut reps: Vec<PeerRef> = self
             .peers
             .iter()
             .filter(|p| p.is_rep_direct(now, rep_ttl) && !self.is_local(p, now, ttl))
             .filter_map(|p| p.peer_ref())
             .collect();
-        if reps.is_empty() {
-            // No representatives known yet: far peers still help discovery.
-            reps = self
-                .peers
-                .iter()
-                .filter(|p| !self.is_local(p, now, ttl))
-                .filter_map(|p| p.peer_ref())
-                .collect();
-        }
         shuffle(&mut self.rng, &mut reps);
         let room = Announce::MAX_HEADS.saturating_sub(heads.len());
         heads.extend(reps.into_iter().take(room));
@@ -1188,7 +1216,7 @@ impl Chatter {
 
     /// How long a representative named in a `heads` list stays one.
     fn rep_ttl(&self) -> u64 {
-        self.cfg.rep_sync_period.saturating_mul(3)
+        self.cfg.rep_sync_period.saturating_mul(10)
     }
 
     /// Whether `p` shares our multicast island (either of us hears the other).
@@ -1197,11 +1225,13 @@ impl Chatter {
     }
 
     /// Our island's representative: the node with the smallest id among us
-    /// and the peers we hear that also hear us (ourselves without multicast).
-    /// `None` while this node is too new to know who hears it.
+    /// and the peers whose multicast we hear (its multicast reaches us, which
+    /// is what the tree relies on); ourselves without multicast. `None` for
+    /// the first two announce periods, while we may not have heard our LAN.
     fn my_rep(&self, now: Millis) -> Option<PeerRef> {
         let ttl = self.hears_ttl(now);
-        if self.cfg.multicast && now.since(self.started) < ttl / 2 {
+        let grace = 2 * self.period.max(self.cfg.announce_period);
+        if self.cfg.multicast && now.since(self.started) < grace {
             return None;
         }
         let me = self.me.addrs.first().map(|addr| PeerRef {
@@ -1214,14 +1244,15 @@ impl Chatter {
         let best = self
             .peers
             .iter()
-            .filter(|p| p.id < self.me.id && p.heard_by_multicast(now, ttl) && p.hears_us(now, ttl))
+            .filter(|p| p.id < self.me.id && p.heard_by_multicast(now, ttl))
             .min_by_key(|p| p.id)
             .and_then(|p| p.peer_ref());
         best.or(me)
     }
 
-    /// Whether this node represents its island.
-    fn is_representative(&self, now: Millis) -> bool {
+    /// Whether this node represents its multicast island (shown by `status`):
+    /// it hears no peer with a smaller id.
+    pub fn is_representative(&self, now: Millis) -> bool {
         self.my_rep(now).is_some_and(|r| r.id == self.me.id)
     }
 
@@ -1240,6 +1271,11 @@ impl Chatter {
         None
     }
 }
+
+/// The address of the placeholder in `heads[0]` that says "I do not know my
+/// island's representative yet".
+const UNKNOWN_REP: SocketAddr =
+    SocketAddr::new(core::net::IpAddr::V4(core::net::Ipv4Addr::UNSPECIFIED), 0);
 
 /// `ms` spread by up to `percent` either way.
 fn jittered(rng: &mut ChaCha8Rng, ms: u64, percent: u64) -> u64 {

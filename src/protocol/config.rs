@@ -73,7 +73,7 @@ impl Default for ProtocolConfig {
             hears_ttl_periods: 8,
             far_sync_period: 5_000,
             rep_sync_period: 20_000,
-            pull_quiet: 1_000,
+            pull_quiet: 500,
             pull_max_delay: 10_000,
             pull_timeout: 1_500,
             max_conns: 16,

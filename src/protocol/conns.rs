@@ -6,13 +6,16 @@
 //! the peer has identified itself with a frame), closed when idle, and capped:
 //! at the cap the least recently used idle connection is closed to make room.
 //! Frames for a connection still being opened wait in its queue; if the
-//! connect fails, the queue goes back to the protocol to reroute.
+//! connect fails, the queue goes back to the protocol to reroute. Tree steps
+//! sent in the last few seconds are remembered too: a frame written just as
+//! the peer closes the connection (an idle-close race) is lost by TCP, so on
+//! a failure or close they are sent again.
 
 use core::net::SocketAddr;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 
 use crate::model::NodeId;
-use crate::wire::Forward;
+use crate::wire::{Forward, PeerRef};
 
 use super::io::ConnId;
 use super::time::Millis;
@@ -25,6 +28,22 @@ pub enum ConnState {
     /// Open (either direction).
     Open,
 }
+
+/// A tree step waiting for, or recently written on, a connection.
+#[derive(Clone, Debug)]
+pub struct Pending {
+    /// The step.
+    pub fwd: Forward,
+    /// Whether it was already resent once to the same node.
+    pub retried: bool,
+    /// When it was written (for recently sent steps).
+    pub at: Millis,
+}
+
+/// How long a written tree step is kept for a resend (ms).
+pub const RESEND_WINDOW: u64 = 3_000;
+/// Most written steps kept per connection.
+pub const RESEND_KEEP: usize = 8;
 
 /// One TCP connection.
 #[derive(Clone, Debug)]
@@ -39,8 +58,39 @@ pub struct Conn {
     pub state: ConnState,
     /// Last time a frame went either way.
     pub last_used: Millis,
+    /// The node it was opened to (outbound connections).
+    pub to: Option<PeerRef>,
     /// Tree steps waiting for the connection to open.
-    pub queue: Vec<Forward>,
+    pub queue: Vec<Pending>,
+    /// Tree steps written in the last [`RESEND_WINDOW`] ms.
+    pub recent: VecDeque<Pending>,
+}
+
+impl Conn {
+    /// Remembers a step just written, forgetting old ones.
+    pub fn remember(&mut self, p: Pending, now: Millis) {
+        while self
+            .recent
+            .front()
+            .is_some_and(|r| now.since(r.at) > RESEND_WINDOW)
+            || self.recent.len() >= RESEND_KEEP
+        {
+            self.recent.pop_front();
+        }
+        self.recent.push_back(p);
+    }
+
+    /// Everything to send again after a failure: the queue, and the recent
+    /// steps still within the window.
+    pub fn unsent(self, now: Millis) -> Vec<Pending> {
+        let mut out = self.queue;
+        out.extend(
+            self.recent
+                .into_iter()
+                .filter(|r| now.since(r.at) <= RESEND_WINDOW),
+        );
+        out
+    }
 }
 
 /// The open and opening connections.
@@ -92,7 +142,7 @@ impl ConnTable {
     pub fn add(
         &mut self,
         addr: SocketAddr,
-        peer: Option<NodeId>,
+        to: Option<PeerRef>,
         state: ConnState,
         now: Millis,
     ) -> ConnId {
@@ -103,10 +153,12 @@ impl ConnTable {
             Conn {
                 id,
                 addr,
-                peer,
+                peer: to.map(|p| p.id),
                 state,
                 last_used: now,
+                to,
                 queue: Vec::new(),
+                recent: VecDeque::new(),
             },
         );
         id
@@ -190,7 +242,15 @@ mod tests {
     fn finds_by_peer_or_unidentified_address() {
         let mut t = ConnTable::new();
         let n = NodeId::from_u64(7);
-        let a = t.add(addr(1), Some(n), ConnState::Open, Millis(0));
+        let a = t.add(
+            addr(1),
+            Some(PeerRef {
+                id: n,
+                addr: addr(1),
+            }),
+            ConnState::Open,
+            Millis(0),
+        );
         assert_eq!(t.find(n, addr(9)), Some(a));
         let b = t.add(addr(2), None, ConnState::Open, Millis(0));
         assert_eq!(t.find(NodeId::from_u64(8), addr(2)), Some(b));

@@ -190,8 +190,8 @@ pub fn measure(cfg: SimConfig) -> Report {
         .map(|_| c.now().since(t0));
     c.write_delays.clear();
 
-    // Idle.
-    c.run_for(10_000);
+    // Settle (islands learn each other's representatives), then idle.
+    c.run_for(60_000);
     let before = total(&c);
     let kinds = c.frames_by_kind();
     let idle_ms = 30_000;
