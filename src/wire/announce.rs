@@ -55,6 +55,16 @@ pub struct GroupDigest {
     pub fingerprint: u64,
 }
 
+impl GroupDigest {
+    /// Bytes this digest takes in an announce: the name with its length
+    /// byte, and the 8-byte fingerprint (for
+    /// [`crate::wire::caps::GROUPS_WINDOW_BYTES`]).
+    #[must_use]
+    pub fn encoded_len(&self) -> usize {
+        1 + self.group.as_str().len() + 8
+    }
+}
+
 /// A slice of a list too long for one frame: `entries` are the items at
 /// `offset .. offset + entries.len()` of a list of `total` (wrapping around).
 #[derive(Clone, PartialEq, Eq, Debug)]
@@ -88,9 +98,68 @@ impl<T> Window<T> {
         }
     }
 
+    /// The next slice of `all` for a rotating window: entries from `offset`
+    /// (modulo the length, wrapping around) while at most `max` entries and,
+    /// summing `len` over them, at most `budget` bytes (at least one entry
+    /// whatever its size, if `all` is not empty). The next announce starts
+    /// at `offset + entries.len()`.
+    #[must_use]
+    pub fn rotating(
+        all: &[T],
+        offset: usize,
+        max: usize,
+        budget: usize,
+        len: impl Fn(&T) -> usize,
+    ) -> Self
+    where
+        T: Clone,
+    {
+        if all.is_empty() {
+            return Self::empty();
+        }
+        let start = offset % all.len();
+        let mut entries = Vec::new();
+        let mut used = 0;
+        for e in all.iter().cycle().skip(start).take(all.len().min(max)) {
+            let l = len(e);
+            if !entries.is_empty() && used + l > budget {
+                break;
+            }
+            used += l;
+            entries.push(e.clone());
+        }
+        Self {
+            total: u32::try_from(all.len()).unwrap_or(u32::MAX),
+            offset: u32::try_from(start).unwrap_or(u32::MAX),
+            entries,
+        }
+    }
+
     /// Whether this window holds the entire list.
     #[must_use]
     pub fn is_whole(&self) -> bool {
         self.offset == 0 && self.entries.len() as u64 == u64::from(self.total)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rotating_windows_wrap_and_respect_both_limits() {
+        let all: Vec<u32> = (0..10).collect();
+        let w = Window::rotating(&all, 8, 4, usize::MAX, |_| 1);
+        assert_eq!((w.total, w.offset, w.entries), (10, 8, vec![8, 9, 0, 1]));
+        let w = Window::rotating(&all, 23, 100, 5, |_| 2);
+        assert_eq!((w.offset, w.entries), (3, vec![3, 4]));
+        // One entry always, even over the budget.
+        let w = Window::rotating(&all, 0, 100, 1, |_| 7);
+        assert_eq!(w.entries, vec![0]);
+        assert!(Window::rotating(&all, 0, 100, usize::MAX, |_| 1).is_whole());
+        assert_eq!(
+            Window::<u32>::rotating(&[], 5, 4, 9, |_| 1),
+            Window::empty()
+        );
     }
 }

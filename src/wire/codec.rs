@@ -16,9 +16,7 @@ use crate::model::{ChunkSizer, NodeId};
 use super::body::{self, Body};
 use super::error::WireError;
 use super::frame::{Frame, FrameKind};
-use super::header::{
-    HEADER_LEN, Header, MIN_FRAME, TAG_LEN, check_kind, check_version, cluster_id,
-};
+use super::header::{HEADER_LEN, Header, TAG_LEN, check_kind, check_version, cluster_id};
 use super::keyring::{KEY_ID_NONCE, Keyring};
 use super::limits::Limits;
 use super::peer_ref::PeerRef;
@@ -190,6 +188,22 @@ impl Codec {
     /// [`super::Freshness`] check) and [`WireError::ReservedNonce`]; the
     /// cheap header checks come first.
     pub fn decode(&self, bytes: &[u8]) -> Result<Decoded, WireError> {
+        let (h, plain) = self.open_raw(bytes)?;
+        let frame = body::decode(h.kind, h.version, h.sender, &plain)?;
+        Ok(Decoded {
+            version: h.version,
+            frame,
+        })
+    }
+
+    /// The checked header and opened (decrypted, authenticated) body bytes
+    /// of a frame, not yet decoded: the first half of [`Codec::decode`], for
+    /// tests, fuzzing and conformance checks.
+    ///
+    /// # Errors
+    /// [`WireError::TooLong`], the header's errors (see [`Header::parse`]),
+    /// [`WireError::UnknownKeyId`], [`WireError::AuthFailed`].
+    pub fn open_raw(&self, bytes: &[u8]) -> Result<(Header, Vec<u8>), WireError> {
         if bytes.len() > self.limits.max_frame {
             return Err(WireError::TooLong {
                 len: bytes.len(),
@@ -197,28 +211,23 @@ impl Codec {
             });
         }
         let h = Header::parse(bytes, self.cluster)?;
-        let (aad, rest) = bytes.split_at(HEADER_LEN);
         // Header::parse checked the length: at least MIN_FRAME.
-        debug_assert!(bytes.len() >= MIN_FRAME);
-        let (sealed, tag) = rest.split_at(rest.len() - TAG_LEN);
-        let mut tag_bytes = [0u8; TAG_LEN];
-        tag_bytes.copy_from_slice(tag);
+        let (aad, rest) = bytes.split_at(HEADER_LEN);
+        let Some((sealed, tag)) = rest.split_last_chunk::<TAG_LEN>() else {
+            return Err(WireError::TooShort { len: bytes.len() });
+        };
         let mut plain = Vec::new();
         let mut result = Err(WireError::UnknownKeyId(h.key_id));
         for key in self.keyring.with_id(h.key_id) {
             plain.clear();
             plain.extend_from_slice(sealed);
-            result = open_in_place(key.bytes(), &h.nonce, aad, &mut plain, &tag_bytes);
+            result = open_in_place(key.bytes(), &h.nonce, aad, &mut plain, tag);
             if result.is_ok() {
                 break;
             }
         }
         result?;
-        let frame = body::decode(h.kind, h.version, h.sender, &plain)?;
-        Ok(Decoded {
-            version: h.version,
-            frame,
-        })
+        Ok((h, plain))
     }
 
     /// Upper bounds for `delta_since` so that every chunk, sent as a Delta

@@ -6,3 +6,4 @@
 pub mod history;
 pub mod reference;
 pub mod strategies;
+pub mod wire;
