@@ -1,0 +1,673 @@
+//! Each rule of the Chatter protocol, scripted with two or three nodes: the
+//! test moves every frame by hand and looks at exactly what each node sends.
+
+use core::net::{IpAddr, Ipv4Addr, SocketAddr};
+
+use scalesmall::model::{GroupName, KeyRange, NodeId};
+use scalesmall::protocol::{
+    Chatter, Command, ConnEvent, ConnId, Event, Identity, Millis, ProtocolConfig, Transmit, Via,
+};
+use scalesmall::wire::{Codec, Frame, FrameKind, Key, Keyring, Limits, Payload};
+
+fn addr(i: u8) -> SocketAddr {
+    SocketAddr::new(IpAddr::V4(Ipv4Addr::new(10, 0, 0, i)), 29999)
+}
+
+fn codec() -> Codec {
+    Codec::new(
+        "rules",
+        Keyring::new(Key::from_bytes([7; 32])),
+        Limits::default(),
+    )
+}
+
+fn g() -> GroupName {
+    GroupName::new("g").expect("valid")
+}
+
+fn claim(start: u32) -> Command {
+    Command::Claim {
+        group: g(),
+        range: KeyRange::new(start, start + 9).expect("valid"),
+        priority: 1,
+        port: 80,
+    }
+}
+
+/// A node with id `i` (ids order the nodes) at 10.0.0.i.
+fn node(i: u8, cfg: ProtocolConfig) -> Chatter {
+    let me = Identity {
+        id: NodeId::from_u64(u64::from(i)),
+        incarnation: 1,
+        addrs: vec![addr(i)],
+    };
+    Chatter::new(cfg, me, codec(), None, [i; 32], Millis(0)).expect("valid")
+}
+
+fn quiet() -> ProtocolConfig {
+    // Long periods, so nothing happens unless a test makes it happen.
+    ProtocolConfig {
+        announce_period: 1_000_000,
+        far_sync_period: 1_000_000,
+        rep_sync_period: 1_000_000,
+        ..ProtocolConfig::default()
+    }
+}
+
+/// Persists (instantly) and drains every transmit.
+fn drain(c: &mut Chatter, now: Millis) -> Vec<Transmit> {
+    while let Some(p) = c.poll_persist() {
+        c.handle_persisted(now, p.clock);
+    }
+    let mut out = Vec::new();
+    while let Some(t) = c.poll_transmit() {
+        out.push(t);
+    }
+    out
+}
+
+fn events(c: &mut Chatter) -> Vec<Event> {
+    let mut out = Vec::new();
+    while let Some(e) = c.poll_event() {
+        out.push(e);
+    }
+    out
+}
+
+fn frame(bytes: &[u8]) -> Frame {
+    codec().decode(bytes).expect("our own frames decode").frame
+}
+
+fn kind(t: &Transmit) -> Option<FrameKind> {
+    match t {
+        Transmit::Multicast { bytes }
+        | Transmit::Unicast { bytes, .. }
+        | Transmit::Send { bytes, .. } => Some(frame(bytes).payload.kind()),
+        _ => None,
+    }
+}
+
+/// Delivers every datagram in `ts` addressed to `to_addr` (or multicast,
+/// if `multicast`) to `to`.
+fn deliver(
+    ts: &[Transmit],
+    from: u8,
+    to: &mut Chatter,
+    to_addr: SocketAddr,
+    multicast: bool,
+    now: Millis,
+) {
+    for t in ts {
+        match t {
+            Transmit::Multicast { bytes } if multicast => {
+                to.handle_datagram(now, addr(from), Via::Multicast, bytes);
+            }
+            Transmit::Unicast { to: dst, bytes } if *dst == to_addr => {
+                to.handle_datagram(now, addr(from), Via::Unicast, bytes);
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Makes `a` and `b` know each other: each sends the other a unicast
+/// announce (the seed path).
+fn introduce(a: &mut Chatter, ia: u8, b: &mut Chatter, ib: u8, now: Millis) {
+    a.handle_command(now, Command::AddSeed(addr(ib)))
+        .expect("ok");
+    let ts = drain(a, now);
+    deliver(&ts, ia, b, addr(ib), false, now);
+    let back = drain(b, now);
+    deliver(&back, ib, a, addr(ia), false, now);
+    drain(a, now);
+}
+
+/// Makes `a` hear `b`'s multicast and `b` report hearing `a` (a LAN).
+fn lan(a: &mut Chatter, ia: u8, b: &mut Chatter, ib: u8, now: Millis) {
+    for _ in 0..2 {
+        for (x, ix, y, iy) in [(&mut *a, ia, &mut *b, ib)] {
+            x.handle_timeout(now.plus(1_000_000));
+            let _ = (ix, iy, &y);
+        }
+    }
+    // A multicast announce each way, twice (the second lists the first).
+    for _ in 0..2 {
+        let ta = announce(a, now);
+        deliver(&ta, ia, b, addr(ib), true, now);
+        let tb = announce(b, now);
+        deliver(&tb, ib, a, addr(ia), true, now);
+    }
+}
+
+/// Forces a multicast announce out of `c`.
+fn announce(c: &mut Chatter, now: Millis) -> Vec<Transmit> {
+    c.handle_timeout(now.plus(2_000_000));
+    drain(c, now)
+}
+
+#[test]
+fn own_writes_are_held_until_durable() {
+    let mut a = node(1, quiet());
+    a.handle_command(Millis(0), claim(0)).expect("ok");
+    let persist = a.poll_persist().expect("a persist");
+    assert_eq!(persist.clock, 1);
+    assert_eq!(persist.items.len(), 1);
+    assert!(
+        a.poll_transmit().is_none(),
+        "nothing leaves before the write is durable"
+    );
+    a.handle_persisted(Millis(0), persist.clock);
+    assert!(a.poll_transmit().is_some());
+}
+
+#[test]
+fn a_write_is_multicast_first_then_sent_down_the_tree() {
+    let now = Millis(10);
+    let mut a = node(1, quiet());
+    let mut b = node(2, quiet());
+    introduce(&mut a, 1, &mut b, 2, now);
+    a.handle_command(now, claim(0)).expect("ok");
+    let ts = drain(&mut a, now);
+    assert_eq!(kind(&ts[0]), Some(FrameKind::Delta));
+    assert!(matches!(ts[0], Transmit::Multicast { .. }));
+    // b does not hear a's multicast (it never said so): a TCP tree step.
+    assert!(matches!(ts[1], Transmit::Connect { to, .. } if to == addr(2)));
+    let Transmit::Connect { conn, .. } = ts[1] else {
+        unreachable!()
+    };
+    a.handle_conn_event(now, conn, ConnEvent::Opened);
+    let sent = drain(&mut a, now);
+    assert_eq!(sent.len(), 1);
+    assert_eq!(kind(&sent[0]), Some(FrameKind::Forward));
+}
+
+#[test]
+fn peers_that_hear_our_multicast_are_pruned_but_one_stays_on_tcp() {
+    let now = Millis(10);
+    let mut a = node(1, quiet());
+    let mut b = node(2, quiet());
+    let mut c = node(3, quiet());
+    lan(&mut a, 1, &mut b, 2, now);
+    lan(&mut a, 1, &mut c, 3, now);
+    a.handle_command(now, claim(0)).expect("ok");
+    let ts = drain(&mut a, now);
+    let connects: Vec<SocketAddr> = ts
+        .iter()
+        .filter_map(|t| match t {
+            Transmit::Connect { to, .. } => Some(*to),
+            _ => None,
+        })
+        .collect();
+    assert!(matches!(ts[0], Transmit::Multicast { .. }));
+    assert_eq!(
+        connects.len(),
+        1,
+        "one random hearing peer stays on the TCP list: {connects:?}"
+    );
+}
+
+#[test]
+fn a_tree_receiver_forwards_its_list_even_when_not_news_and_only_once() {
+    let now = Millis(10);
+    let mut a = node(1, quiet());
+    let mut b = node(2, quiet());
+    let mut c = node(3, quiet());
+    introduce(&mut a, 1, &mut b, 2, now);
+    introduce(&mut a, 1, &mut c, 3, now);
+    introduce(&mut b, 2, &mut c, 3, now);
+    a.handle_command(now, claim(0)).expect("ok");
+    let ts = drain(&mut a, now);
+    // b already heard the delta by multicast.
+    deliver(&ts, 1, &mut b, addr(2), true, now);
+    drain(&mut b, now);
+    // Build a's tree step to b carrying c in its list.
+    let delta = ts
+        .iter()
+        .find_map(|t| match t {
+            Transmit::Multicast { bytes } => Some(frame(bytes)),
+            _ => None,
+        })
+        .expect("a delta");
+    let Payload::Delta(message) = delta.payload else {
+        panic!("not a delta")
+    };
+    let fwd = Frame {
+        sender: NodeId::from_u64(1),
+        incarnation: 1,
+        seq: 1000,
+        payload: Payload::Forward(scalesmall::wire::Forward {
+            author: NodeId::from_u64(1),
+            upto: 1,
+            list: vec![scalesmall::wire::PeerRef {
+                id: NodeId::from_u64(3),
+                addr: addr(3),
+            }],
+            message,
+        }),
+    };
+    let bytes = codec()
+        .encode(&fwd, scalesmall::wire::VERSION, [9; 24])
+        .expect("encodes");
+    let inbound = b.handle_accept(now, addr(1));
+    b.handle_frame(now, inbound, &bytes);
+    let out = drain(&mut b, now);
+    let to_c = out
+        .iter()
+        .find_map(|t| match t {
+            Transmit::Connect { conn, to } if *to == addr(3) => Some(*conn),
+            _ => None,
+        })
+        .expect("b forwards to c although the delta was not news");
+    b.handle_conn_event(now, to_c, ConnEvent::Opened);
+    let sent = drain(&mut b, now);
+    assert_eq!(
+        sent.iter()
+            .filter(|t| kind(t) == Some(FrameKind::Forward))
+            .count(),
+        1
+    );
+    // The same broadcast again: not forwarded twice.
+    b.handle_frame(now, inbound, &bytes);
+    let again = drain(&mut b, now);
+    assert!(
+        again
+            .iter()
+            .all(|t| !matches!(t, Transmit::Connect { .. } | Transmit::Send { .. })),
+        "{again:?}"
+    );
+}
+
+#[test]
+fn a_tree_receiver_that_does_not_hear_the_author_multicasts_on_its_lan() {
+    let now = Millis(10);
+    let mut a = node(1, quiet());
+    let mut b = node(2, quiet());
+    introduce(&mut a, 1, &mut b, 2, now);
+    a.handle_command(now, claim(0)).expect("ok");
+    let ts = drain(&mut a, now);
+    let Transmit::Connect { conn, .. } = ts[1] else {
+        panic!("a tree step")
+    };
+    a.handle_conn_event(now, conn, ConnEvent::Opened);
+    let Transmit::Send { bytes, .. } = drain(&mut a, now).remove(0) else {
+        panic!("a send")
+    };
+    let inbound = b.handle_accept(now, addr(1));
+    b.handle_frame(now, inbound, &bytes);
+    let out = drain(&mut b, now);
+    assert!(matches!(out[0], Transmit::Multicast { .. }));
+    assert_eq!(kind(&out[0]), Some(FrameKind::Delta));
+    assert_eq!(b.db().lookup("g", 5).len(), 1);
+}
+
+#[test]
+fn a_differing_digest_is_pulled_once_quiet_and_answered_with_the_delta() {
+    let cfg = quiet();
+    let quiet_ms = cfg.pull_quiet;
+    let mut a = node(1, cfg.clone());
+    let mut b = node(2, cfg);
+    introduce(&mut a, 1, &mut b, 2, Millis(0));
+    b.handle_command(Millis(0), claim(0)).expect("ok");
+    drain(&mut b, Millis(0)); // the broadcast is lost
+    let ann = announce(&mut b, Millis(100));
+    deliver(&ann, 2, &mut a, addr(1), true, Millis(100));
+    assert!(
+        drain(&mut a, Millis(100)).is_empty(),
+        "not at once: broadcasts may be in flight"
+    );
+    let due = Millis(100 + quiet_ms);
+    a.handle_timeout(due);
+    let pulls: Vec<Transmit> = drain(&mut a, due)
+        .into_iter()
+        .filter(|t| kind(t) == Some(FrameKind::Pull))
+        .collect();
+    assert!(!pulls.is_empty(), "a pulls b");
+    deliver(&pulls, 1, &mut b, addr(2), false, due);
+    let answer = drain(&mut b, due);
+    assert!(answer.iter().any(|t| kind(t) == Some(FrameKind::Delta)));
+    deliver(&answer, 2, &mut a, addr(1), false, due);
+    assert_eq!(a.db().lookup("g", 5).len(), 1);
+}
+
+#[test]
+fn an_unanswered_pull_goes_to_another_holder() {
+    let cfg = quiet();
+    let (quiet_ms, timeout) = (cfg.pull_quiet, cfg.pull_timeout);
+    let mut a = node(1, cfg.clone());
+    let mut b = node(2, cfg.clone());
+    let mut c = node(3, cfg);
+    introduce(&mut a, 1, &mut b, 2, Millis(0));
+    introduce(&mut a, 1, &mut c, 3, Millis(0));
+    b.handle_command(Millis(0), claim(0)).expect("ok");
+    let bs = drain(&mut b, Millis(0));
+    deliver(&bs, 2, &mut c, addr(3), true, Millis(0));
+    drain(&mut c, Millis(0));
+    // Both announce; a pulls from the latest announcer, which never answers.
+    for (x, ix) in [(&mut c, 3u8), (&mut b, 2u8)] {
+        let ann = announce(x, Millis(10));
+        deliver(&ann, ix, &mut a, addr(1), true, Millis(10));
+    }
+    let t1 = Millis(10 + quiet_ms);
+    a.handle_timeout(t1);
+    let first: Vec<SocketAddr> = drain(&mut a, t1)
+        .iter()
+        .filter_map(|t| match t {
+            Transmit::Unicast { to, .. } => Some(*to),
+            _ => None,
+        })
+        .collect();
+    let t2 = t1.plus(timeout);
+    a.handle_timeout(t2);
+    let second: Vec<SocketAddr> = drain(&mut a, t2)
+        .iter()
+        .filter_map(|t| match t {
+            Transmit::Unicast { to, .. } => Some(*to),
+            _ => None,
+        })
+        .collect();
+    assert!(!first.is_empty() && !second.is_empty());
+    assert_ne!(first[0], second[0], "the retry asks the other holder");
+}
+
+#[test]
+fn a_pull_from_a_node_that_knows_more_is_pulled_back() {
+    let cfg = quiet();
+    let quiet_ms = cfg.pull_quiet;
+    let mut a = node(1, cfg.clone());
+    let mut b = node(2, cfg);
+    introduce(&mut a, 1, &mut b, 2, Millis(0));
+    b.handle_command(Millis(0), claim(0)).expect("ok");
+    drain(&mut b, Millis(0));
+    a.handle_command(Millis(0), claim(100)).expect("ok");
+    drain(&mut a, Millis(0));
+    // b pulls from a; b's clock shows it knows b's own write, which a lacks.
+    let ann = announce(&mut a, Millis(5));
+    deliver(&ann, 1, &mut b, addr(2), true, Millis(5));
+    b.handle_timeout(Millis(5 + quiet_ms));
+    let pulls = drain(&mut b, Millis(5 + quiet_ms));
+    let now = Millis(5 + quiet_ms);
+    deliver(&pulls, 2, &mut a, addr(1), false, now);
+    let answer = drain(&mut a, now);
+    deliver(&answer, 1, &mut b, addr(2), false, now);
+    let later = now.plus(10 * quiet_ms);
+    a.handle_timeout(later);
+    let back = drain(&mut a, later);
+    assert!(
+        back.iter().any(|t| kind(t) == Some(FrameKind::Pull)),
+        "push-pull: a asks b back"
+    );
+}
+
+#[test]
+fn seeds_are_contacted_and_announced_heads_are_discovered() {
+    let cfg = ProtocolConfig {
+        seeds: vec![addr(9)],
+        ..quiet()
+    };
+    let mut a = node(1, cfg);
+    a.handle_timeout(Millis(1_000_000));
+    let ts = drain(&mut a, Millis(1_000_000));
+    assert!(
+        ts.iter()
+            .any(|t| matches!(t, Transmit::Unicast { to, .. } if *to == addr(9))),
+        "the seed gets an announce"
+    );
+    // An announce naming another island's representative makes it known.
+    let mut b = node(2, quiet());
+    let mut far = node(8, quiet());
+    introduce(&mut b, 2, &mut far, 8, Millis(0));
+    // far is alone: after its grace it represents its island (heads[0]).
+    let late = Millis(3_000_000);
+    far.handle_timeout(late);
+    drain(&mut far, late);
+    far.handle_command(late, Command::AddSeed(addr(1)))
+        .expect("ok");
+    let to_a = drain(&mut far, late);
+    deliver(&to_a, 8, &mut a, addr(1), false, late);
+    let evs = events(&mut a);
+    assert!(
+        evs.iter()
+            .any(|e| matches!(e, Event::PeerDiscovered { id, .. } if *id == NodeId::from_u64(8)))
+    );
+}
+
+#[test]
+fn connections_are_capped_with_lru_eviction_and_closed_when_idle() {
+    let cfg = ProtocolConfig {
+        max_conns: 2,
+        conn_idle: 5_000,
+        ..quiet()
+    };
+    let mut a = node(1, cfg.clone());
+    let mut peers: Vec<Chatter> = (2..=4).map(|i| node(i, quiet())).collect();
+    for (k, p) in peers.iter_mut().enumerate() {
+        introduce(&mut a, 1, p, k as u8 + 2, Millis(0));
+    }
+    a.handle_command(Millis(0), claim(0)).expect("ok");
+    let ts = drain(&mut a, Millis(0));
+    let opened: Vec<ConnId> = ts
+        .iter()
+        .filter_map(|t| match t {
+            Transmit::Connect { conn, .. } => Some(*conn),
+            _ => None,
+        })
+        .collect();
+    for c in &opened {
+        a.handle_conn_event(Millis(1), *c, ConnEvent::Opened);
+    }
+    drain(&mut a, Millis(1));
+    assert!(a.conn_count() <= 2, "at most the cap: {}", a.conn_count());
+    a.handle_timeout(Millis(10_000));
+    let closes = drain(&mut a, Millis(10_000));
+    assert!(closes.iter().any(|t| matches!(t, Transmit::Close { .. })));
+    assert_eq!(a.conn_count(), 0, "idle connections are closed");
+}
+
+#[test]
+fn a_failed_connection_passes_the_part_to_its_next_node() {
+    let now = Millis(0);
+    let mut a = node(1, quiet());
+    let mut peers: Vec<Chatter> = (2..=4).map(|i| node(i, quiet())).collect();
+    for (k, p) in peers.iter_mut().enumerate() {
+        introduce(&mut a, 1, p, k as u8 + 2, now);
+    }
+    a.handle_command(now, claim(0)).expect("ok");
+    let ts = drain(&mut a, now);
+    // The first part has a head and a rest (3 destinations: parts of 2 and 1).
+    let connects: Vec<(ConnId, SocketAddr)> = ts
+        .iter()
+        .filter_map(|t| match t {
+            Transmit::Connect { conn, to } => Some((*conn, *to)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(connects.len(), 2);
+    let (failed, dead) = connects[0];
+    a.handle_conn_event(now, failed, ConnEvent::Failed);
+    let retry = drain(&mut a, now);
+    // Once more to the same node on a fresh connection...
+    let Some(Transmit::Connect { conn, to }) = retry.first().cloned() else {
+        panic!("a reconnect: {retry:?}")
+    };
+    assert_eq!(to, dead);
+    a.handle_conn_event(now, conn, ConnEvent::Failed);
+    // ... then to the next node of its part.
+    let next = drain(&mut a, now);
+    assert!(
+        next.iter()
+            .any(|t| matches!(t, Transmit::Connect { to, .. } if *to != dead)),
+        "{next:?}"
+    );
+}
+
+#[test]
+fn steps_written_just_before_a_close_are_sent_again() {
+    let now = Millis(0);
+    let mut a = node(1, quiet());
+    let mut b = node(2, quiet());
+    introduce(&mut a, 1, &mut b, 2, now);
+    a.handle_command(now, claim(0)).expect("ok");
+    let Transmit::Connect { conn, .. } = drain(&mut a, now)[1] else {
+        panic!()
+    };
+    a.handle_conn_event(now, conn, ConnEvent::Opened);
+    assert_eq!(drain(&mut a, now).len(), 1);
+    // The peer closed at the same moment (an idle-close race).
+    a.handle_conn_event(Millis(10), conn, ConnEvent::Closed);
+    let again = drain(&mut a, Millis(10));
+    assert!(matches!(again.first(), Some(Transmit::Connect { to, .. }) if *to == addr(2)));
+}
+
+#[test]
+fn news_by_unicast_is_gossiped_once_and_a_duplicate_stops() {
+    let now = Millis(0);
+    let mut a = node(1, quiet());
+    let mut b = node(2, quiet());
+    let mut c = node(3, quiet());
+    introduce(&mut b, 2, &mut a, 1, now);
+    introduce(&mut b, 2, &mut c, 3, now);
+    a.handle_command(now, claim(0)).expect("ok");
+    let delta = drain(&mut a, now)
+        .into_iter()
+        .find(|t| matches!(t, Transmit::Multicast { .. }))
+        .expect("a delta");
+    let Transmit::Multicast { bytes } = delta else {
+        unreachable!()
+    };
+    b.handle_datagram(now, addr(1), Via::Unicast, &bytes);
+    let first = drain(&mut b, now);
+    assert!(
+        first.iter().any(|t| kind(t) == Some(FrameKind::Delta)),
+        "news is passed on"
+    );
+    b.handle_datagram(now, addr(1), Via::Unicast, &bytes);
+    assert!(drain(&mut b, now).is_empty(), "a duplicate stops here");
+}
+
+#[test]
+fn the_wire_version_follows_the_oldest_peer() {
+    let now = Millis(0);
+    let mut a = node(1, quiet());
+    // An old peer's announce, format version 1.
+    let old = Frame {
+        sender: NodeId::from_u64(5),
+        incarnation: 1,
+        seq: 1,
+        payload: Payload::Announce(scalesmall::wire::Announce {
+            max_version: 1,
+            addrs: vec![addr(5)],
+            hears: scalesmall::wire::Window::empty(),
+            groups: scalesmall::wire::Window::empty(),
+            groups_fp: 0,
+            heads: vec![],
+            policy_fp: 0,
+        }),
+    };
+    let bytes = codec().encode(&old, 1, [3; 24]).expect("v1 encodes");
+    a.handle_datagram(now, addr(5), Via::Multicast, &bytes);
+    drain(&mut a, now);
+    a.handle_command(now, claim(0)).expect("ok");
+    let ts = drain(&mut a, now);
+    let Transmit::Multicast { bytes } = &ts[0] else {
+        panic!("a multicast")
+    };
+    assert_eq!(codec().decode(bytes).expect("decodes").version, 1);
+}
+
+#[test]
+fn repeated_authentication_failures_say_different_key() {
+    let mut a = node(1, quiet());
+    let stranger = Codec::new(
+        "rules",
+        Keyring::new(Key::from_bytes([8; 32])),
+        Limits::default(),
+    );
+    let f = Frame {
+        sender: NodeId::from_u64(6),
+        incarnation: 1,
+        seq: 1,
+        payload: Payload::Ping(scalesmall::wire::Probe { nonce: 1 }),
+    };
+    for k in 0..8u8 {
+        let bytes = stranger.encode(&f, 2, [k + 1; 24]).expect("encodes");
+        a.handle_datagram(Millis(0), addr(6), Via::Unicast, &bytes);
+    }
+    let evs = events(&mut a);
+    assert!(
+        evs.iter()
+            .any(|e| matches!(e, Event::KeyMismatch { from, .. } if *from == addr(6))),
+        "{evs:?}"
+    );
+    assert!(a.stats().drops.values().sum::<u64>() >= 8);
+}
+
+#[test]
+fn own_writes_seen_above_our_clock_are_reasserted() {
+    let now = Millis(0);
+    let mut a = node(1, quiet());
+    a.handle_command(now, claim(0)).expect("ok");
+    drain(&mut a, now);
+    // A "future" a (same id) wrote more, then its data dir was restored.
+    let mut future = node(1, quiet());
+    future.handle_command(now, claim(0)).expect("ok");
+    future.handle_command(now, claim(100)).expect("ok");
+    future.handle_command(now, claim(200)).expect("ok");
+    let msg = future.db().message("g").expect("written").clone();
+    let bytes = codec()
+        .encode(
+            &Frame {
+                sender: NodeId::from_u64(7),
+                incarnation: 1,
+                seq: 1,
+                payload: Payload::Delta(msg),
+            },
+            2,
+            [4; 24],
+        )
+        .expect("encodes");
+    a.handle_datagram(now, addr(7), Via::Unicast, &bytes);
+    assert!(
+        a.db().clock() > 3,
+        "the clock jumped above the lost timeline"
+    );
+    let evs = events(&mut a);
+    assert!(
+        evs.iter()
+            .any(|e| matches!(e, Event::OwnAhead { seen: 3, .. }))
+    );
+    // The identities only the lost timeline had are retracted.
+    assert!(a.db().lookup("g", 105).is_empty());
+    assert_eq!(a.db().lookup("g", 5).len(), 1);
+}
+
+#[test]
+fn the_announce_period_grows_with_the_lan() {
+    let cfg = ProtocolConfig {
+        lan_announce_rate: 2,
+        ..ProtocolConfig::default()
+    };
+    let mut a = node(1, cfg.clone());
+    let mut lan_peers: Vec<Chatter> = (2..=11).map(|i| node(i, cfg.clone())).collect();
+    let now = Millis(5);
+    for (k, p) in lan_peers.iter_mut().enumerate() {
+        let ann = announce(p, now);
+        deliver(&ann, k as u8 + 2, &mut a, addr(1), true, now);
+    }
+    drain(&mut a, now);
+    // 10 peers heard at 2 announces/s per LAN: a 5 s period, jittered ±25%
+    // (their observations last 8 periods, 40 s: count over 30 s).
+    let mut t = Millis(10);
+    let mut announces = 0;
+    while t < Millis(30_010) {
+        t = a.poll_timeout().expect("a deadline").max(t.plus(1));
+        a.handle_timeout(t);
+        announces += drain(&mut a, t)
+            .iter()
+            .filter(|x| matches!(x, Transmit::Multicast { .. }))
+            .count();
+    }
+    assert!(
+        (5..=9).contains(&announces),
+        "{announces} announces in 30 s"
+    );
+}
