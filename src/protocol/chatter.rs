@@ -381,9 +381,14 @@ impl Chatter {
                 }
             }
             ConnEvent::Failed | ConnEvent::Closed => {
+                let window = if event == ConnEvent::Failed {
+                    super::conns::RESEND_WINDOW
+                } else {
+                    super::conns::RESEND_AFTER_CLOSE
+                };
                 if let Some(c) = self.conns.remove(conn) {
                     let to = c.to;
-                    for p in c.unsent(now) {
+                    for p in c.unsent(now, window) {
                         self.retry(now, to, p);
                     }
                 }

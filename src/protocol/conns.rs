@@ -40,8 +40,11 @@ pub struct Pending {
     pub at: Millis,
 }
 
-/// How long a written tree step is kept for a resend (ms).
+/// How long a written tree step is kept for a resend after a failure (ms).
 pub const RESEND_WINDOW: u64 = 3_000;
+/// After a graceful close by the peer only a step that crossed the close in
+/// flight can have been lost: resend those written this recently (ms).
+pub const RESEND_AFTER_CLOSE: u64 = 500;
 /// Most written steps kept per connection.
 pub const RESEND_KEEP: usize = 8;
 
@@ -80,14 +83,14 @@ impl Conn {
         self.recent.push_back(p);
     }
 
-    /// Everything to send again after a failure: the queue, and the recent
-    /// steps still within the window.
-    pub fn unsent(self, now: Millis) -> Vec<Pending> {
+    /// Everything to send again: the queue, and the recent steps written
+    /// within `window` ms.
+    pub fn unsent(self, now: Millis, window: u64) -> Vec<Pending> {
         let mut out = self.queue;
         out.extend(
             self.recent
                 .into_iter()
-                .filter(|r| now.since(r.at) <= RESEND_WINDOW),
+                .filter(|r| now.since(r.at) <= window),
         );
         out
     }

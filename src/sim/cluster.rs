@@ -684,24 +684,12 @@ impl Cluster {
                 node,
                 incarnation,
                 conn,
-            }
-            | Ev::TcpClosed {
+            } => self.conn_gone(node, incarnation, conn, ConnEvent::Failed),
+            Ev::TcpClosed {
                 node,
                 incarnation,
                 conn,
-            } => {
-                let Some(n) = self.nodes.get_mut(node) else {
-                    return;
-                };
-                if n.incarnation != incarnation || n.conns.remove(&conn).is_none() {
-                    return;
-                }
-                trace(&mut self.trace, now, 6, node, conn.0);
-                if let Some(c) = n.chatter.as_mut() {
-                    c.handle_conn_event(now, conn, ConnEvent::Failed);
-                }
-                self.drive(node);
-            }
+            } => self.conn_gone(node, incarnation, conn, ConnEvent::Closed),
             Ev::TcpFrame {
                 to,
                 incarnation,
@@ -739,6 +727,22 @@ impl Cluster {
                 self.drive(to);
             }
         }
+    }
+
+    /// A connection of `node` failed or was closed by its peer.
+    fn conn_gone(&mut self, node: usize, incarnation: u64, conn: ConnId, event: ConnEvent) {
+        let now = self.now;
+        let Some(n) = self.nodes.get_mut(node) else {
+            return;
+        };
+        if n.incarnation != incarnation || n.conns.remove(&conn).is_none() {
+            return;
+        }
+        trace(&mut self.trace, now, 6, node, conn.0);
+        if let Some(c) = n.chatter.as_mut() {
+            c.handle_conn_event(now, conn, event);
+        }
+        self.drive(node);
     }
 
     /// Drains node `i`'s outputs (persist, transmits, events) and schedules
@@ -794,8 +798,12 @@ impl Cluster {
         for t in transmits {
             self.route(i, t, mtu);
         }
-        if let Some(n) = self.nodes.get_mut(i) {
-            n.max_conns_seen = n.max_conns_seen.max(n.conns.len());
+        if let Some(n) = self.nodes.get_mut(i)
+            && let Some(c) = n.chatter.as_ref()
+        {
+            // The protocol's own count (the simulated sockets of a peer's
+            // close may linger until the close reaches this side).
+            n.max_conns_seen = n.max_conns_seen.max(c.conn_count());
         }
         for e in events {
             if let Event::Changed { group, .. } = e {
