@@ -16,8 +16,14 @@
 //! - [`sim`]: many protocol instances on a virtual clock with a simulated
 //!   network; the protocol's proof and benchmark.
 //!
-//! Later layers (node shell, control/CLI) come with their issues; the core
-//! stays sans-IO so the deterministic simulation can drive it.
+//! - [`node`]: the thin tokio shell that runs the protocol on real sockets,
+//!   timers and files (`scalesmall run`).
+//! - [`control`]: the local control socket, its server and client.
+//! - [`cli`]: the `scalesmall` command line.
+//!
+//! The core (model, wire, protocol, and the simulator on top of them) is
+//! sans-IO, so the deterministic simulation drives exactly the code that
+//! runs on the boards.
 //!
 //! # Promises
 //! - No panics on any input: every constructor validates and returns a typed
@@ -27,7 +33,10 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod cli;
+pub mod control;
 pub mod model;
+pub mod node;
 pub mod protocol;
 pub mod sim;
 pub mod wire;

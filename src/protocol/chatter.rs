@@ -396,6 +396,19 @@ impl Chatter {
         }
     }
 
+    /// Sends an announce now (multicast, or to the seeds without multicast):
+    /// the final announce of a shutdown, so peers learn our last state.
+    pub fn announce_now(&mut self, now: Millis) {
+        if self.cfg.multicast {
+            self.send_announce(now, None);
+        } else {
+            let seeds = self.seeds.clone();
+            for s in seeds {
+                self.send_announce(now, Some(s));
+            }
+        }
+    }
+
     /// Timers: announces, far syncs, overdue pulls, idle connections.
     pub fn handle_timeout(&mut self, now: Millis) {
         if self.cfg.multicast && now >= self.next_announce {

@@ -9,10 +9,10 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use scalesmall::model::{
+use crate::model::{
     GroupName, Item, KeyRange, Message, NodeId, Span, TimedItem, TopologyDb, WorldClock,
 };
-use scalesmall::wire::{
+use crate::wire::{
     Announce, Codec, Frame, GroupDigest, Key, Keyring, Limits, Payload, VERSION, Window, caps,
 };
 

@@ -1,0 +1,253 @@
+//! The control commands: `join`, `leave`, `claim`, `release`, `lookup`,
+//! `members`, `topology`, `peers`, `status`, `watch`. Each sends one request
+//! to the running node's control socket and prints the reply as a table
+//! (or JSON with `--json`).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use crate::control::client::{Client, ClientError};
+use crate::node::api::{Reply, Request, Status};
+use crate::node::config::{Config, Overrides};
+
+use super::{Cmd, CtlArgs, EXIT_REFUSED, EXIT_UNREACHABLE};
+
+/// Where the node's socket is: the flag, the config, else the first
+/// default place that exists.
+#[must_use]
+pub fn socket_path(ctl: &CtlArgs) -> PathBuf {
+    if let Some(s) = &ctl.socket {
+        return s.clone();
+    }
+    let env = |k: &str| std::env::var(k).ok();
+    let cfg = Config::load(ctl.config.as_deref(), &env, &Overrides::default()).ok();
+    if let Some(s) = cfg.as_ref().and_then(|c| c.socket.clone()) {
+        return s;
+    }
+    let mut candidates = vec![PathBuf::from("/run/scalesmall/control.sock")];
+    if let Some(c) = &cfg {
+        candidates.push(c.data_dir.join("control.sock"));
+    }
+    candidates
+        .iter()
+        .find(|p| p.exists())
+        .cloned()
+        .unwrap_or_else(|| candidates.remove(0))
+}
+
+fn request_of(cmd: Cmd) -> Option<(Request, CtlArgs)> {
+    Some(match cmd {
+        Cmd::Join { group, ctl } => (Request::Join { group }, ctl),
+        Cmd::Leave { group, ctl } => (Request::Leave { group }, ctl),
+        Cmd::Claim {
+            group,
+            range,
+            priority,
+            port,
+            ctl,
+        } => (
+            Request::Claim {
+                group,
+                range,
+                priority,
+                port,
+            },
+            ctl,
+        ),
+        Cmd::Release { group, range, ctl } => (Request::Release { group, range }, ctl),
+        Cmd::Lookup { group, key, ctl } => (Request::Lookup { group, key }, ctl),
+        Cmd::Members { group, ctl } => (Request::Members { group }, ctl),
+        Cmd::Topology { group, ctl } => (Request::Topology { group }, ctl),
+        Cmd::Peers { ctl } => (Request::Peers, ctl),
+        Cmd::Status { ctl } => (Request::Status, ctl),
+        Cmd::Watch { ctl } => (Request::Watch, ctl),
+        _ => return None,
+    })
+}
+
+/// Runs one control command.
+#[must_use]
+pub fn main(cmd: Cmd) -> ExitCode {
+    let Some((req, ctl)) = request_of(cmd) else {
+        return ExitCode::FAILURE;
+    };
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let path = socket_path(&ctl);
+    rt.block_on(async move {
+        match talk(&path, req, ctl.json).await {
+            Ok(code) => code,
+            Err(e @ ClientError::Unreachable { .. }) => {
+                eprintln!("error: {e}");
+                ExitCode::from(EXIT_UNREACHABLE)
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::FAILURE
+            }
+        }
+    })
+}
+
+async fn talk(path: &std::path::Path, req: Request, json: bool) -> Result<ExitCode, ClientError> {
+    let mut client = Client::connect(path).await?;
+    if req == Request::Watch {
+        client.watch().await?;
+        loop {
+            let ev = client.next_event().await?;
+            if json {
+                println!("{}", serde_json::to_string(&ev).unwrap_or_default());
+            } else {
+                let secs = ev.at_ms as f64 / 1000.0;
+                let what = [ev.group.as_deref(), ev.node.as_deref(), ev.addr.as_deref()]
+                    .into_iter()
+                    .flatten()
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                println!("{secs:10.3}s {} {what}", ev.event);
+            }
+        }
+    }
+    let reply = client.ask(&req).await?;
+    if let Reply::Refused { reason } = &reply {
+        if json {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&reply).unwrap_or_default()
+            );
+        }
+        eprintln!("refused: {reason}");
+        return Ok(ExitCode::from(EXIT_REFUSED));
+    }
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&reply).unwrap_or_default()
+        );
+    } else {
+        print_human(&reply);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_human(reply: &Reply) {
+    match reply {
+        Reply::Written { changed, clock } => {
+            if *changed {
+                println!("changed (clock {clock})");
+            } else {
+                println!("unchanged");
+            }
+        }
+        Reply::Lookup(l) => {
+            let how = if l.hashed { " (hashed)" } else { "" };
+            println!("key {} ({:#010x}){how} in {}:", l.key, l.key, l.group);
+            if l.servers.is_empty() {
+                println!("  no server");
+            }
+            println!(
+                "  {:<16}  {:>8}  {:>5}  {:<24}  ADDR",
+                "NODE", "PRIORITY", "PORT", "RANGE"
+            );
+            for s in &l.servers {
+                println!(
+                    "  {:<16}  {:>8}  {:>5}  {:<24}  {}",
+                    s.node,
+                    s.priority,
+                    s.port,
+                    s.range,
+                    s.addr.as_deref().unwrap_or("-")
+                );
+            }
+        }
+        Reply::Members { members, .. } => {
+            for m in members {
+                println!("{m}");
+            }
+        }
+        Reply::Topology { items, .. } => {
+            println!(
+                "{:<16}  {:<4}  {:<24}  {:>8}  {:>5}  {:>6}",
+                "NODE", "OP", "RANGE", "PRIORITY", "PORT", "CLOCK"
+            );
+            for i in items {
+                println!(
+                    "{:<16}  {:<4}  {:<24}  {:>8}  {:>5}  {:>6}",
+                    i.node, i.op, i.range, i.priority, i.port, i.clock
+                );
+            }
+        }
+        Reply::Peers { peers } => {
+            println!(
+                "{:<16}  {:<22}  {:>9}  {:<9}  {:<8}  REP",
+                "ID", "ADDR", "HEARD", "MULTICAST", "HEARS US"
+            );
+            for p in peers {
+                println!(
+                    "{:<16}  {:<22}  {:>8.1}s  {:<9}  {:<8}  {}",
+                    p.id,
+                    p.addr.as_deref().unwrap_or("-"),
+                    p.last_heard_ms as f64 / 1000.0,
+                    yes(p.multicast),
+                    yes(p.hears_us),
+                    yes(p.representative)
+                );
+            }
+        }
+        Reply::Status(s) => print_status(s),
+        Reply::Refused { reason } => println!("refused: {reason}"),
+    }
+}
+
+fn yes(b: bool) -> &'static str {
+    if b { "yes" } else { "no" }
+}
+
+fn print_status(s: &Status) {
+    println!("node        {} (incarnation {})", s.id, s.incarnation);
+    println!("version     {} ({})", s.version, s.arch);
+    println!("listening   {}", s.listen);
+    println!("data        {}", s.data_dir);
+    println!(
+        "cluster     {}{}",
+        s.cluster,
+        if s.insecure { " (INSECURE)" } else { "" }
+    );
+    println!("clock       {}", s.clock);
+    println!(
+        "groups      {} (member of: {})",
+        s.groups.join(", "),
+        s.my_groups.join(", ")
+    );
+    println!(
+        "peers       {} ({} TCP connections)",
+        s.peers, s.connections
+    );
+    println!("converged   {}", yes(s.converged));
+    println!("uptime      {:.1}s", s.uptime_ms as f64 / 1000.0);
+    println!(
+        "traffic     {} frames / {} bytes out, {} frames / {} bytes in, {} news",
+        s.counters.frames_out,
+        s.counters.bytes_out,
+        s.counters.frames_in,
+        s.counters.bytes_in,
+        s.counters.news
+    );
+    if !s.counters.drops.is_empty() {
+        let d: Vec<String> = s
+            .counters
+            .drops
+            .iter()
+            .map(|(k, v)| format!("{k} {v}"))
+            .collect();
+        println!("drops       {}", d.join(", "));
+    }
+}

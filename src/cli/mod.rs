@@ -1,0 +1,361 @@
+//! The `scalesmall` command line: clap definitions (with help that teaches
+//! by example), and dispatch to `run` (the daemon), the control commands
+//! (clients of a running node's socket) and the local tools.
+//!
+//! Exit codes: 0 ok, 1 error, 2 usage (clap's own), 3 daemon unreachable,
+//! 4 refused (the reason is printed).
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+pub mod bench;
+pub mod ctl;
+pub mod run;
+
+/// Exit code: the daemon is unreachable.
+pub const EXIT_UNREACHABLE: u8 = 3;
+/// Exit code: the daemon refused the request.
+pub const EXIT_REFUSED: u8 = 4;
+
+const EXIT_CODES: &str =
+    "Exit codes: 0 ok, 1 error, 2 usage, 3 daemon unreachable, 4 refused (the reason is printed).";
+
+/// scalesmall: membership and key-range ownership for clusters of small
+/// boards.
+///
+/// Each board runs `scalesmall run`. It joins named groups and claims ranges
+/// of the 32-bit key space; every board learns every other board's claims
+/// over multicast and a TCP tree, so `scalesmall lookup GROUP KEY` on any
+/// board names the boards that serve KEY.
+///
+/// Quick start on one board:
+///
+///     scalesmall run &
+///     scalesmall join demo
+///     scalesmall claim demo 0..0x7fffffff --priority 10 --port 8080
+///     scalesmall lookup demo user:42
+#[derive(Parser, Debug)]
+#[command(name = "scalesmall", version, about, long_about, after_help = EXIT_CODES, verbatim_doc_comment)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Cmd,
+}
+
+/// Options shared by the commands that talk to a running node.
+#[derive(Args, Debug, Clone, Default)]
+pub struct CtlArgs {
+    /// The node's control socket (default: from the config, else
+    /// /run/scalesmall/control.sock, else <data dir>/control.sock).
+    #[arg(long, env = "SCALESMALL_SOCKET", value_name = "PATH")]
+    pub socket: Option<PathBuf>,
+    /// The node's config file (to find its socket).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Print JSON (for scripts) instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Flags of `scalesmall run` (each overrides the config file and the
+/// environment).
+#[derive(Args, Debug, Clone, Default)]
+pub struct RunArgs {
+    /// Config file (default: /etc/scalesmall/scalesmall.toml if it exists).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Where the node keeps its id, incarnation, own state and key.
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// UDP and TCP port (default 29999).
+    #[arg(long)]
+    pub port: Option<u16>,
+    /// Network interface (default: the one with the default route).
+    #[arg(long, value_name = "NAME")]
+    pub interface: Option<String>,
+    /// Address to advertise to peers (repeatable; default: the interface's).
+    #[arg(long, value_name = "IP")]
+    pub advertise: Vec<IpAddr>,
+    /// Seed peer in a subnet multicast cannot reach (repeatable), as an IP
+    /// address with an optional port, e.g. --peer 10.1.0.5:29999.
+    #[arg(long = "peer", value_name = "IP:PORT")]
+    pub peers: Vec<SocketAddr>,
+    /// Do not use multicast (seeds only).
+    #[arg(long)]
+    pub no_multicast: bool,
+    /// Receive our own multicast (several nodes on one host; tests).
+    #[arg(long, hide = true)]
+    pub multicast_loop: bool,
+    /// Multicast port, if not the node's port (several nodes on one host).
+    #[arg(long, hide = true)]
+    pub multicast_port: Option<u16>,
+    /// Cluster name: clusters on one LAN ignore each other by name.
+    #[arg(long)]
+    pub cluster: Option<String>,
+    /// Cluster key file (one line of base64 from `scalesmall keygen`).
+    #[arg(long, value_name = "FILE")]
+    pub key_file: Option<PathBuf>,
+    /// Run without a key: frames are neither secret nor authenticated.
+    #[arg(long)]
+    pub insecure: bool,
+    /// Control socket path.
+    #[arg(long, value_name = "PATH")]
+    pub socket: Option<PathBuf>,
+    /// Serve Prometheus metrics on this address (e.g. 127.0.0.1:29980).
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub http: Option<String>,
+    /// Log filter (RUST_LOG syntax), e.g. info or scalesmall=debug.
+    #[arg(long, value_name = "FILTER")]
+    pub log: Option<String>,
+    /// Log format: auto, human, compact or json.
+    #[arg(long, value_name = "FORMAT")]
+    pub log_format: Option<String>,
+    /// Retract this node's items when it shuts down cleanly.
+    #[arg(long)]
+    pub leave_on_exit: bool,
+}
+
+/// The subcommands.
+#[derive(Subcommand, Debug)]
+pub enum Cmd {
+    /// Run a node (the daemon).
+    ///
+    /// With no config file it works on a LAN: it picks the interface with
+    /// the default route, joins multicast group 239.255.77.77 on port 29999
+    /// (UDP and TCP), keeps its data in /var/lib/scalesmall (or
+    /// ~/.local/share/scalesmall) and generates a cluster key there on first
+    /// start. Settings come from the config file, SCALESMALL_* variables and
+    /// these flags, in that order (docs/node.md).
+    ///
+    /// Examples:
+    ///
+    ///     scalesmall run
+    ///     scalesmall run --config /etc/scalesmall/scalesmall.toml
+    ///     scalesmall run --peer 10.1.0.5:29999 --key-file /etc/scalesmall/cluster.key
+    #[command(after_help = EXIT_CODES, verbatim_doc_comment)]
+    Run(RunArgs),
+
+    /// Join a group as a reader (`Get`): this board reads the group.
+    ///
+    /// Example: `scalesmall join demo`
+    Join {
+        /// The group (1 to 255 bytes of UTF-8).
+        group: String,
+        /// How to reach the node.
+        #[command(flatten)]
+        ctl: CtlArgs,
+    },
+
+    /// Leave a group: retract every item of this board in it.
+    ///
+    /// Example: `scalesmall leave demo`
+    Leave {
+        /// The group.
+        group: String,
+        /// How to reach the node.
+        #[command(flatten)]
+        ctl: CtlArgs,
+    },
+
+    /// Claim a range of keys (`Add`): this board serves them.
+    ///
+    /// The range is inclusive, START..END, decimal or 0x-hex, within
+    /// 0..0xffffffff; `full` is the whole key space.
+    ///
+    /// Examples:
+    ///
+    ///     scalesmall claim demo 0..0x7fffffff --priority 10 --port 8080
+    ///     scalesmall claim cache full
+    #[command(verbatim_doc_comment)]
+    Claim {
+        /// The group.
+        group: String,
+        /// START..END (inclusive).
+        range: String,
+        /// Ordering hint among servers of a key: higher first.
+        #[arg(long, default_value_t = 0)]
+        priority: u16,
+        /// The service port clients use for this range (0: none).
+        #[arg(long, default_value_t = 0)]
+        port: u16,
+        /// How to reach the node.
+        #[command(flatten)]
+        ctl: CtlArgs,
+    },
+
+    /// Release a claimed range (`Rmv`); it must be exactly a claimed range.
+    ///
+    /// Example: `scalesmall release demo 0..0x7fffffff`
+    Release {
+        /// The group.
+        group: String,
+        /// The claimed START..END.
+        range: String,
+        /// How to reach the node.
+        #[command(flatten)]
+        ctl: CtlArgs,
+    },
+
+    /// Which boards serve a key, priority high to low.
+    ///
+    /// KEY is a u32 (decimal or 0x-hex) or any string, which is hashed with
+    /// xxHash32 (seed 0) as every client should.
+    ///
+    /// Examples:
+    ///
+    ///     scalesmall lookup demo 42
+    ///     scalesmall lookup demo user:42
+    #[command(verbatim_doc_comment)]
+    Lookup {
+        /// The group.
+        group: String,
+        /// The key.
+        key: String,
+        /// How to reach the node.
+        #[command(flatten)]
+        ctl: CtlArgs,
+    },
+
+    /// The boards with a live item in a group.
+    ///
+    /// Example: `scalesmall members demo`
+    Members {
+        /// The group.
+        group: String,
+        /// How to reach the node.
+        #[command(flatten)]
+        ctl: CtlArgs,
+    },
+
+    /// Every item of a group: who serves or reads what, and retractions.
+    ///
+    /// Example: `scalesmall topology demo`
+    Topology {
+        /// The group.
+        group: String,
+        /// How to reach the node.
+        #[command(flatten)]
+        ctl: CtlArgs,
+    },
+
+    /// The peers this board knows.
+    ///
+    /// Example: `scalesmall peers`
+    Peers {
+        /// How to reach the node.
+        #[command(flatten)]
+        ctl: CtlArgs,
+    },
+
+    /// This board's status: id, arch, clock, groups, peers, converged.
+    ///
+    /// Examples:
+    ///
+    ///     scalesmall status
+    ///     scalesmall status --json | jq .converged
+    #[command(verbatim_doc_comment)]
+    Status {
+        /// How to reach the node.
+        #[command(flatten)]
+        ctl: CtlArgs,
+    },
+
+    /// Print changes as they happen (until interrupted).
+    ///
+    /// Example: `scalesmall watch --json`
+    Watch {
+        /// How to reach the node.
+        #[command(flatten)]
+        ctl: CtlArgs,
+    },
+
+    /// Print a new random cluster key (32 bytes, base64).
+    ///
+    /// Every node of a cluster needs the same key: it seals and
+    /// authenticates every frame. Anyone holding it can speak for any
+    /// member, so keep it like a root password and rotate it when a board
+    /// is lost (docs/wire.md, "Keyring"). The key goes to standard output,
+    /// the advice to standard error, so
+    ///
+    ///     scalesmall keygen > /etc/scalesmall/cluster.key
+    ///
+    /// writes a key file and nothing else.
+    #[command(verbatim_doc_comment)]
+    Keygen,
+
+    /// Print the 32-bit key of a string key (xxHash32, seed 0), as `lookup`
+    /// uses it.
+    ///
+    /// Example: `scalesmall key-hash user:42`
+    KeyHash {
+        /// The key, as UTF-8 text.
+        key: String,
+    },
+
+    /// Measure merge and codec speed on this machine (a few seconds).
+    ///
+    /// Prints a table with the architecture, the version and nanoseconds
+    /// per operation; paste it into an issue when reporting performance on
+    /// a board: `scalesmall bench`
+    Bench,
+
+    /// Check a config file.
+    #[command(subcommand)]
+    Config(ConfigCmd),
+}
+
+/// `scalesmall config ...`
+#[derive(Subcommand, Debug)]
+pub enum ConfigCmd {
+    /// Validate the config (file, environment and defaults) and print the
+    /// settings that `scalesmall run` would use.
+    ///
+    /// Example: `scalesmall config check --config /etc/scalesmall/scalesmall.toml`
+    Check {
+        /// The config file (default: /etc/scalesmall/scalesmall.toml if it exists).
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+    },
+}
+
+/// Runs the command line; returns the process exit code.
+#[must_use]
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Cmd::Run(args) => run::main(&args),
+        Cmd::Keygen => keygen(),
+        Cmd::KeyHash { key } => {
+            let h = crate::model::key_hash(key.as_bytes());
+            println!("{h} ({h:#010x})");
+            ExitCode::SUCCESS
+        }
+        Cmd::Bench => match bench::run() {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::FAILURE
+            }
+        },
+        Cmd::Config(ConfigCmd::Check { config }) => run::check(config.as_deref()),
+        other => ctl::main(other),
+    }
+}
+
+fn keygen() -> ExitCode {
+    let mut bytes = [0u8; 32];
+    if let Err(e) = getrandom::fill(&mut bytes) {
+        eprintln!("error: cannot read OS randomness: {e}");
+        return ExitCode::FAILURE;
+    }
+    let key = crate::wire::Key::from_bytes(bytes);
+    println!("{}", key.to_base64());
+    eprintln!(
+        "# key id {:#010x}; give this key to every node of the cluster (cluster.key_file) and keep it secret",
+        key.id()
+    );
+    ExitCode::SUCCESS
+}

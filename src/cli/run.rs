@@ -1,0 +1,313 @@
+//! `scalesmall run`: composes a node (config → store → keyring → sockets →
+//! protocol → driver → control server), installs logging and signal
+//! handling, and runs until SIGTERM or SIGINT. Also `scalesmall config check`.
+
+use core::net::{IpAddr, SocketAddr};
+use std::io::IsTerminal;
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use tokio::signal::unix::{SignalKind, signal};
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+use tracing_subscriber::EnvFilter;
+
+use crate::node::clock::{MonoClock, os_seed};
+use crate::node::config::{Config, LogFormat, Overrides};
+use crate::node::driver::{Driver, Io, RunInfo};
+use crate::node::fs::RealFs;
+use crate::node::keys::{self, KeySource};
+use crate::node::store::Store;
+use crate::node::udp::{self, MulticastSpec, unspecified_like};
+use crate::node::{NodeError, iface, tcp};
+use crate::protocol::{Chatter, Identity};
+use crate::wire::{Codec, Limits};
+
+use super::RunArgs;
+
+/// How long a clean shutdown may take before the process exits anyway.
+const SHUTDOWN_BOUND: Duration = Duration::from_secs(5);
+
+fn overrides(a: &RunArgs) -> Result<Overrides, String> {
+    Ok(Overrides {
+        data_dir: a.data_dir.clone(),
+        port: a.port,
+        interface: a.interface.clone(),
+        advertise: a.advertise.clone(),
+        peers: a.peers.clone(),
+        multicast: a.no_multicast.then_some(false),
+        multicast_loop: a.multicast_loop.then_some(true),
+        multicast_port: a.multicast_port,
+        cluster: a.cluster.clone(),
+        key_file: a.key_file.clone(),
+        insecure: a.insecure.then_some(true),
+        socket: a.socket.clone(),
+        http: a.http.clone(),
+        log: a.log.clone(),
+        log_format: match &a.log_format {
+            Some(f) => Some(
+                f.parse::<LogFormat>()
+                    .map_err(|e| format!("--log-format {f:?}: {e}"))?,
+            ),
+            None => None,
+        },
+        leave_on_exit: a.leave_on_exit.then_some(true),
+    })
+}
+
+fn env(k: &str) -> Option<String> {
+    std::env::var(k).ok()
+}
+
+/// `scalesmall config check`.
+#[must_use]
+pub fn check(file: Option<&Path>) -> ExitCode {
+    match Config::load(file, &env, &Overrides::default()) {
+        Ok(c) => {
+            println!(
+                "ok: {}",
+                c.file.as_ref().map_or_else(
+                    || "no config file; defaults and environment".to_owned(),
+                    |p| p.display().to_string()
+                )
+            );
+            println!("{c:#?}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging(cfg: &Config) {
+    let filter = std::env::var("RUST_LOG")
+        .ok()
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| cfg.log.clone());
+    let filter = EnvFilter::try_new(&filter).unwrap_or_else(|_| EnvFilter::new("info"));
+    // Under systemd the journal adds its own timestamps.
+    let journald = std::env::var_os("JOURNAL_STREAM").is_some();
+    let tty = std::io::stderr().is_terminal();
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false);
+    let format = match cfg.log_format {
+        LogFormat::Auto if tty => LogFormat::Human,
+        LogFormat::Auto => LogFormat::Compact,
+        f => f,
+    };
+    let _ = match format {
+        LogFormat::Json => builder.json().try_init(),
+        LogFormat::Human => builder.with_ansi(tty).try_init(),
+        LogFormat::Compact | LogFormat::Auto if journald => {
+            builder.compact().with_ansi(false).without_time().try_init()
+        }
+        LogFormat::Compact | LogFormat::Auto => builder.compact().with_ansi(false).try_init(),
+    };
+}
+
+/// `scalesmall run`.
+#[must_use]
+pub fn main(args: &RunArgs) -> ExitCode {
+    let flags = match overrides(args) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let cfg = match Config::load(args.config.as_deref(), &env, &flags) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    init_logging(&cfg);
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match rt.block_on(serve(cfg)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            let mut src = std::error::Error::source(&e);
+            while let Some(s) = src {
+                eprintln!("  caused by: {s}");
+                src = s.source();
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Completes at the first SIGTERM or SIGINT; a second one exits at once.
+/// SIGHUP cancels `reload` (re-read the declared groups).
+async fn signals(stop: CancellationToken) {
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        // Without signal handlers the node still runs; Ctrl-C kills it.
+        std::future::pending::<()>().await;
+        return;
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+    info!("shutting down (a second signal exits at once)");
+    stop.cancel();
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+    std::process::exit(130);
+}
+
+async fn serve(cfg: Config) -> Result<(), NodeError> {
+    let clock = MonoClock::start();
+    let store = Store::open(&cfg.data_dir, Box::new(RealFs))?;
+    let id = store.node_id(|| {
+        os_seed()
+            .map(|s| u64::from_le_bytes([s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7]]))
+            .map_err(|e| e.to_string())
+    })?;
+    let incarnation = store.bump_incarnation()?;
+    let own = store.load_own(id)?;
+    let (keyring, key_source) = keys::load(
+        cfg.insecure,
+        cfg.key_file.as_deref(),
+        &cfg.accept_key_files,
+        &cfg.data_dir,
+    )?;
+    match &key_source {
+        KeySource::Insecure => warn!(
+            "INSECURE MODE (asked for by name): frames are neither secret nor authenticated; anyone on the network can forge claims"
+        ),
+        KeySource::Generated(p) => {
+            eprintln!(
+                "generated a new cluster key in {}: every board of a cluster needs the same key; copy this file to the \
+                 other boards and point cluster.key_file at it (or give them all one key from `scalesmall keygen`)",
+                p.display()
+            );
+        }
+        KeySource::File(_) | KeySource::DataDir(_) => {}
+    }
+
+    let nic = iface::pick(cfg.interface.as_deref())?;
+    let advertise: Vec<IpAddr> = if cfg.advertise.is_empty() {
+        nic.addrs.iter().copied().filter(|a| a.is_ipv4()).collect()
+    } else {
+        cfg.advertise.clone()
+    };
+    let first = advertise
+        .first()
+        .copied()
+        .unwrap_or_else(|| unspecified_like(IpAddr::from([0, 0, 0, 0])));
+    let local = SocketAddr::new(first, cfg.port);
+    let mc = match (cfg.multicast, nic.ipv4()) {
+        (true, Some(v4)) => Some(MulticastSpec {
+            group: cfg.multicast_group,
+            port: cfg.multicast_port.unwrap_or(cfg.port),
+            iface: v4,
+            ttl: cfg.multicast_ttl,
+            loop_back: cfg.multicast_loop,
+        }),
+        (true, None) => {
+            warn!(interface = %nic.name, "the interface has no IPv4 address: multicast is off, seeds only");
+            None
+        }
+        (false, _) => None,
+    };
+    let udp = udp::bind(local, mc)?;
+    let local = udp.local;
+    let listener = tcp::listen(local)?;
+
+    let mut pcfg = cfg.protocol();
+    pcfg.multicast = mc.is_some();
+    let limits = Limits {
+        mtu: pcfg.mtu,
+        max_frame: pcfg.max_frame,
+    };
+    let info = RunInfo {
+        listen: local,
+        data_dir: cfg.data_dir.clone(),
+        cluster: cfg.cluster.clone(),
+        insecure: keyring.is_insecure(),
+        leave_on_exit: cfg.leave_on_exit,
+        max_frame: pcfg.max_frame,
+        connect_timeout: Duration::from_millis(pcfg.connect_timeout),
+    };
+    let codec = Codec::new(&cfg.cluster, keyring, limits);
+    let identity = Identity {
+        id,
+        incarnation,
+        addrs: advertise
+            .iter()
+            .map(|ip| SocketAddr::new(*ip, local.port()))
+            .collect(),
+    };
+    let seed = os_seed().map_err(|e| NodeError::Entropy(e.to_string()))?;
+    let chatter = Chatter::new(pcfg, identity, codec, own, seed, clock.now())
+        .map_err(|e| NodeError::Restore(e.to_string()))?;
+    let (mut driver, handle, requests, conn_rx) = Driver::new(chatter, clock, store, info);
+    driver.reconcile(&cfg.groups)?;
+
+    let socket = cfg.socket_path(&env);
+    let control = crate::control::server::bind(&socket)
+        .await
+        .map_err(|e| NodeError::Control {
+            path: socket.clone(),
+            source: std::io::Error::other(e.to_string()),
+        })?;
+    let cancel = CancellationToken::new();
+    let control_task = tokio::spawn(crate::control::server::serve(
+        control,
+        socket.clone(),
+        handle,
+        cancel.clone(),
+    ));
+
+    println!(
+        "scalesmall {} node {id} incarnation {incarnation} listening udp+tcp {local}{} on {}, data {}, control {}",
+        env!("CARGO_PKG_VERSION"),
+        mc.map_or_else(
+            || " (no multicast)".to_owned(),
+            |m| format!(" multicast {}:{}", m.group, m.port)
+        ),
+        nic.name,
+        cfg.data_dir.display(),
+        socket.display(),
+    );
+    info!(node = %id, incarnation, listen = %local, "started");
+
+    let stop = CancellationToken::new();
+    tokio::spawn(signals(stop.clone()));
+    let io = Io { udp, listener };
+    let stopped = stop.clone();
+    let result = driver
+        .run(
+            io,
+            requests,
+            conn_rx,
+            async move { stopped.cancelled().await },
+        )
+        .await;
+    cancel.cancel();
+    let _ = tokio::time::timeout(SHUTDOWN_BOUND, control_task).await;
+    let _ = std::fs::remove_file(&socket);
+    info!("stopped");
+    result
+}

@@ -1,0 +1,753 @@
+//! `Config`: every setting of a node, from (in increasing precedence)
+//! built-in defaults, the TOML config file, `SCALESMALL_*` environment
+//! variables and command-line flags, into one typed value with clear errors.
+//!
+//! The schema is documented in `docs/node.md`. Errors say where the value
+//! came from (file and key, variable, or flag), what was wrong and what is
+//! allowed. Unknown keys in the file are errors (a typo must not be ignored).
+
+use core::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use serde::Deserialize;
+
+use crate::model::{GroupName, KeyRange};
+use crate::protocol::ProtocolConfig;
+
+/// The default config file, read if it exists.
+pub const DEFAULT_CONFIG: &str = "/etc/scalesmall/scalesmall.toml";
+/// The default port (UDP and TCP), as in the original.
+pub const DEFAULT_PORT: u16 = 29999;
+/// The default multicast group (administratively scoped, RFC 2365).
+pub const DEFAULT_GROUP: Ipv4Addr = Ipv4Addr::new(239, 255, 77, 77);
+
+/// How logs are written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum LogFormat {
+    /// Human on a terminal, compact otherwise.
+    #[default]
+    Auto,
+    /// Multi-line, coloured.
+    Human,
+    /// One line per event, no colour (journald-friendly).
+    Compact,
+    /// One JSON object per line.
+    Json,
+}
+
+impl FromStr for LogFormat {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "auto" => Ok(Self::Auto),
+            "human" => Ok(Self::Human),
+            "compact" => Ok(Self::Compact),
+            "json" => Ok(Self::Json),
+            _ => Err("must be one of auto, human, compact, json".to_owned()),
+        }
+    }
+}
+
+/// A claim declared in the config file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeclaredClaim {
+    /// The keys.
+    pub range: KeyRange,
+    /// Priority hint (higher first).
+    pub priority: u16,
+    /// Service port (0 = none).
+    pub port: u16,
+}
+
+/// A group declared in the config file: the node joins it and makes its
+/// claims there exactly these.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeclaredGroup {
+    /// The group.
+    pub name: GroupName,
+    /// Its claims.
+    pub claims: Vec<DeclaredClaim>,
+}
+
+/// Every setting of a node.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Config {
+    /// Where the config file was read from, if any.
+    pub file: Option<PathBuf>,
+    /// The data dir.
+    pub data_dir: PathBuf,
+    /// UDP and TCP port.
+    pub port: u16,
+    /// The interface to use; `None`: the default route's.
+    pub interface: Option<String>,
+    /// Addresses to advertise; empty: the interface's.
+    pub advertise: Vec<IpAddr>,
+    /// Seed peers.
+    pub peers: Vec<SocketAddr>,
+    /// Whether to use multicast.
+    pub multicast: bool,
+    /// The multicast group.
+    pub multicast_group: Ipv4Addr,
+    /// Multicast TTL (1: the LAN).
+    pub multicast_ttl: u32,
+    /// Receive our own multicast (tests only).
+    pub multicast_loop: bool,
+    /// Multicast port, if not `port` (several nodes on one host).
+    pub multicast_port: Option<u16>,
+    /// Retract own items on a clean shutdown.
+    pub leave_on_exit: bool,
+    /// Log filter (`RUST_LOG` syntax).
+    pub log: String,
+    /// Log format.
+    pub log_format: LogFormat,
+    /// The cluster's name (its id is a hash of it).
+    pub cluster: String,
+    /// The primary key file; `None`: `<data_dir>/cluster.key`, generated.
+    pub key_file: Option<PathBuf>,
+    /// Extra keys accepted (rotation).
+    pub accept_key_files: Vec<PathBuf>,
+    /// No key at all: frames are neither secret nor authenticated.
+    pub insecure: bool,
+    /// The control socket; `None`: the default place.
+    pub socket: Option<PathBuf>,
+    /// The HTTP listener (metrics, status page); `None`: off.
+    pub http: Option<SocketAddr>,
+    /// Declared groups.
+    pub groups: Vec<DeclaredGroup>,
+}
+
+/// Values from command-line flags (`None`: not given).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Overrides {
+    /// `--data-dir`.
+    pub data_dir: Option<PathBuf>,
+    /// `--port`.
+    pub port: Option<u16>,
+    /// `--interface`.
+    pub interface: Option<String>,
+    /// `--advertise` (repeatable).
+    pub advertise: Vec<IpAddr>,
+    /// `--peer` (repeatable; added to the file's).
+    pub peers: Vec<SocketAddr>,
+    /// `--no-multicast`.
+    pub multicast: Option<bool>,
+    /// `--multicast-loop` (tests).
+    pub multicast_loop: Option<bool>,
+    /// `--multicast-port` (tests).
+    pub multicast_port: Option<u16>,
+    /// `--cluster`.
+    pub cluster: Option<String>,
+    /// `--key-file`.
+    pub key_file: Option<PathBuf>,
+    /// `--insecure`.
+    pub insecure: Option<bool>,
+    /// `--socket`.
+    pub socket: Option<PathBuf>,
+    /// `--http`.
+    pub http: Option<String>,
+    /// `--log`.
+    pub log: Option<String>,
+    /// `--log-format`.
+    pub log_format: Option<LogFormat>,
+    /// `--leave-on-exit`.
+    pub leave_on_exit: Option<bool>,
+}
+
+/// A bad setting: where it came from, which key, what is wrong.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// A value is not allowed.
+    #[error("{origin}: {key} = {value:?}: {problem}")]
+    Invalid {
+        /// The file, variable or flag.
+        origin: String,
+        /// The setting.
+        key: String,
+        /// The value given.
+        value: String,
+        /// What is wrong and what is allowed.
+        problem: String,
+    },
+    /// The file is not valid TOML for this schema (unknown key, wrong type...).
+    #[error("{}: {message}", path.display())]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// The parser's message (with line and column).
+        message: String,
+    },
+    /// The file cannot be read.
+    #[error("cannot read config {}: {source}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    #[serde(default)]
+    node: NodeSection,
+    #[serde(default)]
+    cluster: ClusterSection,
+    #[serde(default)]
+    control: ControlSection,
+    #[serde(default)]
+    groups: Vec<GroupSection>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct NodeSection {
+    data_dir: Option<PathBuf>,
+    port: Option<i64>,
+    interface: Option<String>,
+    advertise: Option<Vec<String>>,
+    peers: Option<Vec<String>>,
+    multicast: Option<bool>,
+    multicast_group: Option<String>,
+    multicast_ttl: Option<i64>,
+    multicast_loop: Option<bool>,
+    multicast_port: Option<i64>,
+    leave_on_exit: Option<bool>,
+    log: Option<String>,
+    log_format: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct ClusterSection {
+    name: Option<String>,
+    key_file: Option<PathBuf>,
+    accept_key_files: Option<Vec<PathBuf>>,
+    insecure: Option<bool>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct ControlSection {
+    socket: Option<PathBuf>,
+    http: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GroupSection {
+    name: String,
+    #[serde(default)]
+    claims: Vec<ClaimSection>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ClaimSection {
+    range: String,
+    #[serde(default)]
+    priority: i64,
+    #[serde(default)]
+    port: i64,
+}
+
+fn invalid(origin: &str, key: &str, value: impl ToString, problem: impl ToString) -> ConfigError {
+    ConfigError::Invalid {
+        origin: origin.to_owned(),
+        key: key.to_owned(),
+        value: value.to_string(),
+        problem: problem.to_string(),
+    }
+}
+
+fn port(origin: &str, key: &str, v: i64) -> Result<u16, ConfigError> {
+    u16::try_from(v)
+        .ok()
+        .filter(|p| *p > 0)
+        .ok_or_else(|| invalid(origin, key, v, "must be 1..=65535"))
+}
+
+fn u16_field(origin: &str, key: &str, v: i64) -> Result<u16, ConfigError> {
+    u16::try_from(v).map_err(|_| invalid(origin, key, v, "must be 0..=65535"))
+}
+
+fn peer(origin: &str, key: &str, s: &str) -> Result<SocketAddr, ConfigError> {
+    s.trim().parse::<SocketAddr>().or_else(|_| {
+        s.trim()
+            .parse::<IpAddr>()
+            .map(|ip| SocketAddr::new(ip, DEFAULT_PORT))
+            .map_err(|_| {
+                invalid(
+                    origin,
+                    key,
+                    s,
+                    "must be an IP address with an optional port, like 10.1.0.5:29999 or \
+                     [fd00::5]:29999 (static binaries cannot resolve host names beyond /etc/hosts)",
+                )
+            })
+    })
+}
+
+fn truthy(origin: &str, key: &str, s: &str) -> Result<bool, ConfigError> {
+    match s.trim() {
+        "1" | "true" | "yes" | "on" => Ok(true),
+        "0" | "false" | "no" | "off" => Ok(false),
+        _ => Err(invalid(origin, key, s, "must be true or false")),
+    }
+}
+
+fn http_addr(origin: &str, key: &str, s: &str) -> Result<Option<SocketAddr>, ConfigError> {
+    if s.trim().is_empty() || s.trim() == "off" {
+        return Ok(None);
+    }
+    s.trim().parse::<SocketAddr>().map(Some).map_err(|_| {
+        invalid(
+            origin,
+            key,
+            s,
+            "must be ADDR:PORT like 127.0.0.1:29980 (0.0.0.0:29980 only on a trusted LAN), or empty for off",
+        )
+    })
+}
+
+/// Whether `dir` accepts a new file (or, if it does not exist yet, its
+/// parent does, so it could be created). Creates nothing that stays.
+fn writable(dir: &Path) -> bool {
+    let probe_in = |d: &Path| {
+        let probe = d.join(format!(".scalesmall-probe-{}", std::process::id()));
+        let ok = std::fs::write(&probe, b"").is_ok();
+        let _ = std::fs::remove_file(&probe);
+        ok
+    };
+    if dir.is_dir() {
+        probe_in(dir)
+    } else {
+        dir.parent().is_some_and(|p| p.is_dir() && probe_in(p))
+    }
+}
+
+/// `/var/lib/scalesmall` when writable, else the XDG data dir.
+#[must_use]
+pub fn default_data_dir(env: &dyn Fn(&str) -> Option<String>) -> PathBuf {
+    let system = PathBuf::from("/var/lib/scalesmall");
+    if writable(&system) {
+        return system;
+    }
+    if let Some(x) = env("XDG_DATA_HOME").filter(|s| !s.is_empty()) {
+        return PathBuf::from(x).join("scalesmall");
+    }
+    if let Some(home) = env("HOME").filter(|s| !s.is_empty()) {
+        return PathBuf::from(home).join(".local/share/scalesmall");
+    }
+    std::env::temp_dir().join("scalesmall")
+}
+
+/// Where the control socket lives by default: systemd's runtime directory,
+/// else `/run/scalesmall` when writable, else the data dir.
+#[must_use]
+pub fn default_socket(data_dir: &Path, env: &dyn Fn(&str) -> Option<String>) -> PathBuf {
+    if let Some(rt) = env("RUNTIME_DIRECTORY").filter(|s| !s.is_empty()) {
+        // systemd may list several, separated by ':'.
+        let first = rt.split(':').next().unwrap_or(&rt);
+        return PathBuf::from(first).join("control.sock");
+    }
+    let run = PathBuf::from("/run/scalesmall");
+    if writable(&run) {
+        return run.join("control.sock");
+    }
+    data_dir.join("control.sock")
+}
+
+impl Config {
+    /// Loads defaults, then `file` (or the default file if it exists), then
+    /// the environment (`env`), then `flags`.
+    ///
+    /// # Errors
+    /// The first bad setting, with where it came from.
+    pub fn load(
+        file: Option<&Path>,
+        env: &dyn Fn(&str) -> Option<String>,
+        flags: &Overrides,
+    ) -> Result<Config, ConfigError> {
+        let explicit = file.map(Path::to_path_buf).or_else(|| {
+            env("SCALESMALL_CONFIG")
+                .filter(|s| !s.is_empty())
+                .map(PathBuf::from)
+        });
+        let (path, parsed) = match explicit {
+            Some(p) => {
+                let text = std::fs::read_to_string(&p).map_err(|source| ConfigError::Read {
+                    path: p.clone(),
+                    source,
+                })?;
+                (Some(p.clone()), parse_file(&p, &text)?)
+            }
+            None => {
+                let p = PathBuf::from(DEFAULT_CONFIG);
+                match std::fs::read_to_string(&p) {
+                    Ok(text) => (Some(p.clone()), parse_file(&p, &text)?),
+                    Err(_) => (None, FileConfig::default()),
+                }
+            }
+        };
+        let origin = path.as_ref().map_or_else(
+            || "defaults".to_owned(),
+            |p| format!("config {}", p.display()),
+        );
+        let o = origin.as_str();
+        let n = &parsed.node;
+        let mut cfg = Config {
+            file: path.clone(),
+            data_dir: PathBuf::new(),
+            port: match n.port {
+                Some(v) => port(o, "node.port", v)?,
+                None => DEFAULT_PORT,
+            },
+            interface: n.interface.clone().filter(|s| !s.is_empty()),
+            advertise: n
+                .advertise
+                .iter()
+                .flatten()
+                .map(|s| {
+                    s.parse()
+                        .map_err(|_| invalid(o, "node.advertise", s, "must be IP addresses"))
+                })
+                .collect::<Result<_, _>>()?,
+            peers: n
+                .peers
+                .iter()
+                .flatten()
+                .map(|s| peer(o, "node.peers", s))
+                .collect::<Result<_, _>>()?,
+            multicast: n.multicast.unwrap_or(true),
+            multicast_group: match &n.multicast_group {
+                Some(s) => s
+                    .parse::<Ipv4Addr>()
+                    .ok()
+                    .filter(Ipv4Addr::is_multicast)
+                    .ok_or_else(|| {
+                        invalid(
+                            o,
+                            "node.multicast_group",
+                            s,
+                            "must be an IPv4 multicast address, preferably administratively scoped (239.0.0.0/8)",
+                        )
+                    })?,
+                None => DEFAULT_GROUP,
+            },
+            multicast_ttl: match n.multicast_ttl {
+                Some(v) => u32::try_from(v)
+                    .ok()
+                    .filter(|t| (1..=255).contains(t))
+                    .ok_or_else(|| invalid(o, "node.multicast_ttl", v, "must be 1..=255 (1 keeps it on the LAN)"))?,
+                None => 1,
+            },
+            multicast_loop: n.multicast_loop.unwrap_or(false),
+            multicast_port: match n.multicast_port {
+                Some(v) => Some(port(o, "node.multicast_port", v)?),
+                None => None,
+            },
+            leave_on_exit: n.leave_on_exit.unwrap_or(false),
+            log: n.log.clone().unwrap_or_else(|| "info".to_owned()),
+            log_format: match &n.log_format {
+                Some(s) => s.parse().map_err(|e| invalid(o, "node.log_format", s, e))?,
+                None => LogFormat::Auto,
+            },
+            cluster: parsed
+                .cluster
+                .name
+                .clone()
+                .unwrap_or_else(|| "scalesmall".to_owned()),
+            key_file: parsed.cluster.key_file.clone(),
+            accept_key_files: parsed.cluster.accept_key_files.clone().unwrap_or_default(),
+            insecure: parsed.cluster.insecure.unwrap_or(false),
+            socket: parsed.control.socket.clone(),
+            http: match &parsed.control.http {
+                Some(s) => http_addr(o, "control.http", s)?,
+                None => None,
+            },
+            groups: parsed
+                .groups
+                .iter()
+                .map(|g| declared(o, g))
+                .collect::<Result<_, _>>()?,
+        };
+        let file_data_dir = n.data_dir.clone();
+        cfg.apply_env(env)?;
+        cfg.apply_flags(flags);
+        cfg.data_dir = flags
+            .data_dir
+            .clone()
+            .or_else(|| {
+                env("SCALESMALL_DATA_DIR")
+                    .filter(|s| !s.is_empty())
+                    .map(PathBuf::from)
+            })
+            .or(file_data_dir)
+            .unwrap_or_else(|| default_data_dir(env));
+        if cfg.cluster.is_empty() || cfg.cluster.len() > 255 {
+            return Err(invalid(
+                "settings",
+                "cluster.name",
+                &cfg.cluster,
+                "must be 1 to 255 bytes",
+            ));
+        }
+        Ok(cfg)
+    }
+
+    fn apply_env(&mut self, env: &dyn Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
+        let get = |k: &str| env(k).filter(|s| !s.is_empty());
+        let e = |k: &str| format!("environment {k}");
+        if let Some(v) = get("SCALESMALL_PORT") {
+            let n: i64 = v
+                .trim()
+                .parse()
+                .map_err(|_| invalid(&e("SCALESMALL_PORT"), "port", &v, "must be 1..=65535"))?;
+            self.port = port(&e("SCALESMALL_PORT"), "port", n)?;
+        }
+        if let Some(v) = get("SCALESMALL_INTERFACE") {
+            self.interface = Some(v);
+        }
+        if let Some(v) = get("SCALESMALL_PEERS") {
+            for p in v.split(',').filter(|p| !p.trim().is_empty()) {
+                self.peers.push(peer(&e("SCALESMALL_PEERS"), "peers", p)?);
+            }
+        }
+        if let Some(v) = get("SCALESMALL_MULTICAST") {
+            self.multicast = truthy(&e("SCALESMALL_MULTICAST"), "multicast", &v)?;
+        }
+        if let Some(v) = get("SCALESMALL_CLUSTER") {
+            self.cluster = v;
+        }
+        if let Some(v) = get("SCALESMALL_KEY_FILE") {
+            self.key_file = Some(PathBuf::from(v));
+        }
+        if let Some(v) = get("SCALESMALL_INSECURE") {
+            self.insecure = truthy(&e("SCALESMALL_INSECURE"), "insecure", &v)?;
+        }
+        if let Some(v) = get("SCALESMALL_SOCKET") {
+            self.socket = Some(PathBuf::from(v));
+        }
+        if let Some(v) = get("SCALESMALL_HTTP") {
+            self.http = http_addr(&e("SCALESMALL_HTTP"), "http", &v)?;
+        }
+        if let Some(v) = get("SCALESMALL_LOG") {
+            self.log = v;
+        }
+        if let Some(v) = get("SCALESMALL_LOG_FORMAT") {
+            self.log_format = v
+                .parse()
+                .map_err(|p| invalid(&e("SCALESMALL_LOG_FORMAT"), "log_format", &v, p))?;
+        }
+        Ok(())
+    }
+
+    fn apply_flags(&mut self, f: &Overrides) {
+        if let Some(v) = f.port {
+            self.port = v;
+        }
+        if let Some(v) = &f.interface {
+            self.interface = Some(v.clone());
+        }
+        if !f.advertise.is_empty() {
+            self.advertise = f.advertise.clone();
+        }
+        self.peers.extend(f.peers.iter().copied());
+        self.peers.sort_unstable();
+        self.peers.dedup();
+        if let Some(v) = f.multicast {
+            self.multicast = v;
+        }
+        if let Some(v) = f.multicast_loop {
+            self.multicast_loop = v;
+        }
+        if let Some(v) = f.multicast_port {
+            self.multicast_port = Some(v);
+        }
+        if let Some(v) = &f.cluster {
+            self.cluster = v.clone();
+        }
+        if let Some(v) = &f.key_file {
+            self.key_file = Some(v.clone());
+        }
+        if let Some(v) = f.insecure {
+            self.insecure = v;
+        }
+        if let Some(v) = &f.socket {
+            self.socket = Some(v.clone());
+        }
+        if let Some(v) = &f.http {
+            // Validated by the CLI's parser; an invalid one is ignored here.
+            self.http = http_addr("flag", "--http", v).ok().flatten();
+        }
+        if let Some(v) = &f.log {
+            self.log = v.clone();
+        }
+        if let Some(v) = f.log_format {
+            self.log_format = v;
+        }
+        if let Some(v) = f.leave_on_exit {
+            self.leave_on_exit = v;
+        }
+    }
+
+    /// The protocol's settings derived from this config.
+    #[must_use]
+    pub fn protocol(&self) -> ProtocolConfig {
+        ProtocolConfig {
+            multicast: self.multicast,
+            seeds: self.peers.clone(),
+            ..ProtocolConfig::default()
+        }
+    }
+
+    /// The control socket's path.
+    #[must_use]
+    pub fn socket_path(&self, env: &dyn Fn(&str) -> Option<String>) -> PathBuf {
+        self.socket
+            .clone()
+            .unwrap_or_else(|| default_socket(&self.data_dir, env))
+    }
+}
+
+fn parse_file(path: &Path, text: &str) -> Result<FileConfig, ConfigError> {
+    toml::from_str(text).map_err(|e| ConfigError::Parse {
+        path: path.to_path_buf(),
+        message: e.to_string().trim_end().to_owned(),
+    })
+}
+
+fn declared(origin: &str, g: &GroupSection) -> Result<DeclaredGroup, ConfigError> {
+    let name = GroupName::new(&g.name).map_err(|e| invalid(origin, "groups.name", &g.name, e))?;
+    let claims = g
+        .claims
+        .iter()
+        .map(|c| {
+            let key = format!("groups[{}].claims.range", g.name);
+            Ok(DeclaredClaim {
+                range: c
+                    .range
+                    .parse()
+                    .map_err(|e: crate::model::ParseKeyRangeError| {
+                        invalid(origin, &key, &c.range, e)
+                    })?,
+                priority: u16_field(origin, "groups.claims.priority", c.priority)?,
+                port: u16_field(origin, "groups.claims.port", c.port)?,
+            })
+        })
+        .collect::<Result<_, ConfigError>>()?;
+    Ok(DeclaredGroup { name, claims })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> + use<> {
+        let m: BTreeMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        move |k: &str| m.get(k).cloned()
+    }
+
+    fn write(name: &str, text: &str) -> PathBuf {
+        let p =
+            std::env::temp_dir().join(format!("scalesmall-cfg-{name}-{}.toml", std::process::id()));
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+
+    #[test]
+    fn defaults_work_without_a_file() {
+        let env = env_of(&[("SCALESMALL_DATA_DIR", "/tmp/x")]);
+        let c = Config::load(None, &env, &Overrides::default()).unwrap();
+        assert_eq!(c.port, 29999);
+        assert!(c.multicast);
+        assert_eq!(c.multicast_group, DEFAULT_GROUP);
+        assert_eq!(c.data_dir, PathBuf::from("/tmp/x"));
+    }
+
+    #[test]
+    fn file_then_env_then_flags() {
+        let p = write(
+            "layers",
+            "[node]\nport = 1000\npeers = [\"10.0.0.1\"]\nlog = \"debug\"\n[cluster]\nname = \"lab\"\n\
+             [[groups]]\nname = \"demo\"\nclaims = [{ range = \"0..0xff\", priority = 3, port = 80 }]\n",
+        );
+        let env = env_of(&[
+            ("SCALESMALL_PORT", "2000"),
+            ("SCALESMALL_DATA_DIR", "/tmp/y"),
+        ]);
+        let flags = Overrides {
+            port: Some(3000),
+            peers: vec!["10.0.0.2:1".parse().unwrap()],
+            ..Overrides::default()
+        };
+        let c = Config::load(Some(&p), &env, &Overrides::default()).unwrap();
+        assert_eq!(c.port, 2000, "env beats file");
+        assert_eq!(c.log, "debug");
+        assert_eq!(c.cluster, "lab");
+        assert_eq!(c.peers, vec!["10.0.0.1:29999".parse().unwrap()]);
+        assert_eq!(c.groups[0].claims[0].range, KeyRange::new(0, 0xff).unwrap());
+        let c = Config::load(Some(&p), &env, &flags).unwrap();
+        assert_eq!(c.port, 3000, "flags beat env");
+        assert_eq!(c.peers.len(), 2);
+        let _ = std::fs::remove_file(p);
+    }
+
+    #[test]
+    fn errors_name_the_key_and_what_is_allowed() {
+        let env = env_of(&[("SCALESMALL_DATA_DIR", "/tmp/z")]);
+        for (text, needle) in [
+            (
+                "[node]\nport = 70000\n",
+                "node.port = \"70000\": must be 1..=65535",
+            ),
+            ("[node]\nprot = 1\n", "unknown field `prot`"),
+            (
+                "[node]\npeers = [\"board.local\"]\n",
+                "must be an IP address",
+            ),
+            ("[node]\nmulticast_group = \"10.0.0.1\"\n", "IPv4 multicast"),
+            (
+                "[[groups]]\nname = \"g\"\nclaims = [{ range = \"9..1\" }]\n",
+                "START <= END",
+            ),
+            ("[node]\nport = \"x\"\n", "invalid type"),
+        ] {
+            let p = write("bad", text);
+            let err = Config::load(Some(&p), &env, &Overrides::default())
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(needle), "{text:?} gave {err}");
+            let _ = std::fs::remove_file(p);
+        }
+        let env = env_of(&[
+            ("SCALESMALL_DATA_DIR", "/tmp/z"),
+            ("SCALESMALL_MULTICAST", "maybe"),
+        ]);
+        let err = Config::load(None, &env, &Overrides::default())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("environment SCALESMALL_MULTICAST") && err.contains("true or false"),
+            "{err}"
+        );
+        let missing = Config::load(
+            Some(Path::new("/nonexistent/x.toml")),
+            &env,
+            &Overrides::default(),
+        );
+        assert!(
+            missing
+                .unwrap_err()
+                .to_string()
+                .contains("cannot read config")
+        );
+    }
+}

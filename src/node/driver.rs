@@ -1,0 +1,613 @@
+//! `Driver`: the thin tokio shell around [`Chatter`]. It owns the sockets,
+//! the timer, the store and the request channel, feeds every input to the
+//! protocol, and carries out its outputs in the documented order: persist
+//! (durably, before anything is sent), transmit, events. It holds no
+//! protocol logic.
+//!
+//! Requests from the control layer arrive on a channel and are answered
+//! after any write they cause is durable. Events go to a broadcast channel
+//! for `watch`.
+
+use core::net::SocketAddr;
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use tokio::net::{TcpListener, UdpSocket};
+use tokio::sync::{broadcast, mpsc, oneshot};
+use tracing::{debug, info, warn};
+
+use crate::model::{GroupName, KeyRange, Kind, NodeId, TopologyFilter, key_hash};
+use crate::protocol::{
+    Chatter, Command, ConnEvent, ConnId, Event, Millis, OwnState, Transmit, Via,
+};
+
+use super::api::{
+    Counters, ItemView, LookupReply, PeerView, Reply, Request, ServerView, Status, WatchEvent, arch,
+};
+use super::clock::MonoClock;
+use super::config::DeclaredGroup;
+use super::error::NodeError;
+use super::store::Store;
+use super::tcp::{self, ConnMsg};
+use super::udp::UdpSockets;
+
+/// How recent a peer's announce must be to count for `converged` (ms).
+const CONVERGED_WINDOW: u64 = 30_000;
+
+/// A request and where to send its reply.
+pub type Ask = (Request, oneshot::Sender<Reply>);
+
+/// What the control layer holds to talk to the running node.
+#[derive(Clone)]
+pub struct NodeHandle {
+    /// Requests in.
+    pub requests: mpsc::Sender<Ask>,
+    /// Changes out (subscribe for `watch`).
+    pub events: broadcast::Sender<WatchEvent>,
+}
+
+/// Facts about this run that `status` shows.
+#[derive(Clone, Debug)]
+pub struct RunInfo {
+    /// Where it listens.
+    pub listen: SocketAddr,
+    /// The data dir.
+    pub data_dir: PathBuf,
+    /// The cluster name.
+    pub cluster: String,
+    /// Insecure mode.
+    pub insecure: bool,
+    /// Retract own items on shutdown.
+    pub leave_on_exit: bool,
+    /// Largest TCP frame.
+    pub max_frame: usize,
+    /// TCP connect timeout.
+    pub connect_timeout: Duration,
+}
+
+/// The running node's shell.
+pub struct Driver {
+    chatter: Chatter,
+    clock: MonoClock,
+    store: Store,
+    info: RunInfo,
+    conns: BTreeMap<ConnId, mpsc::Sender<Vec<u8>>>,
+    conn_tx: mpsc::Sender<ConnMsg>,
+    events: broadcast::Sender<WatchEvent>,
+    group_addr: Option<SocketAddr>,
+    stopping: bool,
+}
+
+/// The sockets the driver reads.
+pub struct Io {
+    /// UDP.
+    pub udp: UdpSockets,
+    /// TCP listener.
+    pub listener: TcpListener,
+}
+
+impl Driver {
+    /// A driver for `chatter`; returns it with the handle for the control layer
+    /// and the receiving ends it runs on.
+    #[must_use]
+    pub fn new(
+        chatter: Chatter,
+        clock: MonoClock,
+        store: Store,
+        info: RunInfo,
+    ) -> (
+        Self,
+        NodeHandle,
+        mpsc::Receiver<Ask>,
+        mpsc::Receiver<ConnMsg>,
+    ) {
+        let (req_tx, req_rx) = mpsc::channel(64);
+        let (conn_tx, conn_rx) = mpsc::channel(1024);
+        let (events, _) = broadcast::channel(1024);
+        let handle = NodeHandle {
+            requests: req_tx,
+            events: events.clone(),
+        };
+        (
+            Self {
+                chatter,
+                clock,
+                store,
+                info,
+                conns: BTreeMap::new(),
+                conn_tx,
+                events,
+                group_addr: None,
+                stopping: false,
+            },
+            handle,
+            req_rx,
+            conn_rx,
+        )
+    }
+
+    /// The protocol instance (for tests and status).
+    #[must_use]
+    pub fn chatter(&self) -> &Chatter {
+        &self.chatter
+    }
+
+    /// Makes the node's own items in each declared group match the config:
+    /// join, claim each declared range, release other own claims there.
+    ///
+    /// # Errors
+    /// [`NodeError::Persist`] if the result cannot be made durable.
+    pub fn reconcile(&mut self, groups: &[DeclaredGroup]) -> Result<(), NodeError> {
+        let now = self.clock.now();
+        for g in groups {
+            let _ = self
+                .chatter
+                .handle_command(now, Command::Join(g.name.clone()));
+            for c in &g.claims {
+                let _ = self.chatter.handle_command(
+                    now,
+                    Command::Claim {
+                        group: g.name.clone(),
+                        range: c.range,
+                        priority: c.priority,
+                        port: c.port,
+                    },
+                );
+            }
+            let me = self.chatter.identity().id;
+            let stale: Vec<KeyRange> = self
+                .chatter
+                .db()
+                .topology(
+                    g.name.as_str(),
+                    TopologyFilter {
+                        kind: Some(Kind::Serve),
+                        live_only: true,
+                        member: Some(me),
+                    },
+                )
+                .map(|i| i.range())
+                .filter(|r| !g.claims.iter().any(|c| c.range == *r))
+                .collect();
+            for range in stale {
+                let _ = self.chatter.handle_command(
+                    now,
+                    Command::Release {
+                        group: g.name.clone(),
+                        range,
+                    },
+                );
+            }
+        }
+        self.persist(now)
+    }
+
+    /// Runs until `shutdown` completes, then leaves (if configured), sends a
+    /// final announce and returns.
+    ///
+    /// # Errors
+    /// [`NodeError::Persist`] if own state cannot be made durable.
+    pub async fn run(
+        mut self,
+        io: Io,
+        mut requests: mpsc::Receiver<Ask>,
+        mut conn_rx: mpsc::Receiver<ConnMsg>,
+        shutdown: impl Future<Output = ()>,
+    ) -> Result<(), NodeError> {
+        self.group_addr = io.udp.group;
+        let unicast = io.udp.unicast;
+        let multicast = io.udp.multicast;
+        let listener = io.listener;
+        let mut ubuf = vec![0u8; 65_536];
+        let mut mbuf = vec![0u8; 65_536];
+        tokio::pin!(shutdown);
+        loop {
+            self.pump(&unicast).await?;
+            let deadline = self.chatter.poll_timeout().map_or_else(
+                || self.clock.instant(Millis(u64::MAX / 4)),
+                |t| self.clock.instant(t),
+            );
+            tokio::select! {
+                biased;
+                () = &mut shutdown => break,
+                r = unicast.recv_from(&mut ubuf) => {
+                    if let Ok((n, from)) = r {
+                        let now = self.clock.now();
+                        self.chatter.handle_datagram(now, from, Via::Unicast, ubuf.get(..n).unwrap_or(&[]));
+                    }
+                }
+                r = recv_opt(multicast.as_ref(), &mut mbuf) => {
+                    if let Ok((n, from)) = r {
+                        let now = self.clock.now();
+                        self.chatter.handle_datagram(now, from, Via::Multicast, mbuf.get(..n).unwrap_or(&[]));
+                    }
+                }
+                r = listener.accept() => {
+                    if let Ok((stream, from)) = r {
+                        let now = self.clock.now();
+                        let _ = stream.set_nodelay(true);
+                        let conn = self.chatter.handle_accept(now, from);
+                        let (tx, rx) = mpsc::channel(tcp::QUEUE);
+                        self.conns.insert(conn, tx);
+                        tokio::spawn(tcp::serve(conn, stream, rx, self.info.max_frame, self.conn_tx.clone()));
+                    }
+                }
+                Some(msg) = conn_rx.recv() => self.on_conn(msg),
+                Some((req, reply)) = requests.recv() => {
+                    let answer = self.answer(req, &unicast).await;
+                    let _ = reply.send(answer);
+                }
+                () = tokio::time::sleep_until(deadline.into()) => {
+                    let now = self.clock.now();
+                    self.chatter.handle_timeout(now);
+                }
+            }
+        }
+        self.stop(&unicast).await
+    }
+
+    /// The shutdown sequence after the signal.
+    async fn stop(&mut self, unicast: &UdpSocket) -> Result<(), NodeError> {
+        self.stopping = true;
+        let now = self.clock.now();
+        if self.info.leave_on_exit {
+            let _ = self.chatter.handle_command(now, Command::LeaveAll);
+            info!("left every group (leave-on-exit)");
+        }
+        self.chatter.announce_now(now);
+        self.pump(unicast).await?;
+        self.conns.clear();
+        Ok(())
+    }
+
+    fn on_conn(&mut self, msg: ConnMsg) {
+        let now = self.clock.now();
+        match msg {
+            ConnMsg::Opened(conn, tx) => {
+                self.conns.insert(conn, tx);
+                self.chatter.handle_conn_event(now, conn, ConnEvent::Opened);
+            }
+            ConnMsg::Failed(conn) => {
+                self.conns.remove(&conn);
+                self.chatter.handle_conn_event(now, conn, ConnEvent::Failed);
+            }
+            ConnMsg::Closed(conn) => {
+                self.conns.remove(&conn);
+                self.chatter.handle_conn_event(now, conn, ConnEvent::Closed);
+            }
+            ConnMsg::Frame(conn, bytes) => self.chatter.handle_frame(now, conn, &bytes),
+        }
+    }
+
+    /// Makes own state durable, then releases the held transmits.
+    fn persist(&mut self, now: Millis) -> Result<(), NodeError> {
+        while let Some(p) = self.chatter.poll_persist() {
+            let state = OwnState {
+                clock: p.clock,
+                items: p.items,
+            };
+            self.store.save_own(&state).map_err(NodeError::Persist)?;
+            self.chatter.handle_persisted(now, p.clock);
+        }
+        Ok(())
+    }
+
+    /// Persist, transmit, events: after every input.
+    async fn pump(&mut self, unicast: &UdpSocket) -> Result<(), NodeError> {
+        let now = self.clock.now();
+        self.persist(now)?;
+        while let Some(t) = self.chatter.poll_transmit() {
+            match t {
+                Transmit::Multicast { bytes } => {
+                    if let Some(g) = self.group_addr
+                        && let Err(e) = unicast.send_to(&bytes, g).await
+                    {
+                        debug!(error = %e, "multicast send failed");
+                    }
+                }
+                Transmit::Unicast { to, bytes } => {
+                    if let Err(e) = unicast.send_to(&bytes, to).await {
+                        debug!(to = %to, error = %e, "unicast send failed");
+                    }
+                }
+                Transmit::Connect { conn, to } => {
+                    tokio::spawn(tcp::connect(
+                        conn,
+                        to,
+                        self.info.connect_timeout,
+                        self.info.max_frame,
+                        self.conn_tx.clone(),
+                    ));
+                }
+                Transmit::Send { conn, bytes } => {
+                    let sent = self
+                        .conns
+                        .get(&conn)
+                        .is_some_and(|tx| tx.try_send(bytes).is_ok());
+                    if !sent {
+                        // Unknown, closed or stuck: the protocol reroutes.
+                        self.conns.remove(&conn);
+                        self.chatter.handle_conn_event(now, conn, ConnEvent::Failed);
+                    }
+                }
+                Transmit::Close { conn } => {
+                    self.conns.remove(&conn);
+                }
+            }
+        }
+        while let Some(e) = self.chatter.poll_event() {
+            self.event(now, e);
+        }
+        Ok(())
+    }
+
+    fn event(&self, now: Millis, e: Event) {
+        let ev = match e {
+            Event::Changed { group, origin } => {
+                debug!(group = %group, origin = %origin, "changed");
+                WatchEvent {
+                    event: "changed".into(),
+                    group: Some(group.to_string()),
+                    node: Some(origin.to_string()),
+                    addr: None,
+                    at_ms: now.0,
+                }
+            }
+            Event::PeerDiscovered { id, addr } => {
+                info!(peer = %id, addr = %addr, "peer discovered");
+                WatchEvent {
+                    event: "peer_discovered".into(),
+                    group: None,
+                    node: Some(id.to_string()),
+                    addr: Some(addr.to_string()),
+                    at_ms: now.0,
+                }
+            }
+            Event::OwnAhead { seen, clock } => {
+                warn!(
+                    seen,
+                    clock,
+                    "peers hold our own writes above our clock (was the data dir restored from a backup?): \
+                     jumped the clock and re-asserted our items"
+                );
+                WatchEvent {
+                    event: "own_ahead".into(),
+                    group: None,
+                    node: None,
+                    addr: None,
+                    at_ms: now.0,
+                }
+            }
+            Event::KeyMismatch { from, failures } => {
+                warn!(
+                    from = %from,
+                    failures,
+                    "frames from this address fail authentication: different cluster key? Copy the key file \
+                     of a working board (cluster.key_file, or <data_dir>/cluster.key) to this one, or the other way round"
+                );
+                WatchEvent {
+                    event: "key_mismatch".into(),
+                    group: None,
+                    node: None,
+                    addr: Some(from.to_string()),
+                    at_ms: now.0,
+                }
+            }
+        };
+        let _ = self.events.send(ev);
+    }
+
+    async fn answer(&mut self, req: Request, unicast: &UdpSocket) -> Reply {
+        if req.is_write() && self.stopping {
+            return refused("the node is shutting down");
+        }
+        let now = self.clock.now();
+        let cmd = match to_command(&req) {
+            Ok(Some(cmd)) => cmd,
+            Ok(None) => return self.query(now, req),
+            Err(reason) => return refused(reason),
+        };
+        let before = self.chatter.db().clock();
+        if let Err(e) = self.chatter.handle_command(now, cmd) {
+            return refused(e.to_string());
+        }
+        // Durable before the answer (and before any frame) goes out.
+        if let Err(e) = self.pump(unicast).await {
+            warn!(error = %e, "cannot persist own state");
+            return refused(format!("not persisted: {e}"));
+        }
+        let clock = self.chatter.db().clock();
+        Reply::Written {
+            changed: clock > before,
+            clock,
+        }
+    }
+
+    fn query(&self, now: Millis, req: Request) -> Reply {
+        let db = self.chatter.db();
+        match req {
+            Request::Lookup { group, key } => {
+                let (k, hashed) = parse_key(&key);
+                let servers = db
+                    .lookup(&group, k)
+                    .into_iter()
+                    .map(|s| ServerView {
+                        node: s.member.to_string(),
+                        priority: s.priority,
+                        port: s.port,
+                        range: s.range.to_string(),
+                        addr: self.addr_of(s.member).map(|a| a.to_string()),
+                    })
+                    .collect();
+                Reply::Lookup(LookupReply {
+                    group,
+                    key: k,
+                    hashed,
+                    servers,
+                })
+            }
+            Request::Members { group } => Reply::Members {
+                members: db.members(&group).iter().map(ToString::to_string).collect(),
+                group,
+            },
+            Request::Topology { group } => Reply::Topology {
+                items: db
+                    .topology(&group, TopologyFilter::default())
+                    .map(|i| ItemView {
+                        node: i.member().to_string(),
+                        op: format!("{:?}", i.op()).to_lowercase(),
+                        kind: i.kind().to_string(),
+                        range: i.range().to_string(),
+                        start: i.range().start(),
+                        end: i.range().end(),
+                        priority: i.priority(),
+                        port: i.port(),
+                        clock: i.clock(),
+                    })
+                    .collect(),
+                group,
+            },
+            Request::Peers => Reply::Peers {
+                peers: self
+                    .chatter
+                    .peers()
+                    .iter()
+                    .map(|p| PeerView {
+                        id: p.id.to_string(),
+                        addr: p.addr.map(|a| a.to_string()),
+                        incarnation: p.incarnation,
+                        last_heard_ms: now.since(p.last_heard),
+                        multicast: p.last_multicast.is_some_and(|t| now.since(t) < 60_000),
+                        hears_us: p.hears_me.is_some_and(|t| now.since(t) < 120_000),
+                        representative: p.rep_at.is_some(),
+                        version: p.max_version,
+                    })
+                    .collect(),
+            },
+            Request::Status => Reply::Status(Box::new(self.status(now))),
+            Request::Watch => refused("watch is a stream: use the control socket's watch"),
+            Request::Join { .. }
+            | Request::Leave { .. }
+            | Request::Claim { .. }
+            | Request::Release { .. } => refused("not a query"),
+        }
+    }
+
+    fn addr_of(&self, id: NodeId) -> Option<SocketAddr> {
+        if id == self.chatter.identity().id {
+            return self.chatter.identity().addrs.first().copied();
+        }
+        self.chatter.peers().get(id).and_then(|p| p.addr)
+    }
+
+    fn status(&self, now: Millis) -> Status {
+        let c = &self.chatter;
+        let st = c.stats();
+        Status {
+            id: c.identity().id.to_string(),
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+            arch: arch().to_owned(),
+            incarnation: c.identity().incarnation,
+            clock: c.db().clock(),
+            listen: self.info.listen.to_string(),
+            data_dir: self.info.data_dir.display().to_string(),
+            cluster: self.info.cluster.clone(),
+            groups: c.db().groups().map(ToString::to_string).collect(),
+            my_groups: c.db().my_groups().map(ToString::to_string).collect(),
+            peers: c.peers().len(),
+            converged: c.converged(now, CONVERGED_WINDOW),
+            representative: c.is_representative(now),
+            insecure: self.info.insecure,
+            uptime_ms: now.0,
+            connections: c.conn_count(),
+            counters: Counters {
+                frames_out: st.frames_sent(),
+                frames_in: st.frames_received(),
+                bytes_out: st.bytes_out,
+                bytes_in: st.bytes_in,
+                drops: st
+                    .drops
+                    .iter()
+                    .map(|(k, v)| ((*k).to_owned(), *v))
+                    .collect(),
+                news: st.news,
+                own_writes: st.own_writes,
+            },
+        }
+    }
+}
+
+fn refused(reason: impl Into<String>) -> Reply {
+    Reply::Refused {
+        reason: reason.into(),
+    }
+}
+
+/// The protocol command of a write request; `Ok(None)` for a query;
+/// `Err(reason)` for a bad group name or range.
+fn to_command(req: &Request) -> Result<Option<Command>, String> {
+    let group = |g: &str| GroupName::new(g).map_err(|e| e.to_string());
+    let range = |r: &str| r.parse::<KeyRange>().map_err(|e| e.to_string());
+    Ok(Some(match req {
+        Request::Join { group: g } => Command::Join(group(g)?),
+        Request::Leave { group: g } => Command::Leave(group(g)?),
+        Request::Claim {
+            group: g,
+            range: r,
+            priority,
+            port,
+        } => Command::Claim {
+            group: group(g)?,
+            range: range(r)?,
+            priority: *priority,
+            port: *port,
+        },
+        Request::Release { group: g, range: r } => Command::Release {
+            group: group(g)?,
+            range: range(r)?,
+        },
+        _ => return Ok(None),
+    }))
+}
+
+/// A key as given: a `u32` (decimal or 0x-hex), else a string to hash.
+#[must_use]
+pub fn parse_key(key: &str) -> (u32, bool) {
+    let k = key.trim();
+    let n = k
+        .strip_prefix("0x")
+        .or_else(|| k.strip_prefix("0X"))
+        .map_or_else(
+            || k.parse::<u32>().ok(),
+            |h| u32::from_str_radix(h, 16).ok(),
+        );
+    match n {
+        Some(n) => (n, false),
+        None => (key_hash(key.as_bytes()), true),
+    }
+}
+
+async fn recv_opt(
+    sock: Option<&UdpSocket>,
+    buf: &mut [u8],
+) -> std::io::Result<(usize, SocketAddr)> {
+    match sock {
+        Some(s) => s.recv_from(buf).await,
+        None => std::future::pending().await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_numbers_or_hashed_strings() {
+        assert_eq!(parse_key("42"), (42, false));
+        assert_eq!(parse_key("0xff"), (255, false));
+        assert_eq!(parse_key("user:42"), (key_hash(b"user:42"), true));
+        assert_eq!(parse_key("4294967296"), (key_hash(b"4294967296"), true));
+    }
+}

@@ -1,0 +1,23 @@
+//! The node: the thin tokio shell that runs the Chatter protocol on real
+//! sockets, timers and files.
+//!
+//! It owns sockets ([`udp`], [`tcp`]), the clock and OS randomness
+//! ([`clock`]), the data dir ([`store`]), the configuration ([`config`]) and
+//! the keyring ([`keys`]), and feeds them to the protocol through
+//! [`driver::Driver`], which holds no protocol logic. Composition (config →
+//! store → protocol → sockets → control server) happens above, in the CLI.
+
+pub mod api;
+pub mod clock;
+pub mod config;
+pub mod driver;
+pub mod error;
+pub mod fs;
+pub mod iface;
+pub mod keys;
+pub mod store;
+pub mod tcp;
+pub mod udp;
+
+pub use driver::{Driver, NodeHandle};
+pub use error::NodeError;
