@@ -141,6 +141,17 @@ async fn client(stream: UnixStream, node: NodeHandle, cancel: CancellationToken)
         };
         if req == Request::Watch {
             let mut events = node.events.subscribe();
+            // Tells the client the subscription is live.
+            let hello = crate::node::api::WatchEvent {
+                event: "watching".into(),
+                group: None,
+                node: None,
+                addr: None,
+                at_ms: 0,
+            };
+            if !write_json(&mut wr, &hello).await {
+                return;
+            }
             loop {
                 tokio::select! {
                     () = cancel.cancelled() => return,

@@ -251,12 +251,14 @@ pub struct Counters {
 /// One change, for `watch`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WatchEvent {
-    /// What happened: `changed`, `peer_discovered`, `own_ahead`, `key_mismatch`.
+    /// What happened: `watching` (first, once subscribed), `changed`,
+    /// `peer_discovered`, `own_ahead`, `key_mismatch`.
     pub event: String,
     /// The group, for `changed`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub group: Option<String>,
-    /// The node concerned (the writer for `changed`).
+    /// The node concerned: for `changed`, the peer the news came from (for
+    /// an own write, this node).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub node: Option<String>,
     /// An address, for peer and key events.

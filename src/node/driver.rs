@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use tokio::net::{TcpListener, UdpSocket};
 use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio_util::task::TaskTracker;
 use tracing::{debug, info, warn};
 
 use crate::model::{GroupName, KeyRange, Kind, NodeId, TopologyFilter, key_hash};
@@ -35,6 +36,10 @@ use super::udp::UdpSockets;
 
 /// How recent a peer's announce must be to count for `converged` (ms).
 const CONVERGED_WINDOW: u64 = 30_000;
+/// At shutdown, how long to let the last tree steps connect and send.
+const DRAIN: Duration = Duration::from_millis(2_000);
+/// ... and how long a quiet moment ends the drain early.
+const DRAIN_QUIET: Duration = Duration::from_millis(200);
 
 /// A request and where to send its reply.
 pub type Ask = (Request, oneshot::Sender<Reply>);
@@ -78,6 +83,7 @@ pub struct Driver {
     events: broadcast::Sender<WatchEvent>,
     group_addr: Option<SocketAddr>,
     stopping: bool,
+    tasks: TaskTracker,
 }
 
 /// The sockets the driver reads.
@@ -121,6 +127,7 @@ impl Driver {
                 events,
                 group_addr: None,
                 stopping: false,
+                tasks: TaskTracker::new(),
             },
             handle,
             req_rx,
@@ -231,7 +238,7 @@ impl Driver {
                         let conn = self.chatter.handle_accept(now, from);
                         let (tx, rx) = mpsc::channel(tcp::QUEUE);
                         self.conns.insert(conn, tx);
-                        tokio::spawn(tcp::serve(conn, stream, rx, self.info.max_frame, self.conn_tx.clone()));
+                        self.tasks.spawn(tcp::serve(conn, stream, rx, self.info.max_frame, self.conn_tx.clone()));
                     }
                 }
                 Some(msg) = conn_rx.recv() => self.on_conn(msg),
@@ -245,7 +252,8 @@ impl Driver {
                 }
             }
         }
-        self.stop(&unicast).await
+        self.stop(&unicast).await?;
+        self.drain(&unicast, &mut conn_rx).await
     }
 
     /// The shutdown sequence after the signal.
@@ -258,7 +266,32 @@ impl Driver {
         }
         self.chatter.announce_now(now);
         self.pump(unicast).await?;
+        Ok(())
+    }
+
+    /// Lets the last tree steps (a leave-on-exit retraction) connect and
+    /// send, for at most [`DRAIN`]; then closes every connection and waits,
+    /// briefly, for their tasks to flush.
+    async fn drain(
+        &mut self,
+        unicast: &UdpSocket,
+        conn_rx: &mut mpsc::Receiver<ConnMsg>,
+    ) -> Result<(), NodeError> {
+        let deadline = tokio::time::Instant::now() + DRAIN;
+        loop {
+            let quiet = tokio::time::sleep(DRAIN_QUIET);
+            tokio::select! {
+                () = tokio::time::sleep_until(deadline) => break,
+                () = quiet => break,
+                Some(msg) = conn_rx.recv() => {
+                    self.on_conn(msg);
+                    self.pump(unicast).await?;
+                }
+            }
+        }
         self.conns.clear();
+        self.tasks.close();
+        let _ = tokio::time::timeout(Duration::from_millis(500), self.tasks.wait()).await;
         Ok(())
     }
 
@@ -313,7 +346,7 @@ impl Driver {
                     }
                 }
                 Transmit::Connect { conn, to } => {
-                    tokio::spawn(tcp::connect(
+                    self.tasks.spawn(tcp::connect(
                         conn,
                         to,
                         self.info.connect_timeout,

@@ -497,7 +497,8 @@ impl Chatter {
                 ) {
                     let n = self.auth_failures.entry(src.addr).or_insert(0);
                     *n += 1;
-                    if n.is_power_of_two() && *n >= 4 {
+                    // Repeated: from the second failure, then at 4, 8, 16...
+                    if n.is_power_of_two() && *n >= 2 {
                         let failures = *n;
                         self.events.push_back(Event::KeyMismatch {
                             from: src.addr,

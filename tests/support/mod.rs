@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod history;
+pub mod procs;
 pub mod reference;
 pub mod strategies;
 pub mod wire;

@@ -1,0 +1,376 @@
+//! Real `scalesmall` processes for integration tests.
+//!
+//! As root, every node runs inside a network namespace the test creates
+//! (multicast on that namespace's own `lo`), so nothing on the host's
+//! network changes; otherwise nodes use loopback without multicast, with
+//! seeds. No test ever sends multicast onto the host's real network.
+//!
+//! Every process is killed by PID when its guard drops (also when a test
+//! fails), the namespace is deleted, and every wait has a deadline; nothing
+//! waits by sleeping: readiness is the start banner, propagation is a
+//! `watch` event.
+
+use std::io::{BufRead, BufReader};
+use std::net::UdpSocket;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_scalesmall");
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+fn unique() -> String {
+    format!(
+        "{}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// A free UDP+TCP port on loopback (bound and released: a small race the
+/// tests accept).
+pub fn free_port() -> u16 {
+    for _ in 0..50 {
+        let udp = UdpSocket::bind("127.0.0.1:0").expect("bind");
+        let port = udp.local_addr().expect("addr").port();
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port");
+}
+
+fn is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Uid:"))
+                .and_then(|l| l.split_whitespace().nth(1).map(|u| u == "0"))
+        })
+        .unwrap_or(false)
+}
+
+/// A network namespace with multicast on its `lo`, deleted on drop.
+pub struct Netns {
+    pub name: String,
+}
+
+impl Netns {
+    /// Creates one if running as root and `ip` works; `None` otherwise (or
+    /// with `SCALESMALL_TEST_NO_NETNS=1`, to test the loopback path as root).
+    pub fn create() -> Option<Netns> {
+        if !is_root() || std::env::var_os("SCALESMALL_TEST_NO_NETNS").is_some() {
+            return None;
+        }
+        let name = format!("ss-test-{}", unique());
+        let ok = |args: &[&str]| {
+            Command::new("ip")
+                .args(args)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success())
+        };
+        if !ok(&["netns", "add", &name]) {
+            return None;
+        }
+        let ns = Netns { name };
+        let n = ns.name.as_str();
+        let all = ok(&["-n", n, "link", "set", "lo", "up"])
+            && ok(&["-n", n, "link", "set", "lo", "multicast", "on"])
+            && ok(&["-n", n, "route", "add", "224.0.0.0/4", "dev", "lo"]);
+        all.then_some(ns)
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.name])
+            .status();
+    }
+}
+
+/// Where the nodes of one test run.
+pub struct Env {
+    pub netns: Option<Netns>,
+    pub multicast_port: u16,
+    pub key: PathBuf,
+    pub dir: PathBuf,
+}
+
+impl Env {
+    /// A fresh environment: a namespace when root, a temp dir, a key.
+    pub fn new() -> Env {
+        let dir = std::env::temp_dir().join(format!("scalesmall-it-{}", unique()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let key = dir.join("cluster.key");
+        let out = Command::new(BIN)
+            .arg("keygen")
+            .output()
+            .expect("keygen runs");
+        std::fs::write(&key, &out.stdout).expect("write key");
+        Env {
+            netns: Netns::create(),
+            multicast_port: free_port(),
+            key,
+            dir,
+        }
+    }
+
+    /// Whether nodes use multicast (inside a namespace).
+    pub fn multicast(&self) -> bool {
+        self.netns.is_some()
+    }
+}
+
+impl Drop for Env {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A running node, killed (by PID) on drop.
+pub struct Node {
+    pub child: Option<Child>,
+    pub port: u16,
+    pub dir: PathBuf,
+    pub socket: PathBuf,
+    pub id: String,
+    pub log: PathBuf,
+    args: Vec<String>,
+    netns: Option<String>,
+}
+
+impl Node {
+    /// Starts a node with `extra` args and waits (up to 20 s) for its start
+    /// banner. `seeds` are the ports of nodes to seed (without multicast).
+    pub fn start(env: &Env, name: &str, seeds: &[u16], extra: &[&str]) -> Node {
+        let port = free_port();
+        let dir = env.dir.join(name);
+        std::fs::create_dir_all(&dir).expect("node dir");
+        let socket = dir.join("control.sock");
+        let mut args: Vec<String> = vec![
+            "run".into(),
+            "--data-dir".into(),
+            dir.display().to_string(),
+            "--port".into(),
+            port.to_string(),
+            "--interface".into(),
+            "lo".into(),
+            "--socket".into(),
+            socket.display().to_string(),
+            "--log-format".into(),
+            "compact".into(),
+        ];
+        if !extra.contains(&"--key-file") {
+            args.extend(["--key-file".into(), env.key.display().to_string()]);
+        }
+        if env.multicast() {
+            args.extend([
+                "--multicast-loop".into(),
+                "--multicast-port".into(),
+                env.multicast_port.to_string(),
+            ]);
+        } else {
+            args.push("--no-multicast".into());
+        }
+        for s in seeds {
+            args.push("--peer".into());
+            args.push(format!("127.0.0.1:{s}"));
+        }
+        args.extend(extra.iter().map(|s| (*s).to_owned()));
+        let mut n = Node {
+            child: None,
+            port,
+            dir: dir.clone(),
+            socket,
+            id: String::new(),
+            log: dir.join("node.log"),
+            args,
+            netns: env.netns.as_ref().map(|n| n.name.clone()),
+        };
+        n.launch();
+        n
+    }
+
+    fn launch(&mut self) {
+        let mut cmd = match &self.netns {
+            Some(ns) => {
+                let mut c = Command::new("ip");
+                c.args(["netns", "exec", ns, BIN]);
+                c
+            }
+            None => Command::new(BIN),
+        };
+        let log = std::fs::File::create(&self.log).expect("log file");
+        let mut child = cmd
+            .args(&self.args)
+            .stdout(Stdio::piped())
+            .stderr(log)
+            .spawn()
+            .expect("spawn scalesmall run");
+        let stdout = child.stdout.take().expect("stdout");
+        self.child = Some(child);
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        let banner = rx
+            .recv_timeout(Duration::from_secs(20))
+            .unwrap_or_else(|_| panic!("no start banner; log:\n{}", self.log_text()));
+        assert!(banner.contains("listening"), "unexpected banner {banner:?}");
+        self.id = banner
+            .split_whitespace()
+            .skip_while(|w| *w != "node")
+            .nth(1)
+            .unwrap_or_default()
+            .to_owned();
+    }
+
+    /// The node's log so far.
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// kill -9 (a power cut).
+    pub fn kill9(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Starts the same node again (same data dir).
+    pub fn restart(&mut self) {
+        self.kill9();
+        self.launch();
+    }
+
+    /// SIGTERM, and the exit status if it exits within `bound` (else it is
+    /// killed).
+    pub fn terminate(&mut self, bound: Duration) -> Option<std::process::ExitStatus> {
+        let mut c = self.child.take()?;
+        let pid = c.id().to_string();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(c.wait());
+        });
+        match rx.recv_timeout(bound) {
+            Ok(Ok(st)) => Some(st),
+            _ => {
+                let _ = Command::new("kill").args(["-KILL", &pid]).status();
+                None
+            }
+        }
+    }
+
+    /// Runs a control command against this node.
+    pub fn ctl(&self, args: &[&str]) -> Output {
+        Command::new(BIN)
+            .args(args)
+            .arg("--socket")
+            .arg(&self.socket)
+            .output()
+            .expect("run the CLI")
+    }
+
+    /// A control command's JSON reply (asserting success).
+    pub fn json(&self, args: &[&str]) -> serde_json::Value {
+        let mut a = args.to_vec();
+        a.push("--json");
+        let out = self.ctl(&a);
+        assert!(
+            out.status.success(),
+            "{args:?} failed: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).expect("JSON reply")
+    }
+
+    /// Starts `watch --json` on this node and waits until it is subscribed.
+    pub fn watch(&self) -> Watch {
+        let mut child = Command::new(BIN)
+            .args(["watch", "--json", "--socket"])
+            .arg(&self.socket)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn watch");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let w = Watch {
+            child,
+            rx,
+            seen: std::cell::RefCell::new(Vec::new()),
+        };
+        w.until(Duration::from_secs(10), |e| e["event"] == "watching")
+            .expect("watch subscribed");
+        w
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        &self.dir
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+/// A `watch --json` stream, killed on drop.
+pub struct Watch {
+    child: Child,
+    rx: mpsc::Receiver<String>,
+    /// Every event line seen so far (for failure messages).
+    pub seen: std::cell::RefCell<Vec<String>>,
+}
+
+impl Watch {
+    /// Waits until an event satisfies `pred`, up to `within`.
+    pub fn until(
+        &self,
+        within: Duration,
+        pred: impl Fn(&serde_json::Value) -> bool,
+    ) -> Option<serde_json::Value> {
+        let deadline = Instant::now() + within;
+        loop {
+            let left = deadline.checked_duration_since(Instant::now())?;
+            let line = self.rx.recv_timeout(left).ok()?;
+            self.seen.borrow_mut().push(line.clone());
+            let v: serde_json::Value = serde_json::from_str(&line).ok()?;
+            if pred(&v) {
+                return Some(v);
+            }
+        }
+    }
+
+    /// The events seen, one per line.
+    pub fn history(&self) -> String {
+        self.seen.borrow().join("\n")
+    }
+}
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
