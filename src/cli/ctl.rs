@@ -203,6 +203,7 @@ fn print_human(reply: &Reply) {
             }
         }
         Reply::Status(s) => print_status(s),
+        Reply::Metrics(m) => println!("{}", serde_json::to_string_pretty(m).unwrap_or_default()),
         Reply::Refused { reason } => println!("refused: {reason}"),
     }
 }

@@ -11,7 +11,9 @@ use std::time::Duration;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::filter::Targets;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
 
 use crate::node::clock::{MonoClock, os_seed};
 use crate::node::config::{Config, LogFormat, Overrides};
@@ -83,30 +85,36 @@ pub fn check(file: Option<&Path>) -> ExitCode {
 }
 
 fn init_logging(cfg: &Config) {
-    let filter = std::env::var("RUST_LOG")
+    let spec = std::env::var("RUST_LOG")
         .ok()
         .filter(|s| !s.is_empty())
         .unwrap_or_else(|| cfg.log.clone());
-    let filter = EnvFilter::try_new(&filter).unwrap_or_else(|_| EnvFilter::new("info"));
+    // `RUST_LOG` syntax without regexes: `info`, `scalesmall=debug,warn`.
+    let filter: Targets = spec.parse().unwrap_or_else(|e| {
+        eprintln!("warning: log filter {spec:?}: {e}; using info");
+        Targets::new().with_default(tracing::Level::INFO)
+    });
     // Under systemd the journal adds its own timestamps.
     let journald = std::env::var_os("JOURNAL_STREAM").is_some();
     let tty = std::io::stderr().is_terminal();
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_target(false);
     let format = match cfg.log_format {
         LogFormat::Auto if tty => LogFormat::Human,
         LogFormat::Auto => LogFormat::Compact,
         f => f,
     };
+    let layer = tracing_subscriber::fmt::layer()
+        .with_writer(std::io::stderr)
+        .with_target(false);
+    let registry = tracing_subscriber::registry().with(filter);
     let _ = match format {
-        LogFormat::Json => builder.json().try_init(),
-        LogFormat::Human => builder.with_ansi(tty).try_init(),
-        LogFormat::Compact | LogFormat::Auto if journald => {
-            builder.compact().with_ansi(false).without_time().try_init()
+        LogFormat::Json => registry.with(layer.json()).try_init(),
+        LogFormat::Human => registry.with(layer.with_ansi(tty)).try_init(),
+        LogFormat::Compact | LogFormat::Auto if journald => registry
+            .with(layer.compact().with_ansi(false).without_time())
+            .try_init(),
+        LogFormat::Compact | LogFormat::Auto => {
+            registry.with(layer.compact().with_ansi(false)).try_init()
         }
-        LogFormat::Compact | LogFormat::Auto => builder.compact().with_ansi(false).try_init(),
     };
 }
 
@@ -149,6 +157,48 @@ pub fn main(args: &RunArgs) -> ExitCode {
             }
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Starts the HTTP listener if configured; returns a note for the banner.
+#[cfg(feature = "http")]
+async fn start_http(
+    addr: Option<SocketAddr>,
+    handle: &crate::node::NodeHandle,
+    cancel: &CancellationToken,
+) -> Result<String, NodeError> {
+    let Some(addr) = addr else {
+        return Ok(String::new());
+    };
+    let listener = crate::control::http::bind(addr)
+        .await
+        .map_err(|source| NodeError::Socket {
+            what: "bind HTTP",
+            addr,
+            source,
+        })?;
+    tokio::spawn(crate::control::http::serve(
+        listener,
+        handle.clone(),
+        cancel.clone(),
+    ));
+    Ok(format!(", http {addr}"))
+}
+
+/// Without the `http` feature, an HTTP address is refused with a reason.
+#[cfg(not(feature = "http"))]
+async fn start_http(
+    addr: Option<SocketAddr>,
+    _handle: &crate::node::NodeHandle,
+    _cancel: &CancellationToken,
+) -> Result<String, NodeError> {
+    match addr {
+        None => Ok(String::new()),
+        Some(addr) => Err(NodeError::Socket {
+            what: "serve HTTP (this build has no `http` feature)",
+            addr,
+            source: std::io::Error::from(std::io::ErrorKind::Unsupported),
+        }),
     }
 }
 
@@ -273,6 +323,7 @@ async fn serve(cfg: Config) -> Result<(), NodeError> {
             source: std::io::Error::other(e.to_string()),
         })?;
     let cancel = CancellationToken::new();
+    let http_note = start_http(cfg.http, &handle, &cancel).await?;
     let control_task = tokio::spawn(crate::control::server::serve(
         control,
         socket.clone(),
@@ -281,7 +332,7 @@ async fn serve(cfg: Config) -> Result<(), NodeError> {
     ));
 
     println!(
-        "scalesmall {} node {id} incarnation {incarnation} listening udp+tcp {local}{} on {}, data {}, control {}",
+        "scalesmall {} node {id} incarnation {incarnation} listening udp+tcp {local}{} on {}, data {}, control {}{http_note}",
         env!("CARGO_PKG_VERSION"),
         mc.map_or_else(
             || " (no multicast)".to_owned(),

@@ -59,6 +59,8 @@ pub enum Request {
     Peers,
     /// The node's status.
     Status,
+    /// Counters for Prometheus.
+    Metrics,
     /// A stream of changes (one [`WatchEvent`] per line).
     Watch,
 }
@@ -78,7 +80,7 @@ impl Request {
 }
 
 /// The node's answer.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "result", rename_all = "snake_case")]
 pub enum Reply {
     /// A write was applied (or changed nothing).
@@ -111,6 +113,8 @@ pub enum Reply {
     },
     /// The node's status.
     Status(Box<Status>),
+    /// Counters for Prometheus.
+    Metrics(Box<Metrics>),
     /// The request was refused; nothing changed.
     Refused {
         /// Why, for a human.
@@ -246,6 +250,49 @@ pub struct Counters {
     pub news: u64,
     /// Own writes.
     pub own_writes: u64,
+}
+
+/// Everything `/metrics` exports.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
+pub struct Metrics {
+    /// Frames received and accepted, by kind.
+    pub frames_in: std::collections::BTreeMap<String, u64>,
+    /// Frames sent, by kind.
+    pub frames_out: std::collections::BTreeMap<String, u64>,
+    /// Frames dropped, by reason.
+    pub drops: std::collections::BTreeMap<String, u64>,
+    /// Bytes received.
+    pub bytes_in: u64,
+    /// Bytes sent.
+    pub bytes_out: u64,
+    /// Peers known.
+    pub peers: u64,
+    /// Peers whose multicast reaches us.
+    pub peers_multicast: u64,
+    /// Peers heard from in the last 30 s.
+    pub peers_recent: u64,
+    /// Groups known.
+    pub groups: u64,
+    /// Items held, all groups.
+    pub items: u64,
+    /// The own clock.
+    pub clock: u64,
+    /// Whether converged (no recent peer announces a different state).
+    pub converged: bool,
+    /// Peers' group digests that differ from ours (a measure of lag).
+    pub digest_mismatches: u64,
+    /// Received messages that changed something.
+    pub news: u64,
+    /// Own writes.
+    pub own_writes: u64,
+    /// Inputs handled by the protocol (datagrams, frames, timers, requests).
+    pub inputs: u64,
+    /// Seconds spent in the protocol handling them (merges included).
+    pub input_seconds: f64,
+    /// TCP connections open.
+    pub connections: u64,
+    /// Seconds since start.
+    pub uptime_seconds: f64,
 }
 
 /// One change, for `watch`.

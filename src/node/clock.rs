@@ -41,6 +41,25 @@ impl MonoClock {
     }
 }
 
+/// Measures short durations (time spent in the protocol, for metrics).
+#[derive(Clone, Copy, Debug)]
+pub struct Stopwatch(Instant);
+
+impl Stopwatch {
+    /// Starts now.
+    #[must_use]
+    #[allow(clippy::disallowed_methods)] // the one reader of the OS clock
+    pub fn start() -> Self {
+        Self(Instant::now())
+    }
+
+    /// Seconds since start.
+    #[must_use]
+    pub fn seconds(&self) -> f64 {
+        self.0.elapsed().as_secs_f64()
+    }
+}
+
 /// 32 bytes of OS randomness (the protocol's RNG seed, nonces' origin).
 ///
 /// # Errors

@@ -25,9 +25,10 @@ use crate::protocol::{
 };
 
 use super::api::{
-    Counters, ItemView, LookupReply, PeerView, Reply, Request, ServerView, Status, WatchEvent, arch,
+    Counters, ItemView, LookupReply, Metrics, PeerView, Reply, Request, ServerView, Status,
+    WatchEvent, arch,
 };
-use super::clock::MonoClock;
+use super::clock::{MonoClock, Stopwatch};
 use super::config::DeclaredGroup;
 use super::error::NodeError;
 use super::store::Store;
@@ -84,6 +85,9 @@ pub struct Driver {
     group_addr: Option<SocketAddr>,
     stopping: bool,
     tasks: TaskTracker,
+    /// Inputs handled and seconds spent in the protocol on them.
+    inputs: u64,
+    input_seconds: f64,
 }
 
 /// The sockets the driver reads.
@@ -128,6 +132,8 @@ impl Driver {
                 group_addr: None,
                 stopping: false,
                 tasks: TaskTracker::new(),
+                inputs: 0,
+                input_seconds: 0.0,
             },
             handle,
             req_rx,
@@ -216,17 +222,20 @@ impl Driver {
                 || self.clock.instant(Millis(u64::MAX / 4)),
                 |t| self.clock.instant(t),
             );
+            let mut watch: Option<Stopwatch> = None;
             tokio::select! {
                 biased;
                 () = &mut shutdown => break,
                 r = unicast.recv_from(&mut ubuf) => {
                     if let Ok((n, from)) = r {
+                        watch = Some(Stopwatch::start());
                         let now = self.clock.now();
                         self.chatter.handle_datagram(now, from, Via::Unicast, ubuf.get(..n).unwrap_or(&[]));
                     }
                 }
                 r = recv_opt(multicast.as_ref(), &mut mbuf) => {
                     if let Ok((n, from)) = r {
+                        watch = Some(Stopwatch::start());
                         let now = self.clock.now();
                         self.chatter.handle_datagram(now, from, Via::Multicast, mbuf.get(..n).unwrap_or(&[]));
                     }
@@ -241,15 +250,23 @@ impl Driver {
                         self.tasks.spawn(tcp::serve(conn, stream, rx, self.info.max_frame, self.conn_tx.clone()));
                     }
                 }
-                Some(msg) = conn_rx.recv() => self.on_conn(msg),
+                Some(msg) = conn_rx.recv() => {
+                    watch = Some(Stopwatch::start());
+                    self.on_conn(msg);
+                }
                 Some((req, reply)) = requests.recv() => {
                     let answer = self.answer(req, &unicast).await;
                     let _ = reply.send(answer);
                 }
                 () = tokio::time::sleep_until(deadline.into()) => {
+                    watch = Some(Stopwatch::start());
                     let now = self.clock.now();
                     self.chatter.handle_timeout(now);
                 }
+            }
+            if let Some(w) = watch {
+                self.inputs += 1;
+                self.input_seconds += w.seconds();
             }
         }
         self.stop(&unicast).await?;
@@ -520,11 +537,69 @@ impl Driver {
                     .collect(),
             },
             Request::Status => Reply::Status(Box::new(self.status(now))),
+            Request::Metrics => Reply::Metrics(Box::new(self.metrics(now))),
             Request::Watch => refused("watch is a stream: use the control socket's watch"),
             Request::Join { .. }
             | Request::Leave { .. }
             | Request::Claim { .. }
             | Request::Release { .. } => refused("not a query"),
+        }
+    }
+
+    fn metrics(&self, now: Millis) -> Metrics {
+        let c = &self.chatter;
+        let st = c.stats();
+        let names = |m: &BTreeMap<&'static str, u64>| {
+            m.iter().map(|(k, v)| ((*k).to_owned(), *v)).collect()
+        };
+        let fingerprints: BTreeMap<String, u64> = c
+            .db()
+            .digest()
+            .map(|(g, w)| (g.to_string(), w.fingerprint()))
+            .collect();
+        let digest_mismatches = c
+            .peers()
+            .iter()
+            .filter(|p| now.since(p.last_heard) <= CONVERGED_WINDOW)
+            .flat_map(|p| p.groups.iter())
+            .filter(|(g, (fp, _))| fingerprints.get(g.as_str()) != Some(fp))
+            .count() as u64;
+        Metrics {
+            frames_in: names(&st.frames_in),
+            frames_out: names(&st.frames_out),
+            drops: names(&st.drops),
+            bytes_in: st.bytes_in,
+            bytes_out: st.bytes_out,
+            peers: c.peers().len() as u64,
+            peers_multicast: c
+                .peers()
+                .iter()
+                .filter(|p| {
+                    p.last_multicast
+                        .is_some_and(|t| now.since(t) <= CONVERGED_WINDOW)
+                })
+                .count() as u64,
+            peers_recent: c
+                .peers()
+                .iter()
+                .filter(|p| now.since(p.last_heard) <= CONVERGED_WINDOW)
+                .count() as u64,
+            groups: c.db().groups().count() as u64,
+            items: c
+                .db()
+                .groups()
+                .filter_map(|g| c.db().message(g.as_str()))
+                .map(|m| m.items().len() as u64)
+                .sum(),
+            clock: c.db().clock(),
+            converged: c.converged(now, CONVERGED_WINDOW),
+            digest_mismatches,
+            news: st.news,
+            own_writes: st.own_writes,
+            inputs: self.inputs,
+            input_seconds: self.input_seconds,
+            connections: c.conn_count() as u64,
+            uptime_seconds: now.0 as f64 / 1000.0,
         }
     }
 
