@@ -12,7 +12,7 @@ mod support;
 
 use std::time::Duration;
 
-use support::procs::{BIN, Env, Node};
+use support::procs::{Env, Node, bin};
 
 const PROPAGATE: Duration = Duration::from_secs(15);
 
@@ -127,7 +127,7 @@ fn a_bad_config_value_is_a_clear_error() {
     let env = Env::new();
     let cfg = env.dir.join("bad.toml");
     std::fs::write(&cfg, "[node]\nport = 70000\n").expect("write");
-    let out = std::process::Command::new(BIN)
+    let out = std::process::Command::new(bin())
         .args(["run", "--config"])
         .arg(&cfg)
         .args(["--data-dir"])
@@ -140,7 +140,7 @@ fn a_bad_config_value_is_a_clear_error() {
         err.contains("node.port") && err.contains("1..=65535"),
         "{err}"
     );
-    let check = std::process::Command::new(BIN)
+    let check = std::process::Command::new(bin())
         .args(["config", "check", "--config"])
         .arg(&cfg)
         .output()
@@ -178,7 +178,7 @@ fn nodes_with_different_keys_warn_and_do_not_merge() {
     let env = Env::new();
     let a = Node::start(&env, "a", &[], &[]);
     let other_key = env.dir.join("other.key");
-    let out = std::process::Command::new(BIN)
+    let out = std::process::Command::new(bin())
         .arg("keygen")
         .output()
         .expect("keygen");
@@ -222,7 +222,7 @@ fn sigterm_exits_cleanly_and_leave_on_exit_retracts() {
 #[test]
 fn the_cli_reports_an_unreachable_daemon_and_refusals_with_their_exit_codes() {
     let env = Env::new();
-    let out = std::process::Command::new(BIN)
+    let out = std::process::Command::new(bin())
         .args(["status", "--socket"])
         .arg(env.dir.join("nobody.sock"))
         .output()

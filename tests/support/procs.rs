@@ -21,7 +21,15 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-pub const BIN: &str = env!("CARGO_BIN_EXE_scalesmall");
+/// The `scalesmall` binary: cargo's for integration tests, else
+/// `$SCALESMALL_BIN`, else `target/release/scalesmall` (for the measurement
+/// example, which includes this file).
+pub fn bin() -> String {
+    option_env!("CARGO_BIN_EXE_scalesmall")
+        .map(str::to_owned)
+        .or_else(|| std::env::var("SCALESMALL_BIN").ok())
+        .unwrap_or_else(|| "target/release/scalesmall".to_owned())
+}
 
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 
@@ -112,7 +120,7 @@ impl Env {
         let dir = std::env::temp_dir().join(format!("scalesmall-it-{}", unique()));
         std::fs::create_dir_all(&dir).expect("temp dir");
         let key = dir.join("cluster.key");
-        let out = Command::new(BIN)
+        let out = Command::new(bin())
             .arg("keygen")
             .output()
             .expect("keygen runs");
@@ -205,10 +213,10 @@ impl Node {
         let mut cmd = match &self.netns {
             Some(ns) => {
                 let mut c = Command::new("ip");
-                c.args(["netns", "exec", ns, BIN]);
+                c.args(["netns", "exec", ns, &bin()]);
                 c
             }
-            None => Command::new(BIN),
+            None => Command::new(bin()),
         };
         let log = std::fs::File::create(&self.log).expect("log file");
         let mut child = cmd
@@ -277,7 +285,7 @@ impl Node {
 
     /// Runs a control command against this node.
     pub fn ctl(&self, args: &[&str]) -> Output {
-        Command::new(BIN)
+        Command::new(bin())
             .args(args)
             .arg("--socket")
             .arg(&self.socket)
@@ -301,7 +309,7 @@ impl Node {
 
     /// Starts `watch --json` on this node and waits until it is subscribed.
     pub fn watch(&self) -> Watch {
-        let mut child = Command::new(BIN)
+        let mut child = Command::new(bin())
             .args(["watch", "--json", "--socket"])
             .arg(&self.socket)
             .stdout(Stdio::piped())
@@ -329,6 +337,11 @@ impl Node {
 
     pub fn data_dir(&self) -> &Path {
         &self.dir
+    }
+
+    /// The process id, while running.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
     }
 }
 
