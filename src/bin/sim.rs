@@ -54,6 +54,12 @@ struct Args {
     /// Print CSV of convergence time vs nodes and vs loss (for docs/plot_sim.py).
     #[arg(long)]
     curve: bool,
+    /// Node counts of the `--curve` (comma-separated).
+    #[arg(long, value_delimiter = ',', default_value = "10,100,1000,10000")]
+    curve_nodes: Vec<usize>,
+    /// Loss rates of the `--curve` (comma-separated), at 100 nodes in 4 subnets.
+    #[arg(long, value_delimiter = ',', default_value = "0,0.01,0.05,0.1,0.2")]
+    curve_loss: Vec<f64>,
 }
 
 fn config(a: &Args, nodes: usize, subnets: usize, loss: f64, seed: u64) -> SimConfig {
@@ -153,7 +159,7 @@ fn main() -> ExitCode {
     });
     if a.curve {
         println!("axis,x,seed,converge_p50_ms,converge_max_ms,idle_bytes_per_node");
-        for n in [10usize, 100, 1000, 10_000] {
+        for &n in &a.curve_nodes {
             let subnets = (n / 32).clamp(1, 32);
             let r = sim::measure(config(&a, n, subnets, a.loss, seed));
             println!(
@@ -163,7 +169,7 @@ fn main() -> ExitCode {
                 r.idle_bytes
             );
         }
-        for loss in [0.0, 0.01, 0.05, 0.1, 0.2] {
+        for &loss in &a.curve_loss {
             let r = sim::measure(config(&a, 100, 4, loss, seed));
             println!(
                 "loss,{loss},{seed},{},{},{:.0}",

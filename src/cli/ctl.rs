@@ -187,13 +187,14 @@ fn print_human(reply: &Reply) {
         }
         Reply::Peers { peers } => {
             println!(
-                "{:<16}  {:<22}  {:>9}  {:<9}  {:<8}  REP",
-                "ID", "ADDR", "HEARD", "MULTICAST", "HEARS US"
+                "{:<16}  {:<7}  {:<22}  {:>9}  {:<9}  {:<8}  REP",
+                "ID", "STATE", "ADDR", "HEARD", "MULTICAST", "HEARS US"
             );
             for p in peers {
                 println!(
-                    "{:<16}  {:<22}  {:>8.1}s  {:<9}  {:<8}  {}",
+                    "{:<16}  {:<7}  {:<22}  {:>8.1}s  {:<9}  {:<8}  {}",
                     p.id,
+                    p.state,
                     p.addr.as_deref().unwrap_or("-"),
                     p.last_heard_ms as f64 / 1000.0,
                     yes(p.multicast),

@@ -178,6 +178,8 @@ pub struct ItemView {
 pub struct PeerView {
     /// Its id.
     pub id: String,
+    /// This node's view of its liveness: `alive`, `suspect` or `down`.
+    pub state: String,
     /// Its address.
     pub addr: Option<String>,
     /// Its incarnation.
