@@ -33,10 +33,10 @@ const EXIT_CODES: &str =
 ///
 /// Quick start on one board:
 ///
-///     scalesmall run &
-///     scalesmall join demo
-///     scalesmall claim demo 0..0x7fffffff --priority 10 --port 8080
-///     scalesmall lookup demo user:42
+///   scalesmall run &
+///   scalesmall join demo
+///   scalesmall claim demo 0..0x7fffffff --priority 10 --port 8080
+///   scalesmall lookup demo user:42
 #[derive(Parser, Debug)]
 #[command(name = "scalesmall", version, about, long_about, after_help = EXIT_CODES, verbatim_doc_comment)]
 pub struct Cli {
@@ -132,9 +132,9 @@ pub enum Cmd {
     ///
     /// Examples:
     ///
-    ///     scalesmall run
-    ///     scalesmall run --config /etc/scalesmall/scalesmall.toml
-    ///     scalesmall run --peer 10.1.0.5:29999 --key-file /etc/scalesmall/cluster.key
+    ///   scalesmall run
+    ///   scalesmall run --config /etc/scalesmall/scalesmall.toml
+    ///   scalesmall run --peer 10.1.0.5:29999 --key-file /etc/scalesmall/cluster.key
     #[command(after_help = EXIT_CODES, verbatim_doc_comment)]
     Run(RunArgs),
 
@@ -167,8 +167,8 @@ pub enum Cmd {
     ///
     /// Examples:
     ///
-    ///     scalesmall claim demo 0..0x7fffffff --priority 10 --port 8080
-    ///     scalesmall claim cache full
+    ///   scalesmall claim demo 0..0x7fffffff --priority 10 --port 8080
+    ///   scalesmall claim cache full
     #[command(verbatim_doc_comment)]
     Claim {
         /// The group.
@@ -206,8 +206,8 @@ pub enum Cmd {
     ///
     /// Examples:
     ///
-    ///     scalesmall lookup demo 42
-    ///     scalesmall lookup demo user:42
+    ///   scalesmall lookup demo 42
+    ///   scalesmall lookup demo user:42
     #[command(verbatim_doc_comment)]
     Lookup {
         /// The group.
@@ -254,8 +254,8 @@ pub enum Cmd {
     ///
     /// Examples:
     ///
-    ///     scalesmall status
-    ///     scalesmall status --json | jq .converged
+    ///   scalesmall status
+    ///   scalesmall status --json | jq .converged
     #[command(verbatim_doc_comment)]
     Status {
         /// How to reach the node.
@@ -280,7 +280,7 @@ pub enum Cmd {
     /// is lost (docs/wire.md, "Keyring"). The key goes to standard output,
     /// the advice to standard error, so
     ///
-    ///     scalesmall keygen > /etc/scalesmall/cluster.key
+    ///   scalesmall keygen > /etc/scalesmall/cluster.key
     ///
     /// writes a key file and nothing else.
     #[command(verbatim_doc_comment)]
