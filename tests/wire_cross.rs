@@ -19,7 +19,10 @@ fn ping(seq: u64) -> Frame {
         sender: NodeId::from_u64(5),
         incarnation: 1,
         seq,
-        payload: Payload::Ping(Probe { nonce: 1 }),
+        payload: Payload::Ping(Probe {
+            nonce: 1,
+            rumors: vec![],
+        }),
     }
 }
 
@@ -166,8 +169,8 @@ fn body_errors_have_their_own_reasons() {
     let seal = |kind: FrameKind, body: &[u8]| {
         codec.decode(&codec.seal_raw(2, kind as u8, NodeId::from_u64(1), body, golden_nonce()))
     };
-    // Ping: incarnation 1, seq 1, no ids, nonce.
-    let ping = [1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 7];
+    // Ping: incarnation 1, seq 1, no ids, nonce, no rumors.
+    let ping = [1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 7, 0];
     assert!(seal(FrameKind::Ping, &ping).is_ok());
     let mut trailing = ping.to_vec();
     trailing.push(0);
@@ -195,6 +198,7 @@ fn body_errors_have_their_own_reasons() {
     ann.extend_from_slice(&[0; 8]); // groups_fp
     ann.push(0); // heads
     ann.extend_from_slice(&[0; 8]); // policy_fp
+    ann.push(0); // rumors
     assert_eq!(
         seal(FrameKind::Announce, &ann),
         Err(WireError::OverCap {

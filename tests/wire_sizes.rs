@@ -73,6 +73,7 @@ fn typical(n: usize, round: usize) -> Frame {
                 .map(|&id| PeerRef { id, addr: v4(99) })
                 .collect(),
             policy_fp: 0x5678,
+            rumors: Vec::new(),
         }),
     }
 }
@@ -109,6 +110,7 @@ fn worst() -> Frame {
                     })
                     .collect(),
                 policy_fp: u64::MAX,
+                rumors: Vec::new(),
             }),
         });
     }

@@ -117,6 +117,7 @@ pub fn announce_frame() -> Frame {
                 },
             ],
             policy_fp: 0,
+            rumors: Vec::new(),
         }),
         40_000,
     )

@@ -151,6 +151,7 @@ pub fn run() -> Result<(), String> {
         groups_fp: 1,
         heads: Vec::new(),
         policy_fp: 0,
+        rumors: Vec::new(),
     });
     let nonce = [0x42; 24];
     for (name_enc, name_dec, payload) in [

@@ -430,6 +430,25 @@ impl Driver {
                     at_ms: now.0,
                 }
             }
+            Event::Liveness {
+                id,
+                state,
+                restarted,
+            } => {
+                let how = if restarted { " (restarted)" } else { "" };
+                match state {
+                    crate::wire::Liveness::Alive => info!(peer = %id, "peer alive{how}"),
+                    crate::wire::Liveness::Suspect => info!(peer = %id, "peer suspect"),
+                    crate::wire::Liveness::Down => warn!(peer = %id, "peer down"),
+                }
+                WatchEvent {
+                    event: state.name().into(),
+                    group: None,
+                    node: Some(id.to_string()),
+                    addr: None,
+                    at_ms: now.0,
+                }
+            }
             Event::KeyMismatch { from, failures } => {
                 warn!(
                     from = %from,
@@ -526,7 +545,7 @@ impl Driver {
                     .iter()
                     .map(|p| PeerView {
                         id: p.id.to_string(),
-                        state: liveness(now.since(p.last_heard)).to_owned(),
+                        state: c_state(&self.chatter, p.id).to_owned(),
                         addr: p.addr.map(|a| a.to_string()),
                         incarnation: p.incarnation,
                         last_heard_ms: now.since(p.last_heard),
@@ -648,14 +667,9 @@ impl Driver {
     }
 }
 
-/// A peer's liveness from how long ago it was last heard (a stand-in until
-/// the failure detector of the hardening issue).
-fn liveness(silent_ms: u64) -> &'static str {
-    match silent_ms {
-        0..=15_000 => "alive",
-        15_001..=60_000 => "suspect",
-        _ => "down",
-    }
+/// A peer's liveness in this node's view (the failure detector's).
+fn c_state(c: &Chatter, id: NodeId) -> &'static str {
+    c.liveness(id).name()
 }
 
 fn refused(reason: impl Into<String>) -> Reply {

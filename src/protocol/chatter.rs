@@ -50,7 +50,8 @@ use rand_chacha::rand_core::{Rng, SeedableRng};
 
 use crate::model::{GroupName, Message, NodeId, TimedItem, TopologyDb, WorldClock, Written};
 use crate::wire::{
-    self, Announce, Codec, Forward, Frame, FrameKind, Freshness, GroupDigest, PeerRef, Pull, Window,
+    self, Announce, Codec, Forward, Frame, FrameKind, Freshness, GroupDigest, Liveness, PeerRef,
+    PingReq, Probe, Pull, Rumor, Window,
 };
 
 use super::anti_entropy::PullTracker;
@@ -59,6 +60,7 @@ use super::conns::{ConnState, ConnTable, Pending};
 use super::dedupe::Seen;
 use super::error::ProtocolError;
 use super::io::{Command, ConnEvent, ConnId, Event, Persist, Transmit, Via};
+use super::liveness::{Detector, Probing, Relay, Transition, View};
 use super::peers::PeerTable;
 use super::stats::Stats;
 use super::time::Millis;
@@ -105,6 +107,7 @@ pub struct Chatter {
     seen: Seen,
     pulls: PullTracker,
     freshness: Freshness,
+    detector: Detector,
     seeds: Vec<SocketAddr>,
     next_announce: Millis,
     next_far_sync: Millis,
@@ -157,6 +160,7 @@ impl Chatter {
             conns: ConnTable::new(),
             pulls: PullTracker::new(),
             freshness: Freshness::new(Freshness::DEFAULT_CAP),
+            detector: Detector::new(cfg.liveness.clone(), now),
             next_announce: now,
             // The first far sync goes out soon so seeds are contacted early.
             next_far_sync: now.plus(far / 10),
@@ -251,7 +255,10 @@ impl Chatter {
     /// When [`Chatter::handle_timeout`] should be called next.
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Millis> {
-        let mut next = self.next_far_sync.min(self.next_rep_sync);
+        let mut next = self
+            .next_far_sync
+            .min(self.next_rep_sync)
+            .min(self.detector.next_deadline());
         if self.cfg.multicast {
             next = next.min(self.next_announce);
         }
@@ -411,6 +418,7 @@ impl Chatter {
 
     /// Timers: announces, far syncs, overdue pulls, idle connections.
     pub fn handle_timeout(&mut self, now: Millis) {
+        self.probe(now);
         if self.cfg.multicast && now >= self.next_announce {
             self.period = self.announce_period(now);
             self.send_announce(now, None);
@@ -551,22 +559,193 @@ impl Chatter {
             self.events
                 .push_back(Event::PeerDiscovered { id: sender, addr });
         }
+        if let Some(t) = self
+            .detector
+            .heard(sender, frame.incarnation, frame.seq, now)
+        {
+            self.transition(t);
+        }
         match frame.payload {
-            wire::Payload::Announce(a) => self.on_announce(now, sender, src, a),
+            wire::Payload::Announce(mut a) => {
+                let rumors = std::mem::take(&mut a.rumors);
+                self.on_announce(now, sender, src, a);
+                self.on_rumors(now, rumors);
+            }
             wire::Payload::Pull(p) => self.on_pull(now, sender, src, p),
             wire::Payload::Delta(m) => self.on_delta(now, sender, src, m),
             wire::Payload::Forward(f) => self.on_forward(now, sender, f),
             wire::Payload::Ping(p) => {
+                self.on_rumors(now, p.rumors);
                 let to = self.reply_addr(sender, src);
+                let ack = Probe {
+                    nonce: p.nonce,
+                    rumors: self.detector.take_rumors(Rumor::MAX_PER_FRAME),
+                };
                 self.send_datagram(
                     now,
                     Some(to),
-                    wire::Payload::Ack(p),
+                    wire::Payload::Ack(ack),
                     self.version_for(sender),
                 );
             }
-            wire::Payload::Ack(_) | wire::Payload::PingReq(_) => {}
+            wire::Payload::Ack(p) => {
+                self.on_rumors(now, p.rumors);
+                if let Some(relay) = self.detector.acked(p.nonce)
+                    && let Some(to) = self.peers.get(relay.requester).and_then(|q| q.addr)
+                {
+                    let ack = Probe {
+                        nonce: relay.nonce,
+                        rumors: Vec::new(),
+                    };
+                    let v = self.version_for(relay.requester);
+                    self.send_datagram(now, Some(to), wire::Payload::Ack(ack), v);
+                }
+            }
+            wire::Payload::PingReq(req) => {
+                let nonce = self.rng.next_u64();
+                self.detector.relay(
+                    nonce,
+                    Relay {
+                        requester: sender,
+                        nonce: req.nonce,
+                        expires: now.plus(self.detector.cfg.probe_period),
+                    },
+                );
+                let ping = Probe {
+                    nonce,
+                    rumors: self.detector.take_rumors(Rumor::MAX_PER_FRAME),
+                };
+                let v = self.version_for(req.target.id);
+                self.send_datagram(now, Some(req.target.addr), wire::Payload::Ping(ping), v);
+            }
         }
+    }
+
+    /// Liveness rumors piggybacked on a frame.
+    fn on_rumors(&mut self, now: Millis, rumors: Vec<Rumor>) {
+        for r in rumors {
+            if r.id == self.me.id {
+                self.detector
+                    .about_me(r, self.me.id, self.me.incarnation, self.seq + 1);
+            } else if let Some(t) = self.detector.rumor(r, now) {
+                self.transition(t);
+            }
+        }
+    }
+
+    /// A peer's liveness changed.
+    fn transition(&mut self, t: Transition) {
+        self.events.push_back(Event::Liveness {
+            id: t.id,
+            state: t.state,
+            restarted: t.restarted,
+        });
+    }
+
+    /// The probe round: suspect an unanswered target, ask others after the
+    /// ping timeout, and ping the next target each period.
+    fn probe(&mut self, now: Millis) {
+        if let Some(p) = self.detector.probing
+            && !p.indirect_sent
+            && now >= p.sent.plus(self.detector.cfg.ping_timeout)
+            && now < self.detector.next_probe
+        {
+            let helpers = self.pick_helpers(p.target, now);
+            let target = self.peers.get(p.target).and_then(|q| q.peer_ref());
+            if let Some(target) = target {
+                for h in helpers {
+                    let v = self.version_for(h.id);
+                    let req = PingReq {
+                        nonce: p.nonce,
+                        target,
+                    };
+                    self.send_datagram(now, Some(h.addr), wire::Payload::PingReq(req), v);
+                }
+            }
+            if let Some(q) = self.detector.probing.as_mut() {
+                q.indirect_sent = true;
+            }
+        }
+        if now >= self.detector.next_probe {
+            if let Some(p) = self.detector.probing.take()
+                && let Some(t) = self.detector.suspect(p.target, now)
+            {
+                self.transition(t);
+            }
+            let mut candidates: Vec<NodeId> = self
+                .peers
+                .iter()
+                .filter(|q| q.addr.is_some() && q.max_version >= FrameKind::Ping.since_version())
+                .filter(|q| self.detector.state(q.id) != Liveness::Down)
+                .map(|q| q.id)
+                .collect();
+            candidates.sort_unstable();
+            let rng = &mut self.rng;
+            let target = self.detector.next_target(&candidates, |v| shuffle(rng, v));
+            if let Some(target) = target
+                && let Some(addr) = self.peers.get(target).and_then(|q| q.addr)
+            {
+                let nonce = self.rng.next_u64();
+                self.detector.probing = Some(Probing {
+                    target,
+                    nonce,
+                    sent: now,
+                    indirect_sent: false,
+                });
+                let ping = Probe {
+                    nonce,
+                    rumors: self.detector.take_rumors(Rumor::MAX_PER_FRAME),
+                };
+                let v = self.version_for(target);
+                self.send_datagram(now, Some(addr), wire::Payload::Ping(ping), v);
+            }
+            let period = self.detector.cfg.probe_period;
+            self.detector.next_probe =
+                now.plus(jittered(&mut self.rng, period, self.cfg.jitter_percent));
+        }
+        for t in self.detector.expire(now) {
+            self.transition(t);
+        }
+    }
+
+    /// Up to `indirect` random alive peers other than `target` to probe it
+    /// for us, preferring our LAN (a different path than ours).
+    fn pick_helpers(&mut self, target: NodeId, now: Millis) -> Vec<PeerRef> {
+        let want = self.detector.cfg.indirect;
+        let ttl = self.hears_ttl(now);
+        let (mut local, mut far): (Vec<PeerRef>, Vec<PeerRef>) = (Vec::new(), Vec::new());
+        for q in self.peers.iter() {
+            if q.id == target
+                || q.max_version < FrameKind::PingReq.since_version()
+                || self.detector.state(q.id) != Liveness::Alive
+            {
+                continue;
+            }
+            if let Some(r) = q.peer_ref() {
+                if q.heard_by_multicast(now, ttl) {
+                    local.push(r);
+                } else {
+                    far.push(r);
+                }
+            }
+        }
+        shuffle(&mut self.rng, &mut local);
+        shuffle(&mut self.rng, &mut far);
+        local.extend(far);
+        local.truncate(want);
+        local
+    }
+
+    /// This node's view of a peer's liveness.
+    #[must_use]
+    pub fn liveness(&self, id: NodeId) -> Liveness {
+        self.detector.state(id)
+    }
+
+    /// The detector's view of a peer (since when in its state).
+    #[must_use]
+    pub fn liveness_view(&self, id: NodeId) -> Option<&View> {
+        self.detector.view(id)
     }
 
     fn on_announce(&mut self, now: Millis, sender: NodeId, src: Source, a: Announce) {
@@ -1108,6 +1287,7 @@ impl Chatter {
                 groups_fp,
                 heads: heads.clone(),
                 policy_fp: 0,
+                rumors: Vec::new(),
             };
             let frame = Frame {
                 sender: self.me.id,

@@ -59,6 +59,8 @@ pub struct ProtocolConfig {
     pub pulls_per_sec: u64,
     /// Peers given by address (other subnets multicast cannot reach).
     pub seeds: Vec<SocketAddr>,
+    /// The failure detector.
+    pub liveness: super::liveness::DetectorConfig,
 }
 
 impl Default for ProtocolConfig {
@@ -84,6 +86,7 @@ impl Default for ProtocolConfig {
             groups_window: 8,
             pulls_per_sec: 20,
             seeds: Vec::new(),
+            liveness: super::liveness::DetectorConfig::default(),
         }
     }
 }

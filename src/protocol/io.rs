@@ -124,6 +124,15 @@ pub enum Event {
         /// Our clock after the jump.
         clock: u64,
     },
+    /// A peer's liveness changed in this node's view.
+    Liveness {
+        /// The peer.
+        id: NodeId,
+        /// Its new state.
+        state: crate::wire::Liveness,
+        /// Whether it restarted (a higher incarnation).
+        restarted: bool,
+    },
     /// Frames from `from` keep failing authentication: most likely a board
     /// with a different cluster key.
     KeyMismatch {

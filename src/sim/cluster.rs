@@ -97,6 +97,8 @@ struct Node {
     incarnation: u64,
     store: OwnState,
     timer_at: Option<Millis>,
+    /// Timer firings at one instant that left the timer due at it again.
+    spins: (Millis, u32),
     conns: BTreeMap<ConnId, SimConn>,
     traffic: Traffic,
     max_conns_seen: usize,
@@ -219,6 +221,7 @@ impl Cluster {
                 incarnation: 0,
                 store: OwnState::default(),
                 timer_at: None,
+                spins: (Millis(0), 0),
                 conns: BTreeMap::new(),
                 traffic: Traffic::default(),
                 max_conns_seen: 0,
@@ -589,6 +592,19 @@ impl Cluster {
                 let Some(c) = n.chatter.as_mut() else { return };
                 trace(&mut self.trace, now, 2, node, 0);
                 c.handle_timeout(now);
+                // A state machine whose timeout stays due after it was
+                // handled would spin here forever: fail loudly instead.
+                if c.poll_timeout().is_some_and(|t| t <= now) {
+                    n.spins = if n.spins.0 == now {
+                        (now, n.spins.1 + 1)
+                    } else {
+                        (now, 1)
+                    };
+                    assert!(
+                        n.spins.1 < 1_000,
+                        "node {node}: poll_timeout stays due at {now:?} after handle_timeout (a spinning timer)"
+                    );
+                }
                 self.drive(node);
             }
             Ev::Persisted {

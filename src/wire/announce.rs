@@ -37,6 +37,9 @@ pub struct Announce {
     /// Hash of the group policies the sender uses (auto-claim; 0 = none).
     /// Format version 2 and later; a version 1 frame decodes it as 0.
     pub policy_fp: u64,
+    /// Liveness news, piggybacked (at most [`super::Rumor::MAX_PER_FRAME`]).
+    /// Format version 2 and later; a version 1 frame decodes none.
+    pub rumors: Vec<super::Rumor>,
 }
 
 impl Announce {

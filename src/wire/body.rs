@@ -35,10 +35,10 @@ use super::forward::Forward;
 use super::frame::{Frame, FrameKind, Payload};
 use super::limits::caps::{
     MAX_ADDRS, MAX_FORWARD_LIST, MAX_GROUPS, MAX_HEADS, MAX_HEARS, MAX_IDS, MAX_ITEMS, MAX_MEMBERS,
-    MAX_SPANS,
+    MAX_RUMORS, MAX_SPANS,
 };
 use super::peer_ref::PeerRef;
-use super::probe::{PingReq, Probe};
+use super::probe::{Liveness, PingReq, Probe, Rumor};
 use super::pull::Pull;
 
 /// Item flags: bit 0 = read (else serve), bit 1 = live.
@@ -165,13 +165,26 @@ pub(crate) struct WireAnnounce<'a> {
     heads: Vec<WirePeer>,
 }
 
-/// Version 2 appends `policy_fp`.
+/// Version 2 appends `policy_fp` and the liveness rumors.
 #[derive(Serialize, Deserialize)]
 pub(crate) struct WireAnnounceV2<'a> {
     #[serde(borrow)]
     v1: WireAnnounce<'a>,
     policy_fp: [u8; 8],
+    #[serde(deserialize_with = "capped::<MAX_RUMORS, _, _>")]
+    rumors: Vec<WireRumor>,
 }
+
+/// A liveness rumor: the node (id index), its incarnation and sequence
+/// number as of the belief, and the state byte.
+#[derive(Serialize, Deserialize)]
+pub(crate) struct WireRumor {
+    id: u32,
+    incarnation: u64,
+    seq: u64,
+    state: u8,
+}
+impl Element for WireRumor {}
 
 #[derive(Serialize, Deserialize)]
 pub(crate) struct WireForward<'a> {
@@ -186,6 +199,8 @@ pub(crate) struct WireForward<'a> {
 #[derive(Serialize, Deserialize)]
 pub(crate) struct WireProbe {
     nonce: [u8; 8],
+    #[serde(deserialize_with = "capped::<MAX_RUMORS, _, _>")]
+    rumors: Vec<WireRumor>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -322,6 +337,30 @@ fn wire_addr(a: &SocketAddr) -> WireAddr {
     }
 }
 
+fn wire_rumor(r: &Rumor, t: &mut IdTable) -> WireRumor {
+    WireRumor {
+        id: t.index(r.id),
+        incarnation: r.incarnation,
+        seq: r.seq,
+        state: r.state as u8,
+    }
+}
+
+fn rumors(w: &[WireRumor], ids: &Ids<'_>) -> Result<Vec<Rumor>, WireError> {
+    check(w, MAX_RUMORS, Field::Rumors)?;
+    w.iter()
+        .map(|r| {
+            Ok(Rumor {
+                id: ids.get(r.id)?,
+                incarnation: r.incarnation,
+                seq: r.seq,
+                state: Liveness::from_byte(r.state)
+                    .ok_or(WireError::invalid(Invalid::RumorState))?,
+            })
+        })
+        .collect()
+}
+
 fn wire_peer(p: &PeerRef, t: &mut IdTable) -> WirePeer {
     WirePeer {
         id: t.index(p.id),
@@ -428,9 +467,12 @@ impl<'a> Body<'a> {
             Payload::Announce(a) => {
                 let v1 = wire_announce(a, version, &mut t)?;
                 if version >= 2 {
+                    check(&a.rumors, MAX_RUMORS, Field::Rumors)?;
+                    let rumors = a.rumors.iter().map(|r| wire_rumor(r, &mut t)).collect();
                     let p = WireAnnounceV2 {
                         v1,
                         policy_fp: a.policy_fp.to_be_bytes(),
+                        rumors,
                     };
                     Body::AnnounceV2(envelope(frame, t, p)?)
                 } else {
@@ -459,8 +501,10 @@ impl<'a> Body<'a> {
                 Body::Forward(envelope(frame, t, p)?)
             }
             Payload::Ping(p) | Payload::Ack(p) => {
+                check(&p.rumors, MAX_RUMORS, Field::Rumors)?;
                 let p = WireProbe {
                     nonce: p.nonce.to_be_bytes(),
+                    rumors: p.rumors.iter().map(|r| wire_rumor(r, &mut t)).collect(),
                 };
                 Body::Probe(envelope(frame, t, p)?)
             }
@@ -627,6 +671,7 @@ fn window<T>(total: u32, offset: u32, entries: Vec<T>) -> Result<Window<T>, Wire
 fn announce(
     w: WireAnnounce<'_>,
     policy_fp: u64,
+    rumors: Vec<Rumor>,
     version: u8,
     ids: &Ids<'_>,
 ) -> Result<Announce, WireError> {
@@ -666,6 +711,7 @@ fn announce(
             .map(|p| peer(p, ids))
             .collect::<Result<Vec<_>, _>>()?,
         policy_fp,
+        rumors,
     })
 }
 
@@ -737,10 +783,11 @@ pub(crate) fn decode(
             } = open::<WireAnnounceV2<'_>>(bytes)?;
             let ids = Ids { sender, ids: &t };
             let fp = u64::from_be_bytes(p.policy_fp);
+            let r = rumors(&p.rumors, &ids)?;
             frame(
                 inc,
                 seq,
-                Payload::Announce(announce(p.v1, fp, version, &ids)?),
+                Payload::Announce(announce(p.v1, fp, r, version, &ids)?),
             )
         }
         FrameKind::Announce => {
@@ -751,7 +798,11 @@ pub(crate) fn decode(
                 payload: p,
             } = open::<WireAnnounce<'_>>(bytes)?;
             let ids = Ids { sender, ids: &t };
-            frame(inc, seq, Payload::Announce(announce(p, 0, version, &ids)?))
+            frame(
+                inc,
+                seq,
+                Payload::Announce(announce(p, 0, Vec::new(), version, &ids)?),
+            )
         }
         FrameKind::Pull => {
             let Envelope {
@@ -798,11 +849,13 @@ pub(crate) fn decode(
             let Envelope {
                 incarnation: inc,
                 seq,
-                ids: _t,
+                ids: t,
                 payload: p,
             } = open::<WireProbe>(bytes)?;
+            let ids = Ids { sender, ids: &t };
             let probe = Probe {
                 nonce: u64::from_be_bytes(p.nonce),
+                rumors: rumors(&p.rumors, &ids)?,
             };
             let payload = if kind == FrameKind::Ping {
                 Payload::Ping(probe)

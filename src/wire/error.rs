@@ -182,6 +182,8 @@ pub enum Field {
     Heads,
     /// A forward's distribution list.
     ForwardList,
+    /// A frame's liveness rumors.
+    Rumors,
 }
 
 impl Field {
@@ -198,6 +200,7 @@ impl Field {
             Field::Groups => "groups window",
             Field::Heads => "island heads",
             Field::ForwardList => "forward list",
+            Field::Rumors => "rumors",
         }
     }
 }
@@ -232,6 +235,8 @@ pub enum Invalid {
     PullPart,
     /// An announce whose `max_version` is below the frame's own version.
     MaxVersion,
+    /// A rumor with an unknown liveness state byte.
+    RumorState,
     /// Any other model refusal.
     Model,
 }
@@ -254,6 +259,7 @@ impl Invalid {
             Invalid::Window => "window bounds",
             Invalid::PullPart => "pull member range",
             Invalid::MaxVersion => "announce max_version",
+            Invalid::RumorState => "rumor state",
             Invalid::Model => "model value",
         }
     }

@@ -48,6 +48,8 @@ pub mod caps {
     pub const MAX_HEADS: usize = Announce::MAX_HEADS;
     /// Entries in an announce's hears window (twice [`HEARS_WINDOW`]).
     pub const MAX_HEARS: usize = 2 * HEARS_WINDOW;
+    /// Liveness rumors in one frame.
+    pub const MAX_RUMORS: usize = super::super::probe::Rumor::MAX_PER_FRAME;
     /// Entries in an announce's groups window.
     pub const MAX_GROUPS: usize = 64;
     /// Nodes in a forward's distribution list.
@@ -57,7 +59,7 @@ pub mod caps {
     pub const MAX_IDS: usize = MAX_MEMBERS + MAX_FORWARD_LIST + 1;
 
     /// Entries the protocol should put in one announce's hears window.
-    pub const HEARS_WINDOW: usize = 32;
+    pub const HEARS_WINDOW: usize = 16;
     /// Bytes of group digests (name, length byte and fingerprint) the
     /// protocol should put in one announce's groups window (at least one
     /// digest always fits: a 255-byte name makes 264 bytes).

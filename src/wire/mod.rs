@@ -33,7 +33,7 @@
 //!     sender: NodeId::from_u64(0xa),
 //!     incarnation: 1,
 //!     seq: 7,
-//!     payload: Payload::Ping(Probe { nonce: 42 }),
+//!     payload: Payload::Ping(Probe { nonce: 42, rumors: vec![] }),
 //! };
 //! let nonce = [3u8; 24]; // the node draws this from the OS
 //! let bytes = codec.encode_datagram(&frame, VERSION, nonce)?;
@@ -72,7 +72,7 @@ pub use header::{HEADER_LEN, Header, MAGIC, MIN_FRAME, TAG_LEN, cluster_id};
 pub use keyring::{KEY_ID_AAD, KEY_ID_NONCE, Key, KeyError, Keyring};
 pub use limits::{Limits, caps};
 pub use peer_ref::PeerRef;
-pub use probe::{PingReq, Probe};
+pub use probe::{Liveness, PingReq, Probe, Rumor};
 pub use pull::Pull;
 pub use stats::DropCounters;
 pub use stream::{FrameReader, PREFIX_LEN, length_prefix};

@@ -11,8 +11,8 @@ use scalesmall::model::{
     Coverage, GroupName, Item, KeyRange, Kind, Message, NodeId, Span, TimedItem, WorldClock,
 };
 use scalesmall::wire::{
-    Announce, Codec, Forward, Frame, FrameKind, GroupDigest, Key, Keyring, Limits, Payload,
-    PeerRef, PingReq, Probe, Pull, Window,
+    Announce, Codec, Forward, Frame, FrameKind, GroupDigest, Key, Keyring, Limits, Liveness,
+    Payload, PeerRef, PingReq, Probe, Pull, Rumor, Window,
 };
 
 use super::strategies;
@@ -103,6 +103,11 @@ pub fn golden_frames() -> Vec<(&'static str, u8, Frame)> {
         } else {
             0
         },
+        rumors: if version >= 2 {
+            vec![golden_rumor()]
+        } else {
+            vec![]
+        },
     };
     let mut pull_clock = WorldClock::new();
     pull_clock.cover(id(0x0b0b), Span::new(0, 2).expect("valid"));
@@ -133,8 +138,22 @@ pub fn golden_frames() -> Vec<(&'static str, u8, Frame)> {
                 message: golden_message(sender),
             })),
         ),
-        ("ping", 2, frame(Payload::Ping(Probe { nonce: 0x5151 }))),
-        ("ack", 2, frame(Payload::Ack(Probe { nonce: 0x5151 }))),
+        (
+            "ping",
+            2,
+            frame(Payload::Ping(Probe {
+                nonce: 0x5151,
+                rumors: vec![golden_rumor()],
+            })),
+        ),
+        (
+            "ack",
+            2,
+            frame(Payload::Ack(Probe {
+                nonce: 0x5151,
+                rumors: vec![],
+            })),
+        ),
         (
             "ping_req",
             2,
@@ -307,7 +326,7 @@ pub fn announce(version: u8) -> impl Strategy<Value = Announce> {
     (
         version..=255u8,
         vec(socket_addr(), 0..=Announce::MAX_ADDRS),
-        window(node_id(), 40),
+        window(node_id(), scalesmall::wire::caps::MAX_HEARS),
         window(
             (group_name(), any::<u64>())
                 .prop_map(|(group, fingerprint)| GroupDigest { group, fingerprint }),
@@ -316,18 +335,41 @@ pub fn announce(version: u8) -> impl Strategy<Value = Announce> {
         any::<u64>(),
         vec(peer_ref(), 0..=Announce::MAX_HEADS),
         any::<u64>(),
+        vec(rumor(), 0..=Rumor::MAX_PER_FRAME),
     )
         .prop_map(
-            move |(max_version, addrs, hears, groups, groups_fp, heads, policy_fp)| Announce {
-                max_version,
-                addrs,
-                hears,
-                groups,
-                groups_fp,
-                heads,
-                policy_fp: if version >= 2 { policy_fp } else { 0 },
+            move |(max_version, addrs, hears, groups, groups_fp, heads, policy_fp, rumors)| {
+                Announce {
+                    max_version,
+                    addrs,
+                    hears,
+                    groups,
+                    groups_fp,
+                    heads,
+                    policy_fp: if version >= 2 { policy_fp } else { 0 },
+                    rumors: if version >= 2 { rumors } else { vec![] },
+                }
             },
         )
+}
+
+pub fn rumor() -> impl Strategy<Value = Rumor> {
+    (any::<u64>(), any::<u64>(), any::<u64>(), 0u8..3).prop_map(|(id, incarnation, seq, s)| Rumor {
+        id: NodeId::from_u64(id),
+        incarnation,
+        seq,
+        state: Liveness::from_byte(s).unwrap_or(Liveness::Alive),
+    })
+}
+
+/// The rumor in the golden announce and ping.
+pub fn golden_rumor() -> Rumor {
+    Rumor {
+        id: NodeId::from_u64(0x0e0e),
+        incarnation: 3,
+        seq: 77,
+        state: Liveness::Suspect,
+    }
 }
 
 pub fn pull() -> impl Strategy<Value = Pull> {
@@ -370,8 +412,10 @@ pub fn payload(version: u8) -> BoxedStrategy<Payload> {
     }
     prop_oneof![
         4 => v1,
-        1 => any::<u64>().prop_map(|nonce| Payload::Ping(Probe { nonce })),
-        1 => any::<u64>().prop_map(|nonce| Payload::Ack(Probe { nonce })),
+        1 => (any::<u64>(), vec(rumor(), 0..=Rumor::MAX_PER_FRAME))
+            .prop_map(|(nonce, rumors)| Payload::Ping(Probe { nonce, rumors })),
+        1 => (any::<u64>(), vec(rumor(), 0..=Rumor::MAX_PER_FRAME))
+            .prop_map(|(nonce, rumors)| Payload::Ack(Probe { nonce, rumors })),
         1 => (any::<u64>(), peer_ref())
             .prop_map(|(nonce, target)| Payload::PingReq(PingReq { nonce, target })),
     ]

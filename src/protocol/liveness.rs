@@ -1,0 +1,522 @@
+//! `Detector`: SWIM-style failure detection, each node's own view.
+//!
+//! Every probe period a node pings the next peer of a shuffled round-robin
+//! list (every peer is probed within two rounds of the list). No ack within
+//! the ping timeout: it asks `k` other peers to ping the target for it
+//! (indirect probing, for a path it cannot use). No ack by the end of the
+//! period: the target is *suspect*; a suspect that does not refute within
+//! the suspicion timeout is *down*. Any authenticated frame from a peer is
+//! evidence that it is alive.
+//!
+//! Verdicts spread as [`Rumor`]s piggybacked on pings, acks and announces,
+//! each sent about `3 log2(n)` times. A rumor is about a peer as of its frame
+//! `(incarnation, seq)`: newer wins, and at equal ones the graver state. A
+//! node that hears itself suspected refutes with an `Alive` rumor at its
+//! current `seq`, which is newer than anything the suspicion saw: no state
+//! has to be written to disk to refute. A restarted node is recognised by a
+//! higher incarnation.
+//!
+//! Liveness is an observation, never a write: the model's items of a down
+//! peer are untouched (a client skips it; expiry is a later, separate rule).
+
+use std::collections::BTreeMap;
+
+use crate::model::NodeId;
+use crate::wire::{Liveness, Rumor};
+
+use super::time::Millis;
+
+/// Tunables of the failure detector.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DetectorConfig {
+    /// One probe per period (ms).
+    pub probe_period: u64,
+    /// How long to wait for a direct ack before asking others (ms).
+    pub ping_timeout: u64,
+    /// How many others to ask.
+    pub indirect: usize,
+    /// Shortest suspicion before down (ms); it grows with log2 of the
+    /// cluster size, as SWIM's should.
+    pub suspect_min: u64,
+}
+
+impl Default for DetectorConfig {
+    fn default() -> Self {
+        Self {
+            probe_period: 2_000,
+            ping_timeout: 500,
+            indirect: 2,
+            suspect_min: 6_000,
+        }
+    }
+}
+
+/// One peer's liveness as this node sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct View {
+    /// Its incarnation as last known.
+    pub incarnation: u64,
+    /// Its highest frame sequence number known (first- or second-hand).
+    pub seq: u64,
+    /// Alive, suspect or down.
+    pub state: Liveness,
+    /// Since when.
+    pub since: Millis,
+    /// For a suspect: when it becomes down.
+    pub deadline: Option<Millis>,
+}
+
+/// A probe waiting for its ack.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Probing {
+    /// The target.
+    pub target: NodeId,
+    /// The nonce the ack must echo.
+    pub nonce: u64,
+    /// When the ping went out.
+    pub sent: Millis,
+    /// Whether the indirect probes went out.
+    pub indirect_sent: bool,
+}
+
+/// A ping sent for another node (its `PingReq`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Relay {
+    /// Who asked.
+    pub requester: NodeId,
+    /// The nonce to echo to them.
+    pub nonce: u64,
+    /// When to forget it.
+    pub expires: Millis,
+}
+
+/// A change of a peer's state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Transition {
+    /// The peer.
+    pub id: NodeId,
+    /// Its new state.
+    pub state: Liveness,
+    /// Whether it restarted (a higher incarnation).
+    pub restarted: bool,
+}
+
+/// The failure detector's state.
+#[derive(Clone, Debug)]
+pub struct Detector {
+    /// Tunables.
+    pub cfg: DetectorConfig,
+    views: BTreeMap<NodeId, View>,
+    /// Rumors to piggyback, with how many more times to send each.
+    rumors: BTreeMap<NodeId, (Rumor, u32)>,
+    /// Probe order (reshuffled by the caller when exhausted).
+    order: Vec<NodeId>,
+    next_in_order: usize,
+    /// The current probe.
+    pub probing: Option<Probing>,
+    /// Pings sent on others' behalf, by the nonce we used.
+    relays: BTreeMap<u64, Relay>,
+    /// When the next probe goes out.
+    pub next_probe: Millis,
+}
+
+/// Most relays remembered (a flood of ping-reqs cannot grow this).
+const MAX_RELAYS: usize = 256;
+
+impl Detector {
+    /// A detector that sends its first probe at `start`.
+    #[must_use]
+    pub fn new(cfg: DetectorConfig, start: Millis) -> Self {
+        Self {
+            next_probe: start.plus(cfg.probe_period),
+            cfg,
+            views: BTreeMap::new(),
+            rumors: BTreeMap::new(),
+            order: Vec::new(),
+            next_in_order: 0,
+            probing: None,
+            relays: BTreeMap::new(),
+        }
+    }
+
+    /// This node's view of `id`.
+    #[must_use]
+    pub fn view(&self, id: NodeId) -> Option<&View> {
+        self.views.get(&id)
+    }
+
+    /// Its state (`Alive` if never heard of: innocent until suspected).
+    #[must_use]
+    pub fn state(&self, id: NodeId) -> Liveness {
+        self.views.get(&id).map_or(Liveness::Alive, |v| v.state)
+    }
+
+    /// How many times a new rumor is sent: `3 * ceil(log2(n + 1))`.
+    fn retransmits(&self) -> u32 {
+        let n = self.views.len() as u64 + 1;
+        3 * (64 - n.leading_zeros()).max(1)
+    }
+
+    /// The suspicion timeout for the current cluster size.
+    #[must_use]
+    pub fn suspect_timeout(&self) -> u64 {
+        let log = u64::from(64 - (self.views.len() as u64 + 1).leading_zeros());
+        self.cfg
+            .suspect_min
+            .max(self.cfg.probe_period.saturating_mul(log))
+    }
+
+    fn spread(&mut self, r: Rumor) {
+        let n = self.retransmits();
+        self.rumors.insert(r.id, (r, n));
+    }
+
+    /// First-hand evidence: a frame from `id` at `(incarnation, seq)`.
+    pub fn heard(
+        &mut self,
+        id: NodeId,
+        incarnation: u64,
+        seq: u64,
+        now: Millis,
+    ) -> Option<Transition> {
+        let v = self.views.entry(id).or_insert(View {
+            incarnation,
+            seq,
+            state: Liveness::Alive,
+            since: now,
+            deadline: None,
+        });
+        if (incarnation, seq) < (v.incarnation, v.seq) {
+            return None;
+        }
+        let restarted = incarnation > v.incarnation;
+        v.incarnation = incarnation;
+        v.seq = seq;
+        if v.state == Liveness::Alive && !restarted {
+            return None;
+        }
+        let was = v.state;
+        v.state = Liveness::Alive;
+        v.since = now;
+        v.deadline = None;
+        let r = Rumor {
+            id,
+            incarnation,
+            seq,
+            state: Liveness::Alive,
+        };
+        self.spread(r);
+        (was != Liveness::Alive || restarted).then_some(Transition {
+            id,
+            state: Liveness::Alive,
+            restarted,
+        })
+    }
+
+    /// A rumor heard second-hand (not about this node; see [`Self::about_me`]).
+    pub fn rumor(&mut self, r: Rumor, now: Millis) -> Option<Transition> {
+        let timeout = self.suspect_timeout();
+        let current = self.views.get(&r.id).map(|v| Rumor {
+            id: r.id,
+            incarnation: v.incarnation,
+            seq: v.seq,
+            state: v.state,
+        });
+        if current.is_some_and(|c| !r.supersedes(&c)) {
+            return None;
+        }
+        let was = current.map(|c| c.state);
+        let restarted = current.is_some_and(|c| r.incarnation > c.incarnation);
+        self.views.insert(
+            r.id,
+            View {
+                incarnation: r.incarnation,
+                seq: r.seq,
+                state: r.state,
+                since: now,
+                deadline: (r.state == Liveness::Suspect).then(|| now.plus(timeout)),
+            },
+        );
+        self.spread(r);
+        (was != Some(r.state) || restarted).then_some(Transition {
+            id: r.id,
+            state: r.state,
+            restarted,
+        })
+    }
+
+    /// A rumor about this node: a suspicion or a down verdict is refuted
+    /// with `Alive` at our current `(incarnation, seq)`, which is newer.
+    /// Returns whether a refutation was queued.
+    pub fn about_me(&mut self, r: Rumor, me: NodeId, incarnation: u64, seq: u64) -> bool {
+        if r.state == Liveness::Alive || r.incarnation > incarnation {
+            return false;
+        }
+        self.spread(Rumor {
+            id: me,
+            incarnation,
+            seq: seq.max(r.seq.saturating_add(1)),
+            state: Liveness::Alive,
+        });
+        true
+    }
+
+    /// Up to `max` rumors to piggyback on the next frame, freshest first;
+    /// each one's remaining count goes down.
+    pub fn take_rumors(&mut self, max: usize) -> Vec<Rumor> {
+        let mut picked: Vec<(u32, NodeId)> =
+            self.rumors.iter().map(|(id, (_, n))| (*n, *id)).collect();
+        picked.sort_by(|a, b| b.cmp(a));
+        picked.truncate(max);
+        let mut out = Vec::with_capacity(picked.len());
+        for (_, id) in picked {
+            if let Some((r, n)) = self.rumors.get_mut(&id) {
+                out.push(*r);
+                *n = n.saturating_sub(1);
+                if *n == 0 {
+                    self.rumors.remove(&id);
+                }
+            }
+        }
+        out
+    }
+
+    /// The next peer to probe from `candidates` (sorted; peers with an
+    /// address that are not down), reshuffling with `shuffle` when a round
+    /// ends.
+    pub fn next_target(
+        &mut self,
+        candidates: &[NodeId],
+        shuffle: impl FnOnce(&mut Vec<NodeId>),
+    ) -> Option<NodeId> {
+        if candidates.is_empty() {
+            return None;
+        }
+        if let Some(id) = self.next_in_round(candidates) {
+            return Some(id);
+        }
+        self.order = candidates.to_vec();
+        shuffle(&mut self.order);
+        self.next_in_order = 0;
+        self.next_in_round(candidates)
+    }
+
+    fn next_in_round(&mut self, candidates: &[NodeId]) -> Option<NodeId> {
+        while let Some(&id) = self.order.get(self.next_in_order) {
+            self.next_in_order += 1;
+            if candidates.binary_search(&id).is_ok() {
+                return Some(id);
+            }
+        }
+        None
+    }
+
+    /// An ack with `nonce` arrived: the probe (or a relay) is answered.
+    /// Returns the relay to answer, if it was one.
+    pub fn acked(&mut self, nonce: u64) -> Option<Relay> {
+        if self.probing.is_some_and(|p| p.nonce == nonce) {
+            self.probing = None;
+            return None;
+        }
+        self.relays.remove(&nonce)
+    }
+
+    /// Remembers a ping sent on `requester`'s behalf.
+    pub fn relay(&mut self, our_nonce: u64, relay: Relay) {
+        if self.relays.len() >= MAX_RELAYS
+            && let Some(oldest) = self
+                .relays
+                .iter()
+                .min_by_key(|(_, r)| r.expires)
+                .map(|(n, _)| *n)
+        {
+            self.relays.remove(&oldest);
+        }
+        self.relays.insert(our_nonce, relay);
+    }
+
+    /// The probe of `target` went unanswered: suspect it.
+    pub fn suspect(&mut self, target: NodeId, now: Millis) -> Option<Transition> {
+        let timeout = self.suspect_timeout();
+        let v = self.views.get_mut(&target)?;
+        if v.state != Liveness::Alive {
+            return None;
+        }
+        v.state = Liveness::Suspect;
+        v.since = now;
+        v.deadline = Some(now.plus(timeout));
+        let r = Rumor {
+            id: target,
+            incarnation: v.incarnation,
+            seq: v.seq,
+            state: Liveness::Suspect,
+        };
+        self.spread(r);
+        Some(Transition {
+            id: target,
+            state: Liveness::Suspect,
+            restarted: false,
+        })
+    }
+
+    /// Suspects whose time is up become down; expired relays are forgotten.
+    pub fn expire(&mut self, now: Millis) -> Vec<Transition> {
+        let due: Vec<NodeId> = self
+            .views
+            .iter()
+            .filter(|(_, v)| v.state == Liveness::Suspect && v.deadline.is_some_and(|d| d <= now))
+            .map(|(id, _)| *id)
+            .collect();
+        let mut out = Vec::new();
+        for id in due {
+            if let Some(v) = self.views.get_mut(&id) {
+                v.state = Liveness::Down;
+                v.since = now;
+                v.deadline = None;
+                let r = Rumor {
+                    id,
+                    incarnation: v.incarnation,
+                    seq: v.seq,
+                    state: Liveness::Down,
+                };
+                self.spread(r);
+                out.push(Transition {
+                    id,
+                    state: Liveness::Down,
+                    restarted: false,
+                });
+            }
+        }
+        self.relays.retain(|_, r| r.expires > now);
+        out
+    }
+
+    /// The earliest deadline: next probe, probe timeouts, suspicions, relays.
+    #[must_use]
+    pub fn next_deadline(&self) -> Millis {
+        let mut t = self.next_probe;
+        // An unanswered probe needs a wake-up only for its indirect step;
+        // its verdict is given at the next probe, already in `t`. (A
+        // deadline that stays in the past would make the caller spin.)
+        if let Some(p) = self.probing
+            && !p.indirect_sent
+        {
+            t = t.min(p.sent.plus(self.cfg.ping_timeout));
+        }
+        for v in self.views.values() {
+            if let Some(d) = v.deadline {
+                t = t.min(d);
+            }
+        }
+        if let Some(r) = self.relays.values().map(|r| r.expires).min() {
+            t = t.min(r);
+        }
+        t
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn id(v: u64) -> NodeId {
+        NodeId::from_u64(v)
+    }
+
+    #[test]
+    fn frames_are_evidence_and_a_restart_is_recognised() {
+        let mut d = Detector::new(DetectorConfig::default(), Millis(0));
+        assert_eq!(
+            d.heard(id(1), 1, 5, Millis(0)),
+            None,
+            "new and alive: no transition"
+        );
+        d.suspect(id(1), Millis(10));
+        assert_eq!(d.state(id(1)), Liveness::Suspect);
+        let t = d.heard(id(1), 1, 6, Millis(20)).unwrap();
+        assert_eq!((t.state, t.restarted), (Liveness::Alive, false));
+        let t = d.heard(id(1), 2, 1, Millis(30)).unwrap();
+        assert!(t.restarted);
+        assert_eq!(
+            d.heard(id(1), 1, 99, Millis(40)),
+            None,
+            "an older incarnation is stale"
+        );
+    }
+
+    #[test]
+    fn a_suspect_that_does_not_refute_goes_down() {
+        let mut d = Detector::new(DetectorConfig::default(), Millis(0));
+        d.heard(id(1), 1, 5, Millis(0));
+        d.suspect(id(1), Millis(100));
+        let timeout = d.suspect_timeout();
+        assert!(d.expire(Millis(100 + timeout - 1)).is_empty());
+        let down = d.expire(Millis(100 + timeout));
+        assert_eq!(down.len(), 1);
+        assert_eq!(d.state(id(1)), Liveness::Down);
+    }
+
+    #[test]
+    fn newer_rumors_win_and_graver_ones_win_ties() {
+        let mut d = Detector::new(DetectorConfig::default(), Millis(0));
+        let r = |seq, state| Rumor {
+            id: id(1),
+            incarnation: 1,
+            seq,
+            state,
+        };
+        d.rumor(r(5, Liveness::Alive), Millis(0));
+        assert!(d.rumor(r(5, Liveness::Suspect), Millis(1)).is_some());
+        assert!(
+            d.rumor(r(5, Liveness::Alive), Millis(2)).is_none(),
+            "a tie goes to the graver"
+        );
+        assert!(
+            d.rumor(r(6, Liveness::Alive), Millis(3)).is_some(),
+            "a refutation is newer"
+        );
+        assert_eq!(d.state(id(1)), Liveness::Alive);
+        assert!(d.rumor(r(4, Liveness::Down), Millis(4)).is_none(), "stale");
+    }
+
+    #[test]
+    fn a_node_refutes_suspicion_of_itself() {
+        let mut d = Detector::new(DetectorConfig::default(), Millis(0));
+        let me = id(9);
+        let sus = Rumor {
+            id: me,
+            incarnation: 3,
+            seq: 40,
+            state: Liveness::Suspect,
+        };
+        assert!(d.about_me(sus, me, 3, 41));
+        let out = d.take_rumors(6);
+        assert_eq!(out.len(), 1);
+        assert!(out[0].supersedes(&sus));
+        assert_eq!(out[0].state, Liveness::Alive);
+    }
+
+    #[test]
+    fn rumors_are_sent_a_bounded_number_of_times() {
+        let mut d = Detector::new(DetectorConfig::default(), Millis(0));
+        d.heard(id(1), 1, 1, Millis(0));
+        d.suspect(id(1), Millis(1));
+        let mut sent = 0;
+        while !d.take_rumors(6).is_empty() {
+            sent += 1;
+            assert!(sent < 100);
+        }
+        assert_eq!(sent, d.retransmits() as usize);
+    }
+
+    #[test]
+    fn round_robin_probes_everyone_each_round() {
+        let mut d = Detector::new(DetectorConfig::default(), Millis(0));
+        let peers: Vec<NodeId> = (1..=5).map(id).collect(); // sorted
+        let mut seen: Vec<NodeId> = (0..5)
+            .filter_map(|_| d.next_target(&peers, |v| v.reverse()))
+            .collect();
+        seen.sort();
+        assert_eq!(seen, peers);
+    }
+}
