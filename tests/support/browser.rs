@@ -187,12 +187,16 @@ impl Browser {
         }
     }
 
-    /// Resizes the window.
-    pub fn resize(&self, width: u32, height: u32) {
+    /// Makes the viewport exactly `width`×`height` CSS pixels, whatever
+    /// the (headless) screen size (chromedriver's DevTools passthrough).
+    pub fn viewport(&self, width: u32, height: u32) {
         self.call(
             "POST",
-            &self.session_path("/window/rect"),
-            &json!({ "width": width, "height": height }),
+            &self.session_path("/goog/cdp/execute"),
+            &json!({
+                "cmd": "Emulation.setDeviceMetricsOverride",
+                "params": { "width": width, "height": height, "deviceScaleFactor": 1, "mobile": false },
+            }),
         );
     }
 

@@ -1,7 +1,7 @@
 //! A tiny HTTP/1.1 client over `std::net::TcpStream` for tests: one request
 //! per connection (`Connection: close`), the request target sent exactly as
-//! given (so a test can send bad percent-encoding), the reply read to the
-//! end, chunked bodies decoded. Every call has a timeout. Used for the
+//! given (so a test can send bad percent-encoding), the reply read as far
+//! as its headers announce (or to the end), chunked bodies decoded. Every call has a timeout. Used for the
 //! node's JSON API and for chromedriver's WebDriver API.
 
 use std::io::{Read, Write};
@@ -65,9 +65,25 @@ pub fn request(
     if let Some(b) = body {
         s.write_all(b)?;
     }
+    read_reply(&mut s)
+}
+
+/// Reads one reply: the headers, then as much body as they announce (some
+/// servers, chromedriver among them, keep the connection open regardless).
+fn read_reply(s: &mut TcpStream) -> std::io::Result<Reply> {
     let mut raw = Vec::new();
-    s.read_to_end(&mut raw)?;
-    parse(&raw)
+    let mut buf = [0u8; 16 * 1024];
+    loop {
+        if let Some(reply) = parse(&raw, false)? {
+            return Ok(reply);
+        }
+        let n = s.read(&mut buf)?;
+        if n == 0 {
+            // The peer closed: what came is all there is.
+            return parse(&raw, true)?.ok_or_else(|| bad("connection closed mid-reply"));
+        }
+        raw.extend_from_slice(&buf[..n]);
+    }
 }
 
 /// Sends raw bytes and returns whatever comes back (for malformed requests).
@@ -89,11 +105,12 @@ fn bad(what: &str) -> std::io::Error {
     std::io::Error::new(std::io::ErrorKind::InvalidData, what.to_owned())
 }
 
-fn parse(raw: &[u8]) -> std::io::Result<Reply> {
-    let split = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .ok_or_else(|| bad("no end of headers"))?;
+/// Parses `raw`; `None` while incomplete (unless `closed`: then the body
+/// is whatever arrived, if no length was announced).
+fn parse(raw: &[u8], closed: bool) -> std::io::Result<Option<Reply>> {
+    let Some(split) = raw.windows(4).position(|w| w == b"\r\n\r\n") else {
+        return Ok(None);
+    };
     let head = std::str::from_utf8(&raw[..split]).map_err(|_| bad("headers not UTF-8"))?;
     let rest = &raw[split + 4..];
     let mut lines = head.split("\r\n");
@@ -111,34 +128,45 @@ fn parse(raw: &[u8]) -> std::io::Result<Reply> {
         headers,
         body: Vec::new(),
     };
-    reply.body = if reply
+    let body = if reply
         .header("transfer-encoding")
         .is_some_and(|t| t.eq_ignore_ascii_case("chunked"))
     {
         dechunk(rest)?
     } else if let Some(n) = reply.header("content-length").and_then(|n| n.parse().ok()) {
-        rest.get(..n).ok_or_else(|| bad("short body"))?.to_vec()
+        rest.get(..n).map(<[u8]>::to_vec)
+    } else if closed {
+        Some(rest.to_vec())
     } else {
-        rest.to_vec()
+        None
     };
-    Ok(reply)
+    Ok(body.map(|body| {
+        reply.body = body;
+        reply
+    }))
 }
 
-fn dechunk(mut rest: &[u8]) -> std::io::Result<Vec<u8>> {
+/// A chunked body; `None` while incomplete.
+fn dechunk(mut rest: &[u8]) -> std::io::Result<Option<Vec<u8>>> {
     let mut out = Vec::new();
     loop {
-        let eol = rest
-            .windows(2)
-            .position(|w| w == b"\r\n")
-            .ok_or_else(|| bad("chunk size line"))?;
+        let Some(eol) = rest.windows(2).position(|w| w == b"\r\n") else {
+            return Ok(None);
+        };
         let line = std::str::from_utf8(&rest[..eol]).map_err(|_| bad("chunk size"))?;
         let size = usize::from_str_radix(line.split(';').next().unwrap_or("").trim(), 16)
             .map_err(|_| bad("chunk size"))?;
         rest = &rest[eol + 2..];
         if size == 0 {
-            return Ok(out);
+            return Ok(Some(out));
         }
-        out.extend_from_slice(rest.get(..size).ok_or_else(|| bad("short chunk"))?);
-        rest = rest.get(size + 2..).ok_or_else(|| bad("chunk end"))?;
+        let Some(chunk) = rest.get(..size) else {
+            return Ok(None);
+        };
+        out.extend_from_slice(chunk);
+        let Some(next) = rest.get(size + 2..) else {
+            return Ok(None);
+        };
+        rest = next;
     }
 }
