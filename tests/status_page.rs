@@ -7,8 +7,9 @@
 //! the page to show it suspect or down, and saves a screenshot under the
 //! target directory (`target/tmp/status_page.png`).
 //!
-//! Without Chromium the test prints `SKIP` and passes (`./test.sh browser`
-//! is the suite that insists). The nodes run on the host's loopback with
+//! Without Chromium the test prints `SKIP` and passes, unless
+//! `SCALESMALL_REQUIRE_BROWSER=1` (`./test.sh browser` sets it; that suite
+//! itself skips, or fails in strict CI, when Chromium is missing). The nodes run on the host's loopback with
 //! seeds even as root (`Env::loopback`): a namespace would put the HTTP
 //! listener out of the browser's reach.
 //!
@@ -44,10 +45,15 @@ const DRAWN: Duration = Duration::from_secs(30);
 /// A killed board turning suspect (the stand-in: 15 s of silence).
 const NOTICED: Duration = Duration::from_secs(60);
 
-/// Chromium and chromedriver, or `None` after printing why the test skips.
+/// Chromium and chromedriver, or `None` after printing why the test skips
+/// (a failure instead with `SCALESMALL_REQUIRE_BROWSER=1`, as `./test.sh
+/// browser` sets).
 fn tools() -> Option<Tools> {
     match browser::find() {
         Ok(t) => Some(t),
+        Err(why) if std::env::var_os("SCALESMALL_REQUIRE_BROWSER").is_some() => {
+            panic!("SCALESMALL_REQUIRE_BROWSER is set but {why}")
+        }
         Err(why) => {
             println!("SKIP status_page: {why}");
             None
