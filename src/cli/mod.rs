@@ -33,10 +33,15 @@ const EXIT_CODES: &str =
 ///
 /// Quick start on one board:
 ///
-///     scalesmall run &
-///     scalesmall join demo
-///     scalesmall claim demo 0..0x7fffffff --priority 10 --port 8080
-///     scalesmall lookup demo user:42
+// Shell examples for --help, kept out of doctests (an indented block
+// would be compiled as Rust).
+#[cfg_attr(not(doctest), doc = "     scalesmall run &")]
+#[cfg_attr(not(doctest), doc = "     scalesmall join demo")]
+#[cfg_attr(
+    not(doctest),
+    doc = "     scalesmall claim demo 0..0x7fffffff --priority 10 --port 8080"
+)]
+#[cfg_attr(not(doctest), doc = "     scalesmall lookup demo user:42")]
 #[derive(Parser, Debug)]
 #[command(name = "scalesmall", version, about, long_about, after_help = EXIT_CODES, verbatim_doc_comment)]
 pub struct Cli {
@@ -132,9 +137,15 @@ pub enum Cmd {
     ///
     /// Examples:
     ///
-    ///     scalesmall run
-    ///     scalesmall run --config /etc/scalesmall/scalesmall.toml
-    ///     scalesmall run --peer 10.1.0.5:29999 --key-file /etc/scalesmall/cluster.key
+    #[cfg_attr(not(doctest), doc = "     scalesmall run")]
+    #[cfg_attr(
+        not(doctest),
+        doc = "     scalesmall run --config /etc/scalesmall/scalesmall.toml"
+    )]
+    #[cfg_attr(
+        not(doctest),
+        doc = "     scalesmall run --peer 10.1.0.5:29999 --key-file /etc/scalesmall/cluster.key"
+    )]
     #[command(after_help = EXIT_CODES, verbatim_doc_comment)]
     Run(RunArgs),
 
@@ -167,8 +178,11 @@ pub enum Cmd {
     ///
     /// Examples:
     ///
-    ///     scalesmall claim demo 0..0x7fffffff --priority 10 --port 8080
-    ///     scalesmall claim cache full
+    #[cfg_attr(
+        not(doctest),
+        doc = "     scalesmall claim demo 0..0x7fffffff --priority 10 --port 8080"
+    )]
+    #[cfg_attr(not(doctest), doc = "     scalesmall claim cache full")]
     #[command(verbatim_doc_comment)]
     Claim {
         /// The group.
@@ -206,8 +220,8 @@ pub enum Cmd {
     ///
     /// Examples:
     ///
-    ///     scalesmall lookup demo 42
-    ///     scalesmall lookup demo user:42
+    #[cfg_attr(not(doctest), doc = "     scalesmall lookup demo 42")]
+    #[cfg_attr(not(doctest), doc = "     scalesmall lookup demo user:42")]
     #[command(verbatim_doc_comment)]
     Lookup {
         /// The group.
@@ -254,8 +268,8 @@ pub enum Cmd {
     ///
     /// Examples:
     ///
-    ///     scalesmall status
-    ///     scalesmall status --json | jq .converged
+    #[cfg_attr(not(doctest), doc = "     scalesmall status")]
+    #[cfg_attr(not(doctest), doc = "     scalesmall status --json | jq .converged")]
     #[command(verbatim_doc_comment)]
     Status {
         /// How to reach the node.
@@ -280,7 +294,10 @@ pub enum Cmd {
     /// is lost (docs/wire.md, "Keyring"). The key goes to standard output,
     /// the advice to standard error, so
     ///
-    ///     scalesmall keygen > /etc/scalesmall/cluster.key
+    #[cfg_attr(
+        not(doctest),
+        doc = "     scalesmall keygen > /etc/scalesmall/cluster.key"
+    )]
     ///
     /// writes a key file and nothing else.
     #[command(verbatim_doc_comment)]
