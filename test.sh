@@ -144,7 +144,24 @@ suite_arm() {
     return "$rc"
 }
 
-ALL_SUITES=(unit doc bench arm)
+# The status page in headless Chromium (tests/status_page.rs): three real
+# nodes, the drawn key space checked against lookup, a killed board turning
+# suspect, a screenshot in target/tmp/status_page.png. Debian's chromium and
+# chromium-driver at /usr/bin (or $SCALESMALL_CHROMIUM /
+# $SCALESMALL_CHROMEDRIVER).
+suite_browser() {
+    local chromium=${SCALESMALL_CHROMIUM:-/usr/bin/chromium}
+    local driver=${SCALESMALL_CHROMEDRIVER:-/usr/bin/chromedriver}
+    if [ ! -x "$chromium" ] || [ ! -x "$driver" ]; then
+        skip browser "apt-get install chromium chromium-driver"
+        return 77
+    fi
+    # (The test itself would print SKIP and pass without a browser; here
+    # the browser is required.)
+    SCALESMALL_REQUIRE_BROWSER=1 cargo test --test status_page -- --nocapture
+}
+
+ALL_SUITES=(unit doc bench arm browser)
 
 # --- main -----------------------------------------------------------------
 

@@ -203,6 +203,24 @@ fn print_human(reply: &Reply) {
                 );
             }
         }
+        Reply::Groups { groups } => {
+            println!(
+                "{:<24}  {:>7}  {:>7}  {:>6}  {:>5}  {:<4}  DIFFERS",
+                "GROUP", "MEMBERS", "SERVERS", "CLAIMS", "ITEMS", "MINE"
+            );
+            for g in groups {
+                println!(
+                    "{:<24}  {:>7}  {:>7}  {:>6}  {:>5}  {:<4}  {}",
+                    g.name,
+                    g.members,
+                    g.servers,
+                    g.claims,
+                    g.items,
+                    yes(g.mine),
+                    g.differs.join(",")
+                );
+            }
+        }
         Reply::Status(s) => print_status(s),
         Reply::Metrics(m) => println!("{}", serde_json::to_string_pretty(m).unwrap_or_default()),
         Reply::Refused { reason } => println!("refused: {reason}"),

@@ -1,26 +1,47 @@
 //! The optional HTTP listener (feature `http`, on by default; off unless
-//! configured, and bound to localhost unless told otherwise): Prometheus
-//! `/metrics`. hyper with only its HTTP/1 server, on the node's runtime.
-//! Read-only: it only asks the node for counters.
+//! configured, and bound where the operator says, normally localhost):
+//! hyper with only its HTTP/1 server, on the node's runtime.
+//!
+//! It serves the status page at `/` ([`super::page`]), the JSON API under
+//! `/api/v1/` ([`super::api`]) and Prometheus `/metrics`
+//! ([`super::prometheus`]); [`super::route`] decides which from the path
+//! and query. Read-only: only GET is answered (405 otherwise), and every
+//! request it makes of the node is a query. Bounded: at most
+//! [`MAX_CONNECTIONS`] connections, headers within [`HEADER_TIMEOUT`].
 
 use std::convert::Infallible;
-use std::fmt::Write as _;
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::body::Incoming;
+use hyper::header::{self, HeaderValue};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Method, Request as HttpRequest, Response, StatusCode};
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
-use tokio::sync::oneshot;
+use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 
 use crate::node::NodeHandle;
-use crate::node::api::{Metrics, Reply, Request};
+use crate::node::api::{Reply, Request};
+
+use super::api::{self, Answer};
+use super::page::{CONTENT_SECURITY_POLICY, PAGE};
+use super::prometheus::prometheus;
+use super::route::{Route, route};
+
+/// Connections served at once; more wait in the OS backlog.
+pub const MAX_CONNECTIONS: usize = 64;
+/// How long a client may take to send a request's headers (an idle
+/// keep-alive connection is closed after as long).
+pub const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+
+type Body = Full<Bytes>;
 
 /// Binds the listener.
 ///
@@ -32,7 +53,15 @@ pub async fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
 
 /// Serves until `cancel`.
 pub async fn serve(listener: TcpListener, node: NodeHandle, cancel: CancellationToken) {
+    let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     loop {
+        let permit = tokio::select! {
+            () = cancel.cancelled() => return,
+            p = Arc::clone(&slots).acquire_owned() => match p {
+                Ok(p) => p,
+                Err(_) => return,
+            },
+        };
         let accepted = tokio::select! {
             () = cancel.cancelled() => return,
             r = listener.accept() => r,
@@ -41,212 +70,95 @@ pub async fn serve(listener: TcpListener, node: NodeHandle, cancel: Cancellation
             Ok(x) => x,
             Err(e) => {
                 warn!(error = %e, "http: accept failed");
-                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                tokio::time::sleep(Duration::from_millis(100)).await;
                 continue;
             }
         };
         let node = node.clone();
+        let cancel = cancel.clone();
         tokio::spawn(async move {
             let service = service_fn(move |req| handle(req, node.clone()));
-            if let Err(e) = http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), service)
-                .await
-            {
-                debug!(error = %e, "http: connection ended");
+            let conn = http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(HEADER_TIMEOUT)
+                .serve_connection(TokioIo::new(stream), service);
+            tokio::select! {
+                () = cancel.cancelled() => {}
+                r = conn => if let Err(e) = r {
+                    debug!(error = %e, "http: connection ended");
+                },
             }
+            drop(permit);
         });
     }
 }
 
-fn text(status: StatusCode, content_type: &str, body: String) -> Response<Full<Bytes>> {
-    let mut r = Response::new(Full::new(Bytes::from(body)));
-    *r.status_mut() = status;
-    if let Ok(v) = content_type.parse() {
-        r.headers_mut().insert(hyper::header::CONTENT_TYPE, v);
-    }
+fn response(status: u16, content_type: &'static str, body: impl Into<Bytes>) -> Response<Body> {
+    let mut r = Response::new(Full::new(body.into()));
+    *r.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let h = r.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
     r
 }
 
-async fn ask(node: &NodeHandle, req: Request) -> Option<Reply> {
-    let (tx, rx) = oneshot::channel();
-    node.requests.send((req, tx)).await.ok()?;
-    rx.await.ok()
+fn json(a: Answer) -> Response<Body> {
+    response(a.status, "application/json", a.body)
+}
+
+fn text(status: u16, body: String) -> Response<Body> {
+    response(status, "text/plain; charset=utf-8", body)
 }
 
 async fn handle(
     req: HttpRequest<Incoming>,
     node: NodeHandle,
-) -> Result<Response<Full<Bytes>>, Infallible> {
+) -> Result<Response<Body>, Infallible> {
+    let uri = req.uri();
+    let api_path = uri.path().starts_with("/api/");
     if req.method() != Method::GET {
-        return Ok(text(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "text/plain",
-            "only GET: this listener is read-only\n".into(),
-        ));
-    }
-    Ok(match req.uri().path() {
-        "/metrics" => match ask(&node, Request::Metrics).await {
-            Some(Reply::Metrics(m)) => {
-                text(StatusCode::OK, "text/plain; version=0.0.4", prometheus(&m))
-            }
-            _ => text(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "text/plain",
-                "the node is shutting down\n".into(),
-            ),
-        },
-        other => text(
-            StatusCode::NOT_FOUND,
-            "text/plain",
-            format!("no such path {other:?}; try /metrics\n"),
-        ),
-    })
-}
-
-/// The Prometheus text exposition of `m`.
-#[must_use]
-pub fn prometheus(m: &Metrics) -> String {
-    let mut out = String::new();
-    let mut family = |name: &str, kind: &str, help: &str, samples: &[(String, String)]| {
-        let _ = writeln!(out, "# HELP scalesmall_{name} {help}");
-        let _ = writeln!(out, "# TYPE scalesmall_{name} {kind}");
-        for (labels, value) in samples {
-            let _ = writeln!(out, "scalesmall_{name}{labels} {value}");
-        }
-    };
-    let by =
-        |label: &str, map: &std::collections::BTreeMap<String, u64>| -> Vec<(String, String)> {
-            map.iter()
-                .map(|(k, v)| (format!("{{{label}=\"{k}\"}}"), v.to_string()))
-                .collect()
+        let message = format!(
+            "method {} not allowed: only GET; this listener is read-only (writes go through the CLI)",
+            req.method()
+        );
+        let mut r = if api_path {
+            json(Answer::error(405, &message))
+        } else {
+            text(405, message + "\n")
         };
-    let one = |v: String| vec![(String::new(), v)];
-    family(
-        "frames_in_total",
-        "counter",
-        "Frames received and accepted, by kind.",
-        &by("kind", &m.frames_in),
-    );
-    family(
-        "frames_out_total",
-        "counter",
-        "Frames sent, by kind.",
-        &by("kind", &m.frames_out),
-    );
-    family(
-        "drops_total",
-        "counter",
-        "Frames dropped, by reason.",
-        &by("reason", &m.drops),
-    );
-    family(
-        "bytes_in_total",
-        "counter",
-        "Bytes received.",
-        &one(m.bytes_in.to_string()),
-    );
-    family(
-        "bytes_out_total",
-        "counter",
-        "Bytes sent.",
-        &one(m.bytes_out.to_string()),
-    );
-    family(
-        "peers",
-        "gauge",
-        "Peers known: all, heard in the last 30 s, reachable by multicast.",
-        &[
-            ("{state=\"known\"}".into(), m.peers.to_string()),
-            ("{state=\"recent\"}".into(), m.peers_recent.to_string()),
-            (
-                "{state=\"multicast\"}".into(),
-                m.peers_multicast.to_string(),
-            ),
-        ],
-    );
-    family(
-        "groups",
-        "gauge",
-        "Groups known.",
-        &one(m.groups.to_string()),
-    );
-    family(
-        "items",
-        "gauge",
-        "Items held, all groups.",
-        &one(m.items.to_string()),
-    );
-    family(
-        "clock",
-        "gauge",
-        "This node's own clock.",
-        &one(m.clock.to_string()),
-    );
-    family(
-        "converged",
-        "gauge",
-        "1 if no recent peer announces a different group state.",
-        &one(u8::from(m.converged).to_string()),
-    );
-    family(
-        "digest_mismatches",
-        "gauge",
-        "Recent peers' group digests that differ from ours (lag).",
-        &one(m.digest_mismatches.to_string()),
-    );
-    family(
-        "news_total",
-        "counter",
-        "Received messages that changed something.",
-        &one(m.news.to_string()),
-    );
-    family(
-        "own_writes_total",
-        "counter",
-        "Own writes.",
-        &one(m.own_writes.to_string()),
-    );
-    family(
-        "protocol_inputs_total",
-        "counter",
-        "Inputs handled by the protocol.",
-        &one(m.inputs.to_string()),
-    );
-    family(
-        "protocol_seconds_total",
-        "counter",
-        "Seconds spent in the protocol on them (merges included).",
-        &one(format!("{:.6}", m.input_seconds)),
-    );
-    family(
-        "connections",
-        "gauge",
-        "TCP connections open.",
-        &one(m.connections.to_string()),
-    );
-    family(
-        "uptime_seconds",
-        "gauge",
-        "Seconds since start.",
-        &one(format!("{:.3}", m.uptime_seconds)),
-    );
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_exposition_has_help_type_and_labels() {
-        let mut m = Metrics::default();
-        m.frames_in.insert("announce".into(), 3);
-        m.drops.insert("auth_failed".into(), 1);
-        m.converged = true;
-        let t = prometheus(&m);
-        assert!(t.contains("# TYPE scalesmall_frames_in_total counter"));
-        assert!(t.contains("scalesmall_frames_in_total{kind=\"announce\"} 3"));
-        assert!(t.contains("scalesmall_drops_total{reason=\"auth_failed\"} 1"));
-        assert!(t.contains("scalesmall_converged 1"));
+        r.headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("GET"));
+        return Ok(r);
     }
+    let route = match route(uri.path(), uri.query()) {
+        Ok(r) => r,
+        Err(refusal) if refusal.api => {
+            return Ok(json(Answer::error(refusal.status, &refusal.message)));
+        }
+        Err(refusal) => return Ok(text(refusal.status, refusal.message + "\n")),
+    };
+    Ok(match route {
+        Route::Page => {
+            let mut r = response(200, "text/html; charset=utf-8", PAGE);
+            let h = r.headers_mut();
+            h.insert(
+                header::CONTENT_SECURITY_POLICY,
+                HeaderValue::from_static(CONTENT_SECURITY_POLICY),
+            );
+            h.insert(
+                header::REFERRER_POLICY,
+                HeaderValue::from_static("no-referrer"),
+            );
+            r
+        }
+        Route::Metrics => match api::ask(&node, Request::Metrics).await {
+            Some(Reply::Metrics(m)) => response(200, "text/plain; version=0.0.4", prometheus(&m)),
+            _ => text(503, "the node is shutting down\n".into()),
+        },
+        api_route => json(api::answer(&node, api_route).await),
+    })
 }

@@ -1,6 +1,7 @@
-//! The node's request and reply types: what the control socket (and later
-//! the HTTP API) asks of a running node, and what it answers. One
-//! definition, serialised as JSON by the layers above.
+//! The node's request and reply types: what the control socket and the
+//! HTTP API ask of a running node, and what it answers. One definition,
+//! serialised as JSON by the layers above (the HTTP API's documents are
+//! exactly the CLI's `--json` ones).
 
 use serde::{Deserialize, Serialize};
 
@@ -57,6 +58,8 @@ pub enum Request {
     },
     /// The peers this node knows.
     Peers,
+    /// Every group known, with counts and the peers whose digest differs.
+    Groups,
     /// The node's status.
     Status,
     /// Counters for Prometheus.
@@ -110,6 +113,11 @@ pub enum Reply {
     Peers {
         /// One entry per peer.
         peers: Vec<PeerView>,
+    },
+    /// Every group known.
+    Groups {
+        /// One entry per group, sorted by name.
+        groups: Vec<GroupView>,
     },
     /// The node's status.
     Status(Box<Status>),
@@ -194,6 +202,26 @@ pub struct PeerView {
     pub representative: bool,
     /// Highest wire version it accepts.
     pub version: u8,
+}
+
+/// One group, as this node holds it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupView {
+    /// The group's name.
+    pub name: String,
+    /// Members with a live item.
+    pub members: usize,
+    /// Members with a live claim (a serve item).
+    pub servers: usize,
+    /// Items held, retractions included.
+    pub items: usize,
+    /// Live claims (serve items), all members.
+    pub claims: usize,
+    /// Whether this node has a live item in it.
+    pub mine: bool,
+    /// Peers heard recently whose latest announced digest of the group
+    /// differs from ours: one side lags (they or we), sorted by id.
+    pub differs: Vec<String>,
 }
 
 /// The node's status (`scalesmall status`).

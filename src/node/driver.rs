@@ -25,8 +25,8 @@ use crate::protocol::{
 };
 
 use super::api::{
-    Counters, ItemView, LookupReply, Metrics, PeerView, Reply, Request, ServerView, Status,
-    WatchEvent, arch,
+    Counters, GroupView, ItemView, LookupReply, Metrics, PeerView, Reply, Request, ServerView,
+    Status, WatchEvent, arch,
 };
 use super::clock::{MonoClock, Stopwatch};
 use super::config::DeclaredGroup;
@@ -558,6 +558,9 @@ impl Driver {
             },
             Request::Status => Reply::Status(Box::new(self.status(now))),
             Request::Metrics => Reply::Metrics(Box::new(self.metrics(now))),
+            Request::Groups => Reply::Groups {
+                groups: self.groups(now),
+            },
             Request::Watch => refused("watch is a stream: use the control socket's watch"),
             Request::Join { .. }
             | Request::Leave { .. }
@@ -664,6 +667,59 @@ impl Driver {
                 own_writes: st.own_writes,
             },
         }
+    }
+}
+
+impl Driver {
+    /// Every group with its counts, and the recent peers whose announced
+    /// digest of it differs from ours (the same rule as `converged`).
+    fn groups(&self, now: Millis) -> Vec<GroupView> {
+        let c = &self.chatter;
+        let db = c.db();
+        db.groups()
+            .map(|g| {
+                let msg = db.message(g.as_str());
+                let items = msg.map_or(0, |m| m.items().len());
+                let ours = msg.map(|m| m.clock().fingerprint());
+                let mut servers = 0;
+                let mut claims = 0;
+                let mut last = None;
+                for i in db.topology(
+                    g.as_str(),
+                    TopologyFilter {
+                        kind: Some(Kind::Serve),
+                        live_only: true,
+                        member: None,
+                    },
+                ) {
+                    claims += 1;
+                    if last != Some(i.member()) {
+                        servers += 1;
+                        last = Some(i.member());
+                    }
+                }
+                let differs = c
+                    .peers()
+                    .iter()
+                    .filter(|p| now.since(p.last_heard) <= CONVERGED_WINDOW)
+                    .filter(|p| {
+                        p.groups.get(g).is_some_and(|(fp, at)| {
+                            now.since(*at) <= CONVERGED_WINDOW && ours != Some(*fp)
+                        })
+                    })
+                    .map(|p| p.id.to_string())
+                    .collect();
+                GroupView {
+                    name: g.to_string(),
+                    members: db.members(g.as_str()).len(),
+                    servers,
+                    items,
+                    claims,
+                    mine: db.my_groups().any(|m| m == g),
+                    differs,
+                }
+            })
+            .collect()
     }
 }
 

@@ -117,6 +117,18 @@ pub struct Env {
 impl Env {
     /// A fresh environment: a namespace when root, a temp dir, a key.
     pub fn new() -> Env {
+        Env::with_netns(Netns::create())
+    }
+
+    /// A fresh environment on the host's loopback even as root (no
+    /// namespace, no multicast, seeds): for tests whose own client (an HTTP
+    /// client, a browser) must reach the nodes' HTTP listener, which would
+    /// otherwise sit inside the namespace.
+    pub fn loopback() -> Env {
+        Env::with_netns(None)
+    }
+
+    fn with_netns(netns: Option<Netns>) -> Env {
         let dir = std::env::temp_dir().join(format!("scalesmall-it-{}", unique()));
         std::fs::create_dir_all(&dir).expect("temp dir");
         let key = dir.join("cluster.key");
@@ -126,7 +138,7 @@ impl Env {
             .expect("keygen runs");
         std::fs::write(&key, &out.stdout).expect("write key");
         Env {
-            netns: Netns::create(),
+            netns,
             multicast_port: free_port(),
             key,
             dir,

@@ -1,0 +1,155 @@
+//! The Prometheus text exposition (version 0.0.4) of the node's
+//! [`Metrics`], served at `/metrics` by the HTTP listener. Pure formatting:
+//! the listener asks the node for the numbers.
+
+use std::fmt::Write as _;
+
+use crate::node::api::Metrics;
+
+/// The Prometheus text exposition of `m`.
+#[must_use]
+pub fn prometheus(m: &Metrics) -> String {
+    let mut out = String::new();
+    let mut family = |name: &str, kind: &str, help: &str, samples: &[(String, String)]| {
+        let _ = writeln!(out, "# HELP scalesmall_{name} {help}");
+        let _ = writeln!(out, "# TYPE scalesmall_{name} {kind}");
+        for (labels, value) in samples {
+            let _ = writeln!(out, "scalesmall_{name}{labels} {value}");
+        }
+    };
+    let by =
+        |label: &str, map: &std::collections::BTreeMap<String, u64>| -> Vec<(String, String)> {
+            map.iter()
+                .map(|(k, v)| (format!("{{{label}=\"{k}\"}}"), v.to_string()))
+                .collect()
+        };
+    let one = |v: String| vec![(String::new(), v)];
+    family(
+        "frames_in_total",
+        "counter",
+        "Frames received and accepted, by kind.",
+        &by("kind", &m.frames_in),
+    );
+    family(
+        "frames_out_total",
+        "counter",
+        "Frames sent, by kind.",
+        &by("kind", &m.frames_out),
+    );
+    family(
+        "drops_total",
+        "counter",
+        "Frames dropped, by reason.",
+        &by("reason", &m.drops),
+    );
+    family(
+        "bytes_in_total",
+        "counter",
+        "Bytes received.",
+        &one(m.bytes_in.to_string()),
+    );
+    family(
+        "bytes_out_total",
+        "counter",
+        "Bytes sent.",
+        &one(m.bytes_out.to_string()),
+    );
+    family(
+        "peers",
+        "gauge",
+        "Peers known: all, heard in the last 30 s, reachable by multicast.",
+        &[
+            ("{state=\"known\"}".into(), m.peers.to_string()),
+            ("{state=\"recent\"}".into(), m.peers_recent.to_string()),
+            (
+                "{state=\"multicast\"}".into(),
+                m.peers_multicast.to_string(),
+            ),
+        ],
+    );
+    family(
+        "groups",
+        "gauge",
+        "Groups known.",
+        &one(m.groups.to_string()),
+    );
+    family(
+        "items",
+        "gauge",
+        "Items held, all groups.",
+        &one(m.items.to_string()),
+    );
+    family(
+        "clock",
+        "gauge",
+        "This node's own clock.",
+        &one(m.clock.to_string()),
+    );
+    family(
+        "converged",
+        "gauge",
+        "1 if no recent peer announces a different group state.",
+        &one(u8::from(m.converged).to_string()),
+    );
+    family(
+        "digest_mismatches",
+        "gauge",
+        "Recent peers' group digests that differ from ours (lag).",
+        &one(m.digest_mismatches.to_string()),
+    );
+    family(
+        "news_total",
+        "counter",
+        "Received messages that changed something.",
+        &one(m.news.to_string()),
+    );
+    family(
+        "own_writes_total",
+        "counter",
+        "Own writes.",
+        &one(m.own_writes.to_string()),
+    );
+    family(
+        "protocol_inputs_total",
+        "counter",
+        "Inputs handled by the protocol.",
+        &one(m.inputs.to_string()),
+    );
+    family(
+        "protocol_seconds_total",
+        "counter",
+        "Seconds spent in the protocol on them (merges included).",
+        &one(format!("{:.6}", m.input_seconds)),
+    );
+    family(
+        "connections",
+        "gauge",
+        "TCP connections open.",
+        &one(m.connections.to_string()),
+    );
+    family(
+        "uptime_seconds",
+        "gauge",
+        "Seconds since start.",
+        &one(format!("{:.3}", m.uptime_seconds)),
+    );
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_exposition_has_help_type_and_labels() {
+        let mut m = Metrics::default();
+        m.frames_in.insert("announce".into(), 3);
+        m.drops.insert("auth_failed".into(), 1);
+        m.converged = true;
+        let t = prometheus(&m);
+        assert!(t.contains("# TYPE scalesmall_frames_in_total counter"));
+        assert!(t.contains("scalesmall_frames_in_total{kind=\"announce\"} 3"));
+        assert!(t.contains("scalesmall_drops_total{reason=\"auth_failed\"} 1"));
+        assert!(t.contains("scalesmall_converged 1"));
+    }
+}
