@@ -161,7 +161,72 @@ suite_browser() {
     SCALESMALL_REQUIRE_BROWSER=1 cargo test --test status_page -- --nocapture
 }
 
-ALL_SUITES=(unit doc bench arm browser)
+
+# The Ansible role and playbooks (ansible/, docs/deploy.md): ansible-lint
+# (production profile, offline), --syntax-check of every playbook with the
+# example inventory, the role's systemd unit rendered with the defaults must
+# equal deploy/scalesmall.service, and systemd-analyze verify on it (where
+# systemd-analyze exists; it checks ExecStart, so a stub binary stands in).
+suite_ansible() {
+    local tool missing=() rc=0 p tmp
+    for tool in ansible-playbook ansible-lint; do
+        command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
+    done
+    if [ ${#missing[@]} -gt 0 ]; then
+        skip ansible "missing ${missing[*]}; install with: pip install ansible-core==2.19.14 ansible-lint==26.10.1 (or .ci/run)"
+        return 77
+    fi
+    local cfg="$PWD/ansible/ansible.cfg"
+
+    echo "--- ansible: ansible-lint (ansible/.ansible-lint)"
+    (cd ansible && ANSIBLE_CONFIG="$cfg" ansible-lint --nocolor) || {
+        echo "ansible: ansible-lint FAILED"
+        rc=1
+    }
+
+    for p in ansible/site.yml ansible/upgrade.yml ansible/remove.yml ansible/rotate-key.yml ansible/tests/render-unit.yml; do
+        if ANSIBLE_CONFIG="$cfg" ansible-playbook -i ansible/inventory.example.yml --syntax-check "$p" >/dev/null; then
+            echo "ansible: --syntax-check $p ok"
+        else
+            echo "ansible: --syntax-check $p FAILED"
+            rc=1
+        fi
+    done
+
+    tmp=$(mktemp -d) || return 1
+    if ANSIBLE_CONFIG="$cfg" ansible-playbook ansible/tests/render-unit.yml \
+        -e "unit_out=$tmp/default.service" >"$tmp/render.log" 2>&1 &&
+        diff -u deploy/scalesmall.service "$tmp/default.service"; then
+        echo "ansible: the role's unit with its defaults equals deploy/scalesmall.service"
+    else
+        cat "$tmp/render.log"
+        echo "ansible: deploy/scalesmall.service differs from the role's template (render it again: ansible-playbook ansible/tests/render-unit.yml -e unit_out=\$PWD/deploy/scalesmall.service)"
+        rc=1
+    fi
+    if command -v systemd-analyze >/dev/null 2>&1; then
+        mkdir -p "$tmp/opt/bin"
+        printf '#!/bin/sh\n' >"$tmp/opt/bin/scalesmall"
+        chmod 755 "$tmp/opt/bin/scalesmall"
+        for p in "" /bin/sh; do
+            if ANSIBLE_CONFIG="$cfg" ansible-playbook ansible/tests/render-unit.yml \
+                -e "unit_out=$tmp/scalesmall.service" -e "scalesmall_prefix=$tmp/opt" \
+                -e "scalesmall_exec_prefix='$p'" >"$tmp/render.log" 2>&1 &&
+                systemd-analyze verify "$tmp/scalesmall.service"; then
+                echo "ansible: systemd-analyze verify ok (exec prefix '${p}')"
+            else
+                cat "$tmp/render.log"
+                echo "ansible: systemd-analyze verify FAILED (exec prefix '${p}')"
+                rc=1
+            fi
+        done
+    else
+        echo "ansible: systemd-analyze not found: the unit was rendered and compared, not verified"
+    fi
+    rm -rf "$tmp"
+    return "$rc"
+}
+
+ALL_SUITES=(unit doc bench arm ansible browser)
 
 # --- main -----------------------------------------------------------------
 
