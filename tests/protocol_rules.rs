@@ -671,3 +671,96 @@ fn the_announce_period_grows_with_the_lan() {
         "{announces} announces in 30 s"
     );
 }
+
+/// Runs `c`'s timers up to `until`, returning what it sent.
+fn run_timers(c: &mut Chatter, until: Millis) -> Vec<(Millis, Transmit)> {
+    let mut out = Vec::new();
+    while let Some(t) = c.poll_timeout()
+        && t <= until
+    {
+        c.handle_timeout(t);
+        out.extend(drain(c, t).into_iter().map(|x| (t, x)));
+    }
+    out
+}
+
+#[test]
+fn an_unanswered_probe_suspects_and_the_suspect_refutes_at_once() {
+    use scalesmall::wire::{Liveness, Payload};
+    let (mut a, mut c) = (node(1, quiet()), node(3, quiet()));
+    introduce(&mut a, 1, &mut c, 3, Millis(0));
+    // Everything a sends to c is lost until a suspects c.
+    let c_id = NodeId::from_u64(3);
+    let mut suspected_at = None;
+    let mut buddy = None;
+    for step in 1..=20u64 {
+        let now = Millis(step * 1_000);
+        let sent = run_timers(&mut a, now);
+        if suspected_at.is_none()
+            && events(&mut a).iter().any(|e| {
+                matches!(e, Event::Liveness { id, state: Liveness::Suspect, .. } if *id == c_id)
+            })
+        {
+            suspected_at = Some(now);
+            // The ping sent with the verdict carries the suspicion to c.
+            buddy = sent.into_iter().find_map(|(_, t)| match &t {
+                Transmit::Unicast { to, bytes } if *to == addr(3) => match frame(bytes).payload {
+                    Payload::Ping(p) if p.rumors.iter().any(|r| r.id == c_id && r.state == Liveness::Suspect) => Some(t),
+                    _ => None,
+                },
+                _ => None,
+            });
+            break;
+        }
+    }
+    let now = suspected_at.expect("a suspects c after an unanswered probe round");
+    assert_eq!(a.liveness(c_id), Liveness::Suspect);
+    let buddy = buddy.expect("the suspect is told at once, by a ping carrying the suspicion");
+    // c hears it is suspected: it acks and refutes at once, by announce.
+    deliver(&[buddy], 1, &mut c, addr(3), false, now);
+    let answer = drain(&mut c, now);
+    let kinds: Vec<_> = answer.iter().filter_map(kind).collect();
+    assert!(kinds.contains(&FrameKind::Ack), "{kinds:?}");
+    assert!(
+        kinds.contains(&FrameKind::Announce),
+        "an immediate refutation: {kinds:?}"
+    );
+    deliver(&answer, 3, &mut a, addr(1), false, now);
+    assert_eq!(
+        a.liveness(c_id),
+        Liveness::Alive,
+        "first-hand evidence clears the suspicion"
+    );
+    assert!(
+        events(&mut a).iter().any(
+            |e| matches!(e, Event::Liveness { id, state: Liveness::Alive, .. } if *id == c_id)
+        )
+    );
+}
+
+#[test]
+fn a_suspect_that_stays_silent_goes_down_and_is_not_probed_again() {
+    use scalesmall::wire::Liveness;
+    let (mut a, mut c) = (node(1, quiet()), node(3, quiet()));
+    introduce(&mut a, 1, &mut c, 3, Millis(0));
+    let c_id = NodeId::from_u64(3);
+    let mut down_at = None;
+    for step in 1..=60u64 {
+        let now = Millis(step * 1_000);
+        run_timers(&mut a, now);
+        if events(&mut a)
+            .iter()
+            .any(|e| matches!(e, Event::Liveness { id, state: Liveness::Down, .. } if *id == c_id))
+        {
+            down_at = Some(now);
+            break;
+        }
+    }
+    let down_at = down_at.expect("a silent suspect goes down");
+    let pings = run_timers(&mut a, down_at.plus(20_000))
+        .into_iter()
+        .filter(|(_, t)| matches!(t, Transmit::Unicast { to, .. } if *to == addr(3)))
+        .filter(|(_, t)| kind(t) == Some(FrameKind::Ping))
+        .count();
+    assert_eq!(pings, 0, "a down peer is not probed");
+}

@@ -103,3 +103,29 @@ fn one_seed_gives_one_trace() {
     assert_eq!(a.events, b.events);
     assert_ne!(a.trace, c.trace);
 }
+
+#[test]
+fn crashed_nodes_are_marked_down_by_everyone_and_come_back_alive() {
+    // 20 nodes in 2 subnets at 5% loss: every live node marks both crashed
+    // nodes down within the 2 minutes they stay down, and sees each alive
+    // again with a new incarnation after the restart, with the cluster
+    // exact again.
+    let mut cfg = config(11, 20, 2, 0.05);
+    cfg.check_every_step = false;
+    let r = sim::measure_liveness(
+        cfg,
+        sim::LivenessRun {
+            window_ms: 120_000,
+            crashes: 2,
+            down_for: 120_000,
+        },
+    );
+    assert_eq!(r.undetected, 0, "{r:?}");
+    assert_eq!(r.detect_ms.len(), 2 * 18, "{r:?}");
+    assert!(r.restart_ms.is_some(), "{r:?}");
+    assert!(r.exact_after_restart, "{r:?}");
+    assert_eq!(
+        r.false_downs, 0,
+        "no live node marked down at 5% loss: {r:?}"
+    );
+}

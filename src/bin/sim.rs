@@ -51,6 +51,17 @@ struct Args {
     /// Benchmark 10, 20, 40 and 100 nodes on one LAN.
     #[arg(long)]
     sweep: bool,
+    /// Measure the failure detector: time until every node marks a crashed
+    /// node down, false verdicts in a quiet 10-minute window, and a restart
+    /// (see --liveness-nodes and --liveness-loss; subnets of up to 25).
+    #[arg(long)]
+    liveness: bool,
+    /// Node counts of `--liveness` (comma-separated).
+    #[arg(long, value_delimiter = ',', default_value = "10,50,100")]
+    liveness_nodes: Vec<usize>,
+    /// Loss rates of `--liveness` (comma-separated).
+    #[arg(long, value_delimiter = ',', default_value = "0.05,0.2")]
+    liveness_loss: Vec<f64>,
     /// Print CSV of convergence time vs nodes and vs loss (for docs/plot_sim.py).
     #[arg(long)]
     curve: bool,
@@ -179,6 +190,41 @@ fn main() -> ExitCode {
             );
         }
         return ExitCode::SUCCESS;
+    }
+    if a.liveness {
+        println!(
+            "| nodes / subnets | loss | crashed marked down by all: p50 / p99 / max | not detected | false suspicions / false downs per node-hour | restarted seen alive, new incarnation, by all | exact after restart |"
+        );
+        println!("|---|---|---|---|---|---|---|");
+        let mut ok = true;
+        for &n in &a.liveness_nodes {
+            for &loss in &a.liveness_loss {
+                let subnets = n.div_ceil(25).max(1);
+                let r = sim::measure_liveness(
+                    config(&a, n, subnets, loss, seed),
+                    sim::LivenessRun::default(),
+                );
+                println!(
+                    "| {n} / {subnets} | {:.0}% | {} / {} / {} | {} | {:.2} / {:.2} | {} | {} |",
+                    loss * 100.0,
+                    fmt_ms(r.detect_quantile(0.5)),
+                    fmt_ms(r.detect_quantile(0.99)),
+                    fmt_ms(r.detect_ms.last().copied()),
+                    r.undetected,
+                    r.false_suspects_per_node_hour(),
+                    r.false_downs_per_node_hour(),
+                    fmt_ms(r.restart_ms),
+                    if r.exact_after_restart { "yes" } else { "NO" },
+                );
+                ok &= r.undetected == 0 && r.restart_ms.is_some() && r.exact_after_restart;
+            }
+        }
+        println!("seed {seed}");
+        return if ok {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        };
     }
     if a.sweep {
         println!(

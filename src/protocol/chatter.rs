@@ -108,6 +108,8 @@ pub struct Chatter {
     pulls: PullTracker,
     freshness: Freshness,
     detector: Detector,
+    /// When we last refuted a suspicion of ourselves at once.
+    last_refutation: Option<Millis>,
     seeds: Vec<SocketAddr>,
     next_announce: Millis,
     next_far_sync: Millis,
@@ -161,6 +163,7 @@ impl Chatter {
             pulls: PullTracker::new(),
             freshness: Freshness::new(Freshness::DEFAULT_CAP),
             detector: Detector::new(cfg.liveness.clone(), now),
+            last_refutation: None,
             next_announce: now,
             // The first far sync goes out soon so seeds are contacted early.
             next_far_sync: now.plus(far / 10),
@@ -569,13 +572,13 @@ impl Chatter {
             wire::Payload::Announce(mut a) => {
                 let rumors = std::mem::take(&mut a.rumors);
                 self.on_announce(now, sender, src, a);
-                self.on_rumors(now, rumors);
+                self.on_rumors(now, sender, src, rumors);
             }
             wire::Payload::Pull(p) => self.on_pull(now, sender, src, p),
             wire::Payload::Delta(m) => self.on_delta(now, sender, src, m),
             wire::Payload::Forward(f) => self.on_forward(now, sender, f),
             wire::Payload::Ping(p) => {
-                self.on_rumors(now, p.rumors);
+                self.on_rumors(now, sender, src, p.rumors);
                 let to = self.reply_addr(sender, src);
                 let ack = Probe {
                     nonce: p.nonce,
@@ -589,7 +592,7 @@ impl Chatter {
                 );
             }
             wire::Payload::Ack(p) => {
-                self.on_rumors(now, p.rumors);
+                self.on_rumors(now, sender, src, p.rumors);
                 if let Some(relay) = self.detector.acked(p.nonce)
                     && let Some(to) = self.peers.get(relay.requester).and_then(|q| q.addr)
                 {
@@ -622,14 +625,30 @@ impl Chatter {
     }
 
     /// Liveness rumors piggybacked on a frame.
-    fn on_rumors(&mut self, now: Millis, rumors: Vec<Rumor>) {
+    ///
+    /// A suspicion of this node is refuted at once, not only by piggyback:
+    /// an announce carrying the refutation goes to our LAN and to the peer
+    /// that told us (at most one pair per second), since a refutation that
+    /// waits for the next probes can lose the race with the suspicion
+    /// timeout on a large or lossy cluster.
+    fn on_rumors(&mut self, now: Millis, sender: NodeId, src: Source, rumors: Vec<Rumor>) {
+        let mut refute = false;
         for r in rumors {
             if r.id == self.me.id {
-                self.detector
+                refute |= self
+                    .detector
                     .about_me(r, self.me.id, self.me.incarnation, self.seq + 1);
             } else if let Some(t) = self.detector.rumor(r, now) {
                 self.transition(t);
             }
+        }
+        if refute && self.last_refutation.is_none_or(|t| now.since(t) >= 1_000) {
+            self.last_refutation = Some(now);
+            if self.cfg.multicast {
+                self.send_announce(now, None);
+            }
+            let to = self.reply_addr(sender, src);
+            self.send_announce(now, Some(to));
         }
     }
 
@@ -671,6 +690,19 @@ impl Chatter {
                 && let Some(t) = self.detector.suspect(p.target, now)
             {
                 self.transition(t);
+                // Tell the suspect first (Lifeguard's buddy system): if it is
+                // alive and this path works again, it acks and refutes now
+                // instead of after the suspicion has spread.
+                if let Some(addr) = self.peers.get(p.target).and_then(|q| q.addr) {
+                    let ping = Probe {
+                        nonce: self.rng.next_u64(),
+                        rumors: self
+                            .detector
+                            .take_rumors_for(p.target, Rumor::MAX_PER_FRAME),
+                    };
+                    let v = self.version_for(p.target);
+                    self.send_datagram(now, Some(addr), wire::Payload::Ping(ping), v);
+                }
             }
             let mut candidates: Vec<NodeId> = self
                 .peers
@@ -694,7 +726,7 @@ impl Chatter {
                 });
                 let ping = Probe {
                     nonce,
-                    rumors: self.detector.take_rumors(Rumor::MAX_PER_FRAME),
+                    rumors: self.detector.take_rumors_for(target, Rumor::MAX_PER_FRAME),
                 };
                 let v = self.version_for(target);
                 self.send_datagram(now, Some(addr), wire::Payload::Ping(ping), v);
@@ -1269,6 +1301,7 @@ impl Chatter {
                 .map_or_else(|| self.send_version(), |p| self.version_for(p.id)),
             None => self.send_version(),
         };
+        let rumors = self.detector.take_rumors(Rumor::MAX_PER_FRAME);
         let mut groups_window = self.cfg.groups_window;
         loop {
             let mut offset = self.groups_offset;
@@ -1287,7 +1320,7 @@ impl Chatter {
                 groups_fp,
                 heads: heads.clone(),
                 policy_fp: 0,
-                rumors: Vec::new(),
+                rumors: rumors.clone(),
             };
             let frame = Frame {
                 sender: self.me.id,

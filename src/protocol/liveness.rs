@@ -264,8 +264,16 @@ impl Detector {
     /// Up to `max` rumors to piggyback on the next frame, freshest first;
     /// each one's remaining count goes down.
     pub fn take_rumors(&mut self, max: usize) -> Vec<Rumor> {
-        let mut picked: Vec<(u32, NodeId)> =
-            self.rumors.iter().map(|(id, (_, n))| (*n, *id)).collect();
+        self.take_rumors_except(None, max)
+    }
+
+    fn take_rumors_except(&mut self, skip: Option<NodeId>, max: usize) -> Vec<Rumor> {
+        let mut picked: Vec<(u32, NodeId)> = self
+            .rumors
+            .iter()
+            .filter(|(id, _)| Some(**id) != skip)
+            .map(|(id, (_, n))| (*n, *id))
+            .collect();
         picked.sort_by(|a, b| b.cmp(a));
         picked.truncate(max);
         let mut out = Vec::with_capacity(picked.len());
@@ -278,6 +286,25 @@ impl Detector {
                 }
             }
         }
+        out
+    }
+
+    /// Like [`Self::take_rumors`] for a frame to `target`: a rumor about the
+    /// target itself goes first, so a suspect hears of its suspicion from
+    /// the prober and can refute it (Lifeguard's "buddy system").
+    pub fn take_rumors_for(&mut self, target: NodeId, max: usize) -> Vec<Rumor> {
+        let about = self.rumors.get(&target).map(|(r, _)| *r);
+        let Some(about) = about.filter(|r| r.state != Liveness::Alive) else {
+            return self.take_rumors(max);
+        };
+        let mut out = vec![about];
+        if let Some((_, n)) = self.rumors.get_mut(&target) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                self.rumors.remove(&target);
+            }
+        }
+        out.extend(self.take_rumors_except(Some(target), max.saturating_sub(1)));
         out
     }
 
@@ -518,5 +545,18 @@ mod tests {
             .collect();
         seen.sort();
         assert_eq!(seen, peers);
+    }
+
+    #[test]
+    fn a_frame_to_a_suspect_carries_its_suspicion_first() {
+        let mut d = Detector::new(DetectorConfig::default(), Millis(0));
+        for i in 1..=8 {
+            d.heard(id(i), 1, 1, Millis(0));
+            d.suspect(id(i), Millis(1));
+        }
+        let out = d.take_rumors_for(id(5), 3);
+        assert_eq!(out.len(), 3);
+        assert_eq!((out[0].id, out[0].state), (id(5), Liveness::Suspect));
+        assert!(out[1..].iter().all(|r| r.id != id(5)), "{out:?}");
     }
 }

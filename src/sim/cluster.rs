@@ -28,7 +28,7 @@ use crate::protocol::{
     Chatter, Command, ConnEvent, ConnId, Event, Identity, Millis, OwnState, ProtocolConfig,
     Transmit, Via,
 };
-use crate::wire::{Codec, Key, Keyring, Limits};
+use crate::wire::{Codec, Key, Keyring, Limits, Liveness};
 
 use super::net::{Net, NetConfig, PORT};
 use super::truth::Truth;
@@ -183,6 +183,21 @@ struct Tracked {
     reached: Vec<bool>,
 }
 
+/// A liveness verdict a node reached about a peer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Verdict {
+    /// When.
+    pub at: Millis,
+    /// The node that reached it.
+    pub observer: usize,
+    /// The peer it is about.
+    pub about: NodeId,
+    /// Its new state in the observer's view.
+    pub state: Liveness,
+    /// Whether the observer saw a new incarnation.
+    pub restarted: bool,
+}
+
 /// N simulated nodes, their network and the event queue.
 pub struct Cluster {
     cfg: SimConfig,
@@ -198,6 +213,8 @@ pub struct Cluster {
     tracked: Vec<Tracked>,
     /// Delays (ms) of writes that reached every live node.
     pub write_delays: Vec<u64>,
+    /// Every liveness verdict any node reached, in order.
+    pub liveness_log: Vec<Verdict>,
     violations: Vec<String>,
     events_run: u64,
 }
@@ -239,6 +256,7 @@ impl Cluster {
             trace: xxhash_rust::xxh3::Xxh3Default::new(),
             tracked: Vec::new(),
             write_delays: Vec::new(),
+            liveness_log: Vec::new(),
             violations: Vec::new(),
             events_run: 0,
             cfg,
@@ -822,8 +840,20 @@ impl Cluster {
             n.max_conns_seen = n.max_conns_seen.max(c.conn_count());
         }
         for e in events {
-            if let Event::Changed { group, .. } = e {
-                self.follow(i, &group);
+            match e {
+                Event::Changed { group, .. } => self.follow(i, &group),
+                Event::Liveness {
+                    id,
+                    state,
+                    restarted,
+                } => self.liveness_log.push(Verdict {
+                    at: now,
+                    observer: i,
+                    about: id,
+                    state,
+                    restarted,
+                }),
+                _ => {}
             }
         }
     }

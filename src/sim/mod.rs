@@ -9,11 +9,13 @@
 //! them it does no I/O and reads no clock.
 
 mod cluster;
+mod liveness;
 mod net;
 mod scenario;
 mod truth;
 
-pub use cluster::{Cluster, SimConfig, Traffic};
+pub use cluster::{Cluster, SimConfig, Traffic, Verdict};
+pub use liveness::{LivenessReport, LivenessRun, measure_liveness};
 pub use net::{Net, NetConfig, PORT};
 pub use scenario::{Faults, GROUP, Outcome, Report, faults, measure};
 pub use truth::Truth;

@@ -121,7 +121,7 @@ fn group() -> GroupName {
 }
 
 /// Every node joins the group and claims its range, spread over `spread` ms.
-fn boot_writes(c: &mut Cluster, rng: &mut ChaCha8Rng, spread: u64) {
+pub(super) fn boot_writes(c: &mut Cluster, rng: &mut ChaCha8Rng, spread: u64) {
     let n = c.len();
     let mut order: Vec<(u64, usize)> = (0..n)
         .map(|i| (rng.next_u64() % spread.max(1), i))
