@@ -744,6 +744,26 @@ fn a_suspect_that_stays_silent_goes_down_and_is_not_probed_again() {
     let (mut a, mut c) = (node(1, quiet()), node(3, quiet()));
     introduce(&mut a, 1, &mut c, 3, Millis(0));
     let c_id = NodeId::from_u64(3);
+    // Both serve key 5, c with the higher priority: c is listed first.
+    for n in [&mut a, &mut c] {
+        n.handle_command(Millis(0), Command::Join(g())).expect("ok");
+    }
+    c.handle_command(
+        Millis(0),
+        Command::Claim {
+            group: g(),
+            range: KeyRange::new(0, 9).expect("valid"),
+            priority: 9,
+            port: 80,
+        },
+    )
+    .expect("ok");
+    a.handle_command(Millis(0), claim(0)).expect("ok");
+    drain(&mut a, Millis(0));
+    let ts = drain(&mut c, Millis(0));
+    deliver(&ts, 3, &mut a, addr(1), true, Millis(0));
+    let first = |a: &Chatter| a.lookup("g", 5).first().map(|(s, l)| (s.member, *l));
+    assert_eq!(first(&a), Some((c_id, Liveness::Alive)));
     let mut down_at = None;
     for step in 1..=60u64 {
         let now = Millis(step * 1_000);
@@ -763,4 +783,12 @@ fn a_suspect_that_stays_silent_goes_down_and_is_not_probed_again() {
         .filter(|(_, t)| kind(t) == Some(FrameKind::Ping))
         .count();
     assert_eq!(pings, 0, "a down peer is not probed");
+    // Its items stay (liveness is never a write), but lookup lists it last.
+    let servers = a.lookup("g", 5);
+    assert_eq!(servers.len(), 2);
+    assert_eq!(first(&a), Some((NodeId::from_u64(1), Liveness::Alive)));
+    assert_eq!(
+        servers.last().map(|(s, l)| (s.member, *l)),
+        Some((c_id, Liveness::Down))
+    );
 }

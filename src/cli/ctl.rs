@@ -154,17 +154,18 @@ fn print_human(reply: &Reply) {
                 println!("  no server");
             }
             println!(
-                "  {:<16}  {:>8}  {:>5}  {:<24}  ADDR",
-                "NODE", "PRIORITY", "PORT", "RANGE"
+                "  {:<16}  {:>8}  {:>5}  {:<24}  {:<21}  STATE",
+                "NODE", "PRIORITY", "PORT", "RANGE", "ADDR"
             );
             for s in &l.servers {
                 println!(
-                    "  {:<16}  {:>8}  {:>5}  {:<24}  {}",
+                    "  {:<16}  {:>8}  {:>5}  {:<24}  {:<21}  {}",
                     s.node,
                     s.priority,
                     s.port,
                     s.range,
-                    s.addr.as_deref().unwrap_or("-")
+                    s.addr.as_deref().unwrap_or("-"),
+                    if s.state.is_empty() { "-" } else { &s.state }
                 );
             }
         }

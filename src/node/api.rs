@@ -156,6 +156,10 @@ pub struct ServerView {
     pub range: String,
     /// Its address, if known.
     pub addr: Option<String>,
+    /// Its liveness in this node's view: alive, suspect or down (down
+    /// servers are listed last).
+    #[serde(default)]
+    pub state: String,
 }
 
 /// One item of a group.

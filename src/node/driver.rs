@@ -571,15 +571,17 @@ impl Driver {
         match req {
             Request::Lookup { group, key } => {
                 let (k, hashed) = parse_key(&key);
-                let servers = db
+                let servers = self
+                    .chatter
                     .lookup(&group, k)
                     .into_iter()
-                    .map(|s| ServerView {
+                    .map(|(s, state)| ServerView {
                         node: s.member.to_string(),
                         priority: s.priority,
                         port: s.port,
                         range: s.range.to_string(),
                         addr: self.addr_of(s.member).map(|a| a.to_string()),
+                        state: state.name().to_owned(),
                     })
                     .collect();
                 Reply::Lookup(LookupReply {

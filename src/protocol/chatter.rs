@@ -774,6 +774,29 @@ impl Chatter {
         self.detector.state(id)
     }
 
+    /// The servers of `key` in `group` as [`TopologyDb::lookup`] orders
+    /// them, each with its liveness in this node's view, the down ones
+    /// moved last (a client tries the live ones first and may skip the
+    /// rest). The model stays liveness-free: nothing is removed from it.
+    #[must_use]
+    pub fn lookup(&self, group: &str, key: u32) -> Vec<(crate::model::Server, Liveness)> {
+        let mut out: Vec<_> = self
+            .db
+            .lookup(group, key)
+            .into_iter()
+            .map(|s| {
+                let state = if s.member == self.me.id {
+                    Liveness::Alive
+                } else {
+                    self.detector.state(s.member)
+                };
+                (s, state)
+            })
+            .collect();
+        out.sort_by_key(|(_, state)| *state == Liveness::Down);
+        out
+    }
+
     /// The detector's view of a peer (since when in its state).
     #[must_use]
     pub fn liveness_view(&self, id: NodeId) -> Option<&View> {
@@ -1045,6 +1068,12 @@ impl Chatter {
         let mut rest = Vec::new();
         for p in self.peers.iter() {
             let Some(r) = p.peer_ref() else { continue };
+            // A down peer gets no copy (its connect would only time out);
+            // if it was wrongly marked, its refutation brings it back and
+            // anti-entropy gives it what it missed.
+            if self.detector.state(p.id) == Liveness::Down {
+                continue;
+            }
             let local = self.is_local(p, now, ttl);
             if multicast && p.hears_us(now, ttl) {
                 hear_us.push(r);
@@ -1241,6 +1270,7 @@ impl Chatter {
         let multicast = self.cfg.multicast;
         let far = self.sample_peer(|p| !(multicast && p.heard_by_multicast(now, ttl)));
         if let Some(id) = far
+            && self.detector.state(id) != Liveness::Down
             && let Some(addr) = self.peers.get(id).and_then(|p| p.addr)
         {
             if let Some(p) = self.peers.get_mut(id) {
