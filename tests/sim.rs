@@ -129,3 +129,27 @@ fn crashed_nodes_are_marked_down_by_everyone_and_come_back_alive() {
         "no live node marked down at 5% loss: {r:?}"
     );
 }
+
+#[test]
+fn a_flooding_key_holder_cannot_push_a_node_over_its_caps_or_stop_the_others() {
+    for kind in [sim::Flood::Announces, sim::Flood::Pulls, sim::Flood::Deltas] {
+        let mut cfg = config(5, 12, 2, 0.01);
+        cfg.check_every_step = false;
+        let r = sim::flood(cfg, kind, 1_000, 10);
+        assert!(r.sent >= 9_000, "{kind:?}: the flood ran: {r:?}");
+        assert!(
+            r.victim_peers <= scalesmall::protocol::MAX_PEERS,
+            "{kind:?}: {r:?}"
+        );
+        assert!(r.victim_members <= r.member_cap, "{kind:?}: {r:?}");
+        // No amplification: answers to a flood from one address are
+        // budgeted (a pull answer is the largest, at 20 pulls/s).
+        assert!(r.victim_out_bytes < 40_000.0, "{kind:?}: {r:?}");
+        assert!(r.honest_writes >= 15, "{kind:?}: {r:?}");
+        assert!(
+            r.converged_ms.is_some(),
+            "{kind:?}: the honest writes reach everyone: {r:?}"
+        );
+        assert_eq!(r.violations, 0, "{kind:?}: {r:?}");
+    }
+}

@@ -56,6 +56,14 @@ struct Args {
     /// (see --liveness-nodes and --liveness-loss; subnets of up to 25).
     #[arg(long)]
     liveness: bool,
+    /// A hostile key holder floods node 0 (announces from invented members,
+    /// pulls of everything, deltas of invented members) at --flood-rate
+    /// datagrams/s for 30 s while the others keep writing.
+    #[arg(long)]
+    flood: bool,
+    /// Datagrams per second of `--flood`.
+    #[arg(long, default_value_t = 1000)]
+    flood_rate: u64,
     /// Node counts of `--liveness` (comma-separated).
     #[arg(long, value_delimiter = ',', default_value = "10,50,100")]
     liveness_nodes: Vec<usize>,
@@ -190,6 +198,45 @@ fn main() -> ExitCode {
             );
         }
         return ExitCode::SUCCESS;
+    }
+    if a.flood {
+        println!(
+            "| flood ({} datagrams/s for 30 s at node 0; {} nodes, {} subnets, {:.0}% loss) | peers known / cap | members held / cap | node 0 sends: before / during | honest writes | converged after the flood | invariant violations |",
+            a.flood_rate,
+            a.nodes,
+            a.subnets,
+            a.loss * 100.0
+        );
+        println!("|---|---|---|---|---|---|---|");
+        let mut ok = true;
+        for kind in [sim::Flood::Announces, sim::Flood::Pulls, sim::Flood::Deltas] {
+            let r = sim::flood(
+                config(&a, a.nodes, a.subnets, a.loss, seed),
+                kind,
+                a.flood_rate,
+                30,
+            );
+            println!(
+                "| {} | {} / {} | {} / {} | {:.0} / {:.0} B/s | {} | {} | {} |",
+                kind.name(),
+                r.victim_peers,
+                scalesmall::protocol::MAX_PEERS,
+                r.victim_members,
+                r.member_cap,
+                r.victim_out_before,
+                r.victim_out_bytes,
+                r.honest_writes,
+                fmt_ms(r.converged_ms),
+                r.violations
+            );
+            ok &= r.converged_ms.is_some() && r.violations == 0;
+        }
+        println!("seed {seed}");
+        return if ok {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        };
     }
     if a.liveness {
         println!(

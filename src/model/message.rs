@@ -45,6 +45,10 @@ pub struct Message {
 /// What [`Message::apply`] (or [`crate::model::TopologyDb::apply`]) did.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
 pub struct Applied {
+    /// Only from [`crate::model::TopologyDb::apply`]: members of the message
+    /// whose items and coverage were refused because taking them would pass
+    /// a cap ([`crate::model::Caps`]); nothing of theirs was applied.
+    pub refused: usize,
     /// Whether anything changed: new or overwritten items, or more coverage.
     /// The protocol forwards the received message (never a re-cut subset)
     /// exactly when this is true.
@@ -106,6 +110,21 @@ impl Message {
         };
         msg.recompute_max_seen();
         msg
+    }
+
+    /// This message without the items and coverage of `drop` (sorted
+    /// member ids): what a cap leaves of it. A member's items go together
+    /// with the coverage of their clocks, so the invariant holds.
+    #[must_use]
+    pub fn without_members(&self, drop: &[NodeId]) -> Message {
+        let items = TimedSet::joined(
+            self.items
+                .items()
+                .iter()
+                .filter(|i| drop.binary_search(&i.member()).is_err())
+                .cloned(),
+        );
+        Self::from_valid(self.group.clone(), self.clock.without(drop), items)
     }
 
     /// The group.
@@ -204,12 +223,13 @@ impl Message {
             replaced: stats.replaced,
             coverage_grew: grew,
             own_ahead: None,
+            refused: 0,
         }
     }
 
     /// The fast path: whether `incoming` can change nothing, decided from
     /// per-member summaries only. Linear in the members; allocates nothing.
-    fn knows_all(&self, incoming: &Message, except: Option<NodeId>) -> bool {
+    pub(crate) fn knows_all(&self, incoming: &Message, except: Option<NodeId>) -> bool {
         let ours = self.clock.entries();
         let mut i = 0;
         for &(member, max) in &incoming.max_seen {

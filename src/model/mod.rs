@@ -84,5 +84,5 @@ pub use message::{Applied, Message};
 pub use node_id::{NodeId, ParseNodeIdError};
 pub use timed_item::TimedItem;
 pub use timed_set::{MergeStats, TimedSet};
-pub use topology_db::{Lag, Server, TopologyDb, TopologyFilter, Written};
+pub use topology_db::{Caps, Lag, Server, TopologyDb, TopologyFilter, Written};
 pub use world_clock::{MemberClock, WorldClock};

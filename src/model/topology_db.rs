@@ -94,6 +94,37 @@ pub struct TopologyDb {
     own: NodeId,
     clock: u64,
     groups: BTreeMap<GroupName, Message>,
+    caps: Caps,
+}
+
+/// Caps on what a node keeps of others' writes, so a peer holding the
+/// cluster key cannot grow a board's memory without bound by inventing
+/// groups, members or items. A message that would pass a cap has the
+/// offending members' items *and* coverage refused (never items without
+/// their coverage or the reverse), so the coverage invariant holds; the
+/// node simply does not know those writes, as if they had not arrived.
+/// Own writes are never capped.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct Caps {
+    /// Groups known.
+    pub groups: usize,
+    /// Members per group.
+    pub members: usize,
+    /// Items per member per group.
+    pub items_per_member: usize,
+}
+
+impl Default for Caps {
+    /// 256 groups of 4096 members, each with up to 256 items: far above
+    /// a board cluster's needs, and at most a few hundred MB even if a
+    /// hostile key holder fills every one.
+    fn default() -> Self {
+        Self {
+            groups: 256,
+            members: 4096,
+            items_per_member: 256,
+        }
+    }
 }
 
 impl TopologyDb {
@@ -104,7 +135,21 @@ impl TopologyDb {
             own,
             clock: 0,
             groups: BTreeMap::new(),
+            caps: Caps::default(),
         }
+    }
+
+    /// The same view with other caps (tests and small boards).
+    #[must_use]
+    pub fn with_caps(mut self, caps: Caps) -> Self {
+        self.caps = caps;
+        self
+    }
+
+    /// The caps in force.
+    #[must_use]
+    pub const fn caps(&self) -> Caps {
+        self.caps
     }
 
     /// The local node's id.
@@ -246,7 +291,12 @@ impl TopologyDb {
             cover.set(own, Coverage::upto(last));
             groups.insert(g.clone(), Message::new(g, cover, items)?);
         }
-        Ok(Self { own, clock, groups })
+        Ok(Self {
+            own,
+            clock,
+            groups,
+            caps: Caps::default(),
+        })
     }
 
     /// After peers were seen holding own writes up to `seen`, a clock above
@@ -361,6 +411,27 @@ impl TopologyDb {
         );
         let own_ahead = (own_seen > self.clock).then_some(own_seen);
         let group = incoming.group();
+        let held = self.groups.get(group.as_str());
+        if held.is_none() && self.groups.len() >= self.caps.groups {
+            return Applied {
+                refused: incoming.clock().len().max(1),
+                own_ahead,
+                ..Applied::default()
+            };
+        }
+        // Nothing new (the common case) cannot pass a cap: skip the check.
+        let refuse = if held.is_some_and(|h| h.knows_all(incoming, Some(own))) {
+            Vec::new()
+        } else {
+            over_cap(held, incoming, own, self.caps)
+        };
+        let capped;
+        let incoming = if refuse.is_empty() {
+            incoming
+        } else {
+            capped = incoming.without_members(&refuse);
+            &capped
+        };
         let mut applied = match self.groups.get_mut(group.as_str()) {
             Some(msg) => msg.apply_except(incoming, Some(own)),
             None => {
@@ -373,6 +444,7 @@ impl TopologyDb {
             }
         };
         applied.own_ahead = own_ahead;
+        applied.refused = refuse.len();
         applied
     }
 
@@ -603,6 +675,62 @@ fn for_each_member(msg: &Message, mut f: impl FnMut(NodeId)) {
     }
 }
 
+/// The members of `incoming` (sorted) whose writes would pass a cap if
+/// applied to `held`: a new member beyond [`Caps::members`], or a member
+/// whose held plus incoming items exceed [`Caps::items_per_member`] (an
+/// overestimate when incoming items replace held ones, which only matters
+/// at the cap). Allocates only when something is refused.
+fn over_cap(held: Option<&Message>, incoming: &Message, own: NodeId, caps: Caps) -> Vec<NodeId> {
+    let mut refuse = Vec::new();
+    let mut members = held.map_or(0, |m| m.clock().len());
+    let mut consider = |m: NodeId| {
+        if m == own || refuse.last() == Some(&m) {
+            return;
+        }
+        let held_items = held.map_or(0, |h| h.items().member_items(m).len());
+        let known = held_items > 0 || held.is_some_and(|h| h.clock().entry(m).is_some());
+        let mut refused = false;
+        if !known {
+            if members >= caps.members {
+                refused = true;
+            } else {
+                members += 1;
+            }
+        }
+        if held_items + incoming.items().member_items(m).len() > caps.items_per_member {
+            refused = true;
+        }
+        if refused {
+            refuse.push(m);
+        }
+    };
+    // Members appear in the coverage, in the items, or both; both lists
+    // are sorted, so a merge visits each member once, in order.
+    let mut clock = incoming
+        .clock()
+        .entries()
+        .iter()
+        .map(|e| e.member())
+        .peekable();
+    let mut items = incoming.max_seen_table().iter().map(|(m, _)| *m).peekable();
+    loop {
+        let next = match (clock.peek(), items.peek()) {
+            (Some(&a), Some(&b)) if a < b => clock.next(),
+            (Some(&a), Some(&b)) if b < a => items.next(),
+            (Some(_), Some(_)) => {
+                items.next();
+                clock.next()
+            }
+            (Some(_), None) => clock.next(),
+            (None, Some(_)) => items.next(),
+            (None, None) => None,
+        };
+        let Some(m) = next else { break };
+        consider(m);
+    }
+    refuse
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -614,6 +742,97 @@ mod tests {
 
     fn r(a: u32, b: u32) -> KeyRange {
         KeyRange::new(a, b).unwrap()
+    }
+
+    /// The message of `group` as member `id` wrote it: `n` claims.
+    fn written_by(id: u64, group: &str, n: u32) -> Message {
+        let mut w = TopologyDb::new(m(id));
+        for k in 0..n {
+            w.claim(group, r(k * 10, k * 10 + 9), 1, 80).unwrap();
+        }
+        w.message(group).unwrap().clone()
+    }
+
+    fn holds_nothing_of(db: &TopologyDb, group: &str, id: u64) -> bool {
+        db.message(group).is_none_or(|msg| {
+            msg.items().member_items(m(id)).is_empty() && msg.clock().entry(m(id)).is_none()
+        })
+    }
+
+    #[test]
+    fn a_new_group_beyond_the_cap_is_refused_whole() {
+        let caps = Caps {
+            groups: 2,
+            ..Caps::default()
+        };
+        let mut db = TopologyDb::new(m(1)).with_caps(caps);
+        for g in ["a", "b"] {
+            assert_eq!(db.apply(&written_by(7, g, 1)).refused, 0);
+        }
+        let a = db.apply(&written_by(7, "c", 1));
+        assert!(a.refused > 0 && !a.changed);
+        assert_eq!(db.groups().count(), 2);
+        // Known groups still take news.
+        assert!(db.apply(&written_by(8, "a", 1)).changed);
+    }
+
+    #[test]
+    fn members_beyond_the_cap_are_refused_with_their_coverage() {
+        let caps = Caps {
+            members: 3,
+            ..Caps::default()
+        };
+        let mut db = TopologyDb::new(m(1)).with_caps(caps);
+        let mut all = written_by(10, "a", 1);
+        for id in 11..15 {
+            all.join(&written_by(id, "a", 2)).unwrap();
+        }
+        let a = db.apply(&all);
+        assert_eq!(a.refused, 2);
+        for id in 10..13 {
+            assert!(!holds_nothing_of(&db, "a", id), "member {id} kept");
+        }
+        for id in 13..15 {
+            assert!(
+                holds_nothing_of(&db, "a", id),
+                "member {id}: no items and no coverage"
+            );
+        }
+        // Members already held keep taking news at the cap.
+        let mut more = written_by(12, "a", 3);
+        more.join(&written_by(14, "a", 1)).unwrap();
+        let a = db.apply(&more);
+        assert_eq!((a.refused, a.changed), (1, true));
+        assert_eq!(
+            db.message("a").unwrap().items().member_items(m(12)).len(),
+            3
+        );
+        // Own writes are never capped.
+        db.claim("a", r(500, 600), 1, 80).unwrap();
+        assert_eq!(db.message("a").unwrap().items().member_items(m(1)).len(), 1);
+    }
+
+    #[test]
+    fn a_member_past_the_item_cap_is_refused_whole() {
+        let caps = Caps {
+            items_per_member: 4,
+            ..Caps::default()
+        };
+        let mut db = TopologyDb::new(m(1)).with_caps(caps);
+        assert_eq!(db.apply(&written_by(9, "a", 4)).refused, 0);
+        // A later message with a fifth item (and the four again) would
+        // pass the cap: refused, items and coverage alike.
+        let a = db.apply(&written_by(9, "a", 5));
+        assert_eq!(a.refused, 1);
+        let msg = db.message("a").unwrap();
+        assert_eq!(msg.items().member_items(m(9)).len(), 4);
+        assert_eq!(
+            msg.clock().known_upto(m(9)),
+            4,
+            "coverage of the refused clocks not taken"
+        );
+        assert_eq!(db.apply(&written_by(10, "a", 5)).refused, 1);
+        assert!(holds_nothing_of(&db, "a", 10));
     }
 
     #[test]

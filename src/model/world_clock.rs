@@ -255,6 +255,19 @@ impl WorldClock {
         }
     }
 
+    /// This clock without the entries of `drop` (sorted member ids).
+    #[must_use]
+    pub fn without(&self, drop: &[NodeId]) -> WorldClock {
+        WorldClock {
+            entries: self
+                .entries
+                .iter()
+                .filter(|e| drop.binary_search(&e.member).is_err())
+                .cloned()
+                .collect(),
+        }
+    }
+
     /// [`WorldClock::fingerprint`] of the members in `part` only (to compare
     /// a large clock part by part).
     #[must_use]

@@ -42,7 +42,7 @@
 //! - **Bounded resources.** TCP connections are capped with LRU eviction and
 //!   idle close; pulls served are rate-limited per peer; tables are capped.
 
-use core::net::SocketAddr;
+use core::net::{IpAddr, SocketAddr};
 use std::collections::{BTreeMap, VecDeque};
 
 use rand_chacha::ChaCha8Rng;
@@ -62,6 +62,7 @@ use super::error::ProtocolError;
 use super::io::{Command, ConnEvent, ConnId, Event, Persist, Transmit, Via};
 use super::liveness::{Detector, Probing, Relay, Transition, View};
 use super::peers::PeerTable;
+use super::rate::{Buckets, Budget};
 use super::stats::Stats;
 use super::time::Millis;
 use super::tree;
@@ -110,6 +111,13 @@ pub struct Chatter {
     detector: Detector,
     /// When we last refuted a suspicion of ourselves at once.
     last_refutation: Option<Millis>,
+    /// New member ids admitted per source address.
+    admissions: Buckets<IpAddr>,
+    /// Answers to unicast frames (announce replies, acks, relayed pings)
+    /// per source address.
+    replies: Buckets<IpAddr>,
+    /// Pulls served per source address (as well as per member id).
+    serves: Buckets<IpAddr>,
     seeds: Vec<SocketAddr>,
     next_announce: Millis,
     next_far_sync: Millis,
@@ -164,6 +172,15 @@ impl Chatter {
             freshness: Freshness::new(Freshness::DEFAULT_CAP),
             detector: Detector::new(cfg.liveness.clone(), now),
             last_refutation: None,
+            admissions: Buckets::new(cfg.admissions, MAX_ADDRS_TRACKED),
+            replies: Buckets::new(cfg.replies, MAX_ADDRS_TRACKED),
+            serves: Buckets::new(
+                Budget {
+                    rate: cfg.pulls_per_sec,
+                    burst: cfg.pulls_per_sec.saturating_mul(4),
+                },
+                MAX_ADDRS_TRACKED,
+            ),
             next_announce: now,
             // The first far sync goes out soon so seeds are contacted early.
             next_far_sync: now.plus(far / 10),
@@ -543,6 +560,12 @@ impl Chatter {
 
     fn dispatch(&mut self, now: Millis, src: Source, frame: Frame) {
         let sender = frame.sender;
+        // New members from one address are admitted at a bounded rate: a
+        // key holder inventing ids cannot flush the peer table.
+        if self.peers.get(sender).is_none() && !self.admissions.allow(src.addr.ip(), now) {
+            self.stats.drop("admission");
+            return;
+        }
         let (peer, new) = self.peers.entry(sender, now);
         peer.last_heard = now;
         if frame.incarnation > peer.incarnation {
@@ -579,6 +602,10 @@ impl Chatter {
             wire::Payload::Forward(f) => self.on_forward(now, sender, f),
             wire::Payload::Ping(p) => {
                 self.on_rumors(now, sender, src, p.rumors);
+                if !self.replies.allow(src.addr.ip(), now) {
+                    self.stats.drop("reply_budget");
+                    return;
+                }
                 let to = self.reply_addr(sender, src);
                 let ack = Probe {
                     nonce: p.nonce,
@@ -605,6 +632,11 @@ impl Chatter {
                 }
             }
             wire::Payload::PingReq(req) => {
+                // A ping on another's behalf is a reflection: budgeted.
+                if !self.replies.allow(src.addr.ip(), now) {
+                    self.stats.drop("reply_budget");
+                    return;
+                }
                 let nonce = self.rng.next_u64();
                 self.detector.relay(
                     nonce,
@@ -882,13 +914,19 @@ impl Chatter {
             }
         }
         if reply_due {
-            let to = self.reply_addr(sender, src);
-            self.send_announce(now, Some(to));
+            if self.replies.allow(src.addr.ip(), now) {
+                let to = self.reply_addr(sender, src);
+                self.send_announce(now, Some(to));
+            } else {
+                self.stats.drop("reply_budget");
+            }
         }
     }
 
     fn on_pull(&mut self, now: Millis, sender: NodeId, src: Source, p: Pull) {
-        if !self.pulls.allow_serve(sender, now, self.cfg.pulls_per_sec) {
+        if !self.pulls.allow_serve(sender, now, self.cfg.pulls_per_sec)
+            || !self.serves.allow(src.addr.ip(), now)
+        {
             self.stats.drop("pull_rate");
             return;
         }
@@ -965,6 +1003,10 @@ impl Chatter {
     /// Applies a received message; returns whether it changed anything.
     fn apply(&mut self, now: Millis, origin: NodeId, m: &Message) -> bool {
         let applied = self.db.apply(m);
+        if applied.refused > 0 {
+            // Counted as drops: a cap refused some members' writes whole.
+            self.stats.drop("over_cap");
+        }
         if let Some(seen) = applied.own_ahead {
             self.own_ahead(now, seen, m);
         }
@@ -1533,6 +1575,9 @@ impl Chatter {
         None
     }
 }
+
+/// Source addresses with a budget remembered (per kind of budget).
+const MAX_ADDRS_TRACKED: usize = 1_024;
 
 /// The address of the placeholder in `heads[0]` that says "I do not know my
 /// island's representative yet".

@@ -61,6 +61,12 @@ pub struct ProtocolConfig {
     pub seeds: Vec<SocketAddr>,
     /// The failure detector.
     pub liveness: super::liveness::DetectorConfig,
+    /// New member ids admitted per source address (a flood of invented
+    /// ids from one machine is dropped beyond it).
+    pub admissions: super::rate::Budget,
+    /// Answers to unicast frames per source address (announce replies,
+    /// acks, pings relayed for another): no amplification beyond it.
+    pub replies: super::rate::Budget,
 }
 
 impl Default for ProtocolConfig {
@@ -87,6 +93,17 @@ impl Default for ProtocolConfig {
             pulls_per_sec: 20,
             seeds: Vec::new(),
             liveness: super::liveness::DetectorConfig::default(),
+            // A board announces a handful of ids at most (itself and up to
+            // four island heads per announce).
+            admissions: super::rate::Budget {
+                rate: 20,
+                burst: 200,
+            },
+            // A peer's own traffic needs about one answer per second.
+            replies: super::rate::Budget {
+                rate: 50,
+                burst: 200,
+            },
         }
     }
 }

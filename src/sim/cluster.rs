@@ -388,6 +388,31 @@ impl Cluster {
             .all(|c| self.truth.holds_exactly(c.db()))
     }
 
+    /// Whether every running node holds every honest write (forged extra
+    /// writes allowed).
+    #[must_use]
+    pub fn holds_all_honest(&self) -> bool {
+        self.nodes
+            .iter()
+            .filter_map(|n| n.chatter.as_ref())
+            .all(|c| self.truth.holds_all(c.db()))
+    }
+
+    /// Runs until [`Self::holds_all_honest`], checking every `step` ms, for
+    /// at most `limit` ms. Returns the time it took, or `None`.
+    pub fn run_until_holds_all(&mut self, step: u64, limit: u64) -> Option<u64> {
+        let start = self.now;
+        loop {
+            if self.holds_all_honest() {
+                return Some(self.now.since(start));
+            }
+            if self.now.since(start) >= limit {
+                return None;
+            }
+            self.run_for(step.max(1));
+        }
+    }
+
     /// A report of what the nodes that are not converged lack.
     #[must_use]
     pub fn divergence(&self) -> String {
@@ -458,6 +483,40 @@ impl Cluster {
             }
         }
         self.drive(i);
+    }
+
+    /// The address of node `i`.
+    #[must_use]
+    pub fn addr(&self, i: usize) -> SocketAddr {
+        self.net.addr(i)
+    }
+
+    /// A codec with the cluster's key (to forge frames as a key holder).
+    #[must_use]
+    pub fn codec(&self) -> Codec {
+        Codec::new(
+            "sim",
+            Keyring::new(self.key.clone()),
+            Limits {
+                mtu: self.cfg.protocol.mtu,
+                max_frame: self.cfg.protocol.max_frame,
+            },
+        )
+    }
+
+    /// Delivers `bytes` to node `to` now, as a unicast datagram from `from`
+    /// (an address outside the simulated network: replies are lost).
+    pub fn inject(&mut self, to: usize, from: SocketAddr, bytes: Vec<u8>) {
+        let now = self.now;
+        self.push(
+            now,
+            Ev::Datagram {
+                to,
+                from,
+                via: Via::Unicast,
+                bytes: Rc::new(bytes),
+            },
+        );
     }
 
     /// Crashes node `i` (power cut): its process and sockets vanish; its

@@ -9,12 +9,14 @@
 //! them it does no I/O and reads no clock.
 
 mod cluster;
+mod flood;
 mod liveness;
 mod net;
 mod scenario;
 mod truth;
 
 pub use cluster::{Cluster, SimConfig, Traffic, Verdict};
+pub use flood::{Flood, FloodReport, flood};
 pub use liveness::{LivenessReport, LivenessRun, measure_liveness};
 pub use net::{Net, NetConfig, PORT};
 pub use scenario::{Faults, GROUP, Outcome, Report, faults, measure};

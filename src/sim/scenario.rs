@@ -115,7 +115,7 @@ fn range_of(i: usize, n: usize) -> KeyRange {
     KeyRange::new(start as u32, end as u32).unwrap_or(KeyRange::FULL)
 }
 
-fn group() -> GroupName {
+pub(super) fn group() -> GroupName {
     // ok: a constant, valid by inspection (1 to 255 bytes of UTF-8).
     GroupName::new(GROUP).expect("the scenario group name is valid")
 }

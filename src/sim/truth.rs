@@ -93,6 +93,19 @@ impl Truth {
         })
     }
 
+    /// Whether `db` holds the latest write of every identity the log has
+    /// (it may hold more: writes forged by a key holder, which the log of
+    /// honest writes does not know).
+    #[must_use]
+    pub fn holds_all(&self, db: &TopologyDb) -> bool {
+        self.groups.iter().all(|(g, latest)| {
+            let Some(msg) = db.message(g.as_str()) else {
+                return latest.is_empty();
+            };
+            latest.iter().all(|(id, w)| msg.items().get(id) == Some(w))
+        })
+    }
+
     /// What `db` lacks or holds wrongly, for a failure report.
     #[must_use]
     pub fn diff(&self, db: &TopologyDb) -> String {
