@@ -792,3 +792,34 @@ fn a_suspect_that_stays_silent_goes_down_and_is_not_probed_again() {
         Some((c_id, Liveness::Down))
     );
 }
+
+#[test]
+fn a_forgotten_member_leaves_the_view_stays_out_and_returns_when_heard() {
+    let (mut a, mut c) = (node(1, quiet()), node(3, quiet()));
+    introduce(&mut a, 1, &mut c, 3, Millis(0));
+    let c_id = NodeId::from_u64(3);
+    c.handle_command(Millis(0), claim(0)).expect("ok");
+    let news = drain(&mut c, Millis(0));
+    deliver(&news, 3, &mut a, addr(1), true, Millis(0));
+    assert_eq!(a.lookup("g", 5).len(), 1);
+    a.handle_command(Millis(10), Command::Forget(c_id))
+        .expect("ok");
+    assert!(a.lookup("g", 5).is_empty());
+    assert!(
+        events(&mut a)
+            .iter()
+            .any(|e| matches!(e, Event::Expired { id, .. } if *id == c_id))
+    );
+    // The same news again (a peer that has not expired c gossips it): out.
+    deliver(&news, 3, &mut a, addr(1), true, Millis(20));
+    assert!(
+        a.lookup("g", 5).is_empty(),
+        "old writes of a forgotten member are refused"
+    );
+    // c is heard first-hand: it is back, and its writes are taken again.
+    let ann = announce(&mut c, Millis(30));
+    deliver(&ann, 3, &mut a, addr(1), true, Millis(30));
+    assert_eq!(a.db().expired_upto(c_id), 0);
+    deliver(&news, 3, &mut a, addr(1), true, Millis(40));
+    assert_eq!(a.lookup("g", 5).len(), 1);
+}

@@ -153,3 +153,19 @@ fn a_flooding_key_holder_cannot_push_a_node_over_its_caps_or_stop_the_others() {
         assert_eq!(r.violations, 0, "{kind:?}: {r:?}");
     }
 }
+
+#[test]
+fn a_dead_board_is_expired_everywhere_and_taken_back_whole_when_it_returns() {
+    // Grace 60 s; the board stays down 3 minutes (longer than the grace
+    // period and the markers' second grace period).
+    let mut cfg = config(21, 12, 2, 0.05);
+    cfg.check_every_step = false;
+    let r = sim::expiry(cfg, 60_000, 180_000);
+    assert!(r.all_expired_ms.is_some(), "{r:?}");
+    assert_eq!(r.still_listed, 0, "{r:?}");
+    assert!(
+        r.back_ms.is_some(),
+        "it returns and everyone holds its items again: {r:?}"
+    );
+    assert_eq!(r.violations, 0, "{r:?}");
+}

@@ -55,6 +55,7 @@ fn request_of(cmd: Cmd) -> Option<(Request, CtlArgs)> {
             ctl,
         ),
         Cmd::Release { group, range, ctl } => (Request::Release { group, range }, ctl),
+        Cmd::Forget { node, ctl } => (Request::Forget { node }, ctl),
         Cmd::Lookup { group, key, ctl } => (Request::Lookup { group, key }, ctl),
         Cmd::Members { group, ctl } => (Request::Members { group }, ctl),
         Cmd::Topology { group, ctl } => (Request::Topology { group }, ctl),

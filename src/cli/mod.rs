@@ -206,6 +206,23 @@ pub enum Cmd {
         ctl: CtlArgs,
     },
 
+    /// Forget a board that will never come back (on this node).
+    ///
+    /// Its claims leave this node's view at once, as they would after the
+    /// grace period down (24 h), and its old writes are refused from then
+    /// on. If it is heard again it is taken back. Run it on every board
+    /// (ansible boards -a 'scalesmall forget NODE'); NODE is the id that
+    /// `scalesmall peers` shows.
+    ///
+    /// Example: `scalesmall forget 3f2a9c0d11e84b27`
+    Forget {
+        /// The node id (hex).
+        node: String,
+        /// How to reach the node.
+        #[command(flatten)]
+        ctl: CtlArgs,
+    },
+
     /// Which boards serve a key, priority high to low.
     ///
     /// KEY is a u32 (decimal or 0x-hex) or any string, which is hashed with

@@ -95,6 +95,9 @@ pub struct TopologyDb {
     clock: u64,
     groups: BTreeMap<GroupName, Message>,
     caps: Caps,
+    /// Expired members: each one's writes at clocks up to the marker were
+    /// dropped and are refused if they come back (see [`TopologyDb::expire`]).
+    expired: BTreeMap<NodeId, u64>,
 }
 
 /// Caps on what a node keeps of others' writes, so a peer holding the
@@ -136,6 +139,7 @@ impl TopologyDb {
             clock: 0,
             groups: BTreeMap::new(),
             caps: Caps::default(),
+            expired: BTreeMap::new(),
         }
     }
 
@@ -296,6 +300,7 @@ impl TopologyDb {
             clock,
             groups,
             caps: Caps::default(),
+            expired: BTreeMap::new(),
         })
     }
 
@@ -420,11 +425,14 @@ impl TopologyDb {
             };
         }
         // Nothing new (the common case) cannot pass a cap: skip the check.
-        let refuse = if held.is_some_and(|h| h.knows_all(incoming, Some(own))) {
+        let mut refuse = if held.is_some_and(|h| h.knows_all(incoming, Some(own))) {
             Vec::new()
         } else {
             over_cap(held, incoming, own, self.caps)
         };
+        if !self.expired.is_empty() {
+            self.refuse_expired(incoming, &mut refuse);
+        }
         let capped;
         let incoming = if refuse.is_empty() {
             incoming
@@ -446,6 +454,90 @@ impl TopologyDb {
         applied.own_ahead = own_ahead;
         applied.refused = refuse.len();
         applied
+    }
+
+    // --- expiry -----------------------------------------------------------
+
+    /// Expires `member` (a board down past the grace period, or one the
+    /// operator forgot): drops its items and its coverage in every group
+    /// and remembers a marker at the highest clock of it this node knew.
+    /// Until [`TopologyDb::clear_expired`], its writes at or below the
+    /// marker are refused, so nodes that expire it at different moments do
+    /// not gossip its items back; a write above the marker (it is back and
+    /// writing) clears the marker. Never the local node. Returns the
+    /// marker, or `None` if nothing was known of `member`.
+    pub fn expire(&mut self, member: NodeId) -> Option<u64> {
+        if member == self.own {
+            return None;
+        }
+        let mut upto = self.expired.get(&member).copied().unwrap_or(0);
+        let mut known = false;
+        for msg in self.groups.values_mut() {
+            let clock = msg.clock().known_upto(member).max(msg.max_seen(member));
+            let held =
+                msg.clock().entry(member).is_some() || !msg.items().member_items(member).is_empty();
+            if held {
+                known = true;
+                upto = upto.max(clock).max(
+                    msg.clock()
+                        .coverage(member)
+                        .map_or(0, crate::model::Coverage::max_covered),
+                );
+                *msg = msg.without_members(&[member]);
+            }
+        }
+        self.groups.retain(|_, m| !m.is_empty());
+        if !known && upto == 0 {
+            return None;
+        }
+        self.expired.insert(member, upto);
+        Some(upto)
+    }
+
+    /// Forgets the marker of `member`: its writes are accepted again (it
+    /// announced itself, or the marker outlived its second grace period).
+    /// Returns whether there was one.
+    pub fn clear_expired(&mut self, member: NodeId) -> bool {
+        self.expired.remove(&member).is_some()
+    }
+
+    /// The marker of `member`: its writes at or below it were dropped
+    /// (0 = not expired). For the coverage invariant these clocks count as
+    /// held.
+    #[must_use]
+    pub fn expired_upto(&self, member: NodeId) -> u64 {
+        self.expired.get(&member).copied().unwrap_or(0)
+    }
+
+    /// Every expired member with its marker.
+    pub fn expired(&self) -> impl Iterator<Item = (NodeId, u64)> + '_ {
+        self.expired.iter().map(|(m, c)| (*m, *c))
+    }
+
+    /// Adds to `refuse` (sorted) the expired members `incoming` speaks of
+    /// only at or below their markers; clears the marker of one it shows
+    /// writing above it.
+    fn refuse_expired(&mut self, incoming: &Message, refuse: &mut Vec<NodeId>) {
+        let mut back = Vec::new();
+        for (&m, &upto) in &self.expired {
+            let seen = incoming.max_seen(m).max(
+                incoming
+                    .clock()
+                    .coverage(m)
+                    .map_or(0, crate::model::Coverage::max_covered),
+            );
+            if seen == 0 {
+                continue;
+            }
+            if seen > upto {
+                back.push(m);
+            } else if let Err(at) = refuse.binary_search(&m) {
+                refuse.insert(at, m);
+            }
+        }
+        for m in back {
+            self.expired.remove(&m);
+        }
     }
 
     // --- queries ----------------------------------------------------------
@@ -757,6 +849,45 @@ mod tests {
         db.message(group).is_none_or(|msg| {
             msg.items().member_items(m(id)).is_empty() && msg.clock().entry(m(id)).is_none()
         })
+    }
+
+    #[test]
+    fn an_expired_member_is_dropped_and_its_old_writes_stay_out() {
+        let mut db = TopologyDb::new(m(1));
+        let old = written_by(9, "a", 3);
+        db.apply(&old);
+        db.apply(&written_by(9, "b", 1));
+        assert_eq!(db.lookup("a", 5).len(), 1);
+        assert_eq!(db.expire(m(9)), Some(3));
+        assert!(holds_nothing_of(&db, "a", 9) && holds_nothing_of(&db, "b", 9));
+        assert!(db.lookup("a", 5).is_empty());
+        assert_eq!(db.expired_upto(m(9)), 3);
+        // A peer that has not expired it yet gossips it back: refused.
+        let a = db.apply(&old);
+        assert!(!a.changed && a.refused == 1);
+        assert!(holds_nothing_of(&db, "a", 9));
+        // It comes back and writes above the marker: accepted, marker gone.
+        let mut back = TopologyDb::new(m(9));
+        for k in 0..4 {
+            back.claim("a", r(k * 10, k * 10 + 9), 1, 80).unwrap();
+        }
+        assert!(db.apply(back.message("a").unwrap()).changed);
+        assert_eq!(db.expired_upto(m(9)), 0);
+        assert_eq!(db.message("a").unwrap().items().member_items(m(9)).len(), 4);
+        // Own writes are never expired; an unknown member gives no marker.
+        assert_eq!(db.expire(m(1)), None);
+        assert_eq!(db.expire(m(77)), None);
+    }
+
+    #[test]
+    fn a_cleared_marker_lets_the_old_writes_back() {
+        let mut db = TopologyDb::new(m(1));
+        let old = written_by(9, "a", 2);
+        db.apply(&old);
+        db.expire(m(9));
+        assert!(db.clear_expired(m(9)));
+        assert!(db.apply(&old).changed);
+        assert_eq!(db.lookup("a", 5).len(), 1);
     }
 
     #[test]

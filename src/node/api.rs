@@ -39,6 +39,12 @@ pub enum Request {
         /// The claimed range.
         range: String,
     },
+    /// Expire a member now: a board that will never come back (its items
+    /// leave this node's view; it is taken back if it is heard again).
+    Forget {
+        /// Its id, in hex as `status` and `peers` show it.
+        node: String,
+    },
     /// The servers of a key.
     Lookup {
         /// The group.
@@ -78,6 +84,7 @@ impl Request {
                 | Request::Leave { .. }
                 | Request::Claim { .. }
                 | Request::Release { .. }
+                | Request::Forget { .. }
         )
     }
 }

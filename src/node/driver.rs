@@ -521,6 +521,16 @@ impl Driver {
                     at_ms: now.0,
                 }
             }
+            Event::Expired { id, upto } => {
+                warn!(peer = %id, upto, "member expired: its items are dropped from this view");
+                WatchEvent {
+                    event: "expired".into(),
+                    group: None,
+                    node: Some(id.to_string()),
+                    addr: None,
+                    at_ms: now.0,
+                }
+            }
             Event::KeyMismatch { from, failures } => {
                 warn!(
                     from = %from,
@@ -551,6 +561,10 @@ impl Driver {
             Err(reason) => return refused(reason),
         };
         let before = self.chatter.db().clock();
+        let forgets = match &cmd {
+            Command::Forget(id) => Some(*id),
+            _ => None,
+        };
         if let Err(e) = self.chatter.handle_command(now, cmd) {
             return refused(e.to_string());
         }
@@ -561,7 +575,8 @@ impl Driver {
         }
         let clock = self.chatter.db().clock();
         Reply::Written {
-            changed: clock > before,
+            // A forget changes this node's view, not its own writes.
+            changed: forgets.map_or(clock > before, |id| self.chatter.db().expired_upto(id) > 0),
             clock,
         }
     }
@@ -639,7 +654,8 @@ impl Driver {
             Request::Join { .. }
             | Request::Leave { .. }
             | Request::Claim { .. }
-            | Request::Release { .. } => refused("not a query"),
+            | Request::Release { .. }
+            | Request::Forget { .. } => refused("not a query"),
         }
     }
 
@@ -862,6 +878,11 @@ fn to_command(req: &Request) -> Result<Option<Command>, String> {
             group: group(g)?,
             range: range(r)?,
         },
+        Request::Forget { node } => Command::Forget(
+            node.trim()
+                .parse::<crate::model::NodeId>()
+                .map_err(|e| format!("{node:?} is not a node id: {e}"))?,
+        ),
         _ => return Ok(None),
     }))
 }

@@ -111,6 +111,8 @@ pub struct Chatter {
     detector: Detector,
     /// When we last refuted a suspicion of ourselves at once.
     last_refutation: Option<Millis>,
+    /// Members this node expired, and when.
+    expired_at: BTreeMap<NodeId, Millis>,
     /// New member ids admitted per source address.
     admissions: Buckets<IpAddr>,
     /// Answers to unicast frames (announce replies, acks, relayed pings)
@@ -172,6 +174,7 @@ impl Chatter {
             freshness: Freshness::new(Freshness::DEFAULT_CAP),
             detector: Detector::new(cfg.liveness.clone(), now),
             last_refutation: None,
+            expired_at: BTreeMap::new(),
             admissions: Buckets::new(cfg.admissions, MAX_ADDRS_TRACKED),
             replies: Buckets::new(cfg.replies, MAX_ADDRS_TRACKED),
             serves: Buckets::new(
@@ -278,7 +281,8 @@ impl Chatter {
         let mut next = self
             .next_far_sync
             .min(self.next_rep_sync)
-            .min(self.detector.next_deadline());
+            .min(self.detector.next_deadline())
+            .min(self.next_expiry());
         if self.cfg.multicast {
             next = next.min(self.next_announce);
         }
@@ -344,6 +348,10 @@ impl Chatter {
                     self.seeds.push(addr);
                 }
                 self.send_announce(now, Some(addr));
+                Ok(Vec::new())
+            }
+            Command::Forget(id) => {
+                self.expire_member(now, id);
                 Ok(Vec::new())
             }
         }
@@ -439,6 +447,7 @@ impl Chatter {
     /// Timers: announces, far syncs, overdue pulls, idle connections.
     pub fn handle_timeout(&mut self, now: Millis) {
         self.probe(now);
+        self.expire_dead(now);
         if self.cfg.multicast && now >= self.next_announce {
             self.period = self.announce_period(now);
             self.send_announce(now, None);
@@ -590,6 +599,13 @@ impl Chatter {
             .heard(sender, frame.incarnation, frame.seq, now)
         {
             self.transition(t);
+        }
+        // An expired member heard first-hand in a fresh frame (an announce
+        // or a probe, which passed the replay check; a delta may be an old
+        // one replayed) is back: its writes are taken again (announces show
+        // what we lack, and we pull it).
+        if frame.payload.kind().needs_freshness() && self.expired_at.remove(&sender).is_some() {
+            self.db.clear_expired(sender);
         }
         match frame.payload {
             wire::Payload::Announce(mut a) => {
@@ -770,6 +786,59 @@ impl Chatter {
         for t in self.detector.expire(now) {
             self.transition(t);
         }
+    }
+
+    /// Expires the peers down for longer than `expire_after`, and forgets
+    /// markers older than that again.
+    fn expire_dead(&mut self, now: Millis) {
+        let after = self.cfg.expire_after;
+        let due: Vec<NodeId> = self
+            .detector
+            .down()
+            .filter(|(id, since)| now.since(*since) >= after && !self.expired_at.contains_key(id))
+            .map(|(id, _)| id)
+            .collect();
+        for id in due {
+            self.expire_member(now, id);
+        }
+        let old: Vec<NodeId> = self
+            .expired_at
+            .iter()
+            .filter(|(_, at)| now.since(**at) >= after)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in old {
+            self.expired_at.remove(&id);
+            self.db.clear_expired(id);
+        }
+    }
+
+    fn expire_member(&mut self, now: Millis, id: NodeId) {
+        if id == self.me.id {
+            return;
+        }
+        self.expired_at.insert(id, now);
+        if let Some(upto) = self.db.expire(id) {
+            self.events.push_back(Event::Expired { id, upto });
+            for g in self.db.groups().cloned().collect::<Vec<_>>() {
+                self.events.push_back(Event::Changed {
+                    group: g,
+                    origin: id,
+                });
+            }
+        }
+    }
+
+    /// When the next member expires or the next marker is forgotten.
+    fn next_expiry(&self) -> Millis {
+        let after = self.cfg.expire_after;
+        let down = self
+            .detector
+            .down()
+            .filter(|(id, _)| !self.expired_at.contains_key(id))
+            .map(|(_, since)| since.plus(after));
+        let markers = self.expired_at.values().map(|at| at.plus(after));
+        down.chain(markers).min().unwrap_or(Millis::NEVER)
     }
 
     /// Up to `indirect` random alive peers other than `target` to probe it
@@ -1004,8 +1073,9 @@ impl Chatter {
     fn apply(&mut self, now: Millis, origin: NodeId, m: &Message) -> bool {
         let applied = self.db.apply(m);
         if applied.refused > 0 {
-            // Counted as drops: a cap refused some members' writes whole.
-            self.stats.drop("over_cap");
+            // Counted as drops: a cap or an expiry marker refused some
+            // members' writes whole.
+            self.stats.drop("refused_members");
         }
         if let Some(seen) = applied.own_ahead {
             self.own_ahead(now, seen, m);

@@ -61,6 +61,10 @@ pub struct ProtocolConfig {
     pub seeds: Vec<SocketAddr>,
     /// The failure detector.
     pub liveness: super::liveness::DetectorConfig,
+    /// A peer down for this long (ms, monotonic) is expired: its items
+    /// are dropped from this node's view and its old writes refused for as
+    /// long again. Default 24 h.
+    pub expire_after: u64,
     /// New member ids admitted per source address (a flood of invented
     /// ids from one machine is dropped beyond it).
     pub admissions: super::rate::Budget,
@@ -95,6 +99,7 @@ impl Default for ProtocolConfig {
             liveness: super::liveness::DetectorConfig::default(),
             // A board announces a handful of ids at most (itself and up to
             // four island heads per announce).
+            expire_after: 24 * 3_600_000,
             admissions: super::rate::Budget {
                 rate: 20,
                 burst: 200,

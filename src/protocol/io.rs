@@ -97,6 +97,10 @@ pub enum Command {
     LeaveAll,
     /// Add a seed address to contact (another subnet).
     AddSeed(SocketAddr),
+    /// Expire a member now (a board that will never come back): its items
+    /// are dropped here and its old writes refused, as after the grace
+    /// period down. It clears itself if the member is heard again.
+    Forget(NodeId),
 }
 
 /// Something the node (and `watch`) may want to know.
@@ -132,6 +136,14 @@ pub enum Event {
         state: crate::wire::Liveness,
         /// Whether it restarted (a higher incarnation).
         restarted: bool,
+    },
+    /// A member was expired (down past the grace period, or forgotten):
+    /// its items were dropped from this node's view.
+    Expired {
+        /// The member.
+        id: NodeId,
+        /// The highest clock of it that was dropped.
+        upto: u64,
     },
     /// Frames from `from` keep failing authentication: most likely a board
     /// with a different cluster key.

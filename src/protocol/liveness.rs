@@ -145,6 +145,14 @@ impl Detector {
         self.views.get(&id)
     }
 
+    /// Every peer down in this view, with since when.
+    pub fn down(&self) -> impl Iterator<Item = (NodeId, Millis)> + '_ {
+        self.views
+            .iter()
+            .filter(|(_, v)| v.state == Liveness::Down)
+            .map(|(id, v)| (*id, v.since))
+    }
+
     /// Its state (`Alive` if never heard of: innocent until suspected).
     #[must_use]
     pub fn state(&self, id: NodeId) -> Liveness {

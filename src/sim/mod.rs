@@ -9,6 +9,7 @@
 //! them it does no I/O and reads no clock.
 
 mod cluster;
+mod expiry;
 mod flood;
 mod liveness;
 mod net;
@@ -16,6 +17,7 @@ mod scenario;
 mod truth;
 
 pub use cluster::{Cluster, SimConfig, Traffic, Verdict};
+pub use expiry::{ExpiryReport, expiry};
 pub use flood::{Flood, FloodReport, flood};
 pub use liveness::{LivenessReport, LivenessRun, measure_liveness};
 pub use net::{Net, NetConfig, PORT};
