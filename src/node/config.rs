@@ -97,6 +97,8 @@ pub struct Config {
     pub multicast_port: Option<u16>,
     /// Retract own items on a clean shutdown.
     pub leave_on_exit: bool,
+    /// Expire a peer down this many seconds (its claims leave the view).
+    pub expire_after_secs: u64,
     /// Log filter (`RUST_LOG` syntax).
     pub log: String,
     /// Log format.
@@ -215,6 +217,7 @@ struct NodeSection {
     multicast_loop: Option<bool>,
     multicast_port: Option<i64>,
     leave_on_exit: Option<bool>,
+    expire_after_secs: Option<i64>,
     log: Option<String>,
     log_format: Option<String>,
 }
@@ -455,6 +458,18 @@ impl Config {
                 None => None,
             },
             leave_on_exit: n.leave_on_exit.unwrap_or(false),
+            expire_after_secs: match n.expire_after_secs {
+                None => 24 * 3600,
+                Some(v) if (60..=365 * 24 * 3600).contains(&v) => v.unsigned_abs(),
+                Some(v) => {
+                    return Err(invalid(
+                        o,
+                        "node.expire_after_secs",
+                        &v.to_string(),
+                        "between 60 (a minute) and 31536000 (a year)",
+                    ));
+                }
+            },
             log: n.log.clone().unwrap_or_else(|| "info".to_owned()),
             log_format: match &n.log_format {
                 Some(s) => s.parse().map_err(|e| invalid(o, "node.log_format", s, e))?,
@@ -601,6 +616,7 @@ impl Config {
         ProtocolConfig {
             multicast: self.multicast,
             seeds: self.peers.clone(),
+            expire_after: self.expire_after_secs.saturating_mul(1000),
             ..ProtocolConfig::default()
         }
     }
@@ -721,6 +737,27 @@ mod tests {
         assert_eq!(c.port, 3000, "flags beat env");
         assert_eq!(c.peers.len(), 2);
         let _ = std::fs::remove_file(p);
+    }
+
+    #[test]
+    fn expiry_defaults_to_a_day_and_is_bounded() {
+        let env = env_of(&[("SCALESMALL_DATA_DIR", "/tmp/h")]);
+        for (text, want) in [
+            ("[node]\n", Some(86_400)),
+            ("[node]\nexpire_after_secs = 600\n", Some(600)),
+            ("[node]\nexpire_after_secs = 5\n", None),
+            ("[node]\nexpire_after_secs = -1\n", None),
+        ] {
+            let p = write("expire", text);
+            let got =
+                Config::load(Some(&p), &env, &Overrides::default()).map(|c| c.expire_after_secs);
+            assert_eq!(got.ok(), want, "{text:?}");
+            if let Some(secs) = want {
+                let c = Config::load(Some(&p), &env, &Overrides::default()).unwrap();
+                assert_eq!(c.protocol().expire_after, secs * 1000);
+            }
+            let _ = std::fs::remove_file(p);
+        }
     }
 
     #[test]
