@@ -465,7 +465,7 @@ impl Config {
                     return Err(invalid(
                         o,
                         "node.expire_after_secs",
-                        &v.to_string(),
+                        v,
                         "between 60 (a minute) and 31536000 (a year)",
                     ));
                 }
