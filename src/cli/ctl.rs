@@ -233,7 +233,8 @@ fn yes(b: bool) -> &'static str {
 
 fn print_status(s: &Status) {
     println!("node        {} (incarnation {})", s.id, s.incarnation);
-    println!("version     {} ({})", s.version, s.arch);
+    println!("version     {}", s.version);
+    println!("arch        {}", s.arch);
     println!("listening   {}", s.listen);
     println!("data        {}", s.data_dir);
     println!(
@@ -248,8 +249,8 @@ fn print_status(s: &Status) {
         s.my_groups.join(", ")
     );
     println!(
-        "peers       {} ({} TCP connections)",
-        s.peers, s.connections
+        "peers       {} known, {} heard in the last 30 s ({} TCP connections)",
+        s.peers, s.peers_recent, s.connections
     );
     println!("converged   {}", yes(s.converged));
     println!("uptime      {:.1}s", s.uptime_ms as f64 / 1000.0);

@@ -3,7 +3,9 @@
 //! (clients of a running node's socket) and the local tools.
 //!
 //! Exit codes: 0 ok, 1 error, 2 usage (clap's own), 3 daemon unreachable,
-//! 4 refused (the reason is printed).
+//! 4 refused (the reason is printed). `run`: 0 only after a stop by SIGTERM
+//! or SIGINT, 1 for an error (printed with its causes), 2 usage, 130 when a
+//! second signal cuts the shutdown short.
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -20,8 +22,13 @@ pub const EXIT_UNREACHABLE: u8 = 3;
 /// Exit code: the daemon refused the request.
 pub const EXIT_REFUSED: u8 = 4;
 
-const EXIT_CODES: &str =
-    "Exit codes: 0 ok, 1 error, 2 usage, 3 daemon unreachable, 4 refused (the reason is printed).";
+const EXIT_CODES: &str = "Exit codes: 0 ok, 1 error, 2 usage, 3 daemon unreachable, 4 refused (the reason is printed). \
+     `run`: see `scalesmall run --help`.";
+
+/// `scalesmall run`'s exit codes (it never answers 3 or 4).
+const RUN_EXIT_CODES: &str = "Exit codes: 0 stopped cleanly by SIGTERM or SIGINT, 1 error (printed on stderr \
+     with its causes), 2 usage, 130 a second signal cut the shutdown short. \
+     SIGHUP re-reads the config's [[groups]] and keeps running.";
 
 /// scalesmall: membership and key-range ownership for clusters of small
 /// boards.
@@ -135,7 +142,7 @@ pub enum Cmd {
     ///   scalesmall run
     ///   scalesmall run --config /etc/scalesmall/scalesmall.toml
     ///   scalesmall run --peer 10.1.0.5:29999 --key-file /etc/scalesmall/cluster.key
-    #[command(after_help = EXIT_CODES, verbatim_doc_comment)]
+    #[command(after_help = RUN_EXIT_CODES, verbatim_doc_comment)]
     Run(RunArgs),
 
     /// Join a group as a reader (`Get`): this board reads the group.

@@ -1,14 +1,23 @@
 //! `scalesmall run`: composes a node (config → store → keyring → sockets →
 //! protocol → driver → control server), installs logging and signal
 //! handling, and runs until SIGTERM or SIGINT. Also `scalesmall config check`.
+//!
+//! Signals: the handlers for SIGTERM, SIGINT and SIGHUP are installed first,
+//! before the data dir is touched and long before the control socket
+//! answers, so a supervisor's reload right after start never kills the
+//! node. SIGHUP re-reads the config file and applies only its `[[groups]]`
+//! (a config that does not load is logged and ignored). Exit status: 0 only
+//! after a stop by SIGTERM/SIGINT; 1 for an error, printed with its causes;
+//! 130 when a second signal cuts the shutdown short.
 
 use core::net::{IpAddr, SocketAddr};
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use tokio::signal::unix::{SignalKind, signal};
+use tokio::signal::unix::{Signal, SignalKind, signal};
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 use tracing_subscriber::filter::Targets;
@@ -16,7 +25,7 @@ use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
 use crate::node::clock::{MonoClock, os_seed};
-use crate::node::config::{Config, LogFormat, Overrides};
+use crate::node::config::{Config, ConfigError, DeclaredGroup, LogFormat, Overrides};
 use crate::node::driver::{Driver, Io, RunInfo};
 use crate::node::fs::RealFs;
 use crate::node::keys::{self, KeySource};
@@ -146,7 +155,11 @@ pub fn main(args: &RunArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match rt.block_on(serve(cfg)) {
+    let reload = Reload {
+        file: args.config.clone(),
+        flags,
+    };
+    match rt.block_on(serve(cfg, reload)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");
@@ -202,31 +215,100 @@ async fn start_http(
     }
 }
 
-/// Completes at the first SIGTERM or SIGINT; a second one exits at once.
-/// SIGHUP cancels `reload` (re-read the declared groups).
-async fn signals(stop: CancellationToken) {
-    let (Ok(mut term), Ok(mut int)) = (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) else {
-        // Without signal handlers the node still runs; Ctrl-C kills it.
-        std::future::pending::<()>().await;
-        return;
-    };
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = int.recv() => {}
+/// The signals the node handles. Creating them installs the handlers; a
+/// signal that arrives before its stream is read is kept until it is.
+struct Signals {
+    term: Signal,
+    int: Signal,
+    hup: Signal,
+}
+
+impl Signals {
+    fn install() -> Result<Self, NodeError> {
+        Ok(Self {
+            term: signal(SignalKind::terminate()).map_err(NodeError::Signal)?,
+            int: signal(SignalKind::interrupt()).map_err(NodeError::Signal)?,
+            hup: signal(SignalKind::hangup()).map_err(NodeError::Signal)?,
+        })
+    }
+}
+
+/// How to load the config again on SIGHUP: the same file, environment and
+/// flags as at start.
+struct Reload {
+    file: Option<std::path::PathBuf>,
+    flags: Overrides,
+}
+
+impl Reload {
+    fn load(&self) -> Result<Config, ConfigError> {
+        Config::load(self.file.as_deref(), &env, &self.flags)
+    }
+}
+
+/// The declared groups of a re-read config, or `None` (logged) if it does
+/// not load. Warns when settings other than `[[groups]]` changed: those
+/// apply at the next restart.
+fn reread(loaded: Result<Config, ConfigError>, running: &Config) -> Option<Vec<DeclaredGroup>> {
+    match loaded {
+        Err(e) => {
+            warn!(error = %e, "SIGHUP: the config cannot be used; ignored, the node keeps its groups and claims");
+            None
+        }
+        Ok(new) => {
+            let file = new
+                .file
+                .as_ref()
+                .map_or_else(|| "none (defaults)".to_owned(), |p| p.display().to_string());
+            let mut rest = new.clone();
+            rest.groups.clone_from(&running.groups);
+            if rest != *running {
+                warn!(file = %file, "SIGHUP: settings other than [[groups]] changed; they take effect at the next restart");
+            }
+            info!(file = %file, groups = new.groups.len(), "SIGHUP: re-read the config, applying its [[groups]]");
+            Some(new.groups)
+        }
+    }
+}
+
+/// Completes when the process is to stop. The first SIGTERM or SIGINT
+/// cancels `stop`; a second one exits at once (130). Each SIGHUP re-reads
+/// the config and sends its declared groups to the driver.
+async fn signals(
+    mut sig: Signals,
+    stop: CancellationToken,
+    reload: Reload,
+    running: Config,
+    groups: mpsc::Sender<Vec<DeclaredGroup>>,
+) {
+    loop {
+        tokio::select! {
+            Some(()) = sig.term.recv() => break,
+            Some(()) = sig.int.recv() => break,
+            Some(()) = sig.hup.recv() => {
+                if let Some(g) = reread(reload.load(), &running) {
+                    let _ = groups.send(g).await;
+                }
+            }
+            else => std::future::pending::<()>().await,
+        }
     }
     info!("shutting down (a second signal exits at once)");
     stop.cancel();
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = int.recv() => {}
+    loop {
+        tokio::select! {
+            Some(()) = sig.term.recv() => break,
+            Some(()) = sig.int.recv() => break,
+            Some(()) = sig.hup.recv() => info!("SIGHUP ignored: shutting down"),
+            else => std::future::pending::<()>().await,
+        }
     }
     std::process::exit(130);
 }
 
-async fn serve(cfg: Config) -> Result<(), NodeError> {
+async fn serve(cfg: Config, reload: Reload) -> Result<(), NodeError> {
+    // First of all: from here on SIGHUP, SIGTERM and SIGINT are handled.
+    let sigs = Signals::install()?;
     let clock = MonoClock::start();
     let store = Store::open(&cfg.data_dir, Box::new(RealFs))?;
     let id = store.node_id(|| {
@@ -314,6 +396,14 @@ async fn serve(cfg: Config) -> Result<(), NodeError> {
         .map_err(|e| NodeError::Restore(e.to_string()))?;
     let (mut driver, handle, requests, conn_rx) = Driver::new(chatter, clock, store, info);
     driver.reconcile(&cfg.groups)?;
+    let stop = CancellationToken::new();
+    tokio::spawn(signals(
+        sigs,
+        stop.clone(),
+        reload,
+        cfg.clone(),
+        driver.reloads(),
+    ));
 
     let socket = cfg.socket_path(&env);
     let control = crate::control::server::bind(&socket)
@@ -331,7 +421,10 @@ async fn serve(cfg: Config) -> Result<(), NodeError> {
         cancel.clone(),
     ));
 
-    println!(
+    // The banner is for people and test harnesses: a closed stdout is not
+    // a reason to stop.
+    let _ = writeln!(
+        std::io::stdout().lock(),
         "scalesmall {} node {id} incarnation {incarnation} listening udp+tcp {local}{} on {}, data {}, control {}{http_note}",
         env!("CARGO_PKG_VERSION"),
         mc.map_or_else(
@@ -344,8 +437,6 @@ async fn serve(cfg: Config) -> Result<(), NodeError> {
     );
     info!(node = %id, incarnation, listen = %local, "started");
 
-    let stop = CancellationToken::new();
-    tokio::spawn(signals(stop.clone()));
     let io = Io { udp, listener };
     let stopped = stop.clone();
     let result = driver
@@ -361,4 +452,45 @@ async fn serve(cfg: Config) -> Result<(), NodeError> {
     let _ = std::fs::remove_file(&socket);
     info!("stopped");
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(name: &str, text: &str) -> Result<Config, ConfigError> {
+        let p = std::env::temp_dir().join(format!(
+            "scalesmall-reread-{name}-{}.toml",
+            std::process::id()
+        ));
+        std::fs::write(&p, text).unwrap();
+        let env = |k: &str| (k == "SCALESMALL_DATA_DIR").then(|| "/tmp/reread".to_owned());
+        let c = Config::load(Some(&p), &env, &Overrides::default());
+        let _ = std::fs::remove_file(&p);
+        c
+    }
+
+    #[test]
+    fn a_reread_config_yields_its_groups_and_a_broken_one_nothing() {
+        let running = load(
+            "a",
+            "[[groups]]\nname = \"demo\"\nclaims = [{ range = \"0..100\" }]\n",
+        )
+        .unwrap();
+        let g = reread(
+            load(
+                "b",
+                "[[groups]]\nname = \"demo\"\nclaims = []\n[[groups]]\nname = \"x\"\n",
+            ),
+            &running,
+        )
+        .unwrap();
+        assert_eq!(g.len(), 2);
+        assert!(g[0].claims.is_empty());
+        // Other settings changed too: still only the groups are taken.
+        let g = reread(load("c", "[node]\nport = 1234\n"), &running).unwrap();
+        assert!(g.is_empty());
+        assert!(reread(load("d", "[[groups]\nname = "), &running).is_none());
+        assert!(reread(load("e", "[node]\nport = 0\n"), &running).is_none());
+    }
 }

@@ -249,7 +249,11 @@ pub struct Status {
     pub my_groups: Vec<String>,
     /// Peers known.
     pub peers: usize,
-    /// No peer heard recently announces a different group state.
+    /// Peers heard within the converged window (30 s).
+    pub peers_recent: usize,
+    /// No peer heard recently announces a different group state, and, if
+    /// the node has seeds (other than itself), it has heard a peer within
+    /// the window.
     pub converged: bool,
     /// Whether this node represents its multicast island.
     pub representative: bool,
@@ -307,7 +311,7 @@ pub struct Metrics {
     pub items: u64,
     /// The own clock.
     pub clock: u64,
-    /// Whether converged (no recent peer announces a different state).
+    /// Whether converged (as [`Status::converged`]).
     pub converged: bool,
     /// Peers' group digests that differ from ours (a measure of lag).
     pub digest_mismatches: u64,

@@ -388,7 +388,12 @@ impl Config {
                 let p = PathBuf::from(DEFAULT_CONFIG);
                 match std::fs::read_to_string(&p) {
                     Ok(text) => (Some(p.clone()), parse_file(&p, &text)?),
-                    Err(_) => (None, FileConfig::default()),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                        (None, FileConfig::default())
+                    }
+                    // There but unreadable (e.g. 0640 root:scalesmall and
+                    // we are not in the group): an error, not the defaults.
+                    Err(source) => return Err(ConfigError::Read { path: p, source }),
                 }
             }
         };
@@ -468,11 +473,7 @@ impl Config {
                 Some(s) => http_addr(o, "control.http", s)?,
                 None => None,
             },
-            groups: parsed
-                .groups
-                .iter()
-                .map(|g| declared(o, g))
-                .collect::<Result<_, _>>()?,
+            groups: declared_groups(o, &parsed.groups)?,
         };
         let file_data_dir = n.data_dir.clone();
         cfg.apply_env(env)?;
@@ -620,6 +621,28 @@ fn parse_file(path: &Path, text: &str) -> Result<FileConfig, ConfigError> {
     })
 }
 
+/// The declared groups; a group declared twice is an error (the second
+/// would silently undo the first's claims).
+fn declared_groups(
+    origin: &str,
+    groups: &[GroupSection],
+) -> Result<Vec<DeclaredGroup>, ConfigError> {
+    let mut out: Vec<DeclaredGroup> = Vec::with_capacity(groups.len());
+    for g in groups {
+        let d = declared(origin, g)?;
+        if out.iter().any(|o| o.name == d.name) {
+            return Err(invalid(
+                origin,
+                "groups.name",
+                &g.name,
+                "declared twice: list all claims of a group in one [[groups]] entry",
+            ));
+        }
+        out.push(d);
+    }
+    Ok(out)
+}
+
 fn declared(origin: &str, g: &GroupSection) -> Result<DeclaredGroup, ConfigError> {
     let name = GroupName::new(&g.name).map_err(|e| invalid(origin, "groups.name", &g.name, e))?;
     let claims = g
@@ -701,6 +724,58 @@ mod tests {
     }
 
     #[test]
+    fn an_empty_http_address_means_off() {
+        let env = env_of(&[("SCALESMALL_DATA_DIR", "/tmp/h")]);
+        for (text, want) in [
+            ("[control]\nhttp = \"\"\n", None),
+            ("[control]\nhttp = \"  \"\n", None),
+            ("[control]\nhttp = \"off\"\n", None),
+            ("[control]\n", None),
+            (
+                "[control]\nhttp = \"127.0.0.1:29980\"\n",
+                Some(SocketAddr::from(([127, 0, 0, 1], 29980))),
+            ),
+        ] {
+            let p = write("http", text);
+            let c = Config::load(Some(&p), &env, &Overrides::default()).unwrap();
+            assert_eq!(c.http, want, "{text:?}");
+            let _ = std::fs::remove_file(p);
+        }
+        // The flag and the variable say the same.
+        let flags = Overrides {
+            http: Some(String::new()),
+            ..Overrides::default()
+        };
+        let p = write("http-flag", "[control]\nhttp = \"127.0.0.1:29980\"\n");
+        assert_eq!(Config::load(Some(&p), &env, &flags).unwrap().http, None);
+        let _ = std::fs::remove_file(p);
+    }
+
+    #[test]
+    fn empty_claims_declare_a_group_without_claims() {
+        let env = env_of(&[("SCALESMALL_DATA_DIR", "/tmp/e")]);
+        let p = write(
+            "noclaims",
+            "[[groups]]\nname = \"demo\"\nclaims = []\n[[groups]]\nname = \"other\"\n",
+        );
+        let c = Config::load(Some(&p), &env, &Overrides::default()).unwrap();
+        assert_eq!(c.groups.len(), 2);
+        assert!(c.groups.iter().all(|g| g.claims.is_empty()));
+        let _ = std::fs::remove_file(p);
+    }
+
+    #[test]
+    fn a_mode_0640_config_file_is_accepted() {
+        use std::os::unix::fs::PermissionsExt;
+        let env = env_of(&[("SCALESMALL_DATA_DIR", "/tmp/m")]);
+        let p = write("mode0640", "[node]\nport = 1234\n");
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o640)).unwrap();
+        let c = Config::load(Some(&p), &env, &Overrides::default()).unwrap();
+        assert_eq!(c.port, 1234);
+        let _ = std::fs::remove_file(p);
+    }
+
+    #[test]
     fn errors_name_the_key_and_what_is_allowed() {
         let env = env_of(&[("SCALESMALL_DATA_DIR", "/tmp/z")]);
         for (text, needle) in [
@@ -719,6 +794,10 @@ mod tests {
                 "START <= END",
             ),
             ("[node]\nport = \"x\"\n", "invalid type"),
+            (
+                "[[groups]]\nname = \"g\"\n[[groups]]\nname = \"g\"\n",
+                "declared twice",
+            ),
         ] {
             let p = write("bad", text);
             let err = Config::load(Some(&p), &env, &Overrides::default())

@@ -6,7 +6,9 @@
 //!
 //! Requests from the control layer arrive on a channel and are answered
 //! after any write they cause is durable. Events go to a broadcast channel
-//! for `watch`.
+//! for `watch`. Declared groups (the config file's `[[groups]]`, at start
+//! and again on SIGHUP) arrive on their own channel ([`Driver::reloads`])
+//! and are applied as desired state ([`Driver::reconcile`]).
 
 use core::net::SocketAddr;
 use std::collections::BTreeMap;
@@ -88,6 +90,11 @@ pub struct Driver {
     /// Inputs handled and seconds spent in the protocol on them.
     inputs: u64,
     input_seconds: f64,
+    /// Declared groups to apply (SIGHUP), if [`Driver::reloads`] was called.
+    reload_rx: Option<mpsc::Receiver<Vec<DeclaredGroup>>>,
+    /// The groups the config declared when last applied (`None`: not yet
+    /// read from the store).
+    declared: Option<Vec<GroupName>>,
 }
 
 /// The sockets the driver reads.
@@ -134,6 +141,8 @@ impl Driver {
                 tasks: TaskTracker::new(),
                 inputs: 0,
                 input_seconds: 0.0,
+                reload_rx: None,
+                declared: None,
             },
             handle,
             req_rx,
@@ -147,29 +156,62 @@ impl Driver {
         &self.chatter
     }
 
-    /// Makes the node's own items in each declared group match the config:
-    /// join, claim each declared range, release other own claims there.
+    /// A sender for declared groups to apply while running (the config
+    /// file re-read on SIGHUP); `run` applies each with [`Driver::reconcile`].
+    pub fn reloads(&mut self) -> mpsc::Sender<Vec<DeclaredGroup>> {
+        let (tx, rx) = mpsc::channel(4);
+        self.reload_rx = Some(rx);
+        tx
+    }
+
+    /// Makes the node's own items match the declared groups (desired
+    /// state): joins each declared group, claims each declared range
+    /// (priority and port included), releases its other claims there
+    /// (`claims = []`: all of them), and leaves every group that was
+    /// declared when this last ran (also in an earlier run: the list is in
+    /// the data dir) but no longer is. Groups never declared are left to the
+    /// CLI. Logs each change; returns how many writes changed something.
     ///
     /// # Errors
     /// [`NodeError::Persist`] if the result cannot be made durable.
-    pub fn reconcile(&mut self, groups: &[DeclaredGroup]) -> Result<(), NodeError> {
+    pub fn reconcile(&mut self, groups: &[DeclaredGroup]) -> Result<usize, NodeError> {
         let now = self.clock.now();
-        for g in groups {
-            let _ = self
-                .chatter
-                .handle_command(now, Command::Join(g.name.clone()));
-            for c in &g.claims {
-                let _ = self.chatter.handle_command(
-                    now,
-                    Command::Claim {
-                        group: g.name.clone(),
-                        range: c.range,
-                        priority: c.priority,
-                        port: c.port,
-                    },
-                );
+        let previous = match self.declared.take() {
+            Some(d) => d,
+            None => self.store.load_declared().unwrap_or_else(|e| {
+                warn!(error = %e, "ignoring the list of previously declared groups");
+                Vec::new()
+            }),
+        };
+        let mut changes = 0;
+        for gone in previous
+            .iter()
+            .filter(|p| !groups.iter().any(|g| g.name == **p))
+        {
+            if self.declare(now, Command::Leave(gone.clone())) {
+                info!(group = %gone, "left the group: no longer declared in the config");
+                changes += 1;
             }
-            let me = self.chatter.identity().id;
+        }
+        let me = self.chatter.identity().id;
+        for g in groups {
+            if self.declare(now, Command::Join(g.name.clone())) {
+                info!(group = %g.name, "joined the group (declared in the config)");
+                changes += 1;
+            }
+            for c in &g.claims {
+                let claim = Command::Claim {
+                    group: g.name.clone(),
+                    range: c.range,
+                    priority: c.priority,
+                    port: c.port,
+                };
+                if self.declare(now, claim) {
+                    info!(group = %g.name, range = %c.range, priority = c.priority, port = c.port,
+                        "claimed (declared in the config)");
+                    changes += 1;
+                }
+            }
             let stale: Vec<KeyRange> = self
                 .chatter
                 .db()
@@ -185,16 +227,40 @@ impl Driver {
                 .filter(|r| !g.claims.iter().any(|c| c.range == *r))
                 .collect();
             for range in stale {
-                let _ = self.chatter.handle_command(
-                    now,
-                    Command::Release {
-                        group: g.name.clone(),
-                        range,
-                    },
-                );
+                let release = Command::Release {
+                    group: g.name.clone(),
+                    range,
+                };
+                if self.declare(now, release) {
+                    info!(group = %g.name, range = %range, "released: not declared in the config");
+                    changes += 1;
+                }
             }
         }
-        self.persist(now)
+        // Own items first: a crash in between leaves the old list, and
+        // leaving again changes nothing.
+        self.persist(now)?;
+        let names: Vec<GroupName> = groups.iter().map(|g| g.name.clone()).collect();
+        if names != previous
+            && let Err(e) = self.store.save_declared(&names)
+        {
+            warn!(error = %e, "cannot record the declared groups: a group taken out of the config \
+                 after a restart may not be left");
+        }
+        self.declared = Some(names);
+        Ok(changes)
+    }
+
+    /// One declared write; whether it changed anything (a refusal is logged).
+    fn declare(&mut self, now: Millis, cmd: Command) -> bool {
+        let before = self.chatter.db().clock();
+        match self.chatter.handle_command(now, cmd) {
+            Ok(()) => self.chatter.db().clock() > before,
+            Err(e) => {
+                warn!(error = %e, "a declared change was refused");
+                false
+            }
+        }
     }
 
     /// Runs until `shutdown` completes, then leaves (if configured), sends a
@@ -215,6 +281,7 @@ impl Driver {
         let listener = io.listener;
         let mut ubuf = vec![0u8; 65_536];
         let mut mbuf = vec![0u8; 65_536];
+        let mut reloads = self.reload_rx.take();
         tokio::pin!(shutdown);
         loop {
             self.pump(&unicast).await?;
@@ -257,6 +324,11 @@ impl Driver {
                 Some((req, reply)) = requests.recv() => {
                     let answer = self.answer(req, &unicast).await;
                     let _ = reply.send(answer);
+                }
+                groups = recv_or_pending(reloads.as_mut()) => {
+                    watch = Some(Stopwatch::start());
+                    let changes = self.reconcile(&groups)?;
+                    info!(groups = groups.len(), changes, "applied the declared groups of the config");
                 }
                 () = tokio::time::sleep_until(deadline.into()) => {
                     watch = Some(Stopwatch::start());
@@ -602,11 +674,7 @@ impl Driver {
                         .is_some_and(|t| now.since(t) <= CONVERGED_WINDOW)
                 })
                 .count() as u64,
-            peers_recent: c
-                .peers()
-                .iter()
-                .filter(|p| now.since(p.last_heard) <= CONVERGED_WINDOW)
-                .count() as u64,
+            peers_recent: self.peers_recent(now) as u64,
             groups: c.db().groups().count() as u64,
             items: c
                 .db()
@@ -615,7 +683,7 @@ impl Driver {
                 .map(|m| m.items().len() as u64)
                 .sum(),
             clock: c.db().clock(),
-            converged: c.converged(now, CONVERGED_WINDOW),
+            converged: self.converged(now),
             digest_mismatches,
             news: st.news,
             own_writes: st.own_writes,
@@ -624,6 +692,28 @@ impl Driver {
             connections: c.conn_count() as u64,
             uptime_seconds: now.0 as f64 / 1000.0,
         }
+    }
+
+    /// Peers heard within the converged window.
+    fn peers_recent(&self, now: Millis) -> usize {
+        self.chatter
+            .peers()
+            .iter()
+            .filter(|p| now.since(p.last_heard) <= CONVERGED_WINDOW)
+            .count()
+    }
+
+    /// Converged: no peer heard recently announces a group state that
+    /// differs from ours, and, if seeds other than this node are
+    /// configured, at least one peer was heard recently. A node without
+    /// seeds that hears nobody (a lone board) is converged: nobody differs.
+    fn converged(&self, now: Millis) -> bool {
+        let c = &self.chatter;
+        converged_rule(
+            c.converged(now, CONVERGED_WINDOW),
+            expects_peers(&c.config().seeds, &c.identity().addrs),
+            self.peers_recent(now),
+        )
     }
 
     fn addr_of(&self, id: NodeId) -> Option<SocketAddr> {
@@ -648,7 +738,8 @@ impl Driver {
             groups: c.db().groups().map(ToString::to_string).collect(),
             my_groups: c.db().my_groups().map(ToString::to_string).collect(),
             peers: c.peers().len(),
-            converged: c.converged(now, CONVERGED_WINDOW),
+            peers_recent: self.peers_recent(now),
+            converged: self.converged(now),
             representative: c.is_representative(now),
             insecure: self.info.insecure,
             uptime_ms: now.0,
@@ -728,6 +819,18 @@ fn c_state(c: &Chatter, id: NodeId) -> &'static str {
     c.liveness(id).name()
 }
 
+/// Whether the node has seeds that are not itself (a shared seed list
+/// often names every board, this one included).
+fn expects_peers(seeds: &[SocketAddr], own: &[SocketAddr]) -> bool {
+    seeds.iter().any(|s| !own.contains(s))
+}
+
+/// `converged`: nothing differs among the recent peers, and a node that
+/// expects peers has heard one.
+const fn converged_rule(nothing_differs: bool, expects_peers: bool, peers_recent: usize) -> bool {
+    nothing_differs && (!expects_peers || peers_recent > 0)
+}
+
 fn refused(reason: impl Into<String>) -> Reply {
     Reply::Refused {
         reason: reason.into(),
@@ -778,6 +881,16 @@ pub fn parse_key(key: &str) -> (u32, bool) {
     }
 }
 
+/// The next value of `rx`; never, if there is none or it is closed.
+async fn recv_or_pending<T>(rx: Option<&mut mpsc::Receiver<T>>) -> T {
+    if let Some(rx) = rx
+        && let Some(v) = rx.recv().await
+    {
+        return v;
+    }
+    std::future::pending().await
+}
+
 async fn recv_opt(
     sock: Option<&UdpSocket>,
     buf: &mut [u8],
@@ -791,6 +904,22 @@ async fn recv_opt(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_seeded_node_is_not_converged_before_it_hears_a_peer() {
+        let a: SocketAddr = "10.0.0.1:29999".parse().unwrap();
+        let b: SocketAddr = "10.0.0.2:29999".parse().unwrap();
+        // A lone board: no seeds, nobody heard.
+        assert!(converged_rule(true, expects_peers(&[], &[a]), 0));
+        // Seeded, nobody heard yet.
+        assert!(!converged_rule(true, expects_peers(&[b], &[a]), 0));
+        assert!(converged_rule(true, expects_peers(&[b], &[a]), 1));
+        // Its only seed is itself: a lone board again.
+        assert!(converged_rule(true, expects_peers(&[a], &[a]), 0));
+        assert!(!converged_rule(true, expects_peers(&[a, b], &[a]), 0));
+        // A peer that differs is never converged.
+        assert!(!converged_rule(false, false, 3));
+    }
 
     #[test]
     fn keys_are_numbers_or_hashed_strings() {

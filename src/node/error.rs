@@ -50,6 +50,10 @@ pub enum NodeError {
     /// The persisted own state is not valid.
     #[error("own state: {0}")]
     Restore(String),
+    /// The signal handlers (SIGTERM, SIGINT, SIGHUP) could not be installed;
+    /// nothing was started.
+    #[error("cannot install signal handlers: {0}")]
+    Signal(#[source] std::io::Error),
     /// The OS refused randomness.
     #[error("no OS randomness: {0}")]
     Entropy(String),

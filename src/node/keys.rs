@@ -1,8 +1,17 @@
 //! The cluster keyring: the configured key file, or a key generated into the
 //! data dir on first start (and how to share it), plus accepted keys for
 //! rotation; or insecure mode, only when asked for by name.
+//!
+//! Key file permissions: the file is a secret shared by the cluster, so it
+//! must not be replaceable by every user of the board (world-writable: an
+//! error) and should not be readable by all (world-readable: a warning).
+//! Owner and group bits are the operator's business: the Ansible role's
+//! `0640 root:scalesmall` (the node runs in group `scalesmall`) is the
+//! intended setup, and `0600` owned by the node's user works as well.
 
 use std::path::{Path, PathBuf};
+
+use tracing::warn;
 
 use crate::wire::{Key, Keyring};
 
@@ -21,6 +30,60 @@ pub enum KeySource {
     Generated(PathBuf),
 }
 
+/// What a key file's permission bits allow others.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyMode {
+    /// Neither world-readable nor world-writable (e.g. 0600, 0640, 0660).
+    Private,
+    /// Every user of the board can read it: accepted, with a warning.
+    WorldReadable,
+    /// Every user of the board can replace it: refused.
+    WorldWritable,
+}
+
+/// Classifies a key file's mode bits (`st_mode`; only the "other" bits
+/// matter).
+#[must_use]
+pub const fn key_mode(mode: u32) -> KeyMode {
+    if mode & 0o002 != 0 {
+        KeyMode::WorldWritable
+    } else if mode & 0o004 != 0 {
+        KeyMode::WorldReadable
+    } else {
+        KeyMode::Private
+    }
+}
+
+/// Refuses a world-writable key file, warns about a world-readable one.
+fn check_mode(path: &Path) -> Result<(), NodeError> {
+    use std::os::unix::fs::PermissionsExt;
+    // The file was just read; if its metadata is gone now, the read stands.
+    let Ok(meta) = std::fs::metadata(path) else {
+        return Ok(());
+    };
+    let mode = meta.permissions().mode();
+    match key_mode(mode) {
+        KeyMode::Private => Ok(()),
+        KeyMode::WorldReadable => {
+            warn!(
+                path = %path.display(),
+                mode = format_args!("{:04o}", mode & 0o7777),
+                "the cluster key file is readable by every user of this board: \
+                 chmod 0640 it and give it group scalesmall (or chmod 0600 for the node's user)"
+            );
+            Ok(())
+        }
+        KeyMode::WorldWritable => Err(NodeError::Key {
+            path: path.to_path_buf(),
+            problem: format!(
+                "mode {:04o}: every user of this board can replace the cluster key; \
+                 chmod 0640 it and give it group scalesmall (or chmod 0600 for the node's user)",
+                mode & 0o7777
+            ),
+        }),
+    }
+}
+
 fn read_key(path: &Path) -> Result<Key, NodeError> {
     let text = std::fs::read_to_string(path).map_err(|e| NodeError::Key {
         path: path.to_path_buf(),
@@ -29,6 +92,7 @@ fn read_key(path: &Path) -> Result<Key, NodeError> {
             path.display()
         ),
     })?;
+    check_mode(path)?;
     Key::from_base64(text.trim()).map_err(|e| NodeError::Key {
         path: path.to_path_buf(),
         problem: format!("{e}; a key file holds one line of base64 from `scalesmall keygen`"),
@@ -112,6 +176,60 @@ mod tests {
             .to_string();
         assert!(err.contains("scalesmall keygen >"), "{err}");
         assert!(load(true, None, &[], &d).unwrap().0.is_insecure());
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn only_the_other_bits_of_a_key_mode_matter() {
+        for m in [0o600, 0o640, 0o660, 0o400, 0o440, 0o100_640] {
+            assert_eq!(key_mode(m), KeyMode::Private, "{m:o}");
+        }
+        for m in [0o644, 0o604, 0o444, 0o100_644] {
+            assert_eq!(key_mode(m), KeyMode::WorldReadable, "{m:o}");
+        }
+        for m in [0o666, 0o602, 0o642, 0o100_666] {
+            assert_eq!(key_mode(m), KeyMode::WorldWritable, "{m:o}");
+        }
+    }
+
+    #[test]
+    fn a_group_readable_key_file_is_accepted_a_world_writable_one_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        let d = std::env::temp_dir().join(format!("scalesmall-keymode-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        let (ring, _) = load(false, None, &[], &d).unwrap();
+        let text = format!("{}\n", ring.primary().to_base64());
+        let key = d.join("shared.key");
+        std::fs::write(&key, &text).unwrap();
+        let chmod = |m: u32| {
+            std::fs::set_permissions(&key, std::fs::Permissions::from_mode(m)).unwrap();
+        };
+        for m in [0o640, 0o600, 0o644] {
+            chmod(m);
+            let (r, s) = load(false, Some(&key), &[], &d).unwrap();
+            assert_eq!(r.primary().id(), ring.primary().id(), "{m:o}");
+            assert_eq!(s, KeySource::File(key.clone()));
+            // As an accepted (rotation) key too.
+            assert!(load(false, Some(&key), std::slice::from_ref(&key), &d).is_ok());
+        }
+        chmod(0o666);
+        let err = load(false, Some(&key), &[], &d).unwrap_err().to_string();
+        assert!(
+            err.contains("shared.key") && err.contains("mode 0666") && err.contains("chmod 0640"),
+            "{err}"
+        );
+        chmod(0o640);
+        let accepted = d.join("old.key");
+        std::fs::write(&accepted, &text).unwrap();
+        std::fs::set_permissions(&accepted, std::fs::Permissions::from_mode(0o622)).unwrap();
+        let err = load(false, Some(&key), std::slice::from_ref(&accepted), &d)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("old.key") && err.contains("mode 0622"),
+            "{err}"
+        );
         let _ = std::fs::remove_dir_all(&d);
     }
 }

@@ -5,6 +5,7 @@
 //! | `node.id`     | the node id, 16 hex digits                       | once, at first start |
 //! | `incarnation` | a counter, decimal                               | at every start     |
 //! | `own.state`   | own clock and own items (checksummed)            | after own writes   |
+//! | `declared`    | the groups the config file declared, JSON        | when that set changes |
 //!
 //! Every write is crash-safe ([`super::fs`]): write a temporary file, fsync,
 //! rename, fsync the directory. Own writes are rare (a few a day), so that
@@ -203,6 +204,45 @@ impl Store {
     pub fn save_own(&self, state: &OwnState) -> Result<(), StoreError> {
         self.write("own.state", &encode_own(state))
     }
+
+    /// The groups the config file declared when they were last applied
+    /// (empty if never): a group no longer declared is left.
+    ///
+    /// # Errors
+    /// I/O errors, or [`StoreError::Corrupt`] for a damaged file.
+    pub fn load_declared(&self) -> Result<Vec<GroupName>, StoreError> {
+        let Some(bytes) = self.read("declared")? else {
+            return Ok(Vec::new());
+        };
+        let corrupt = |why: String| StoreError::Corrupt {
+            path: self.path("declared"),
+            why,
+            advice: "It only lists the groups the config file declared last time, so that \
+                 groups taken out of the file are left: delete it (such groups then stay until \
+                 `scalesmall leave`)",
+        };
+        let names: Vec<String> =
+            serde_json::from_slice(&bytes).map_err(|e| corrupt(e.to_string()))?;
+        names
+            .iter()
+            .map(|n| GroupName::new(n).map_err(|e| corrupt(e.to_string())))
+            .collect()
+    }
+
+    /// Makes the declared groups durable (crash-safe).
+    ///
+    /// # Errors
+    /// I/O errors; the previous list is intact.
+    pub fn save_declared(&self, groups: &[GroupName]) -> Result<(), StoreError> {
+        let names: Vec<&str> = groups.iter().map(GroupName::as_str).collect();
+        let mut bytes = serde_json::to_vec(&names).map_err(|e| StoreError::Io {
+            op: "encode",
+            path: self.path("declared"),
+            source: io::Error::other(e),
+        })?;
+        bytes.push(b'\n');
+        self.write("declared", &bytes)
+    }
 }
 
 /// `magic | version | postcard body | xxh3-64 of all before (LE)`.
@@ -332,6 +372,23 @@ mod tests {
                 }
             })
         }
+    }
+
+    #[test]
+    fn declared_groups_round_trip_and_a_damaged_list_is_named() {
+        let d = tmpdir("declared");
+        let s = Store::open(&d, Box::new(RealFs)).unwrap();
+        assert!(s.load_declared().unwrap().is_empty());
+        let gs = vec![
+            GroupName::new("demo").unwrap(),
+            GroupName::new("odd \"name\"\n").unwrap(),
+        ];
+        s.save_declared(&gs).unwrap();
+        assert_eq!(s.load_declared().unwrap(), gs);
+        std::fs::write(d.join("declared"), b"[\"demo\", 7]").unwrap();
+        let err = s.load_declared().unwrap_err().to_string();
+        assert!(err.contains("declared is corrupt"), "{err}");
+        let _ = std::fs::remove_dir_all(&d);
     }
 
     #[test]

@@ -3,11 +3,20 @@
 //! multicast group that receives only the group's datagrams, so the protocol
 //! knows which path a datagram took (multicast reachability is what the
 //! TCP tree is pruned by).
+//!
+//! Multicast socket options are refinements, not necessities: some kernels
+//! and emulators (qemu-user 7.2 answers `IP_MULTICAST_IF` with
+//! `ENOPROTOOPT`) do not support them. An option the OS does not support
+//! ([`OptionFailure::Unsupported`]) is a warning naming the option and what
+//! the node does without it; any other failure, and every bind, is fatal.
+//! If joining the group is unsupported the node still sends multicast and
+//! its peers reach it by unicast (the protocol handles one-way multicast).
 
 use core::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
 
 use socket2::{Domain, Protocol, Socket, Type};
 use tokio::net::UdpSocket;
+use tracing::warn;
 
 use super::error::NodeError;
 
@@ -42,10 +51,94 @@ fn sock_err(what: &'static str, addr: SocketAddr) -> impl FnOnce(std::io::Error)
     move |source| NodeError::Socket { what, addr, source }
 }
 
-/// Binds the sockets.
+/// How a failed socket option is treated.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OptionFailure {
+    /// The OS (or an emulator) does not support the option or this use of
+    /// it (`ENOPROTOOPT`, `EOPNOTSUPP`/`ENOTSUP`, `EINVAL`, `ENOSYS`): the
+    /// node warns and goes on without it.
+    Unsupported,
+    /// Anything else (permissions, no such device, no memory...): the node
+    /// stops with the error.
+    Fatal,
+}
+
+/// Classifies the error of a failed multicast socket option.
+#[must_use]
+pub fn classify_option_error(e: &std::io::Error) -> OptionFailure {
+    // (ENOTSUP equals EOPNOTSUPP on Linux, not everywhere.)
+    const UNSUPPORTED: [i32; 5] = [
+        libc::ENOPROTOOPT,
+        libc::EOPNOTSUPP,
+        libc::ENOTSUP,
+        libc::EINVAL,
+        libc::ENOSYS,
+    ];
+    match e.raw_os_error() {
+        Some(n) if UNSUPPORTED.contains(&n) => OptionFailure::Unsupported,
+        _ => OptionFailure::Fatal,
+    }
+}
+
+/// Applies an optional socket option: `Ok(true)` if it took, `Ok(false)`
+/// (after a warning naming `option` and saying what happens without it) if
+/// the OS does not support it.
 ///
 /// # Errors
-/// [`NodeError::Socket`] naming the address that failed.
+/// [`NodeError::Socket`] for any other failure.
+pub fn optional_option(
+    option: &'static str,
+    without: &'static str,
+    what: &'static str,
+    addr: SocketAddr,
+    result: std::io::Result<()>,
+) -> Result<bool, NodeError> {
+    match result {
+        Ok(()) => Ok(true),
+        Err(e) if classify_option_error(&e) == OptionFailure::Unsupported => {
+            warn!(option, error = %e, addr = %addr, "socket option not supported here: {without}");
+            Ok(false)
+        }
+        Err(source) => Err(NodeError::Socket { what, addr, source }),
+    }
+}
+
+/// The multicast options of the sending socket: interface, TTL, loop. Each
+/// is optional (see the module doc).
+fn sending_options(s: &Socket, m: &MulticastSpec, g: SocketAddr) -> Result<(), NodeError> {
+    optional_option(
+        "IP_MULTICAST_IF",
+        "multicast leaves by the route to the group (the default route's interface unless \
+         224.0.0.0/4 is routed elsewhere)",
+        "set the multicast interface for",
+        g,
+        s.set_multicast_if_v4(&m.iface),
+    )?;
+    optional_option(
+        "IP_MULTICAST_TTL",
+        "multicast uses the OS default TTL (1 on Linux)",
+        "set the multicast TTL for",
+        g,
+        s.set_multicast_ttl_v4(m.ttl),
+    )?;
+    optional_option(
+        "IP_MULTICAST_LOOP",
+        "multicast loop stays at the OS default; own datagrams that come back are dropped as own",
+        "set multicast loop for",
+        g,
+        s.set_multicast_loop_v4(m.loop_back),
+    )?;
+    Ok(())
+}
+
+/// Binds the sockets.
+///
+/// A multicast option the OS does not support is a warning; the node goes
+/// on without it (see the module doc).
+///
+/// # Errors
+/// [`NodeError::Socket`] naming the address that failed: every bind, and
+/// every other socket error.
 pub fn bind(local: SocketAddr, mc: Option<MulticastSpec>) -> Result<UdpSockets, NodeError> {
     let domain = if local.is_ipv4() {
         Domain::IPV4
@@ -56,14 +149,9 @@ pub fn bind(local: SocketAddr, mc: Option<MulticastSpec>) -> Result<UdpSockets, 
         .map_err(sock_err("open UDP socket for", local))?;
     s.set_reuse_address(true)
         .map_err(sock_err("set SO_REUSEADDR on", local))?;
-    if let Some(m) = mc {
+    if let Some(m) = &mc {
         let g = SocketAddr::V4(SocketAddrV4::new(m.group, m.port));
-        s.set_multicast_if_v4(&m.iface)
-            .map_err(sock_err("set the multicast interface for", g))?;
-        s.set_multicast_ttl_v4(m.ttl)
-            .map_err(sock_err("set the multicast TTL for", g))?;
-        s.set_multicast_loop_v4(m.loop_back)
-            .map_err(sock_err("set multicast loop for", g))?;
+        sending_options(&s, m, g)?;
     }
     if local.is_ipv4() {
         // Only the group socket receives multicast.
@@ -80,22 +168,7 @@ pub fn bind(local: SocketAddr, mc: Option<MulticastSpec>) -> Result<UdpSockets, 
         None => (None, None),
         Some(m) => {
             let g = SocketAddr::V4(SocketAddrV4::new(m.group, m.port));
-            let s = Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::UDP))
-                .map_err(sock_err("open multicast socket for", g))?;
-            s.set_reuse_address(true)
-                .map_err(sock_err("set SO_REUSEADDR on", g))?;
-            let _ = s.set_reuse_port(true);
-            s.set_multicast_loop_v4(m.loop_back)
-                .map_err(sock_err("set multicast loop for", g))?;
-            s.bind(&g.into()).map_err(sock_err("bind multicast", g))?;
-            s.join_multicast_v4(&m.group, &m.iface).map_err(sock_err(
-                "join the multicast group (is there a 224.0.0.0/4 route on the interface?)",
-                g,
-            ))?;
-            s.set_nonblocking(true)
-                .map_err(sock_err("configure multicast", g))?;
-            let sock = UdpSocket::from_std(s.into()).map_err(sock_err("register multicast", g))?;
-            (Some(sock), Some(g))
+            (group_socket(&m, g)?, Some(g))
         }
     };
     Ok(UdpSockets {
@@ -106,11 +179,136 @@ pub fn bind(local: SocketAddr, mc: Option<MulticastSpec>) -> Result<UdpSockets, 
     })
 }
 
+/// The socket that receives the group's datagrams; `None` if the OS does
+/// not support joining it (the node then only sends multicast).
+fn group_socket(m: &MulticastSpec, g: SocketAddr) -> Result<Option<UdpSocket>, NodeError> {
+    let s = Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::UDP))
+        .map_err(sock_err("open multicast socket for", g))?;
+    s.set_reuse_address(true)
+        .map_err(sock_err("set SO_REUSEADDR on", g))?;
+    let _ = s.set_reuse_port(true);
+    optional_option(
+        "IP_MULTICAST_LOOP",
+        "multicast loop stays at the OS default",
+        "set multicast loop for",
+        g,
+        s.set_multicast_loop_v4(m.loop_back),
+    )?;
+    s.bind(&g.into()).map_err(sock_err("bind multicast", g))?;
+    let joined = optional_option(
+        "IP_ADD_MEMBERSHIP",
+        "this node does not receive multicast; it still sends it, and peers reach it by unicast \
+         and TCP (seeds help: node.peers)",
+        "join the multicast group (is there a 224.0.0.0/4 route on the interface?)",
+        g,
+        s.join_multicast_v4(&m.group, &m.iface),
+    )?;
+    if !joined {
+        return Ok(None);
+    }
+    s.set_nonblocking(true)
+        .map_err(sock_err("configure multicast", g))?;
+    let sock = UdpSocket::from_std(s.into()).map_err(sock_err("register multicast", g))?;
+    Ok(Some(sock))
+}
+
 /// The unspecified address of `ip`'s family.
 #[must_use]
 pub fn unspecified_like(ip: IpAddr) -> IpAddr {
     match ip {
         IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
         IpAddr::V6(_) => IpAddr::V6(core::net::Ipv6Addr::UNSPECIFIED),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io;
+
+    fn addr() -> SocketAddr {
+        SocketAddr::from(([239, 255, 77, 77], 29999))
+    }
+
+    #[test]
+    fn unsupported_option_errors_are_told_from_fatal_ones() {
+        for errno in [
+            libc::ENOPROTOOPT,
+            libc::EOPNOTSUPP,
+            libc::ENOTSUP,
+            libc::EINVAL,
+            libc::ENOSYS,
+        ] {
+            assert_eq!(
+                classify_option_error(&io::Error::from_raw_os_error(errno)),
+                OptionFailure::Unsupported,
+                "errno {errno}"
+            );
+        }
+        for errno in [
+            libc::EACCES,
+            libc::EPERM,
+            libc::EADDRINUSE,
+            libc::ENODEV,
+            libc::ENOMEM,
+            libc::EBADF,
+        ] {
+            assert_eq!(
+                classify_option_error(&io::Error::from_raw_os_error(errno)),
+                OptionFailure::Fatal,
+                "errno {errno}"
+            );
+        }
+        // Not from the OS at all: not something to shrug off.
+        assert_eq!(
+            classify_option_error(&io::Error::other("odd")),
+            OptionFailure::Fatal
+        );
+    }
+
+    #[test]
+    fn an_unsupported_option_is_skipped_and_a_fatal_one_names_the_address() {
+        assert!(optional_option("IP_MULTICAST_TTL", "x", "set", addr(), Ok(())).unwrap());
+        let skipped = optional_option(
+            "IP_MULTICAST_IF",
+            "x",
+            "set",
+            addr(),
+            Err(io::Error::from_raw_os_error(libc::ENOPROTOOPT)),
+        );
+        assert!(!skipped.unwrap());
+        let err = optional_option(
+            "IP_MULTICAST_IF",
+            "x",
+            "set the multicast interface for",
+            addr(),
+            Err(io::Error::from_raw_os_error(libc::EACCES)),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("set the multicast interface for 239.255.77.77:29999"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_bind_failure_is_fatal() {
+        let taken = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let at = taken.local_addr().unwrap();
+        // Without SO_REUSEADDR on the holder, the second bind fails.
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let _guard = rt.enter();
+        let err = bind(at, None)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            err.contains("bind UDP") && err.contains(&at.to_string()),
+            "{err:?}"
+        );
     }
 }

@@ -137,6 +137,10 @@ impl Env {
             .output()
             .expect("keygen runs");
         std::fs::write(&key, &out.stdout).expect("write key");
+        // As the Ansible role installs it (a world-writable key is refused,
+        // whatever the umask).
+        std::fs::set_permissions(&key, std::os::unix::fs::PermissionsExt::from_mode(0o640))
+            .expect("chmod key");
         Env {
             netns,
             multicast_port: free_port(),
