@@ -765,6 +765,11 @@ class Runner:
             if only and name not in only and name != "converge":
                 continue
             self.scenario(name, fn, needs_sim, needs_deploy)
+        if self.deployed:
+            try:
+                self.leave_test_group()  # leave real boards as they were
+            except Failure as e:
+                say(f"cleanup: {e}")
 
     def table(self) -> str:
         rows = [("scenario", "boards", "converged after", "wire KiB/board", "time", "result", "notes")]
