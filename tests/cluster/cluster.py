@@ -68,6 +68,14 @@ class Failure(Exception):
     """A step failed; the message says what and how to go on."""
 
 
+class CannotRun(Failure):
+    """Not root, or tools missing: nothing was made (exit 77, a skip)."""
+
+
+class Exists(Failure):
+    """A cluster with this name exists: up leaves it alone."""
+
+
 # --- processes ---------------------------------------------------------------
 
 _live_groups: set[int] = set()
@@ -273,10 +281,10 @@ def sh(argv: list[str], timeout: float = 20) -> str:
 
 def up(n: int) -> None:
     if os.geteuid() != 0:
-        raise Failure("needs root (network and mount namespaces); run it with sudo")
+        raise CannotRun("needs root (network and mount namespaces); run it with sudo")
     miss = missing_tools()
     if miss:
-        raise Failure("missing " + ", ".join(miss))
+        raise CannotRun("missing " + ", ".join(miss))
     leftovers = [ns for ns in list_netns() if ours(ns)]
     if STATE.exists() or leftovers:
         what = []
@@ -284,7 +292,7 @@ def up(n: int) -> None:
             what.append(f"state directory {STATE}")
         if leftovers:
             what.append("namespaces " + " ".join(leftovers))
-        raise Failure(f"a cluster named {PREFIX!r} exists already ({'; '.join(what)}). "
+        raise Exists(f"a cluster named {PREFIX!r} exists already ({'; '.join(what)}). "
                       f"Remove it with tests/cluster/down (or pick another name with "
                       f"SCALESMALL_CLUSTER_PREFIX=...)")
     lay = plan(n)
