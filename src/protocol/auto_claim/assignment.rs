@@ -264,8 +264,7 @@ impl Assignment {
     pub fn targets(&self, slice: u32, present: impl Fn(NodeId) -> bool) -> Vec<NodeId> {
         let r = self.policy.replicas() as usize;
         let mut out: Vec<NodeId> = Vec::with_capacity(r);
-        let nominal: Vec<usize> = self.owner_indices(slice).collect();
-        for &i in &nominal {
+        for i in self.owner_indices(slice) {
             if let Some(m) = self.infos.get(i)
                 && present(m.id)
             {
@@ -281,7 +280,7 @@ impl Assignment {
             .infos
             .iter()
             .enumerate()
-            .filter(|(i, m)| !nominal.contains(i) && present(m.id))
+            .filter(|(i, m)| !self.owner_indices(slice).any(|o| o == *i) && present(m.id))
             .map(|(i, _)| (self.key_of(i, slice), i))
             .collect();
         let need = r - out.len();
@@ -299,33 +298,22 @@ impl Assignment {
 
     // --- the matching -----------------------------------------------------
 
-    /// The `want` best `(key, member)` candidates of `slice` after `after`,
-    /// among members with a capacity, sorted.
-    fn candidates(&self, slice: u32, want: usize, after: Option<(u128, u32)>) -> Vec<(u128, u32)> {
-        let mut all: Vec<(u128, u32)> = self
-            .infos
-            .iter()
-            .enumerate()
-            .filter(|(_, m)| m.cap > 0)
-            .map(|(i, _)| (self.key_of(i, slice), i as u32))
-            .filter(|c| after.is_none_or(|a| *c > a))
-            .collect();
-        if all.len() > want && want > 0 {
-            all.select_nth_unstable(want - 1);
-            all.truncate(want);
-        }
-        all.sort_unstable();
-        all
-    }
-
     /// Slice-proposing deferred acceptance, then repair of empty slots.
     fn stable_match(&mut self) {
         let slices = self.policy.slices();
         let n = self.infos.len();
         let per_slice = self.per_slice;
         let first_batch = (per_slice + 2).min(n);
+        // Members with room, compactly: (seed, inverse weight, index).
+        let pool: Vec<(u64, u64, u32)> = self
+            .infos
+            .iter()
+            .enumerate()
+            .filter(|(_, m)| m.cap > 0)
+            .map(|(i, m)| (m.seed, m.inverse_weight, i as u32))
+            .collect();
         let mut cands: Vec<Vec<(u128, u32)>> = (0..slices)
-            .map(|s| self.candidates(s, first_batch, None))
+            .map(|s| candidates(&pool, s, first_batch, None))
             .collect();
         let mut next = vec![0usize; slices as usize];
         let mut held = vec![0usize; slices as usize];
@@ -338,7 +326,7 @@ impl Assignment {
                 let Some(list) = cands.get_mut(si) else { break };
                 if next[si] >= list.len() {
                     let last = list.last().copied();
-                    let more = self.candidates(s, 2 * list.len().max(1), last);
+                    let more = candidates(&pool, s, 2 * list.len().max(1), last);
                     if more.is_empty() {
                         break; // proposed to every member
                     }
@@ -488,6 +476,48 @@ impl Assignment {
         }
         true
     }
+}
+
+/// The `want` best `(key, member)` candidates of `slice` strictly after
+/// `after`, sorted, from `pool` (`(seed, inverse weight, index)`).
+fn candidates(
+    pool: &[(u64, u64, u32)],
+    slice: u32,
+    want: usize,
+    after: Option<(u128, u32)>,
+) -> Vec<(u128, u32)> {
+    let key = |&(seed, inverse, i): &(u64, u64, u32)| {
+        (
+            score::weighted_key(score::pair_hash(seed, slice), inverse),
+            i,
+        )
+    };
+    let later = |c: &(u128, u32)| after.is_none_or(|a| *c > a);
+    if want > 32 {
+        let mut all: Vec<(u128, u32)> = pool.iter().map(key).filter(later).collect();
+        if all.len() > want {
+            all.select_nth_unstable(want - 1);
+            all.truncate(want);
+        }
+        all.sort_unstable();
+        return all;
+    }
+    // Few wanted: keep a small sorted list while streaming.
+    let mut best: Vec<(u128, u32)> = Vec::with_capacity(want + 1);
+    for c in pool.iter().map(key) {
+        if !later(&c) || want == 0 {
+            continue;
+        }
+        if best.len() == want {
+            if best.last().is_some_and(|worst| c >= *worst) {
+                continue;
+            }
+            best.pop();
+        }
+        let at = best.partition_point(|x| *x < c);
+        best.insert(at, c);
+    }
+    best
 }
 
 /// Each member's share of the `per_slice * slices` replica slots
