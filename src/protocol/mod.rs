@@ -8,6 +8,7 @@
 //! [`crate::wire`].
 
 mod anti_entropy;
+pub mod auto_claim;
 mod chatter;
 mod config;
 mod conns;
