@@ -424,12 +424,15 @@ impl TopologyDb {
                 ..Applied::default()
             };
         }
-        // Nothing new (the common case) cannot pass a cap: skip the check.
-        let mut refuse = if held.is_some_and(|h| h.knows_all(incoming, Some(own))) {
-            Vec::new()
-        } else {
-            over_cap(held, incoming, own, self.caps)
-        };
+        // Nothing new (the common case): nothing to cap, nothing to apply.
+        // The same linear, allocation-free check `Message::apply` starts with.
+        if held.is_some_and(|h| h.knows_all(incoming, Some(own))) {
+            return Applied {
+                own_ahead,
+                ..Applied::default()
+            };
+        }
+        let mut refuse = over_cap(held, incoming, own, self.caps);
         if !self.expired.is_empty() {
             self.refuse_expired(incoming, &mut refuse);
         }

@@ -68,9 +68,9 @@ pub enum WireError {
     #[error("authentication failed")]
     AuthFailed,
 
-    /// An announce or probe whose `(incarnation, seq)` does not increase
-    /// over the last one accepted from its sender: a replay or a stale
-    /// duplicate (see [`crate::wire::Freshness`]).
+    /// An announce or probe whose `(incarnation, seq)` was already accepted
+    /// from its sender, or is older than the window below the highest: a
+    /// replay or a stale duplicate (see [`crate::wire::Freshness`]).
     #[error("stale or replayed frame")]
     Replayed,
 

@@ -20,8 +20,9 @@ pub struct Frame {
     /// The sender's incarnation: bumped at every start of its process.
     pub incarnation: u64,
     /// The sender's sequence number within this incarnation; every frame it
-    /// sends takes the next one. Receivers ignore an announce or probe whose
-    /// `(incarnation, seq)` does not increase (see [`crate::wire::Freshness`]).
+    /// sends takes the next one. Receivers accept an announce or probe with a
+    /// given `(incarnation, seq)` once, within a window of the newest (see
+    /// [`crate::wire::Freshness`]).
     pub seq: u64,
     /// What the frame carries.
     pub payload: Payload,
