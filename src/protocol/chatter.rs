@@ -735,7 +735,7 @@ impl Chatter {
         }
         if now >= self.detector.next_probe {
             if let Some(p) = self.detector.probing.take()
-                && let Some(t) = self.detector.suspect(p.target, now)
+                && let Some(t) = self.detector.suspect(p.target, p.sent, now)
             {
                 self.transition(t);
                 // Tell the suspect first (Lifeguard's buddy system): if it is

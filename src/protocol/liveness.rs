@@ -64,6 +64,8 @@ pub struct View {
     pub since: Millis,
     /// For a suspect: when it becomes down.
     pub deadline: Option<Millis>,
+    /// When a frame from it was last received first-hand.
+    pub heard_at: Millis,
 }
 
 /// A probe waiting for its ack.
@@ -193,7 +195,9 @@ impl Detector {
             state: Liveness::Alive,
             since: now,
             deadline: None,
+            heard_at: now,
         });
+        v.heard_at = now;
         if (incarnation, seq) < (v.incarnation, v.seq) {
             return None;
         }
@@ -235,6 +239,7 @@ impl Detector {
         }
         let was = current.map(|c| c.state);
         let restarted = current.is_some_and(|c| r.incarnation > c.incarnation);
+        let heard_at = self.views.get(&r.id).map_or(Millis::ZERO, |v| v.heard_at);
         self.views.insert(
             r.id,
             View {
@@ -243,6 +248,7 @@ impl Detector {
                 state: r.state,
                 since: now,
                 deadline: (r.state == Liveness::Suspect).then(|| now.plus(timeout)),
+                heard_at,
             },
         );
         self.spread(r);
@@ -370,11 +376,13 @@ impl Detector {
         self.relays.insert(our_nonce, relay);
     }
 
-    /// The probe of `target` went unanswered: suspect it.
-    pub fn suspect(&mut self, target: NodeId, now: Millis) -> Option<Transition> {
+    /// The probe of `target` sent at `sent` went unanswered: suspect it,
+    /// unless a frame from it arrived first-hand since (the ack was lost,
+    /// not the node).
+    pub fn suspect(&mut self, target: NodeId, sent: Millis, now: Millis) -> Option<Transition> {
         let timeout = self.suspect_timeout();
         let v = self.views.get_mut(&target)?;
-        if v.state != Liveness::Alive {
+        if v.state != Liveness::Alive || v.heard_at >= sent {
             return None;
         }
         v.state = Liveness::Suspect;
@@ -466,7 +474,7 @@ mod tests {
             None,
             "new and alive: no transition"
         );
-        d.suspect(id(1), Millis(10));
+        d.suspect(id(1), Millis(5), Millis(10));
         assert_eq!(d.state(id(1)), Liveness::Suspect);
         let t = d.heard(id(1), 1, 6, Millis(20)).unwrap();
         assert_eq!((t.state, t.restarted), (Liveness::Alive, false));
@@ -483,7 +491,7 @@ mod tests {
     fn a_suspect_that_does_not_refute_goes_down() {
         let mut d = Detector::new(DetectorConfig::default(), Millis(0));
         d.heard(id(1), 1, 5, Millis(0));
-        d.suspect(id(1), Millis(100));
+        d.suspect(id(1), Millis(50), Millis(100));
         let timeout = d.suspect_timeout();
         assert!(d.expire(Millis(100 + timeout - 1)).is_empty());
         let down = d.expire(Millis(100 + timeout));
@@ -535,7 +543,7 @@ mod tests {
     fn rumors_are_sent_a_bounded_number_of_times() {
         let mut d = Detector::new(DetectorConfig::default(), Millis(0));
         d.heard(id(1), 1, 1, Millis(0));
-        d.suspect(id(1), Millis(1));
+        d.suspect(id(1), Millis(1), Millis(1));
         let mut sent = 0;
         while !d.take_rumors(6).is_empty() {
             sent += 1;
@@ -560,11 +568,23 @@ mod tests {
         let mut d = Detector::new(DetectorConfig::default(), Millis(0));
         for i in 1..=8 {
             d.heard(id(i), 1, 1, Millis(0));
-            d.suspect(id(i), Millis(1));
+            d.suspect(id(i), Millis(1), Millis(1));
         }
         let out = d.take_rumors_for(id(5), 3);
         assert_eq!(out.len(), 3);
         assert_eq!((out[0].id, out[0].state), (id(5), Liveness::Suspect));
         assert!(out[1..].iter().all(|r| r.id != id(5)), "{out:?}");
+    }
+
+    #[test]
+    fn a_lost_ack_is_not_a_suspicion_when_the_peer_was_heard_since() {
+        let mut d = Detector::new(DetectorConfig::default(), Millis(0));
+        d.heard(id(1), 1, 1, Millis(0));
+        // Pinged at 100; its announce arrived at 150; the ack never came.
+        d.heard(id(1), 1, 2, Millis(150));
+        assert_eq!(d.suspect(id(1), Millis(100), Millis(2_100)), None);
+        assert_eq!(d.state(id(1)), Liveness::Alive);
+        // Nothing heard since the next ping: suspect.
+        assert!(d.suspect(id(1), Millis(2_100), Millis(4_100)).is_some());
     }
 }
