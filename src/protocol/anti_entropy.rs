@@ -13,6 +13,7 @@ use std::collections::BTreeMap;
 
 use crate::model::{GroupName, NodeId};
 
+use super::rate::{Buckets, Budget};
 use super::time::Millis;
 
 /// A pull waiting for its answer.
@@ -34,7 +35,9 @@ const MAX_TRIES: usize = 4;
 #[derive(Clone, Debug, Default)]
 pub struct PullTracker {
     in_flight: BTreeMap<GroupName, InFlight>,
-    buckets: BTreeMap<NodeId, Bucket>,
+    /// Pulls served per peer (made at the first pull served: the rate is
+    /// the caller's setting).
+    serving: Option<Buckets<NodeId>>,
     suspects: BTreeMap<GroupName, Suspect>,
     last_news: BTreeMap<GroupName, Millis>,
 }
@@ -46,13 +49,6 @@ pub struct Suspect {
     pub since: Millis,
     /// The peer to pull from (the latest to show the difference).
     pub peer: NodeId,
-}
-
-#[derive(Clone, Copy, Debug)]
-struct Bucket {
-    /// Thousandths of a pull.
-    milli: u64,
-    last: Millis,
 }
 
 /// Most peers with a serving budget remembered.
@@ -200,33 +196,17 @@ impl PullTracker {
     /// Whether `peer` may be served one more pull now, at `rate` pulls per
     /// second sustained with bursts of `4 * rate`; takes the token if so.
     pub fn allow_serve(&mut self, peer: NodeId, now: Millis, rate: u64) -> bool {
-        let cap = rate.saturating_mul(4).saturating_mul(1000);
-        if !self.buckets.contains_key(&peer) && self.buckets.len() >= MAX_BUCKETS {
-            if let Some(oldest) = self
-                .buckets
-                .iter()
-                .min_by_key(|(_, b)| b.last)
-                .map(|(p, _)| *p)
-            {
-                self.buckets.remove(&oldest);
-            }
-        }
-        let b = self.buckets.entry(peer).or_insert(Bucket {
-            milli: cap,
-            last: now,
-        });
-        // `rate` pulls per 1000 ms is `rate` milli-pulls per ms.
-        b.milli = b
-            .milli
-            .saturating_add(now.since(b.last).saturating_mul(rate))
-            .min(cap);
-        b.last = now;
-        if b.milli >= 1000 {
-            b.milli -= 1000;
-            true
-        } else {
-            false
-        }
+        self.serving
+            .get_or_insert_with(|| {
+                Buckets::new(
+                    Budget {
+                        rate,
+                        burst: rate.saturating_mul(4),
+                    },
+                    MAX_BUCKETS,
+                )
+            })
+            .allow(peer, now)
     }
 }
 
