@@ -19,7 +19,7 @@ use std::path::Path;
 use std::process::{Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
-use support::procs::{Env, Node, bin, free_port};
+use support::procs::{Env, Node, bin, free_port, wait_exit};
 
 const DEADLINE: Duration = Duration::from_secs(15);
 const POLL: Duration = Duration::from_millis(25);
@@ -224,23 +224,14 @@ fn run_to_exit(env: &Env, name: &str, args: &[&str], bound: Duration) -> (ExitSt
     if !args.contains(&"--key-file") {
         cmd.arg("--key-file").arg(&env.key);
     }
-    let mut child = cmd
+    let child = cmd
         .args(args)
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(&log).expect("log"))
         .spawn()
         .expect("spawn");
-    let end = Instant::now() + bound;
-    let status = loop {
-        if let Ok(Some(st)) = child.try_wait() {
-            break st;
-        }
-        if Instant::now() >= end {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("{name} did not exit within {bound:?}");
-        }
-        std::thread::sleep(POLL);
+    let Some(status) = wait_exit(child, bound) else {
+        panic!("{name} did not exit within {bound:?}");
     };
     (status, std::fs::read_to_string(&log).unwrap_or_default())
 }
@@ -253,17 +244,9 @@ fn only_a_signalled_stop_exits_0_and_errors_say_what_failed() {
     let sock = a.socket.display().to_string();
 
     // SIGINT, like SIGTERM (node_cluster.rs), is a clean stop: exit 0.
-    let pid = a.pid().expect("running").to_string();
-    let _ = Command::new("kill").args(["-INT", &pid]).status();
-    let child = a.child.as_mut().expect("child");
-    let end = Instant::now() + Duration::from_secs(6);
-    let st = loop {
-        if let Ok(Some(st)) = child.try_wait() {
-            break st;
-        }
-        assert!(Instant::now() < end, "SIGINT did not stop the node in time");
-        std::thread::sleep(POLL);
-    };
+    let st = a
+        .stop_with("INT", Duration::from_secs(6))
+        .expect("SIGINT did not stop the node in time");
     assert_eq!(st.code(), Some(0), "{st:?}");
 
     // A port in use: exit 1, naming the address.

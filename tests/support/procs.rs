@@ -283,20 +283,17 @@ impl Node {
     /// SIGTERM, and the exit status if it exits within `bound` (else it is
     /// killed).
     pub fn terminate(&mut self, bound: Duration) -> Option<std::process::ExitStatus> {
-        let mut c = self.child.take()?;
-        let pid = c.id().to_string();
-        let _ = Command::new("kill").args(["-TERM", &pid]).status();
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            let _ = tx.send(c.wait());
-        });
-        match rx.recv_timeout(bound) {
-            Ok(Ok(st)) => Some(st),
-            _ => {
-                let _ = Command::new("kill").args(["-KILL", &pid]).status();
-                None
-            }
-        }
+        self.stop_with("TERM", bound)
+    }
+
+    /// Sends `sig` (a `kill` signal name) and waits for the exit, up to
+    /// `bound` (then SIGKILL, and `None`).
+    pub fn stop_with(&mut self, sig: &str, bound: Duration) -> Option<std::process::ExitStatus> {
+        let c = self.child.take()?;
+        let _ = Command::new("kill")
+            .args([&format!("-{sig}"), &c.id().to_string()])
+            .status();
+        wait_exit(c, bound)
     }
 
     /// Runs a control command against this node.
@@ -404,5 +401,23 @@ impl Drop for Watch {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// Waits for `child` to exit, up to `bound`: the exit is awaited (a thread
+/// blocks in `wait`), not polled. At the deadline the child is killed by
+/// PID and `None` returned.
+pub fn wait_exit(mut child: Child, bound: Duration) -> Option<std::process::ExitStatus> {
+    let pid = child.id().to_string();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait());
+    });
+    match rx.recv_timeout(bound) {
+        Ok(Ok(st)) => Some(st),
+        _ => {
+            let _ = Command::new("kill").args(["-KILL", &pid]).status();
+            None
+        }
     }
 }
