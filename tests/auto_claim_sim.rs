@@ -408,6 +408,23 @@ fn check_targets(w: &mut World, t: u64, seed: u64, sc: &Scenario) {
     }
 }
 
+/// Runs `sc` for every seed (each run asserts its own invariants), lets
+/// `check` look at each report, and returns the worst (min holders, min
+/// running holders, calm rounds to converge) over the seeds.
+fn worst_over_seeds(sc: &Scenario, check: impl Fn(u64, &Report)) -> (usize, usize, u64) {
+    let mut worst = (usize::MAX, usize::MAX, 0);
+    for seed in seeds() {
+        let rep = run(seed, sc);
+        check(seed, &rep);
+        worst = (
+            worst.0.min(rep.min_holders),
+            worst.1.min(rep.min_live),
+            worst.2.max(rep.rounds_to_converge),
+        );
+    }
+    worst
+}
+
 /// `SCALESMALL_SEED=<n>` replays one seed; `SCALESMALL_SEEDS=<k>` runs
 /// seeds 1 to k (12 by default).
 fn seeds() -> Vec<u64> {
@@ -430,16 +447,9 @@ fn stale_views_never_drop_coverage_below_r_and_converge() {
             slices: 32,
             chaos_rounds: 60,
         };
-        let mut worst = (usize::MAX, usize::MAX, 0);
-        for seed in seeds() {
-            let rep = run(seed, &sc);
+        let worst = worst_over_seeds(&sc, |seed, rep| {
             assert!(rep.min_holders >= r as usize, "seed {seed}");
-            worst = (
-                worst.0.min(rep.min_holders),
-                worst.1.min(rep.min_live),
-                worst.2.max(rep.rounds_to_converge),
-            );
-        }
+        });
         println!(
             "R={r}: min holders {}, min running holders {}, calm rounds to converge <= {}",
             worst.0, worst.1, worst.2
@@ -458,15 +468,7 @@ fn a_messy_start_never_drops_below_r_and_converges() {
             slices: 32,
             chaos_rounds: 40,
         };
-        let mut worst = (usize::MAX, usize::MAX, 0);
-        for seed in seeds() {
-            let rep = run(seed, &sc);
-            worst = (
-                worst.0.min(rep.min_holders),
-                worst.1.min(rep.min_live),
-                worst.2.max(rep.rounds_to_converge),
-            );
-        }
+        let worst = worst_over_seeds(&sc, |_, _| {});
         println!(
             "R={r} from a mess: min holders {}, min running holders {}, calm rounds to converge <= {}",
             worst.0, worst.1, worst.2
@@ -485,15 +487,7 @@ fn joins_learned_at_different_times_keep_r_minus_one_and_converge() {
             slices: 32,
             chaos_rounds: 60,
         };
-        let mut worst = (usize::MAX, usize::MAX, 0);
-        for seed in seeds() {
-            let rep = run(seed, &sc);
-            worst = (
-                worst.0.min(rep.min_holders),
-                worst.1.min(rep.min_live),
-                worst.2.max(rep.rounds_to_converge),
-            );
-        }
+        let worst = worst_over_seeds(&sc, |_, _| {});
         println!(
             "R={r} with joins: min holders {}, min running holders {}, calm rounds to converge <= {}",
             worst.0, worst.1, worst.2
