@@ -512,11 +512,6 @@ impl TopologyDb {
         self.expired.get(&member).copied().unwrap_or(0)
     }
 
-    /// Every expired member with its marker.
-    pub fn expired(&self) -> impl Iterator<Item = (NodeId, u64)> + '_ {
-        self.expired.iter().map(|(m, c)| (*m, *c))
-    }
-
     /// Adds to `refuse` (sorted) the expired members `incoming` speaks of
     /// only at or below their markers; clears the marker of one it shows
     /// writing above it.

@@ -60,7 +60,7 @@ use super::conns::{ConnState, ConnTable, Pending};
 use super::dedupe::Seen;
 use super::error::ProtocolError;
 use super::io::{Command, ConnEvent, ConnId, Event, Persist, Transmit, Via};
-use super::liveness::{Detector, Probing, Relay, Transition, View};
+use super::liveness::{Detector, Probing, Relay, Transition};
 use super::peers::PeerTable;
 use super::rate::{Buckets, Budget};
 use super::stats::Stats;
@@ -896,12 +896,6 @@ impl Chatter {
             .collect();
         out.sort_by_key(|(_, state)| *state == Liveness::Down);
         out
-    }
-
-    /// The detector's view of a peer (since when in its state).
-    #[must_use]
-    pub fn liveness_view(&self, id: NodeId) -> Option<&View> {
-        self.detector.view(id)
     }
 
     fn on_announce(&mut self, now: Millis, sender: NodeId, src: Source, a: Announce) {

@@ -141,12 +141,6 @@ impl Detector {
         }
     }
 
-    /// This node's view of `id`.
-    #[must_use]
-    pub fn view(&self, id: NodeId) -> Option<&View> {
-        self.views.get(&id)
-    }
-
     /// Every peer down in this view, with since when.
     pub fn down(&self) -> impl Iterator<Item = (NodeId, Millis)> + '_ {
         self.views

@@ -485,12 +485,6 @@ impl Cluster {
         self.drive(i);
     }
 
-    /// The address of node `i`.
-    #[must_use]
-    pub fn addr(&self, i: usize) -> SocketAddr {
-        self.net.addr(i)
-    }
-
     /// A codec with the cluster's key (to forge frames as a key holder).
     #[must_use]
     pub fn codec(&self) -> Codec {
