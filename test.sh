@@ -256,8 +256,19 @@ suite_cluster() {
         skip cluster "missing ${missing[*]}; install with: apt-get install -y iproute2 nftables openssh-server openssh-client qemu-user-static python3 && pip install ansible-core==2.19.14 (or .ci/run)"
         return 77
     fi
-    if ip netns list | grep -q '^ssc-'; then
-        echo "cluster: namespaces of an earlier cluster exist (ip netns list | grep ssc-): remove them with tests/cluster/down"
+    # This run's cluster has a name of its own (sst<PID of test.sh> unless
+    # SCALESMALL_CLUSTER_PREFIX says otherwise) and records test.sh as its
+    # owner, so a cluster by hand (ssc) or a concurrent run never collides
+    # with it, and what a killed run left behind is removed here first.
+    export SCALESMALL_CLUSTER_PREFIX="${SCALESMALL_CLUSTER_PREFIX:-sst$$}"
+    export SCALESMALL_CLUSTER_OWNER=$$
+    export SCALESMALL_CLUSTER_DIR="/tmp/scalesmall-cluster-$SCALESMALL_CLUSTER_PREFIX"
+    timeout 300 tests/cluster/down --stale || {
+        echo "cluster: could not remove the clusters earlier runs left behind (tests/cluster/down --stale)"
+        return 1
+    }
+    if ip netns list | grep -q "^$SCALESMALL_CLUSTER_PREFIX-"; then
+        echo "cluster: a cluster named $SCALESMALL_CLUSTER_PREFIX exists and is in use; pick another SCALESMALL_CLUSTER_PREFIX"
         return 1
     fi
     echo "--- cluster: deploy/build-arm (the binaries the boards get)"
@@ -278,7 +289,7 @@ suite_cluster() {
         rc=1
     fi
     timeout 120 tests/cluster/down || rc=1
-    left=$(ip netns list | grep '^ssc-' || true)
+    left=$(ip netns list | grep "^$SCALESMALL_CLUSTER_PREFIX-" || true)
     if [ -n "$left" ]; then
         echo "cluster: namespaces left behind: $left"
         rc=1

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shlex
 import shutil
 import signal
@@ -37,7 +38,17 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 PREFIX = os.environ.get("SCALESMALL_CLUSTER_PREFIX", "ssc")
-STATE = Path(os.environ.get("SCALESMALL_CLUSTER_DIR", f"/tmp/scalesmall-cluster-{PREFIX}"))
+STATE_ROOT = "/tmp/scalesmall-cluster-"
+STATE = Path(os.environ.get("SCALESMALL_CLUSTER_DIR", f"{STATE_ROOT}{PREFIX}"))
+# The process the cluster belongs to (test.sh's PID in the cluster suite):
+# recorded with its start time in <state>/owner, so a later run can tell a
+# cluster whose owner died mid-run (a killed CI job, a machine reset) from
+# one still in use, and remove only the former (`down --stale`).
+OWNER = os.environ.get("SCALESMALL_CLUSTER_OWNER", "")
+# Prefixes the test suite makes: "sst" and the owner's PID. Namespaces with
+# such a prefix and no state directory are orphans (up makes the state
+# directory before any namespace, down removes it after the last one).
+SUITE_PREFIX = re.compile(r"^sst[0-9]+$")
 
 # The directories each board gets a private view of: an overlay whose lower
 # layer is the host's directory (read only, never written) and whose upper
@@ -298,6 +309,8 @@ def up(n: int) -> None:
     lay = plan(n)
     t0 = time.monotonic()
     STATE.mkdir(parents=True, mode=0o700)
+    if OWNER.isdigit():
+        (STATE / "owner").write_text(f"{OWNER} {proc_start_time(int(OWNER)) or ''}\n")
     (STATE / "cluster.json").write_text(json.dumps(lay.to_json(), indent=1) + "\n")
     rec = Recorder()
     rec.add("dir", str(STATE))
@@ -490,6 +503,52 @@ def down() -> int:
     log(f"down: killed {killed} processes, removed {len(removed)} namespaces"
         + (f" ({' '.join(removed)})" if removed else "") + f", state {STATE} gone")
     return 0
+
+
+def stale_clusters() -> list[tuple[str, Path]]:
+    """(prefix, state directory) of every cluster whose recorded owner is
+    no longer running, and of every suite-made prefix ("sst<PID>") whose
+    namespaces outlived their state directory. Clusters without an owner
+    (made by hand with up) are never stale: their maker removes them."""
+    found: dict[str, Path] = {}
+    for d in sorted(Path(STATE_ROOT).parent.glob(Path(STATE_ROOT).name + "*")):
+        owner = d / "owner"
+        if not d.is_dir() or not owner.exists():
+            continue
+        parts = owner.read_text().split()
+        if parts and parts[0].isdigit():
+            alive = proc_start_time(int(parts[0]))
+            if alive is not None and (len(parts) < 2 or alive == parts[1]):
+                continue
+        prefix = d.name[len(Path(STATE_ROOT).name):]
+        try:
+            prefix = json.loads((d / "cluster.json").read_text()).get("prefix", prefix)
+        except (OSError, ValueError):
+            pass
+        found[prefix] = d
+    for ns in list_netns():
+        prefix = ns.split("-", 1)[0]
+        if "-" in ns and SUITE_PREFIX.match(prefix) and prefix not in found \
+                and not Path(f"{STATE_ROOT}{prefix}").exists():
+            found[prefix] = Path(f"{STATE_ROOT}{prefix}")
+    return sorted(found.items())
+
+
+def reap_stale() -> int:
+    """Removes every stale cluster (see stale_clusters) with `down` under
+    that cluster's prefix and state directory. Returns how many."""
+    if os.geteuid() != 0:
+        raise Failure("needs root")
+    here = Path(__file__).resolve().parent
+    n = 0
+    for prefix, state in stale_clusters():
+        log(f"removing stale cluster {prefix!r} (its owner is gone; state {state})")
+        env = dict(os.environ, SCALESMALL_CLUSTER_PREFIX=prefix, SCALESMALL_CLUSTER_DIR=str(state))
+        cp = run_cmd([sys.executable, str(here / "down")], timeout=120, env=env)
+        if cp.returncode != 0:
+            raise Failure(f"down of stale cluster {prefix!r} failed: {(cp.stderr or cp.stdout).strip()[-600:]}")
+        n += 1
+    return n
 
 
 def wait_until(pred, timeout: float, every: float = 0.5):
