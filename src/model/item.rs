@@ -7,7 +7,15 @@
 //! |-------|---------|-------|------------------------------------------|
 //! | `Add` | `Serve` | true  | I serve keys `start..=end` of this group |
 //! | `Get` | `Read`  | true  | I read this group (I serve nothing)      |
-//! | `Rmv` | either  | false | I retract the item with this identity    |
+//! | `Rmv` | any     | false | I retract the item with this identity    |
+//!
+//! A fourth kind is scalesmall's own: `Auto` (live) says "I choose my
+//! ranges of this group myself" (auto-claim, [`crate::protocol::auto_claim`]),
+//! over the full range. Its `priority` slot holds the member's capacity
+//! **weight** (its share of the key space, not a client ordering) and its
+//! `port` the service port of the ranges it claims; every node reads the
+//! group's auto members and weights from these items, so they agree on the
+//! assignment's input through the CRDT itself.
 //!
 //! A retraction keeps its kind, so leaving a group after joining it and
 //! claiming the full range writes two distinct retractions (identity is
@@ -27,6 +35,8 @@ pub enum Kind {
     Serve,
     /// The member reads the group (`Get` when live).
     Read,
+    /// The member picks its own ranges of the group (auto-claim).
+    Auto,
 }
 
 impl Kind {
@@ -36,6 +46,7 @@ impl Kind {
         match self {
             Kind::Serve => "serve",
             Kind::Read => "read",
+            Kind::Auto => "auto",
         }
     }
 }
@@ -53,8 +64,10 @@ pub enum Op {
     Add,
     /// A live read item: "I read this group".
     Get,
-    /// A retraction (of either kind).
+    /// A retraction (of any kind).
     Rmv,
+    /// A live auto marker: "I pick my own ranges of this group".
+    Auto,
 }
 
 /// What an item is about, `(member, kind, start, end)`: the part a later
@@ -114,6 +127,21 @@ impl Item {
         }
     }
 
+    /// The auto marker: `member` picks its own ranges of the group, with
+    /// capacity `weight` (0: a standby, serving only while fewer than R
+    /// members have a weight), serving them on `port`.
+    #[must_use]
+    pub const fn auto(member: NodeId, weight: u16, port: u16) -> Self {
+        Self {
+            member,
+            kind: Kind::Auto,
+            live: true,
+            range: KeyRange::FULL,
+            priority: weight,
+            port,
+        }
+    }
+
     /// `Rmv`: `member` retracts its item of this kind and range.
     #[must_use]
     pub const fn rmv(member: NodeId, kind: Kind, range: KeyRange) -> Self {
@@ -144,6 +172,7 @@ impl Item {
             (false, _) => Op::Rmv,
             (true, Kind::Serve) => Op::Add,
             (true, Kind::Read) => Op::Get,
+            (true, Kind::Auto) => Op::Auto,
         }
     }
 }

@@ -251,6 +251,93 @@ impl TopologyDb {
         self.write(&group, [Item::rmv(self.own, Kind::Serve, range)])
     }
 
+    /// The auto marker: the local node picks its own ranges of `group`
+    /// (auto-claim) with capacity `weight`, serving on `port`. Writes
+    /// nothing when the same marker is live already.
+    ///
+    /// # Errors
+    /// An invalid group name, or [`ModelError::ClockExhausted`].
+    pub fn set_auto(
+        &mut self,
+        group: &str,
+        weight: u16,
+        port: u16,
+    ) -> Result<Option<Written>, ModelError> {
+        let group = GroupName::new(group)?;
+        self.write(&group, [Item::auto(self.own, weight, port)])
+    }
+
+    /// Retracts the local node's auto marker of `group` (its claims stay,
+    /// as manual claims). A no-op when there is none.
+    ///
+    /// # Errors
+    /// An invalid group name, or [`ModelError::ClockExhausted`].
+    pub fn unset_auto(&mut self, group: &str) -> Result<Option<Written>, ModelError> {
+        let group = GroupName::new(group)?;
+        let live = self.groups.get(&group).is_some_and(|m| {
+            m.items()
+                .member_items(self.own)
+                .iter()
+                .any(|i| i.kind() == Kind::Auto && i.live())
+        });
+        if !live {
+            return Ok(None);
+        }
+        self.write(&group, [Item::rmv(self.own, Kind::Auto, KeyRange::FULL)])
+    }
+
+    /// One batch of own serve writes in `group`, in one delta: first an
+    /// `Add` of each range in `claim` (with `priority` and `port`), then a
+    /// `Rmv` of each range in `release` (ranges the node does not claim
+    /// live are skipped). What auto-claim writes: the `Add`s come first so
+    /// no prefix of the batch serves less than before.
+    ///
+    /// # Errors
+    /// An invalid group name, or [`ModelError::ClockExhausted`].
+    pub fn rewrite_claims(
+        &mut self,
+        group: &str,
+        claim: &[KeyRange],
+        release: &[KeyRange],
+        priority: u16,
+        port: u16,
+    ) -> Result<Option<Written>, ModelError> {
+        let group = GroupName::new(group)?;
+        let own = self.own;
+        let held: Vec<KeyRange> = self
+            .groups
+            .get(&group)
+            .map(|m| {
+                m.items()
+                    .member_items(own)
+                    .iter()
+                    .filter(|i| i.kind() == Kind::Serve && i.live())
+                    .map(TimedItem::range)
+                    .collect()
+            })
+            .unwrap_or_default();
+        let adds = claim.iter().map(|&r| Item::add(own, r, priority, port));
+        let rmvs = release
+            .iter()
+            .filter(|r| held.contains(r))
+            .map(|&r| Item::rmv(own, Kind::Serve, r));
+        self.write(&group, adds.chain(rmvs).collect::<Vec<_>>())
+    }
+
+    /// The live auto markers of `group`: `(member, weight, port)`, sorted
+    /// by member.
+    #[must_use]
+    pub fn auto_members(&self, group: &str) -> Vec<(NodeId, u16, u16)> {
+        self.groups.get(group).map_or_else(Vec::new, |m| {
+            m.items()
+                .items()
+                .iter()
+                .filter(|i| i.kind() == Kind::Auto && i.live())
+                .map(|i| (i.member(), i.priority(), i.port()))
+                .collect()
+        })
+    }
+
     /// Every own item, per group: what the node must persist.
     #[must_use]
     pub fn own_items(&self) -> Vec<(GroupName, TimedItem)> {

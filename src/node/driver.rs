@@ -521,6 +521,59 @@ impl Driver {
                     at_ms: now.0,
                 }
             }
+            Event::AutoClaimed {
+                group,
+                claimed,
+                released,
+                waiting,
+                held,
+            } => {
+                info!(
+                    group = %group,
+                    claimed,
+                    released,
+                    waiting,
+                    held,
+                    "auto-claim rewrote our ranges (slices claimed, released, kept until safe to release, held)"
+                );
+                WatchEvent {
+                    event: "auto_claimed".into(),
+                    group: Some(group.to_string()),
+                    node: None,
+                    addr: None,
+                    at_ms: now.0,
+                }
+            }
+            Event::PolicyMismatch {
+                id,
+                theirs,
+                ours,
+                same,
+            } => {
+                if same {
+                    info!(peer = %id, "peer now uses the same auto-claim policies as we do");
+                } else {
+                    warn!(
+                        peer = %id,
+                        theirs = format_args!("{theirs:016x}"),
+                        ours = format_args!("{ours:016x}"),
+                        "peer uses different auto-claim policies: set the same replicas/slices for every \
+                         auto group ([[groups]] in the config, or the Ansible role's scalesmall_groups) on every board"
+                    );
+                }
+                WatchEvent {
+                    event: if same {
+                        "policy_agrees"
+                    } else {
+                        "policy_mismatch"
+                    }
+                    .into(),
+                    group: None,
+                    node: Some(id.to_string()),
+                    addr: None,
+                    at_ms: now.0,
+                }
+            }
             Event::Expired { id, upto } => {
                 warn!(peer = %id, upto, "member expired: its items are dropped from this view");
                 WatchEvent {

@@ -71,7 +71,9 @@ struct OwnFile {
 #[derive(serde::Serialize, serde::Deserialize)]
 struct StoredItem {
     group: String,
-    read: bool,
+    /// 0 serve, 1 read, 2 auto. A `u8` encodes like the `bool` (`read`)
+    /// of the first builds, byte for byte, so their files load unchanged.
+    kind: u8,
     live: bool,
     start: u32,
     end: u32,
@@ -255,7 +257,11 @@ pub fn encode_own(state: &OwnState) -> Vec<u8> {
             .iter()
             .map(|(g, i)| StoredItem {
                 group: g.to_string(),
-                read: i.kind() == Kind::Read,
+                kind: match i.kind() {
+                    Kind::Serve => 0,
+                    Kind::Read => 1,
+                    Kind::Auto => 2,
+                },
                 live: i.live(),
                 start: i.range().start(),
                 end: i.range().end(),
@@ -301,7 +307,12 @@ pub fn decode_own(bytes: &[u8], own: NodeId) -> Result<OwnState, String> {
     for s in file.items {
         let group = GroupName::new(&s.group).map_err(|e| e.to_string())?;
         let range = KeyRange::new(s.start, s.end).map_err(|e| e.to_string())?;
-        let kind = if s.read { Kind::Read } else { Kind::Serve };
+        let kind = match s.kind {
+            0 => Kind::Serve,
+            1 => Kind::Read,
+            2 => Kind::Auto,
+            k => return Err(format!("unknown item kind {k}")),
+        };
         let item = Item {
             member: own,
             kind,

@@ -55,6 +55,7 @@ use crate::wire::{
 };
 
 use super::anti_entropy::PullTracker;
+use super::auto_mode::AutoMode;
 use super::config::ProtocolConfig;
 use super::conns::{ConnState, ConnTable, Pending};
 use super::dedupe::Seen;
@@ -137,6 +138,10 @@ pub struct Chatter {
     events: VecDeque<Event>,
     stats: Stats,
     auth_failures: BTreeMap<SocketAddr, u64>,
+    /// Auto-claim, for the groups with an own auto marker.
+    auto: AutoMode,
+    /// [`super::AutoConfig::fingerprint`], announced.
+    policy_fp: u64,
 }
 
 impl Chatter {
@@ -160,6 +165,8 @@ impl Chatter {
         };
         let mut rng = ChaCha8Rng::from_seed(seed);
         let far = jittered(&mut rng, cfg.far_sync_period, cfg.jitter_percent);
+        let auto = AutoMode::new(cfg.auto.clone(), now, &db);
+        let policy_fp = cfg.auto.fingerprint();
         Ok(Self {
             seeds: cfg.seeds.clone(),
             seen: Seen::new(cfg.seen_capacity),
@@ -198,6 +205,8 @@ impl Chatter {
             events: VecDeque::new(),
             stats: Stats::default(),
             auth_failures: BTreeMap::new(),
+            auto,
+            policy_fp,
             cfg,
         })
     }
@@ -289,6 +298,9 @@ impl Chatter {
         if let Some(t) = self.pulls.next_deadline() {
             next = next.min(t);
         }
+        if let Some(t) = self.auto.next_deadline() {
+            next = next.min(t);
+        }
         if let Some(t) = self
             .pulls
             .next_due(self.cfg.pull_quiet, self.cfg.pull_max_delay)
@@ -321,7 +333,28 @@ impl Chatter {
     pub fn handle_command(&mut self, now: Millis, cmd: Command) -> Result<(), ProtocolError> {
         let written = match cmd {
             Command::Join(g) => self.db.join(g.as_str()).map(|w| w.into_iter().collect()),
-            Command::Leave(g) => self.db.leave(g.as_str()).map(|w| w.into_iter().collect()),
+            Command::Leave(g) => {
+                self.auto.disable(&g);
+                self.db.leave(g.as_str()).map(|w| w.into_iter().collect())
+            }
+            Command::Auto {
+                group,
+                weight,
+                priority,
+                port,
+            } => {
+                let w = self.db.set_auto(group.as_str(), weight, port);
+                if w.is_ok() {
+                    self.auto.enable(group, priority);
+                }
+                w.map(|w| w.into_iter().collect())
+            }
+            Command::Manual(g) => {
+                self.auto.disable(&g);
+                self.db
+                    .unset_auto(g.as_str())
+                    .map(|w| w.into_iter().collect())
+            }
             Command::Claim {
                 group,
                 range,
@@ -339,6 +372,7 @@ impl Chatter {
                 let groups: Vec<GroupName> = self.db.my_groups().cloned().collect();
                 let mut all = Vec::new();
                 for g in groups {
+                    self.auto.disable(&g);
                     all.extend(self.db.leave(g.as_str()).map_err(ProtocolError::Model)?);
                 }
                 Ok(all)
@@ -448,6 +482,7 @@ impl Chatter {
     pub fn handle_timeout(&mut self, now: Millis) {
         self.probe(now);
         self.expire_dead(now);
+        self.auto_claim(now);
         if self.cfg.multicast && now >= self.next_announce {
             self.period = self.announce_period(now);
             self.send_announce(now, None);
@@ -700,8 +735,43 @@ impl Chatter {
         }
     }
 
+    /// Runs the auto-claim decisions that are due and writes their plans.
+    fn auto_claim(&mut self, now: Millis) {
+        for group in self.auto.due(now) {
+            let detector = &self.detector;
+            let Some((plan, priority, port)) = self
+                .auto
+                .decide(now, &group, &self.db, |id| detector.observed(id))
+            else {
+                continue;
+            };
+            if plan.is_empty() {
+                continue;
+            }
+            match self
+                .db
+                .rewrite_claims(group.as_str(), &plan.claim, &plan.release, priority, port)
+            {
+                Ok(Some(w)) => {
+                    self.after_own_write(now, &w);
+                    let n = |v: &Vec<u32>| u32::try_from(v.len()).unwrap_or(u32::MAX);
+                    self.events.push_back(Event::AutoClaimed {
+                        group: group.clone(),
+                        claimed: n(&plan.claimed),
+                        released: n(&plan.released),
+                        waiting: n(&plan.waiting),
+                        held: n(&plan.held),
+                    });
+                }
+                Ok(None) => {}
+                Err(_) => self.stats.drop("clock_exhausted"),
+            }
+        }
+    }
+
     /// A peer's liveness changed.
     fn transition(&mut self, t: Transition) {
+        self.auto.touch_all();
         self.events.push_back(Event::Liveness {
             id: t.id,
             state: t.state,
@@ -919,6 +989,15 @@ impl Chatter {
                 peer.note_hears(*h, now);
             }
             peer.groups_fp = Some(a.groups_fp);
+            let was = peer.policy_fp.replace(a.policy_fp);
+            if was != Some(a.policy_fp) && (a.policy_fp != self.policy_fp || was.is_some()) {
+                self.events.push_back(Event::PolicyMismatch {
+                    id: sender,
+                    theirs: a.policy_fp,
+                    ours: self.policy_fp,
+                    same: a.policy_fp == self.policy_fp,
+                });
+            }
             for d in &a.groups.entries {
                 peer.note_group(&d.group, d.fingerprint, now);
             }
@@ -1075,6 +1154,7 @@ impl Chatter {
             self.own_ahead(now, seen, m);
         }
         if applied.changed {
+            self.auto.touch(m.group());
             self.pulls.news(m.group(), now);
             self.stats.news += 1;
             self.events.push_back(Event::Changed {
@@ -1135,6 +1215,7 @@ impl Chatter {
             origin: self.me.id,
         });
         self.pulls.news(&w.group, now);
+        self.auto.touch(&w.group);
         self.seen.insert(self.me.id, w.upto);
         let version = self.send_version();
         let sizer = self.codec.delta_sizer(version, self.cfg.mtu);
@@ -1455,7 +1536,7 @@ impl Chatter {
                 groups,
                 groups_fp,
                 heads: heads.clone(),
-                policy_fp: 0,
+                policy_fp: self.policy_fp,
                 rumors: rumors.clone(),
             };
             let frame = Frame {

@@ -71,6 +71,8 @@ pub struct ProtocolConfig {
     /// Answers to unicast frames per source address (announce replies,
     /// acks, pings relayed for another): no amplification beyond it.
     pub replies: super::rate::Budget,
+    /// Auto-claim: the groups' policies and the damping.
+    pub auto: super::auto_mode::AutoConfig,
 }
 
 impl Default for ProtocolConfig {
@@ -109,6 +111,7 @@ impl Default for ProtocolConfig {
                 rate: 50,
                 burst: 200,
             },
+            auto: super::auto_mode::AutoConfig::default(),
         }
     }
 }

@@ -93,6 +93,22 @@ pub enum Command {
         /// The claimed range.
         range: KeyRange,
     },
+    /// Pick own ranges of `group` (auto-claim): write the auto marker with
+    /// `weight` and `port`; claims follow the group's policy, written with
+    /// `priority` (`None`: as before).
+    Auto {
+        /// The group.
+        group: GroupName,
+        /// Capacity share (0 = standby).
+        weight: u16,
+        /// Ordering hint of the ranges claimed (client ordering).
+        priority: Option<u16>,
+        /// Service port of the ranges claimed.
+        port: u16,
+    },
+    /// Stop picking ranges of `group`: retract the auto marker; the ranges
+    /// held stay, as manual claims.
+    Manual(GroupName),
     /// Retract every own live item of every group (leave-on-exit).
     LeaveAll,
     /// Add a seed address to contact (another subnet).
@@ -106,6 +122,31 @@ pub enum Command {
 /// Something the node (and `watch`) may want to know.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub enum Event {
+    /// Auto-claim wrote claims or releases in a group.
+    AutoClaimed {
+        /// The group.
+        group: GroupName,
+        /// Slices newly claimed.
+        claimed: u32,
+        /// Slices released.
+        released: u32,
+        /// Slices held beyond the targets, kept until releasing is safe.
+        waiting: u32,
+        /// Slices held now.
+        held: u32,
+    },
+    /// A peer announces auto-claim policies different from ours (or the
+    /// difference went away: `same`).
+    PolicyMismatch {
+        /// The peer.
+        id: NodeId,
+        /// Its fingerprint.
+        theirs: u64,
+        /// Ours.
+        ours: u64,
+        /// Whether they agree again.
+        same: bool,
+    },
     /// A group's state changed (own write or received news).
     Changed {
         /// The group.

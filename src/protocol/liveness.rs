@@ -149,6 +149,12 @@ impl Detector {
             .map(|(id, v)| (*id, v.since))
     }
 
+    /// Its state and since when, if ever heard of.
+    #[must_use]
+    pub fn observed(&self, id: NodeId) -> Option<(Liveness, Millis)> {
+        self.views.get(&id).map(|v| (v.state, v.since))
+    }
+
     /// Its state (`Alive` if never heard of: innocent until suspected).
     #[must_use]
     pub fn state(&self, id: NodeId) -> Liveness {

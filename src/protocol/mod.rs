@@ -9,6 +9,7 @@
 
 mod anti_entropy;
 pub mod auto_claim;
+mod auto_mode;
 mod chatter;
 mod config;
 mod conns;
@@ -22,6 +23,7 @@ mod stats;
 mod time;
 mod tree;
 
+pub use auto_mode::{AutoConfig, AutoMode, Decided};
 pub use chatter::{Chatter, Identity, OwnState};
 pub use config::ProtocolConfig;
 pub use error::ProtocolError;

@@ -46,6 +46,8 @@ pub struct Peer {
     pub groups: BTreeMap<GroupName, (u64, Millis)>,
     /// Its announced hash of all group digests.
     pub groups_fp: Option<u64>,
+    /// Its auto-claim policy fingerprint, from its last announce.
+    pub policy_fp: Option<u64>,
     /// When we last answered its unicast announce with ours.
     pub last_reply: Option<Millis>,
     /// When it was last known to represent its multicast island (the node
@@ -70,6 +72,7 @@ impl Peer {
             hears: BTreeMap::new(),
             groups: BTreeMap::new(),
             groups_fp: None,
+            policy_fp: None,
             last_reply: None,
             rep_at: None,
             rep_direct_at: None,

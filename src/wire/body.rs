@@ -44,6 +44,10 @@ use super::pull::Pull;
 /// Item flags: bit 0 = read (else serve), bit 1 = live.
 const FLAG_READ: u8 = 1;
 const FLAG_LIVE: u8 = 2;
+/// An auto-claim marker ([`Kind::Auto`]); never together with `FLAG_READ`.
+/// Understood by every build that knows auto-claim, in any format version:
+/// turn auto mode on once every board runs such a build (docs/wire.md).
+const FLAG_AUTO: u8 = 4;
 
 // ---------------------------------------------------------------------------
 // Wire structs. Field order is the byte order.
@@ -268,8 +272,10 @@ fn wire_spans(coverage: &Coverage) -> Vec<WireSpan> {
 
 fn wire_item(i: &TimedItem) -> WireItem {
     let mut flags = 0;
-    if i.kind() == Kind::Read {
-        flags |= FLAG_READ;
+    match i.kind() {
+        Kind::Serve => {}
+        Kind::Read => flags |= FLAG_READ,
+        Kind::Auto => flags |= FLAG_AUTO,
     }
     if i.live() {
         flags |= FLAG_LIVE;
@@ -590,7 +596,9 @@ fn coverage(spans: &[WireSpan]) -> Result<Coverage, WireError> {
 }
 
 fn timed_item(member: NodeId, w: &WireItem) -> Result<TimedItem, WireError> {
-    if w.flags & !(FLAG_READ | FLAG_LIVE) != 0 {
+    if w.flags & !(FLAG_READ | FLAG_LIVE | FLAG_AUTO) != 0
+        || w.flags & (FLAG_READ | FLAG_AUTO) == FLAG_READ | FLAG_AUTO
+    {
         return Err(WireError::invalid(Invalid::ItemFlags));
     }
     let range = KeyRange::new(u32::from_be_bytes(w.start), u32::from_be_bytes(w.end))?;
@@ -598,6 +606,8 @@ fn timed_item(member: NodeId, w: &WireItem) -> Result<TimedItem, WireError> {
         member,
         kind: if w.flags & FLAG_READ != 0 {
             Kind::Read
+        } else if w.flags & FLAG_AUTO != 0 {
+            Kind::Auto
         } else {
             Kind::Serve
         },

@@ -1,0 +1,390 @@
+//! `AutoMode`: runs [`super::auto_claim`] inside Chatter, for each group
+//! where this node has a live auto marker.
+//!
+//! The algorithm ([`super::auto_claim`]) is a pure function of a view; this
+//! is when to call it and with what: the group's auto members and weights
+//! (the live [`Kind::Auto`](crate::model::Kind::Auto) items of the model, so
+//! every node reads the same input from the CRDT), the serve items those
+//! members hold, and this node's liveness view of them. Decisions are
+//!
+//! - **event-driven**: a group is re-decided after news in it or a liveness
+//!   change, at most once per `period` (a burst of news costs one decision);
+//! - **timed**: also when a down member's hold-down runs out (the moment it
+//!   stops counting as present);
+//! - **settled**: never in the first `settle` ms after start, when this
+//!   node has not yet heard the others and would claim everything.
+//!
+//! The [`Assignment`] is cached per group and recomputed only when the
+//! members or weights change, not on liveness changes (those only change
+//! the targets, read per slice). Pure and sans-IO like the rest of the
+//! protocol: `now` is passed in.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::model::{GroupName, KeyRange, Kind, NodeId, TopologyDb, TopologyFilter};
+use crate::wire::Liveness;
+
+use super::auto_claim::{Assignment, Member, Observed, Plan, Policy, Situation, group_salt, mix64};
+use super::time::Millis;
+
+/// Auto-claim settings of one node.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AutoConfig {
+    /// The groups' policies; a group not listed uses [`Policy::default`].
+    /// Every board must list the same (announces carry a fingerprint).
+    pub policies: Vec<(GroupName, Policy)>,
+    /// A member down for less than this (ms) still counts as present: a
+    /// reboot moves nothing.
+    pub hold_down: u64,
+    /// No decision in the first `settle` ms after start (ms).
+    pub settle: u64,
+    /// Shortest time between two decisions of one group (ms).
+    pub period: u64,
+}
+
+impl Default for AutoConfig {
+    fn default() -> Self {
+        Self {
+            policies: Vec::new(),
+            hold_down: super::auto_claim::DEFAULT_HOLD_DOWN_MS,
+            settle: 5_000,
+            period: 500,
+        }
+    }
+}
+
+impl AutoConfig {
+    /// The policy of `group`.
+    #[must_use]
+    pub fn policy(&self, group: &GroupName) -> Policy {
+        self.policies
+            .iter()
+            .find(|(g, _)| g == group)
+            .map_or_else(Policy::default, |(_, p)| *p)
+    }
+
+    /// Hash of the policies that differ from the default, in group order
+    /// (0 when none): two boards configured alike announce the same value.
+    #[must_use]
+    pub fn fingerprint(&self) -> u64 {
+        let mut set: Vec<(&GroupName, Policy)> = self
+            .policies
+            .iter()
+            .filter(|(_, p)| *p != Policy::default())
+            .map(|(g, p)| (g, *p))
+            .collect();
+        set.sort_by(|a, b| a.0.cmp(b.0));
+        set.dedup_by(|a, b| a.0 == b.0);
+        set.iter().fold(0, |acc, (g, p)| {
+            mix64(acc ^ group_salt(g.as_str())).wrapping_add(p.fingerprint()) | 1
+        })
+    }
+}
+
+/// One decision that wrote something: what the node logs and counts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Decided {
+    /// The group.
+    pub group: GroupName,
+    /// The plan that was written.
+    pub plan: Plan,
+}
+
+/// Per-group state.
+#[derive(Clone, Debug, Default)]
+struct Group {
+    /// Something changed since the last decision.
+    dirty: bool,
+    /// Not before this.
+    next: Millis,
+    /// The assignment and the members it was computed for.
+    cache: Option<(Vec<Member>, Assignment)>,
+    /// When the next hold-down runs out, if a member is down.
+    hold_until: Option<Millis>,
+}
+
+/// The auto-claim driver (see the module docs).
+#[derive(Clone, Debug)]
+pub struct AutoMode {
+    cfg: AutoConfig,
+    started: Millis,
+    groups: BTreeMap<GroupName, Group>,
+    /// Priority of the ranges claimed per group (client ordering).
+    priority: BTreeMap<GroupName, u16>,
+}
+
+impl AutoMode {
+    /// The driver of a node started at `started` with the groups where its
+    /// restored state has a live auto marker.
+    #[must_use]
+    pub fn new(cfg: AutoConfig, started: Millis, db: &TopologyDb) -> Self {
+        let mut me = Self {
+            cfg,
+            started,
+            groups: BTreeMap::new(),
+            priority: BTreeMap::new(),
+        };
+        let own = db.own_id();
+        let mine: BTreeSet<GroupName> = db
+            .groups()
+            .filter(|g| db.auto_members(g.as_str()).iter().any(|m| m.0 == own))
+            .cloned()
+            .collect();
+        for g in mine {
+            me.enable(g, None);
+        }
+        me
+    }
+
+    /// The settings.
+    #[must_use]
+    pub const fn config(&self) -> &AutoConfig {
+        &self.cfg
+    }
+
+    /// Auto mode is on for `group`; `priority` for its claims (None keeps
+    /// the one given before, else the highest of the node's current claims).
+    pub fn enable(&mut self, group: GroupName, priority: Option<u16>) {
+        if let Some(p) = priority {
+            self.priority.insert(group.clone(), p);
+        }
+        self.groups.entry(group).or_default().dirty = true;
+    }
+
+    /// Auto mode is off for `group`.
+    pub fn disable(&mut self, group: &GroupName) {
+        self.groups.remove(group);
+        self.priority.remove(group);
+    }
+
+    /// Whether auto mode is on for `group`.
+    #[must_use]
+    pub fn is_on(&self, group: &GroupName) -> bool {
+        self.groups.contains_key(group)
+    }
+
+    /// The groups in auto mode.
+    pub fn groups(&self) -> impl Iterator<Item = &GroupName> + '_ {
+        self.groups.keys()
+    }
+
+    /// News in `group`.
+    pub fn touch(&mut self, group: &GroupName) {
+        if let Some(g) = self.groups.get_mut(group) {
+            g.dirty = true;
+        }
+    }
+
+    /// A liveness change: every auto group is re-decided.
+    pub fn touch_all(&mut self) {
+        for g in self.groups.values_mut() {
+            g.dirty = true;
+        }
+    }
+
+    /// When a decision is next due (`None`: nothing to do until news).
+    #[must_use]
+    pub fn next_deadline(&self) -> Option<Millis> {
+        let settled = self.started.plus(self.cfg.settle);
+        self.groups
+            .values()
+            .filter_map(|g| {
+                let due = g.dirty.then_some(g.next.max(settled));
+                match (due, g.hold_until) {
+                    (Some(a), Some(b)) => Some(a.min(b.max(settled))),
+                    (a, b) => a.or(b.map(|b| b.max(settled))),
+                }
+            })
+            .min()
+    }
+
+    /// The groups whose decision is due at `now`.
+    #[must_use]
+    pub fn due(&self, now: Millis) -> Vec<GroupName> {
+        if now < self.started.plus(self.cfg.settle) {
+            return Vec::new();
+        }
+        self.groups
+            .iter()
+            .filter(|(_, g)| (g.dirty && now >= g.next) || g.hold_until.is_some_and(|t| now >= t))
+            .map(|(name, _)| name.clone())
+            .collect()
+    }
+
+    /// Decides `group` at `now` from `db` and the liveness view `state`
+    /// (state and since when of a peer, if ever heard of). Returns the
+    /// plan and the priority and port its claims are written with; the
+    /// caller writes it ([`TopologyDb::rewrite_claims`]).
+    pub fn decide(
+        &mut self,
+        now: Millis,
+        group: &GroupName,
+        db: &TopologyDb,
+        state: impl Fn(NodeId) -> Option<(Liveness, Millis)>,
+    ) -> Option<(Plan, u16, u16)> {
+        let me = db.own_id();
+        let policy = self.cfg.policy(group);
+        let hold_down = self.cfg.hold_down;
+        let period = self.cfg.period;
+        let markers = db.auto_members(group.as_str());
+        let port = markers.iter().find(|m| m.0 == me).map(|m| m.2)?;
+        let g = self.groups.get_mut(group)?;
+        g.dirty = false;
+        g.next = now.plus(period);
+        let members: Vec<Member> = markers
+            .iter()
+            .map(|&(id, weight, _)| Member {
+                id,
+                weight: u32::from(weight),
+            })
+            .collect();
+        let fresh = g.cache.as_ref().is_none_or(|(m, _)| *m != members);
+        if fresh {
+            let a = Assignment::compute(policy, group_salt(group.as_str()), &members);
+            g.cache = Some((members.clone(), a));
+        }
+        let (_, assignment) = g.cache.as_ref()?;
+        let mut liveness = BTreeMap::new();
+        let mut hold_until: Option<Millis> = None;
+        for m in &members {
+            if m.id == me {
+                continue;
+            }
+            if let Some((st, since)) = state(m.id) {
+                liveness.insert(m.id, Observed { state: st, since });
+                let ends = since.plus(hold_down);
+                if st == Liveness::Down && ends > now {
+                    hold_until = Some(hold_until.map_or(ends, |t| t.min(ends)));
+                }
+            }
+        }
+        g.hold_until = hold_until;
+        let auto: BTreeSet<NodeId> = members.iter().map(|m| m.id).collect();
+        let serve = TopologyFilter {
+            member: None,
+            kind: Some(Kind::Serve),
+            live_only: true,
+        };
+        let mut holders: Vec<(NodeId, KeyRange)> = Vec::new();
+        let mut own: Vec<KeyRange> = Vec::new();
+        let mut own_priority: Option<u16> = None;
+        for i in db.topology(group.as_str(), serve) {
+            if i.member() == me {
+                own.push(i.range());
+                own_priority = Some(own_priority.map_or(i.priority(), |p| p.max(i.priority())));
+            } else if auto.contains(&i.member()) {
+                holders.push((i.member(), i.range()));
+            }
+        }
+        let plan = Situation {
+            me,
+            assignment,
+            now,
+            hold_down,
+            liveness: &liveness,
+            holders: &holders,
+            own: &own,
+        }
+        .decide();
+        let priority = self
+            .priority
+            .get(group)
+            .copied()
+            .or(own_priority)
+            .unwrap_or(0);
+        Some((plan, priority, port))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn g(name: &str) -> GroupName {
+        GroupName::new(name).unwrap()
+    }
+
+    #[test]
+    fn the_fingerprint_ignores_defaults_and_order() {
+        let d = AutoConfig::default();
+        assert_eq!(d.fingerprint(), 0);
+        let p3 = Policy::new(3, 256).unwrap();
+        let a = AutoConfig {
+            policies: vec![(g("a"), p3), (g("b"), Policy::default())],
+            ..AutoConfig::default()
+        };
+        assert_eq!(a.fingerprint(), {
+            let only = AutoConfig {
+                policies: vec![(g("a"), p3)],
+                ..AutoConfig::default()
+            };
+            only.fingerprint()
+        });
+        assert_ne!(a.fingerprint(), 0);
+        let b = AutoConfig {
+            policies: vec![(g("b"), p3)],
+            ..AutoConfig::default()
+        };
+        assert_ne!(a.fingerprint(), b.fingerprint());
+        let two = |x: &str, y: &str| AutoConfig {
+            policies: vec![(g(x), p3), (g(y), Policy::new(1, 64).unwrap())],
+            ..AutoConfig::default()
+        };
+        assert_eq!(two("a", "b").fingerprint(), {
+            let mut c = two("a", "b");
+            c.policies.reverse();
+            c.fingerprint()
+        });
+        assert_ne!(two("a", "b").fingerprint(), two("b", "a").fingerprint());
+    }
+
+    #[test]
+    fn nothing_is_decided_before_settling_and_news_is_batched() {
+        let me = NodeId::from_u64(1);
+        let mut db = TopologyDb::new(me);
+        db.set_auto("a", 1, 80).unwrap();
+        let cfg = AutoConfig {
+            settle: 1_000,
+            period: 500,
+            ..AutoConfig::default()
+        };
+        let mut auto = AutoMode::new(cfg, Millis(0), &db);
+        assert!(auto.is_on(&g("a")), "restored from the marker");
+        assert_eq!(auto.next_deadline(), Some(Millis(1_000)));
+        assert!(auto.due(Millis(999)).is_empty());
+        assert_eq!(auto.due(Millis(1_000)), vec![g("a")]);
+        let (plan, priority, port) = auto.decide(Millis(1_000), &g("a"), &db, |_| None).unwrap();
+        assert_eq!(plan.claim, vec![KeyRange::FULL], "alone: every slice");
+        assert_eq!((priority, port), (0, 80));
+        assert_eq!(auto.next_deadline(), None, "nothing new");
+        auto.touch(&g("a"));
+        auto.touch(&g("a"));
+        assert_eq!(auto.next_deadline(), Some(Millis(1_500)));
+        assert!(auto.due(Millis(1_499)).is_empty());
+        auto.disable(&g("a"));
+        assert_eq!(auto.next_deadline(), None);
+    }
+
+    #[test]
+    fn a_down_member_is_decided_again_when_its_hold_down_ends() {
+        let me = NodeId::from_u64(1);
+        let other = NodeId::from_u64(2);
+        let mut db = TopologyDb::new(me);
+        db.set_auto("a", 1, 80).unwrap();
+        let mut theirs = TopologyDb::new(other);
+        theirs.set_auto("a", 1, 80).unwrap();
+        if let Some(m) = theirs.message("a") {
+            db.apply(m);
+        }
+        let cfg = AutoConfig {
+            settle: 0,
+            hold_down: 10_000,
+            ..AutoConfig::default()
+        };
+        let mut auto = AutoMode::new(cfg, Millis(0), &db);
+        let down = |id: NodeId| (id == other).then_some((Liveness::Down, Millis(2_000)));
+        let _ = auto.decide(Millis(3_000), &g("a"), &db, down).unwrap();
+        assert_eq!(auto.next_deadline(), Some(Millis(12_000)));
+        assert_eq!(auto.due(Millis(12_000)), vec![g("a")]);
+    }
+}
