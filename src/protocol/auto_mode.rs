@@ -12,7 +12,11 @@
 //! - **timed**: also when a down member's hold-down runs out (the moment it
 //!   stops counting as present);
 //! - **settled**: never in the first `settle` ms after start, when this
-//!   node has not yet heard the others and would claim everything.
+//!   node has not yet heard the others and would claim everything;
+//! - **quiet on membership changes**: for `membership_quiet` ms after the
+//!   group's auto members or weights changed, claims go on but releases
+//!   wait, since nodes that have not heard the change yet still rank slices
+//!   the old way (the window `docs/ALGORITHM.md` 10.5 leaves open).
 //!
 //! The [`Assignment`] is cached per group and recomputed only when the
 //! members or weights change, not on liveness changes (those only change
@@ -40,6 +44,10 @@ pub struct AutoConfig {
     pub settle: u64,
     /// Shortest time between two decisions of one group (ms).
     pub period: u64,
+    /// No releases for this long (ms) after the group's auto members or
+    /// weights changed in this node's view: others may still rank slices
+    /// with the old membership until the change has reached them.
+    pub membership_quiet: u64,
 }
 
 impl Default for AutoConfig {
@@ -49,6 +57,7 @@ impl Default for AutoConfig {
             hold_down: super::auto_claim::DEFAULT_HOLD_DOWN_MS,
             settle: 5_000,
             period: 500,
+            membership_quiet: 5_000,
         }
     }
 }
@@ -101,6 +110,8 @@ struct Group {
     cache: Option<(Vec<Member>, Assignment)>,
     /// When the next hold-down runs out, if a member is down.
     hold_until: Option<Millis>,
+    /// Releases wait until then (the membership changed).
+    quiet_until: Option<Millis>,
 }
 
 /// The auto-claim driver (see the module docs).
@@ -239,6 +250,13 @@ impl AutoMode {
             })
             .collect();
         let fresh = g.cache.as_ref().is_none_or(|(m, _)| *m != members);
+        if fresh && g.cache.is_some() {
+            g.quiet_until = Some(now.plus(self.cfg.membership_quiet));
+        }
+        let releases = g.quiet_until.is_none_or(|t| now >= t);
+        if releases {
+            g.quiet_until = None;
+        }
         if fresh {
             let a = Assignment::compute(policy, group_salt(group.as_str()), &members);
             g.cache = Some((members.clone(), a));
@@ -285,7 +303,14 @@ impl AutoMode {
             holders: &holders,
             own: &own,
         }
-        .decide();
+        .decide_with(releases);
+        if !releases && !plan.waiting.is_empty() {
+            // Decide again once the quiet time is over.
+            g.hold_until = Some(
+                g.quiet_until
+                    .map_or(now, |q| g.hold_until.map_or(q, |h| h.min(q))),
+            );
+        }
         let priority = self
             .priority
             .get(group)
@@ -363,6 +388,62 @@ mod tests {
         assert!(auto.due(Millis(1_499)).is_empty());
         auto.disable(&g("a"));
         assert_eq!(auto.next_deadline(), None);
+    }
+
+    /// Decides `group` for `db` at `now` with no liveness news and writes
+    /// the plan; returns it.
+    fn step(auto: &mut AutoMode, db: &mut TopologyDb, now: u64) -> Plan {
+        let (plan, priority, port) = auto.decide(Millis(now), &g("a"), db, |_| None).unwrap();
+        db.rewrite_claims("a", &plan.claim, &plan.release, priority, port)
+            .unwrap();
+        plan
+    }
+
+    fn share(from: &TopologyDb, to: &mut TopologyDb) {
+        if let Some(m) = from.message("a") {
+            to.apply(m);
+        }
+    }
+
+    #[test]
+    fn releases_wait_for_the_membership_to_be_quiet() {
+        let ids = [1, 2, 3].map(NodeId::from_u64);
+        let mut dbs = ids.map(TopologyDb::new);
+        let cfg = AutoConfig {
+            settle: 0,
+            membership_quiet: 5_000,
+            policies: vec![(g("a"), Policy::new(2, 64).unwrap())],
+            ..AutoConfig::default()
+        };
+        for db in &mut dbs[..2] {
+            db.set_auto("a", 1, 80).unwrap();
+        }
+        let [a, b, c] = &mut dbs;
+        share(a, b);
+        share(b, a);
+        let mut auto_a = AutoMode::new(cfg.clone(), Millis(0), a);
+        let mut auto_b = AutoMode::new(cfg.clone(), Millis(0), b);
+        assert_eq!(step(&mut auto_a, a, 1_000).claim, vec![KeyRange::FULL]);
+        assert_eq!(step(&mut auto_b, b, 1_000).claim, vec![KeyRange::FULL]);
+        // c joins and claims its targets.
+        c.set_auto("a", 1, 80).unwrap();
+        share(a, c);
+        share(b, c);
+        let mut auto_c = AutoMode::new(cfg, Millis(0), c);
+        let claimed = step(&mut auto_c, c, 2_000);
+        assert!(!claimed.claim.is_empty());
+        share(c, a);
+        share(c, b);
+        // a sees the new membership: holds everything for now...
+        let held = step(&mut auto_a, a, 2_100);
+        assert!(held.release.is_empty(), "{held:?}");
+        assert!(!held.waiting.is_empty());
+        assert_eq!(auto_a.next_deadline(), Some(Millis(7_100)));
+        assert!(auto_a.due(Millis(7_099)).is_empty());
+        // ... and releases its surplus once the membership has been quiet.
+        assert_eq!(auto_a.due(Millis(7_100)), vec![g("a")]);
+        let released = step(&mut auto_a, a, 7_100);
+        assert!(!released.released.is_empty(), "{released:?}");
     }
 
     #[test]

@@ -185,6 +185,15 @@ impl Situation<'_> {
     /// The decision.
     #[must_use]
     pub fn decide(&self) -> Plan {
+        self.decide_with(true)
+    }
+
+    /// The decision; with `releases` false, every slice it would release is
+    /// kept as waiting instead (claims are unchanged). The wiring holds
+    /// releases for a while after the membership changed, while other nodes
+    /// may still rank with the old one (`docs/ALGORITHM.md`, 10.5).
+    #[must_use]
+    pub fn decide_with(&self, releases: bool) -> Plan {
         let policy = self.assignment.policy();
         let mut own: Vec<KeyRange> = self.own.to_vec();
         own.sort_unstable();
@@ -205,7 +214,7 @@ impl Situation<'_> {
                 (true, true) => plan.held.push(s),
                 (true, false) => {
                     let hs = holders.get(s as usize).map_or(&[][..], Vec::as_slice);
-                    if self.may_release(s, &targets, hs) {
+                    if releases && self.may_release(s, &targets, hs) {
                         plan.released.push(s);
                     } else {
                         plan.waiting.push(s);
