@@ -64,7 +64,7 @@ fn decide(c: &mut Criterion) {
         for m in &ms {
             let mine: Vec<u32> = (0..SLICES).filter(|&s| a.owns(s, m.id)).collect();
             holders.extend(
-                slices::coalesce(&policy, &mine)
+                slices::blocks(&policy, &mine)
                     .into_iter()
                     .map(|r| (m.id, r)),
             );

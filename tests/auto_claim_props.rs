@@ -229,12 +229,12 @@ proptest! {
         let mut released = [0u16; 8];
         for (x, &me) in ids.iter().enumerate() {
             let own: Vec<u32> = (0..8).filter(|&s| holds(s as usize, x)).collect();
-            let own = slices::coalesce(&p, &own);
+            let own = slices::blocks(&p, &own);
             let mut view: Vec<(NodeId, KeyRange)> = Vec::new();
             for (y, &other) in ids.iter().enumerate() {
                 if y != x && seen[x] & (1 << y) != 0 {
                     let theirs: Vec<u32> = (0..8).filter(|&s| holds(s as usize, y)).collect();
-                    view.extend(slices::coalesce(&p, &theirs).into_iter().map(|rg| (other, rg)));
+                    view.extend(slices::blocks(&p, &theirs).into_iter().map(|rg| (other, rg)));
                 }
             }
             let mut live = BTreeMap::new();

@@ -114,7 +114,7 @@ impl World {
                 let held: Vec<u32> = (0..sc.slices)
                     .filter(|_| x < sc.nodes && rng.chance(sc.initial_percent))
                     .collect();
-                slices::coalesce(&policy, &held)
+                slices::blocks(&policy, &held)
             })
             .collect();
         Self {
@@ -256,7 +256,7 @@ impl World {
                 plan.held,
                 "the items written serve exactly the planned slices"
             );
-            assert_eq!(next, slices::coalesce(&self.policy, &plan.held));
+            assert_eq!(next, slices::blocks(&self.policy, &plan.held));
             self.own[x] = next;
         }
         self.history.push(self.own.clone());

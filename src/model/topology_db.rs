@@ -118,14 +118,19 @@ pub struct Caps {
 }
 
 impl Default for Caps {
-    /// 256 groups of 4096 members, each with up to 256 items: far above
-    /// a board cluster's needs, and at most a few hundred MB even if a
-    /// hostile key holder fills every one.
+    /// 256 groups of 4096 members, each with up to 4096 items (retractions
+    /// included): far above a board cluster's needs. 4096 items per member
+    /// is what an auto-claim member may write at the largest policy (its
+    /// claims come from `2 * 2048 - 1` aligned blocks, see
+    /// [`crate::protocol::auto_claim::slices`]); a hand-written member
+    /// rarely has more than a few. Each cap bounds one dimension, not their
+    /// product: a hostile key holder could still fill memory by inventing
+    /// members in many groups (README, trust model).
     fn default() -> Self {
         Self {
             groups: 256,
             members: 4096,
-            items_per_member: 256,
+            items_per_member: 4096,
         }
     }
 }
@@ -852,11 +857,30 @@ fn for_each_member(msg: &Message, mut f: impl FnMut(NodeId)) {
     }
 }
 
+/// How many distinct identities two identity-sorted item lists of one
+/// member hold together (a merge count: linear, no allocation). An incoming
+/// item that overwrites a held one is not a new item.
+fn distinct_identities(a: &[TimedItem], b: &[TimedItem]) -> usize {
+    let (mut i, mut j, mut n) = (0, 0, 0);
+    while i < a.len() && j < b.len() {
+        match a[i].cmp_identity(&b[j]) {
+            core::cmp::Ordering::Less => i += 1,
+            core::cmp::Ordering::Greater => j += 1,
+            core::cmp::Ordering::Equal => {
+                i += 1;
+                j += 1;
+            }
+        }
+        n += 1;
+    }
+    n + (a.len() - i) + (b.len() - j)
+}
+
 /// The members of `incoming` (sorted) whose writes would pass a cap if
 /// applied to `held`: a new member beyond [`Caps::members`], or a member
-/// whose held plus incoming items exceed [`Caps::items_per_member`] (an
-/// overestimate when incoming items replace held ones, which only matters
-/// at the cap). Allocates only when something is refused.
+/// that would then hold more than [`Caps::items_per_member`] distinct
+/// identities (an incoming item overwriting a held one counts once).
+/// Allocates only when something is refused.
 fn over_cap(held: Option<&Message>, incoming: &Message, own: NodeId, caps: Caps) -> Vec<NodeId> {
     let mut refuse = Vec::new();
     let mut members = held.map_or(0, |m| m.clock().len());
@@ -874,7 +898,12 @@ fn over_cap(held: Option<&Message>, incoming: &Message, own: NodeId, caps: Caps)
                 members += 1;
             }
         }
-        if held_items + incoming.items().member_items(m).len() > caps.items_per_member {
+        // The sum is an upper bound; only near the cap count exactly.
+        let theirs = incoming.items().member_items(m);
+        if held_items + theirs.len() > caps.items_per_member
+            && distinct_identities(held.map_or(&[][..], |h| h.items().member_items(m)), theirs)
+                > caps.items_per_member
+        {
             refused = true;
         }
         if refused {
@@ -1049,6 +1078,28 @@ mod tests {
         );
         assert_eq!(db.apply(&written_by(10, "a", 5)).refused, 1);
         assert!(holds_nothing_of(&db, "a", 10));
+    }
+
+    #[test]
+    fn a_member_at_the_item_cap_may_overwrite_its_items() {
+        let caps = Caps {
+            items_per_member: 4,
+            ..Caps::default()
+        };
+        let mut db = TopologyDb::new(m(1)).with_caps(caps);
+        let mut w = TopologyDb::new(m(9));
+        for k in 0..4 {
+            w.claim("a", r(k * 10, k * 10 + 9), 1, 80).unwrap();
+        }
+        assert_eq!(db.apply(w.message("a").unwrap()).refused, 0);
+        // The same four identities again (a release and a new priority):
+        // 4 held + 4 incoming items, but 4 identities.
+        w.release("a", r(0, 9)).unwrap();
+        w.claim("a", r(10, 19), 2, 80).unwrap();
+        let a = db.apply(w.message("a").unwrap());
+        assert_eq!((a.refused, a.changed), (0, true));
+        assert!(db.lookup("a", 5).is_empty(), "the release was taken");
+        assert_eq!(db.lookup("a", 15)[0].priority, 2);
     }
 
     #[test]

@@ -29,7 +29,7 @@
 //! counterexample a view-dependent "surplus" order falls into, are in
 //! `docs/ALGORITHM.md` (Auto-claim).
 //!
-//! Claims and releases are written as coalesced ranges ([`super::slices`]);
+//! Claims and releases are written as aligned blocks ([`super::slices`]);
 //! the plan lists the `Add`s first: writing them before the `Rmv`s means no
 //! prefix of the batch ever serves less than before.
 
@@ -98,7 +98,7 @@ pub struct Situation<'a> {
 /// What to write: the `Add`s in `claim` first, then the `Rmv`s in `release`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Plan {
-    /// Ranges to claim (new `Add` items), coalesced.
+    /// Ranges to claim (new `Add` items), aligned blocks.
     pub claim: Vec<KeyRange>,
     /// Own auto ranges to release (`Rmv` of exactly these items).
     pub release: Vec<KeyRange>,
@@ -224,7 +224,7 @@ impl Situation<'_> {
                 (false, false) => {}
             }
         }
-        let wanted = slices::coalesce(policy, &plan.held);
+        let wanted = slices::blocks(policy, &plan.held);
         plan.claim = wanted
             .iter()
             .filter(|r| own.binary_search(r).is_err())
@@ -256,13 +256,13 @@ mod tests {
         (a, ids)
     }
 
-    /// Every member's converged holdings: its nominal slices, coalesced.
+    /// Every member's converged holdings: its nominal slices, in blocks.
     fn converged(a: &Assignment, ids: &[NodeId]) -> Vec<(NodeId, KeyRange)> {
         let p = a.policy();
         let mut out = Vec::new();
         for &m in ids {
             let mine: Vec<u32> = (0..p.slices()).filter(|&s| a.owns(s, m)).collect();
-            for r in slices::coalesce(p, &mine) {
+            for r in slices::blocks(p, &mine) {
                 out.push((m, r));
             }
         }

@@ -14,7 +14,7 @@
 //!   liveness view.
 //! - [`Situation::decide`]: one node's [`Plan`] of claims and releases,
 //!   damped by a hold-down and make-before-break.
-//! - [`slices`]: between slices and the coalesced [`crate::model::KeyRange`]s
+//! - [`slices`]: between slices and the aligned blocks of [`crate::model::KeyRange`]s
 //!   that are actually written.
 //!
 //! The algorithm, its bounds and the safety proof: `docs/ALGORITHM.md`,

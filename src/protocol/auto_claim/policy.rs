@@ -53,14 +53,18 @@ impl Policy {
     pub const DEFAULT_SLICES: u32 = 1024;
     /// Largest replication factor.
     pub const MAX_REPLICAS: u32 = 64;
-    /// Largest number of slices (each then holds 65 536 keys).
-    pub const MAX_SLICES: u32 = 1 << 16;
+    /// Largest number of slices (each then holds 2^21 keys): an auto
+    /// node's items come from `2 * slices - 1` aligned blocks, which must
+    /// stay within peers' per-member item cap
+    /// ([`crate::model::Caps::items_per_member`], 4096). Enough for the load
+    /// bound at 1000 equal members with R = 2 (4 slices each).
+    pub const MAX_SLICES: u32 = 1 << 11;
 
     /// A policy with `replicas` copies of every key over `slices` slices.
     ///
     /// # Errors
     /// [`PolicyError::Replicas`] unless `1 <= replicas <= 64`;
-    /// [`PolicyError::Slices`] unless `slices` is a power of two up to 65 536.
+    /// [`PolicyError::Slices`] unless `slices` is a power of two up to 2048.
     pub const fn new(replicas: u32, slices: u32) -> Result<Self, PolicyError> {
         if replicas == 0 || replicas > Self::MAX_REPLICAS {
             return Err(PolicyError::Replicas(replicas));
@@ -141,14 +145,14 @@ mod tests {
         assert_eq!(Policy::new(65, 256), Err(PolicyError::Replicas(65)));
         assert_eq!(Policy::new(2, 0), Err(PolicyError::Slices(0)));
         assert_eq!(Policy::new(2, 1000), Err(PolicyError::Slices(1000)));
-        assert_eq!(Policy::new(2, 1 << 17), Err(PolicyError::Slices(1 << 17)));
+        assert_eq!(Policy::new(2, 1 << 12), Err(PolicyError::Slices(1 << 12)));
         assert!(Policy::new(1, 1).is_ok());
-        assert!(Policy::new(64, 1 << 16).is_ok());
+        assert!(Policy::new(64, 1 << 11).is_ok());
     }
 
     #[test]
     fn slices_tile_the_key_space() {
-        for slices in [1, 2, 256, 1024, 1 << 16] {
+        for slices in [1, 2, 256, 1024, 1 << 11] {
             let p = Policy::new(2, slices).unwrap();
             let mut next = 0u64;
             for i in 0..slices {

@@ -1,11 +1,15 @@
 //! Between slices and key ranges: which slices a set of claimed ranges
-//! covers, and the fewest ranges that claim a set of slices.
+//! covers, and the aligned blocks that claim a set of slices.
 //!
-//! Auto-claim decides per slice, but writes [`KeyRange`] items: adjacent
-//! slices are coalesced into one `Add`, so a node holding a run of slices
-//! writes one item, and the same set of slices always gives the same items
-//! (the items are canonical, so a decision that changes nothing writes
-//! nothing).
+//! Auto-claim decides per slice, but writes [`KeyRange`] items: a set of
+//! slices is written as its aligned power-of-two blocks ([`blocks`]). The
+//! items are canonical (the same set of slices always gives the same items,
+//! so a decision that changes nothing writes nothing), and they come from a
+//! fixed universe of `2 * slices - 1` blocks: a block released and claimed
+//! again is the same identity, overwritten, so the retractions an auto node
+//! leaves behind can never number more than that, however long it churns
+//! (arbitrary runs would leave a new retraction for every run boundary that
+//! ever moved, without bound until tombstones are collected).
 
 use crate::model::KeyRange;
 
@@ -64,24 +68,44 @@ pub fn touched(policy: &Policy, ranges: &[KeyRange]) -> Vec<u32> {
     out
 }
 
-/// The fewest ranges claiming exactly the slices in `slices` (ascending,
-/// distinct): one per run of adjacent slices.
+/// The ranges claiming exactly the slices in `slices` (ascending,
+/// distinct): each run of adjacent slices cut greedily, left to right, into
+/// the largest blocks of `2^k` slices that start at a multiple of `2^k`. At
+/// most `2 * log2(run length)` blocks per run.
 #[must_use]
-pub fn coalesce(policy: &Policy, slices: &[u32]) -> Vec<KeyRange> {
+pub fn blocks(policy: &Policy, slices: &[u32]) -> Vec<KeyRange> {
     let mut out = Vec::new();
+    let mut emit = |a: u32, b: u32| {
+        let (mut i, end) = (u64::from(a), u64::from(b) + 1);
+        while i < end {
+            let align = if i == 0 {
+                1u64 << 32
+            } else {
+                1u64 << i.trailing_zeros()
+            };
+            let mut size = align;
+            while i + size > end {
+                size >>= 1;
+            }
+            let first = u32::try_from(i).unwrap_or(u32::MAX);
+            let last = u32::try_from(i + size - 1).unwrap_or(u32::MAX);
+            out.push(policy.slices_range(first, last));
+            i += size;
+        }
+    };
     let mut run: Option<(u32, u32)> = None;
     for &s in slices {
         run = match run {
             Some((a, b)) if b.checked_add(1) == Some(s) => Some((a, s)),
             Some((a, b)) => {
-                out.push(policy.slices_range(a, b));
+                emit(a, b);
                 Some((s, s))
             }
             None => Some((s, s)),
         };
     }
     if let Some((a, b)) = run {
-        out.push(policy.slices_range(a, b));
+        emit(a, b);
     }
     out
 }
@@ -109,18 +133,49 @@ mod tests {
     }
 
     #[test]
-    fn coalescing_joins_runs_and_round_trips() {
+    fn blocks_are_aligned_canonical_and_round_trip() {
         let p = Policy::new(2, 16).unwrap();
-        let slices = [0, 1, 2, 5, 7, 8, 15];
-        let ranges = coalesce(&p, &slices);
-        assert_eq!(ranges.len(), 4);
-        assert_eq!(ranges[0], p.slices_range(0, 2));
+        let w = (1u64 << 32) / 16;
+        let slices = [0, 1, 2, 5, 7, 8, 9, 10, 11, 15];
+        let ranges = blocks(&p, &slices);
+        // 0-1 | 2 | 5 | 7 | 8-11 | 15
+        assert_eq!(
+            ranges,
+            vec![
+                p.slices_range(0, 1),
+                p.slice_range(2),
+                p.slice_range(5),
+                p.slice_range(7),
+                p.slices_range(8, 11),
+                p.slice_range(15),
+            ]
+        );
+        for r in &ranges {
+            let n = (u64::from(r.end()) + 1 - u64::from(r.start())) / w;
+            assert!(n.is_power_of_two());
+            assert_eq!((u64::from(r.start()) / w) % n, 0, "aligned: {r:?}");
+        }
         assert_eq!(covered(&p, &ranges), slices.to_vec());
         assert_eq!(touched(&p, &ranges), slices.to_vec());
-        assert!(coalesce(&p, &[]).is_empty());
+        assert!(blocks(&p, &[]).is_empty());
         assert_eq!(
-            coalesce(&p, &(0..16).collect::<Vec<_>>()),
+            blocks(&p, &(0..16).collect::<Vec<_>>()),
             vec![KeyRange::FULL]
         );
+        assert_eq!(blocks(&p, &(1..16).collect::<Vec<_>>()).len(), 4);
+    }
+
+    #[test]
+    fn every_set_of_slices_uses_blocks_of_one_fixed_universe() {
+        // All 2^8 subsets of 8 slices: at most 2 * 8 - 1 distinct blocks.
+        let p = Policy::new(2, 8).unwrap();
+        let mut universe = std::collections::BTreeSet::new();
+        for mask in 0u32..256 {
+            let set: Vec<u32> = (0..8).filter(|i| mask & (1 << i) != 0).collect();
+            let bs = blocks(&p, &set);
+            assert_eq!(covered(&p, &bs), set);
+            universe.extend(bs);
+        }
+        assert_eq!(universe.len(), 15);
     }
 }
