@@ -42,15 +42,28 @@ fn request_of(cmd: Cmd) -> Option<(Request, CtlArgs)> {
         Cmd::Claim {
             group,
             range,
+            auto,
+            manual,
+            weight,
             priority,
             port,
             ctl,
         } => (
-            Request::Claim {
-                group,
-                range,
-                priority,
-                port,
+            match (auto, manual, range) {
+                (true, _, _) => Request::Auto {
+                    group,
+                    weight: weight.unwrap_or(1),
+                    priority,
+                    port,
+                },
+                (false, true, _) => Request::Manual { group },
+                // clap requires a range without --auto and --manual.
+                (false, false, range) => Request::Claim {
+                    group,
+                    range: range.unwrap_or_default(),
+                    priority: priority.unwrap_or(0),
+                    port,
+                },
             },
             ctl,
         ),
@@ -177,13 +190,19 @@ fn print_human(reply: &Reply) {
         }
         Reply::Topology { items, .. } => {
             println!(
-                "{:<16}  {:<4}  {:<24}  {:>8}  {:>5}  {:>6}",
-                "NODE", "OP", "RANGE", "PRIORITY", "PORT", "CLOCK"
+                "{:<16}  {:<4}  {:<5}  {:<24}  {:>8}  {:>6}  {:>5}  {:>6}",
+                "NODE", "OP", "KIND", "RANGE", "PRIORITY", "WEIGHT", "PORT", "CLOCK"
             );
             for i in items {
+                // An auto marker covers no keys and has a weight, not a
+                // priority.
+                let (range, priority, weight) = match i.weight {
+                    Some(w) => ("-".to_owned(), "-".to_owned(), w.to_string()),
+                    None => (i.range.clone(), i.priority.to_string(), "-".to_owned()),
+                };
                 println!(
-                    "{:<16}  {:<4}  {:<24}  {:>8}  {:>5}  {:>6}",
-                    i.node, i.op, i.range, i.priority, i.port, i.clock
+                    "{:<16}  {:<4}  {:<5}  {:<24}  {:>8}  {:>6}  {:>5}  {:>6}",
+                    i.node, i.op, i.kind, range, priority, weight, i.port, i.clock
                 );
             }
         }
@@ -207,15 +226,16 @@ fn print_human(reply: &Reply) {
         }
         Reply::Groups { groups } => {
             println!(
-                "{:<24}  {:>7}  {:>7}  {:>6}  {:>5}  {:<4}  DIFFERS",
-                "GROUP", "MEMBERS", "SERVERS", "CLAIMS", "ITEMS", "MINE"
+                "{:<24}  {:>7}  {:>7}  {:>4}  {:>6}  {:>5}  {:<4}  DIFFERS",
+                "GROUP", "MEMBERS", "SERVERS", "AUTO", "CLAIMS", "ITEMS", "MINE"
             );
             for g in groups {
                 println!(
-                    "{:<24}  {:>7}  {:>7}  {:>6}  {:>5}  {:<4}  {}",
+                    "{:<24}  {:>7}  {:>7}  {:>4}  {:>6}  {:>5}  {:<4}  {}",
                     g.name,
                     g.members,
                     g.servers,
+                    g.auto,
                     g.claims,
                     g.items,
                     yes(g.mine),
@@ -255,6 +275,42 @@ fn print_status(s: &Status) {
         s.peers, s.peers_recent, s.connections
     );
     println!("converged   {}", yes(s.converged));
+    for a in &s.auto {
+        // keys / 2^32, in percent.
+        let share = a.keys as f64 / 42_949_672.96;
+        let fair = if a.total_weight == 0 {
+            String::new()
+        } else {
+            let f = f64::from(a.replicas) * f64::from(a.weight) * 100.0 / a.total_weight as f64;
+            format!(", fair {:.1}%", f.min(100.0))
+        };
+        println!(
+            "auto        {}: weight {}{}, {} auto members, R={} over {} slices, holds {} ranges, {share:.1}% of keys{fair}",
+            a.group,
+            a.weight,
+            if a.weight == 0 { " (standby)" } else { "" },
+            a.members,
+            a.replicas,
+            a.slices,
+            a.claims,
+        );
+    }
+    let mismatch = if s.policy_mismatch.is_empty() {
+        String::new()
+    } else {
+        let who: Vec<String> = s
+            .policy_mismatch
+            .iter()
+            .map(|m| format!("{} ({})", m.node, m.fingerprint))
+            .collect();
+        format!(
+            "; DIFFERS on {}: set the same replicas/slices on every board",
+            who.join(", ")
+        )
+    };
+    if !s.policy_fingerprint.is_empty() {
+        println!("policies    {}{mismatch}", s.policy_fingerprint);
+    }
     println!("uptime      {:.1}s", s.uptime_ms as f64 / 1000.0);
     println!(
         "traffic     {} frames / {} bytes out, {} frames / {} bytes in, {} news",
