@@ -201,7 +201,7 @@ pub struct ServerView {
 pub struct ItemView {
     /// The writer.
     pub node: String,
-    /// `add`, `get` or `rmv`.
+    /// `add`, `get`, `rmv` or `auto` (a live auto marker).
     pub op: String,
     /// `serve`, `read` or `auto` (an auto-mode marker).
     pub kind: String,
