@@ -330,3 +330,91 @@ fn print_status(s: &Status) {
         println!("drops       {}", d.join(", "));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+    use crate::cli::Cli;
+
+    fn request(args: &[&str]) -> Result<Request, String> {
+        let cli = Cli::try_parse_from(args).map_err(|e| e.to_string())?;
+        request_of(cli.command)
+            .map(|(r, _)| r)
+            .ok_or_else(|| "not a control command".to_owned())
+    }
+
+    #[test]
+    fn claim_auto_and_manual_become_their_requests() {
+        assert_eq!(
+            request(&["scalesmall", "claim", "kv", "--auto"]),
+            Ok(Request::Auto {
+                group: "kv".into(),
+                weight: 1,
+                priority: None,
+                port: 0
+            })
+        );
+        assert_eq!(
+            request(&[
+                "scalesmall",
+                "claim",
+                "kv",
+                "--auto",
+                "--weight",
+                "0",
+                "--priority",
+                "3",
+                "--port",
+                "8080"
+            ]),
+            Ok(Request::Auto {
+                group: "kv".into(),
+                weight: 0,
+                priority: Some(3),
+                port: 8080
+            })
+        );
+        assert_eq!(
+            request(&["scalesmall", "claim", "kv", "--manual"]),
+            Ok(Request::Manual { group: "kv".into() })
+        );
+        assert_eq!(
+            request(&["scalesmall", "claim", "kv", "0..9"]),
+            Ok(Request::Claim {
+                group: "kv".into(),
+                range: "0..9".into(),
+                priority: 0,
+                port: 0
+            })
+        );
+        for bad in [
+            &["scalesmall", "claim", "kv"][..],
+            &["scalesmall", "claim", "kv", "0..9", "--auto"],
+            &["scalesmall", "claim", "kv", "--auto", "--manual"],
+            &["scalesmall", "claim", "kv", "--manual", "--weight", "2"],
+            &["scalesmall", "claim", "kv", "0..9", "--weight", "2"],
+            &["scalesmall", "claim", "kv", "--auto", "--weight", "70000"],
+        ] {
+            assert!(request(bad).is_err(), "{bad:?} was accepted");
+        }
+    }
+
+    #[test]
+    fn an_auto_request_without_a_weight_means_one() {
+        let r: Request = serde_json::from_str(r#"{"cmd":"auto","group":"kv"}"#).unwrap();
+        assert_eq!(
+            r,
+            Request::Auto {
+                group: "kv".into(),
+                weight: 1,
+                priority: None,
+                port: 0
+            }
+        );
+        assert!(r.is_write());
+        let m: Request = serde_json::from_str(r#"{"cmd":"manual","group":"kv"}"#).unwrap();
+        assert!(m.is_write());
+    }
+}

@@ -212,7 +212,7 @@ pub enum Cmd {
         manual: bool,
         /// With --auto: this board's capacity share, relative to the
         /// others' (default 1; 0 = standby).
-        #[arg(long, requires = "auto", value_name = "W")]
+        #[arg(long, requires = "auto", conflicts_with = "range", value_name = "W")]
         weight: Option<u16>,
         /// Ordering hint among servers of a key: higher first (default 0;
         /// with --auto: as before, else the highest of this board's claims).
