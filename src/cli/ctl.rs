@@ -42,15 +42,28 @@ fn request_of(cmd: Cmd) -> Option<(Request, CtlArgs)> {
         Cmd::Claim {
             group,
             range,
+            auto,
+            manual,
+            weight,
             priority,
             port,
             ctl,
         } => (
-            Request::Claim {
-                group,
-                range,
-                priority,
-                port,
+            match (auto, manual, range) {
+                (true, _, _) => Request::Auto {
+                    group,
+                    weight: weight.unwrap_or(1),
+                    priority,
+                    port,
+                },
+                (false, true, _) => Request::Manual { group },
+                // clap requires a range without --auto and --manual.
+                (false, false, range) => Request::Claim {
+                    group,
+                    range: range.unwrap_or_default(),
+                    priority: priority.unwrap_or(0),
+                    port,
+                },
             },
             ctl,
         ),
@@ -177,13 +190,19 @@ fn print_human(reply: &Reply) {
         }
         Reply::Topology { items, .. } => {
             println!(
-                "{:<16}  {:<4}  {:<24}  {:>8}  {:>5}  {:>6}",
-                "NODE", "OP", "RANGE", "PRIORITY", "PORT", "CLOCK"
+                "{:<16}  {:<4}  {:<5}  {:<24}  {:>8}  {:>6}  {:>5}  {:>6}",
+                "NODE", "OP", "KIND", "RANGE", "PRIORITY", "WEIGHT", "PORT", "CLOCK"
             );
             for i in items {
+                // An auto marker covers no keys and has a weight, not a
+                // priority.
+                let (range, priority, weight) = match i.weight {
+                    Some(w) => ("-".to_owned(), "-".to_owned(), w.to_string()),
+                    None => (i.range.clone(), i.priority.to_string(), "-".to_owned()),
+                };
                 println!(
-                    "{:<16}  {:<4}  {:<24}  {:>8}  {:>5}  {:>6}",
-                    i.node, i.op, i.range, i.priority, i.port, i.clock
+                    "{:<16}  {:<4}  {:<5}  {:<24}  {:>8}  {:>6}  {:>5}  {:>6}",
+                    i.node, i.op, i.kind, range, priority, weight, i.port, i.clock
                 );
             }
         }
@@ -207,15 +226,16 @@ fn print_human(reply: &Reply) {
         }
         Reply::Groups { groups } => {
             println!(
-                "{:<24}  {:>7}  {:>7}  {:>6}  {:>5}  {:<4}  DIFFERS",
-                "GROUP", "MEMBERS", "SERVERS", "CLAIMS", "ITEMS", "MINE"
+                "{:<24}  {:>7}  {:>7}  {:>4}  {:>6}  {:>5}  {:<4}  DIFFERS",
+                "GROUP", "MEMBERS", "SERVERS", "AUTO", "CLAIMS", "ITEMS", "MINE"
             );
             for g in groups {
                 println!(
-                    "{:<24}  {:>7}  {:>7}  {:>6}  {:>5}  {:<4}  {}",
+                    "{:<24}  {:>7}  {:>7}  {:>4}  {:>6}  {:>5}  {:<4}  {}",
                     g.name,
                     g.members,
                     g.servers,
+                    g.auto,
                     g.claims,
                     g.items,
                     yes(g.mine),
@@ -255,6 +275,42 @@ fn print_status(s: &Status) {
         s.peers, s.peers_recent, s.connections
     );
     println!("converged   {}", yes(s.converged));
+    for a in &s.auto {
+        // keys / 2^32, in percent.
+        let share = a.keys as f64 / 42_949_672.96;
+        let fair = if a.total_weight == 0 {
+            String::new()
+        } else {
+            let f = f64::from(a.replicas) * f64::from(a.weight) * 100.0 / a.total_weight as f64;
+            format!(", fair {:.1}%", f.min(100.0))
+        };
+        println!(
+            "auto        {}: weight {}{}, {} auto members, R={} over {} slices, holds {} ranges, {share:.1}% of keys{fair}",
+            a.group,
+            a.weight,
+            if a.weight == 0 { " (standby)" } else { "" },
+            a.members,
+            a.replicas,
+            a.slices,
+            a.claims,
+        );
+    }
+    let mismatch = if s.policy_mismatch.is_empty() {
+        String::new()
+    } else {
+        let who: Vec<String> = s
+            .policy_mismatch
+            .iter()
+            .map(|m| format!("{} ({})", m.node, m.fingerprint))
+            .collect();
+        format!(
+            "; DIFFERS on {}: set the same replicas/slices on every board",
+            who.join(", ")
+        )
+    };
+    if !s.policy_fingerprint.is_empty() {
+        println!("policies    {}{mismatch}", s.policy_fingerprint);
+    }
     println!("uptime      {:.1}s", s.uptime_ms as f64 / 1000.0);
     println!(
         "traffic     {} frames / {} bytes out, {} frames / {} bytes in, {} news",
@@ -272,5 +328,93 @@ fn print_status(s: &Status) {
             .map(|(k, v)| format!("{k} {v}"))
             .collect();
         println!("drops       {}", d.join(", "));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+    use crate::cli::Cli;
+
+    fn request(args: &[&str]) -> Result<Request, String> {
+        let cli = Cli::try_parse_from(args).map_err(|e| e.to_string())?;
+        request_of(cli.command)
+            .map(|(r, _)| r)
+            .ok_or_else(|| "not a control command".to_owned())
+    }
+
+    #[test]
+    fn claim_auto_and_manual_become_their_requests() {
+        assert_eq!(
+            request(&["scalesmall", "claim", "kv", "--auto"]),
+            Ok(Request::Auto {
+                group: "kv".into(),
+                weight: 1,
+                priority: None,
+                port: 0
+            })
+        );
+        assert_eq!(
+            request(&[
+                "scalesmall",
+                "claim",
+                "kv",
+                "--auto",
+                "--weight",
+                "0",
+                "--priority",
+                "3",
+                "--port",
+                "8080"
+            ]),
+            Ok(Request::Auto {
+                group: "kv".into(),
+                weight: 0,
+                priority: Some(3),
+                port: 8080
+            })
+        );
+        assert_eq!(
+            request(&["scalesmall", "claim", "kv", "--manual"]),
+            Ok(Request::Manual { group: "kv".into() })
+        );
+        assert_eq!(
+            request(&["scalesmall", "claim", "kv", "0..9"]),
+            Ok(Request::Claim {
+                group: "kv".into(),
+                range: "0..9".into(),
+                priority: 0,
+                port: 0
+            })
+        );
+        for bad in [
+            &["scalesmall", "claim", "kv"][..],
+            &["scalesmall", "claim", "kv", "0..9", "--auto"],
+            &["scalesmall", "claim", "kv", "--auto", "--manual"],
+            &["scalesmall", "claim", "kv", "--manual", "--weight", "2"],
+            &["scalesmall", "claim", "kv", "0..9", "--weight", "2"],
+            &["scalesmall", "claim", "kv", "--auto", "--weight", "70000"],
+        ] {
+            assert!(request(bad).is_err(), "{bad:?} was accepted");
+        }
+    }
+
+    #[test]
+    fn an_auto_request_without_a_weight_means_one() {
+        let r: Request = serde_json::from_str(r#"{"cmd":"auto","group":"kv"}"#).unwrap();
+        assert_eq!(
+            r,
+            Request::Auto {
+                group: "kv".into(),
+                weight: 1,
+                priority: None,
+                port: 0
+            }
+        );
+        assert!(r.is_write());
+        let m: Request = serde_json::from_str(r#"{"cmd":"manual","group":"kv"}"#).unwrap();
+        assert!(m.is_write());
     }
 }

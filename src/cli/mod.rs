@@ -167,24 +167,57 @@ pub enum Cmd {
         ctl: CtlArgs,
     },
 
-    /// Claim a range of keys (`Add`): this board serves them.
+    /// Claim a range of keys (`Add`): this board serves them. Or let the
+    /// board pick its own ranges (auto mode).
     ///
     /// The range is inclusive, START..END, decimal or 0x-hex, within
     /// 0..0xffffffff; `full` is the whole key space.
+    ///
+    /// With --auto (and no range) the board picks its own slices of the
+    /// group's key space: together the auto boards serve every key R times
+    /// (the group's `replicas`, default 2), each board a share in
+    /// proportion to its --weight (default 1; 0 = standby: it claims only
+    /// what the others cannot cover). It keeps doing so as boards come and
+    /// go; a board down for less than the hold-down (60 s by default) moves
+    /// nothing. Every board must use the same replicas and slices for the
+    /// group (config file, [[groups]]): `scalesmall status` lists boards
+    /// whose policy differs. Run --auto again to change the weight, port or
+    /// priority.
+    ///
+    /// With --manual the board stops picking: the ranges it holds stay, as
+    /// ordinary claims, until released.
+    ///
+    /// A group declared in the config file follows the file again at the
+    /// next reload or restart (auto = true there, or its listed claims).
     ///
     /// Examples:
     ///
     ///   scalesmall claim demo 0..0x7fffffff --priority 10 --port 8080
     ///   scalesmall claim cache full
+    ///   scalesmall claim kv --auto --weight 2 --port 8080
+    ///   scalesmall claim kv --auto --weight 0
+    ///   scalesmall claim kv --manual
     #[command(verbatim_doc_comment)]
     Claim {
         /// The group.
         group: String,
-        /// START..END (inclusive).
-        range: String,
-        /// Ordering hint among servers of a key: higher first.
-        #[arg(long, default_value_t = 0)]
-        priority: u16,
+        /// START..END (inclusive); not with --auto or --manual.
+        #[arg(required_unless_present_any = ["auto", "manual"], conflicts_with_all = ["auto", "manual"])]
+        range: Option<String>,
+        /// Let this board pick its own ranges of the group (auto mode).
+        #[arg(long, conflicts_with = "manual")]
+        auto: bool,
+        /// Leave auto mode: keep the ranges held, as manual claims.
+        #[arg(long, conflicts_with_all = ["weight", "priority", "port"])]
+        manual: bool,
+        /// With --auto: this board's capacity share, relative to the
+        /// others' (default 1; 0 = standby).
+        #[arg(long, requires = "auto", conflicts_with = "range", value_name = "W")]
+        weight: Option<u16>,
+        /// Ordering hint among servers of a key: higher first (default 0;
+        /// with --auto: as before, else the highest of this board's claims).
+        #[arg(long)]
+        priority: Option<u16>,
         /// The service port clients use for this range (0: none).
         #[arg(long, default_value_t = 0)]
         port: u16,

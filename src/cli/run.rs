@@ -265,6 +265,10 @@ fn reread(loaded: Result<Config, ConfigError>, running: &Config) -> Option<Vec<D
             if rest != *running {
                 warn!(file = %file, "SIGHUP: settings other than [[groups]] changed; they take effect at the next restart");
             }
+            if new.auto_config().policies != running.auto_config().policies {
+                warn!(file = %file, "SIGHUP: auto-claim policies (replicas, slices) changed; they take effect at \
+                    the next restart (change them on every board alike)");
+            }
             info!(file = %file, groups = new.groups.len(), "SIGHUP: re-read the config, applying its [[groups]]");
             Some(new.groups)
         }

@@ -128,6 +128,7 @@ mod tests {
                             items: 1,
                             claims: 1,
                             mine: true,
+                            auto: 0,
                             differs: vec![],
                         }],
                     },

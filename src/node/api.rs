@@ -39,6 +39,27 @@ pub enum Request {
         /// The claimed range.
         range: String,
     },
+    /// Auto mode for a group: the node picks its own ranges of it (the
+    /// group's policy: every key served by R nodes, shares by weight).
+    Auto {
+        /// The group.
+        group: String,
+        /// Capacity share (0 = standby: claims nothing while others can).
+        #[serde(default = "one")]
+        weight: u16,
+        /// Priority of the ranges claimed (`None`: as before, else the
+        /// highest of the node's claims in the group).
+        #[serde(default)]
+        priority: Option<u16>,
+        /// Service port of the ranges claimed (0 = none).
+        #[serde(default)]
+        port: u16,
+    },
+    /// Leave auto mode for a group: the ranges held stay, as manual claims.
+    Manual {
+        /// The group.
+        group: String,
+    },
     /// Expire a member now: a board that will never come back (its items
     /// leave this node's view; it is taken back if it is heard again).
     Forget {
@@ -84,9 +105,15 @@ impl Request {
                 | Request::Leave { .. }
                 | Request::Claim { .. }
                 | Request::Release { .. }
+                | Request::Auto { .. }
+                | Request::Manual { .. }
                 | Request::Forget { .. }
         )
     }
+}
+
+const fn one() -> u16 {
+    1
 }
 
 /// The node's answer.
@@ -174,9 +201,9 @@ pub struct ServerView {
 pub struct ItemView {
     /// The writer.
     pub node: String,
-    /// `add`, `get` or `rmv`.
+    /// `add`, `get`, `rmv` or `auto` (a live auto marker).
     pub op: String,
-    /// `serve` or `read`.
+    /// `serve`, `read` or `auto` (an auto-mode marker).
     pub kind: String,
     /// The range.
     pub range: String,
@@ -184,12 +211,15 @@ pub struct ItemView {
     pub start: u32,
     /// Last key.
     pub end: u32,
-    /// Priority hint.
+    /// Priority hint (of an auto marker: its weight, as `weight` says).
     pub priority: u16,
     /// Service port.
     pub port: u16,
     /// The writer's clock at this write.
     pub clock: u64,
+    /// An auto marker's weight (absent for other kinds).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weight: Option<u16>,
 }
 
 /// One peer.
@@ -230,6 +260,9 @@ pub struct GroupView {
     pub claims: usize,
     /// Whether this node has a live item in it.
     pub mine: bool,
+    /// Members in auto mode (a live auto marker), standbys included.
+    #[serde(default)]
+    pub auto: usize,
     /// Peers heard recently whose latest announced digest of the group
     /// differs from ours: one side lags (they or we), sorted by id.
     pub differs: Vec<String>,
@@ -276,6 +309,51 @@ pub struct Status {
     pub connections: usize,
     /// Counters.
     pub counters: Counters,
+    /// The groups where this node is in auto mode, by name.
+    #[serde(default)]
+    pub auto: Vec<AutoView>,
+    /// The fingerprint of this node's auto-claim policies (16 hex digits;
+    /// all zeros when every group uses the default policy). Every board
+    /// should show the same.
+    #[serde(default)]
+    pub policy_fingerprint: String,
+    /// Peers heard recently that announce a different policy fingerprint
+    /// (empty when every board agrees), by id.
+    #[serde(default)]
+    pub policy_mismatch: Vec<PolicyMismatchView>,
+}
+
+/// One group where this node is in auto mode.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AutoView {
+    /// The group.
+    pub group: String,
+    /// This node's weight (0 = standby).
+    pub weight: u16,
+    /// The service port of the ranges it claims.
+    pub port: u16,
+    /// The group's replication factor R (this node's policy).
+    pub replicas: u32,
+    /// The group's number of slices (this node's policy).
+    pub slices: u32,
+    /// Auto members of the group (this node included).
+    pub members: usize,
+    /// Live claims this node holds in the group.
+    pub claims: usize,
+    /// Keys this node serves in the group, of 2^32 (a fair share is
+    /// 2^32 times R times its weight over the members' total weight).
+    pub keys: u64,
+    /// The members' total weight.
+    pub total_weight: u64,
+}
+
+/// A peer whose auto-claim policies differ from this node's.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PolicyMismatchView {
+    /// Its id.
+    pub node: String,
+    /// The fingerprint it announces (16 hex digits).
+    pub fingerprint: String,
 }
 
 /// Traffic counters.

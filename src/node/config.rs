@@ -13,7 +13,8 @@ use std::str::FromStr;
 use serde::Deserialize;
 
 use crate::model::{GroupName, KeyRange};
-use crate::protocol::ProtocolConfig;
+use crate::protocol::auto_claim::Policy;
+use crate::protocol::{AutoConfig, ProtocolConfig};
 
 /// The default config file, read if it exists.
 pub const DEFAULT_CONFIG: &str = "/etc/scalesmall/scalesmall.toml";
@@ -60,14 +61,32 @@ pub struct DeclaredClaim {
     pub port: u16,
 }
 
+/// Auto mode declared for a group (`auto = true`): the node picks its own
+/// ranges of the group (see the README, "Auto mode").
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DeclaredAuto {
+    /// Capacity share (`weight`, default 1; 0 = standby).
+    pub weight: u16,
+    /// Priority of the ranges claimed (`priority`; `None`: the highest of
+    /// the node's current claims there, else 0).
+    pub priority: Option<u16>,
+    /// Service port of the ranges claimed (`port`, default 0 = none).
+    pub port: u16,
+}
+
 /// A group declared in the config file: the node joins it and makes its
-/// claims there exactly these.
+/// claims there exactly these, or, in auto mode, lets auto-claim pick them.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DeclaredGroup {
     /// The group.
     pub name: GroupName,
-    /// Its claims.
+    /// Its claims (always empty in auto mode).
     pub claims: Vec<DeclaredClaim>,
+    /// `auto = true`: the node is in auto mode for the group.
+    pub auto: Option<DeclaredAuto>,
+    /// The group's auto-claim policy, if `replicas` or `slices` is set
+    /// (every board must set the same).
+    pub policy: Option<Policy>,
 }
 
 /// Every setting of a node.
@@ -117,7 +136,21 @@ pub struct Config {
     pub http: Option<SocketAddr>,
     /// Declared groups.
     pub groups: Vec<DeclaredGroup>,
+    /// `[auto] hold_down_secs`: an auto member down for less than this
+    /// still counts as present (a reboot moves nothing).
+    pub auto_hold_down_secs: u64,
+    /// `[auto] settle_secs`: no auto-claim decision this long after start.
+    pub auto_settle_secs: u64,
 }
+
+/// Default `[auto] hold_down_secs`.
+pub const DEFAULT_HOLD_DOWN_SECS: u64 = crate::protocol::auto_claim::DEFAULT_HOLD_DOWN_MS / 1000;
+/// Default `[auto] settle_secs`.
+pub const DEFAULT_SETTLE_SECS: u64 = 5;
+/// Largest `[auto] hold_down_secs` (a day).
+const MAX_HOLD_DOWN_SECS: i64 = 24 * 3600;
+/// Largest `[auto] settle_secs` (ten minutes).
+const MAX_SETTLE_SECS: i64 = 600;
 
 /// Values from command-line flags (`None`: not given).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -200,7 +233,16 @@ struct FileConfig {
     #[serde(default)]
     control: ControlSection,
     #[serde(default)]
+    auto: AutoSection,
+    #[serde(default)]
     groups: Vec<GroupSection>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct AutoSection {
+    hold_down_secs: Option<i64>,
+    settle_secs: Option<i64>,
 }
 
 #[derive(Deserialize, Default)]
@@ -244,6 +286,12 @@ struct GroupSection {
     name: String,
     #[serde(default)]
     claims: Vec<ClaimSection>,
+    auto: Option<bool>,
+    weight: Option<i64>,
+    priority: Option<i64>,
+    port: Option<i64>,
+    replicas: Option<i64>,
+    slices: Option<i64>,
 }
 
 #[derive(Deserialize)]
@@ -489,6 +537,14 @@ impl Config {
                 None => None,
             },
             groups: declared_groups(o, &parsed.groups)?,
+            auto_hold_down_secs: match parsed.auto.hold_down_secs {
+                None => DEFAULT_HOLD_DOWN_SECS,
+                Some(v) => secs(o, "auto.hold_down_secs", v, MAX_HOLD_DOWN_SECS)?,
+            },
+            auto_settle_secs: match parsed.auto.settle_secs {
+                None => DEFAULT_SETTLE_SECS,
+                Some(v) => secs(o, "auto.settle_secs", v, MAX_SETTLE_SECS)?,
+            },
         };
         let file_data_dir = n.data_dir.clone();
         cfg.apply_env(env)?;
@@ -552,6 +608,14 @@ impl Config {
         }
         if let Some(v) = get("SCALESMALL_LOG") {
             self.log = v;
+        }
+        if let Some(v) = get("SCALESMALL_AUTO_HOLD_DOWN_SECS") {
+            let o = e("SCALESMALL_AUTO_HOLD_DOWN_SECS");
+            self.auto_hold_down_secs = env_secs(&o, "auto.hold_down_secs", &v, MAX_HOLD_DOWN_SECS)?;
+        }
+        if let Some(v) = get("SCALESMALL_AUTO_SETTLE_SECS") {
+            let o = e("SCALESMALL_AUTO_SETTLE_SECS");
+            self.auto_settle_secs = env_secs(&o, "auto.settle_secs", &v, MAX_SETTLE_SECS)?;
         }
         if let Some(v) = get("SCALESMALL_LOG_FORMAT") {
             self.log_format = v
@@ -617,7 +681,24 @@ impl Config {
             multicast: self.multicast,
             seeds: self.peers.clone(),
             expire_after: self.expire_after_secs.saturating_mul(1000),
+            auto: self.auto_config(),
             ..ProtocolConfig::default()
+        }
+    }
+
+    /// The auto-claim settings: `[auto]` and the policies of the declared
+    /// groups that set `replicas` or `slices`.
+    #[must_use]
+    pub fn auto_config(&self) -> AutoConfig {
+        AutoConfig {
+            policies: self
+                .groups
+                .iter()
+                .filter_map(|g| g.policy.map(|p| (g.name.clone(), p)))
+                .collect(),
+            hold_down: self.auto_hold_down_secs.saturating_mul(1000),
+            settle: self.auto_settle_secs.saturating_mul(1000),
+            ..AutoConfig::default()
         }
     }
 
@@ -659,6 +740,127 @@ fn declared_groups(
     Ok(out)
 }
 
+/// A number of seconds in `0..=max`.
+fn secs(origin: &str, key: &str, v: i64, max: i64) -> Result<u64, ConfigError> {
+    if (0..=max).contains(&v) {
+        Ok(v.unsigned_abs())
+    } else {
+        Err(invalid(
+            origin,
+            key,
+            v,
+            format!("must be 0..={max} (seconds)"),
+        ))
+    }
+}
+
+/// [`secs`] from a variable's text.
+fn env_secs(origin: &str, key: &str, s: &str, max: i64) -> Result<u64, ConfigError> {
+    let v: i64 = s
+        .trim()
+        .parse()
+        .map_err(|_| invalid(origin, key, s, format!("must be 0..={max} (seconds)")))?;
+    secs(origin, key, v, max)
+}
+
+/// The auto-mode keys of a group: `auto`, `weight`, `priority`, `port`
+/// (only with `auto = true`), and the policy (`replicas`, `slices`).
+fn declared_auto(
+    origin: &str,
+    g: &GroupSection,
+) -> Result<(Option<DeclaredAuto>, Option<Policy>), ConfigError> {
+    let key = |k: &str| format!("groups[{}].{k}", g.name);
+    let on = g.auto.unwrap_or(false);
+    if !on {
+        for (k, v) in [
+            ("weight", g.weight),
+            ("priority", g.priority),
+            ("port", g.port),
+        ] {
+            if let Some(v) = v {
+                return Err(invalid(
+                    origin,
+                    &key(k),
+                    v,
+                    "only allowed with auto = true (it applies to the ranges auto mode claims; \
+                     a manual claim sets its own priority and port in claims)",
+                ));
+            }
+        }
+    }
+    if on && !g.claims.is_empty() {
+        return Err(invalid(
+            origin,
+            &key("claims"),
+            format!("{} claims", g.claims.len()),
+            "not allowed with auto = true: in auto mode the node picks its own ranges; \
+             remove the claims, or remove auto = true to claim them by hand",
+        ));
+    }
+    let auto = if on {
+        Some(DeclaredAuto {
+            weight: match g.weight {
+                Some(v) => u16_field(origin, &key("weight"), v)?,
+                None => 1,
+            },
+            priority: g
+                .priority
+                .map(|v| u16_field(origin, &key("priority"), v))
+                .transpose()?,
+            port: g
+                .port
+                .map(|v| u16_field(origin, &key("port"), v))
+                .transpose()?
+                .unwrap_or(0),
+        })
+    } else {
+        None
+    };
+    let policy = if g.replicas.is_some() || g.slices.is_some() {
+        let replicas = match g.replicas {
+            Some(v) => u32::try_from(v)
+                .ok()
+                .filter(|r| (1..=Policy::MAX_REPLICAS).contains(r))
+                .ok_or_else(|| {
+                    invalid(
+                        origin,
+                        &key("replicas"),
+                        v,
+                        format!(
+                            "must be 1..={} (nodes serving each key)",
+                            Policy::MAX_REPLICAS
+                        ),
+                    )
+                })?,
+            None => Policy::DEFAULT_REPLICAS,
+        };
+        let slices = match g.slices {
+            Some(v) => u32::try_from(v)
+                .ok()
+                .filter(|s| s.is_power_of_two() && *s <= Policy::MAX_SLICES)
+                .ok_or_else(|| {
+                    invalid(
+                        origin,
+                        &key("slices"),
+                        v,
+                        format!(
+                            "must be a power of two from 1 to {} (e.g. 256 or 1024)",
+                            Policy::MAX_SLICES
+                        ),
+                    )
+                })?,
+            None => Policy::DEFAULT_SLICES,
+        };
+        Some(
+            Policy::new(replicas, slices)
+                .map_err(|e| invalid(origin, &key("replicas"), replicas, e))?,
+        )
+    } else {
+        None
+    };
+    Ok((auto, policy))
+}
+
 fn declared(origin: &str, g: &GroupSection) -> Result<DeclaredGroup, ConfigError> {
     let name = GroupName::new(&g.name).map_err(|e| invalid(origin, "groups.name", &g.name, e))?;
     let claims = g
@@ -678,7 +880,13 @@ fn declared(origin: &str, g: &GroupSection) -> Result<DeclaredGroup, ConfigError
             })
         })
         .collect::<Result<_, ConfigError>>()?;
-    Ok(DeclaredGroup { name, claims })
+    let (auto, policy) = declared_auto(origin, g)?;
+    Ok(DeclaredGroup {
+        name,
+        claims,
+        auto,
+        policy,
+    })
 }
 
 #[cfg(test)]
@@ -799,6 +1007,127 @@ mod tests {
         assert_eq!(c.groups.len(), 2);
         assert!(c.groups.iter().all(|g| g.claims.is_empty()));
         let _ = std::fs::remove_file(p);
+    }
+
+    #[test]
+    fn auto_groups_and_policies_are_read_with_defaults() {
+        let env = env_of(&[("SCALESMALL_DATA_DIR", "/tmp/a")]);
+        let p = write(
+            "auto",
+            "[auto]\nhold_down_secs = 2\nsettle_secs = 1\n\
+             [[groups]]\nname = \"kv\"\nauto = true\nweight = 3\npriority = 5\nport = 8080\nreplicas = 3\nslices = 256\n\
+             [[groups]]\nname = \"cache\"\nauto = true\n\
+             [[groups]]\nname = \"plain\"\nclaims = [{ range = \"0..9\" }]\n",
+        );
+        let c = Config::load(Some(&p), &env, &Overrides::default()).unwrap();
+        let _ = std::fs::remove_file(p);
+        assert_eq!(
+            c.groups[0].auto,
+            Some(DeclaredAuto {
+                weight: 3,
+                priority: Some(5),
+                port: 8080
+            })
+        );
+        assert_eq!(c.groups[0].policy, Some(Policy::new(3, 256).unwrap()));
+        assert_eq!(
+            c.groups[1].auto,
+            Some(DeclaredAuto {
+                weight: 1,
+                priority: None,
+                port: 0
+            })
+        );
+        assert_eq!(
+            c.groups[1].policy, None,
+            "no replicas/slices: the default policy"
+        );
+        assert_eq!((c.groups[2].auto, c.groups[2].policy), (None, None));
+        let a = c.protocol().auto;
+        assert_eq!((a.hold_down, a.settle), (2_000, 1_000));
+        assert_eq!(a.policies.len(), 1);
+        assert_eq!(a.policy(&c.groups[0].name), Policy::new(3, 256).unwrap());
+        assert_eq!(a.policy(&c.groups[1].name), Policy::default());
+        // Without [auto]: the defaults; the environment beats the file.
+        let env = env_of(&[
+            ("SCALESMALL_DATA_DIR", "/tmp/a"),
+            ("SCALESMALL_AUTO_SETTLE_SECS", "0"),
+        ]);
+        let c = Config::load(None, &env, &Overrides::default()).unwrap();
+        assert_eq!(c.auto_hold_down_secs, DEFAULT_HOLD_DOWN_SECS);
+        assert_eq!(c.auto_settle_secs, 0);
+        // A policy alone (a board that reads the group) is allowed.
+        let p = write("policy-only", "[[groups]]\nname = \"kv\"\nslices = 64\n");
+        let c = Config::load(Some(&p), &env, &Overrides::default()).unwrap();
+        let _ = std::fs::remove_file(p);
+        assert_eq!(c.groups[0].policy, Some(Policy::new(2, 64).unwrap()));
+        assert_eq!(c.groups[0].auto, None);
+    }
+
+    #[test]
+    fn bad_auto_settings_name_the_key_and_what_is_allowed() {
+        let env = env_of(&[("SCALESMALL_DATA_DIR", "/tmp/b")]);
+        let g = "[[groups]]\nname = \"kv\"\n";
+        for (text, needle) in [
+            (
+                format!("{g}auto = true\nclaims = [{{ range = \"0..9\" }}]\n"),
+                "groups[kv].claims = \"1 claims\": not allowed with auto = true",
+            ),
+            (
+                format!("{g}weight = 2\n"),
+                "groups[kv].weight = \"2\": only allowed with auto = true",
+            ),
+            (
+                format!("{g}auto = false\nport = 80\n"),
+                "groups[kv].port = \"80\": only allowed with auto = true",
+            ),
+            (
+                format!("{g}auto = true\nweight = 70000\n"),
+                "groups[kv].weight = \"70000\": must be 0..=65535",
+            ),
+            (
+                format!("{g}auto = true\nweight = -1\n"),
+                "groups[kv].weight = \"-1\": must be 0..=65535",
+            ),
+            (
+                format!("{g}auto = true\nslices = 1000\n"),
+                "groups[kv].slices = \"1000\": must be a power of two from 1 to 65536",
+            ),
+            (
+                format!("{g}auto = true\nreplicas = 0\n"),
+                "groups[kv].replicas = \"0\": must be 1..=64",
+            ),
+            (format!("{g}auto = \"yes\"\n"), "invalid type"),
+            (format!("{g}autoo = true\n"), "unknown field `autoo`"),
+            (
+                "[auto]\nhold_down_secs = -5\n".to_owned(),
+                "auto.hold_down_secs = \"-5\": must be 0..=86400 (seconds)",
+            ),
+            (
+                "[auto]\nsettle_secs = 601\n".to_owned(),
+                "auto.settle_secs = \"601\": must be 0..=600 (seconds)",
+            ),
+            ("[auto]\nperiod = 1\n".to_owned(), "unknown field `period`"),
+        ] {
+            let p = write("badauto", &text);
+            let err = Config::load(Some(&p), &env, &Overrides::default())
+                .unwrap_err()
+                .to_string();
+            let _ = std::fs::remove_file(p);
+            assert!(err.contains(needle), "{text:?} gave {err}");
+        }
+        let env = env_of(&[
+            ("SCALESMALL_DATA_DIR", "/tmp/b"),
+            ("SCALESMALL_AUTO_HOLD_DOWN_SECS", "soon"),
+        ]);
+        let err = Config::load(None, &env, &Overrides::default())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("environment SCALESMALL_AUTO_HOLD_DOWN_SECS")
+                && err.contains("must be 0..=86400"),
+            "{err}"
+        );
     }
 
     #[test]

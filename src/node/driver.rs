@@ -27,8 +27,8 @@ use crate::protocol::{
 };
 
 use super::api::{
-    Counters, GroupView, ItemView, LookupReply, Metrics, PeerView, Reply, Request, ServerView,
-    Status, WatchEvent, arch,
+    AutoView, Counters, GroupView, ItemView, LookupReply, Metrics, PeerView, PolicyMismatchView,
+    Reply, Request, ServerView, Status, WatchEvent, arch,
 };
 use super::clock::{MonoClock, Stopwatch};
 use super::config::DeclaredGroup;
@@ -167,7 +167,10 @@ impl Driver {
     /// Makes the node's own items match the declared groups (desired
     /// state): joins each declared group, claims each declared range
     /// (priority and port included), releases its other claims there
-    /// (`claims = []`: all of them), and leaves every group that was
+    /// (`claims = []`: all of them), puts each `auto = true` group in auto
+    /// mode (its claims are then auto-claim's, none released here) and
+    /// takes every other declared group out of it (`Command::Manual`, also
+    /// when `claim --auto` put it there), and leaves every group that was
     /// declared when this last ran (also in an earlier run: the list is in
     /// the data dir) but no longer is. Groups never declared are left to the
     /// CLI. Logs each change; returns how many writes changed something.
@@ -197,6 +200,32 @@ impl Driver {
         for g in groups {
             if self.declare(now, Command::Join(g.name.clone())) {
                 info!(group = %g.name, "joined the group (declared in the config)");
+                changes += 1;
+            }
+            if let Some(a) = g.auto {
+                // Auto mode picks the claims: none are released here.
+                let auto = Command::Auto {
+                    group: g.name.clone(),
+                    weight: a.weight,
+                    priority: a.priority,
+                    port: a.port,
+                };
+                if self.declare(now, auto) {
+                    info!(group = %g.name, weight = a.weight, port = a.port,
+                        "auto mode on (declared in the config)");
+                    changes += 1;
+                }
+                continue;
+            }
+            let auto_on = self
+                .chatter
+                .db()
+                .auto_members(g.name.as_str())
+                .iter()
+                .any(|m| m.0 == me);
+            if auto_on && self.declare(now, Command::Manual(g.name.clone())) {
+                info!(group = %g.name, "auto mode off: the config declares the group without auto = true; \
+                    its claims are now the ones the config lists");
                 changes += 1;
             }
             for c in &g.claims {
@@ -676,6 +705,7 @@ impl Driver {
                         priority: i.priority(),
                         port: i.port(),
                         clock: i.clock(),
+                        weight: (i.kind() == Kind::Auto).then(|| i.priority()),
                     })
                     .collect(),
                 group,
@@ -708,6 +738,8 @@ impl Driver {
             | Request::Leave { .. }
             | Request::Claim { .. }
             | Request::Release { .. }
+            | Request::Auto { .. }
+            | Request::Manual { .. }
             | Request::Forget { .. } => refused("not a query"),
         }
     }
@@ -828,8 +860,87 @@ impl Driver {
                 news: st.news,
                 own_writes: st.own_writes,
             },
+            auto: self.auto_views(),
+            policy_fingerprint: hex64(c.config().auto.fingerprint()),
+            policy_mismatch: self.policy_mismatch(now),
         }
     }
+
+    /// The groups where this node has a live auto marker.
+    fn auto_views(&self) -> Vec<AutoView> {
+        let c = &self.chatter;
+        let db = c.db();
+        let me = c.identity().id;
+        db.groups()
+            .filter_map(|g| {
+                let members = db.auto_members(g.as_str());
+                let (_, weight, port) = members.iter().find(|m| m.0 == me).copied()?;
+                let policy = c.config().auto.policy(g);
+                let claims: Vec<KeyRange> = db
+                    .topology(
+                        g.as_str(),
+                        TopologyFilter {
+                            kind: Some(Kind::Serve),
+                            live_only: true,
+                            member: Some(me),
+                        },
+                    )
+                    .map(|i| i.range())
+                    .collect();
+                Some(AutoView {
+                    group: g.to_string(),
+                    weight,
+                    port,
+                    replicas: policy.replicas(),
+                    slices: policy.slices(),
+                    members: members.len(),
+                    claims: claims.len(),
+                    keys: keys_covered(claims),
+                    total_weight: members.iter().map(|m| u64::from(m.1)).sum(),
+                })
+            })
+            .collect()
+    }
+
+    /// Peers heard recently whose announced policy fingerprint differs
+    /// from ours.
+    fn policy_mismatch(&self, now: Millis) -> Vec<PolicyMismatchView> {
+        let c = &self.chatter;
+        let ours = c.config().auto.fingerprint();
+        c.peers()
+            .iter()
+            .filter(|p| now.since(p.last_heard) <= CONVERGED_WINDOW)
+            .filter_map(|p| {
+                let theirs = p.policy_fp?;
+                (theirs != ours).then(|| PolicyMismatchView {
+                    node: p.id.to_string(),
+                    fingerprint: hex64(theirs),
+                })
+            })
+            .collect()
+    }
+}
+
+/// 16 hex digits.
+fn hex64(v: u64) -> String {
+    format!("{v:016x}")
+}
+
+/// How many distinct keys `ranges` cover (overlaps counted once).
+fn keys_covered(mut ranges: Vec<KeyRange>) -> u64 {
+    ranges.sort_unstable_by_key(|r| (r.start(), r.end()));
+    let mut total = 0u64;
+    // The first key not yet counted.
+    let mut next = 0u64;
+    for r in ranges {
+        let (start, end) = (u64::from(r.start()), u64::from(r.end()));
+        let from = start.max(next);
+        if end >= from {
+            total += end - from + 1;
+            next = end + 1;
+        }
+    }
+    total
 }
 
 impl Driver {
@@ -873,6 +984,7 @@ impl Driver {
                     .collect();
                 GroupView {
                     name: g.to_string(),
+                    auto: db.auto_members(g.as_str()).len(),
                     members: db.members(g.as_str()).len(),
                     servers,
                     items,
@@ -931,6 +1043,18 @@ fn to_command(req: &Request) -> Result<Option<Command>, String> {
             group: group(g)?,
             range: range(r)?,
         },
+        Request::Auto {
+            group: g,
+            weight,
+            priority,
+            port,
+        } => Command::Auto {
+            group: group(g)?,
+            weight: *weight,
+            priority: *priority,
+            port: *port,
+        },
+        Request::Manual { group: g } => Command::Manual(group(g)?),
         Request::Forget { node } => Command::Forget(
             node.trim()
                 .parse::<crate::model::NodeId>()
@@ -995,6 +1119,16 @@ mod tests {
         assert!(!converged_rule(true, expects_peers(&[a, b], &[a]), 0));
         // A peer that differs is never converged.
         assert!(!converged_rule(false, false, 3));
+    }
+
+    #[test]
+    fn covered_keys_count_overlaps_once() {
+        let r = |a, b| KeyRange::new(a, b).unwrap();
+        assert_eq!(keys_covered(vec![]), 0);
+        assert_eq!(keys_covered(vec![KeyRange::FULL]), 1 << 32);
+        assert_eq!(keys_covered(vec![r(10, 19), r(0, 9)]), 20);
+        assert_eq!(keys_covered(vec![r(0, 9), r(5, 14), r(6, 7)]), 15);
+        assert_eq!(keys_covered(vec![r(0, 0), r(u32::MAX, u32::MAX)]), 2);
     }
 
     #[test]
