@@ -1091,7 +1091,7 @@ mod tests {
             ),
             (
                 format!("{g}auto = true\nslices = 1000\n"),
-                "groups[kv].slices = \"1000\": must be a power of two from 1 to 65536",
+                "groups[kv].slices = \"1000\": must be a power of two from 1 to 2048",
             ),
             (
                 format!("{g}auto = true\nreplicas = 0\n"),
