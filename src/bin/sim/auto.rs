@@ -4,7 +4,6 @@
 
 use std::io::Write as _;
 use std::process::ExitCode;
-use std::time::Instant;
 
 use scalesmall::protocol::auto_claim::Policy;
 use scalesmall::sim::{self, AutoPhase, AutoReport, AutoRun, Panel};
@@ -81,9 +80,7 @@ pub fn main(a: &Args, seed: u64) -> ExitCode {
     for n in counts {
         let subnets = a.subnets.unwrap_or_else(|| subnets_for(n));
         let loss = a.loss.unwrap_or(0.01);
-        let started = Instant::now();
         let r = sim::auto(config(a, n, subnets, loss, seed), &run);
-        let wall = started.elapsed().as_secs_f64();
         for p in &r.phases {
             println!("{}", row(&r, p));
         }
@@ -92,10 +89,9 @@ pub fn main(a: &Args, seed: u64) -> ExitCode {
         }
         let _ = std::io::stdout().flush();
         footer.push(format!(
-            "{n} nodes: {:.0} s simulated, {} events, {:.1} s wall, trace {:016x}, simulator violations {}",
+            "{n} nodes: {:.0} s simulated, {} events, trace {:016x}, simulator violations {}",
             r.sim_ms as f64 / 1000.0,
             r.events,
-            wall,
             r.trace,
             r.violations
         ));
