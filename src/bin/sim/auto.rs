@@ -72,7 +72,7 @@ pub fn main(a: &Args, seed: u64) -> ExitCode {
         a.heavy_every
     );
     println!(
-        "| nodes / subnets / loss | event | R everywhere, views agree | settled on targets | slice-replicas added / removed | minimum | max/mean load (nominal) | min coverage (samples < R−1) | items written settling / after | per node: live ranges / items (max) |"
+        "| nodes / subnets / loss | event | R everywhere, views agree | settled on targets | slice-replicas added / removed | minimum: forced, or fair share | max/mean load (nominal) | min coverage (samples < R−1) | items written settling / after | per node: live ranges / items (max) |"
     );
     println!("|---|---|---|---|---|---|---|---|---|---|");
     let mut ok = true;
