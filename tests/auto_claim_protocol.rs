@@ -7,7 +7,7 @@
 //! churns once settled. Plus determinism: one seed, one trace.
 //!
 //! 256 slices rather than the default 1024: with 1024 slices an 8-node
-//! member claims more ranges than the model's per-member item cap (256)
+//! member writes more items than the model's per-member cap (256)
 //! and its updates are refused (see docs/auto-claim-sim.md).
 
 use scalesmall::protocol::auto_claim::Policy;
