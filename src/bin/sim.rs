@@ -6,7 +6,12 @@
 //! cargo run --release --bin sim -- --faults --nodes 30 --subnets 3 --loss 0.1 --seed 7
 //! cargo run --release --bin sim -- --sweep            # 10/20/40/100 nodes on one LAN
 //! cargo run --release --bin sim -- --curve            # CSV: convergence vs N and vs loss
+//! cargo run --release --bin sim -- --auto --seed 7     # auto-claim: 10/100/1000 nodes
+//! cargo run --release --bin sim -- --auto-picture --seed 7 --out docs/auto-claim.svg
 //! ```
+
+#[path = "sim/auto.rs"]
+mod auto;
 
 use std::process::ExitCode;
 
@@ -21,15 +26,16 @@ use scalesmall::sim::{self, Faults, NetConfig, Report, SimConfig};
 #[derive(Parser, Debug)]
 #[command(version, about, long_about)]
 struct Args {
-    /// Number of nodes.
-    #[arg(long, default_value_t = 100)]
-    nodes: usize,
-    /// Number of subnets (multicast does not cross between them).
-    #[arg(long, default_value_t = 1)]
-    subnets: usize,
-    /// Datagram loss rate (0 to 1).
-    #[arg(long, default_value_t = 0.0)]
-    loss: f64,
+    /// Number of nodes [default: 100; `--auto`: 10, 100 and 1000].
+    #[arg(long)]
+    nodes: Option<usize>,
+    /// Number of subnets (multicast does not cross between them)
+    /// [default: 1; `--auto`: nodes / 25, from 2 to 32].
+    #[arg(long)]
+    subnets: Option<usize>,
+    /// Datagram loss rate (0 to 1) [default: 0; `--auto`: 0.01].
+    #[arg(long)]
+    loss: Option<f64>,
     /// Datagram duplication rate (0 to 1).
     #[arg(long, default_value_t = 0.0)]
     dup: f64,
@@ -80,6 +86,31 @@ struct Args {
     /// Node counts of the `--curve` (comma-separated).
     #[arg(long, value_delimiter = ',', default_value = "10,100,1000,10000")]
     curve_nodes: Vec<usize>,
+    /// Auto-claim in the protocol: every node in auto mode for one group
+    /// through a boot, a crash past the hold-down, its return, a newcomer
+    /// and a leave; a table of coverage, movement and load per event (for
+    /// 10, 100 and 1000 nodes unless --nodes is given).
+    #[arg(long)]
+    auto: bool,
+    /// Draw the key space before and after a board failure and after its
+    /// return as an SVG (to --out; 8 nodes in 2 subnets unless given).
+    #[arg(long)]
+    auto_picture: bool,
+    /// Where `--auto-picture` writes its SVG.
+    #[arg(long, default_value = "docs/auto-claim.svg")]
+    out: std::path::PathBuf,
+    /// Replication factor R of `--auto`.
+    #[arg(long, default_value_t = 2)]
+    replicas: u32,
+    /// Slices of `--auto` (a power of two).
+    #[arg(long, default_value_t = 1024)]
+    slices: u32,
+    /// Hold-down of `--auto`, ms.
+    #[arg(long, default_value_t = 15_000)]
+    hold_down: u64,
+    /// In `--auto`, every k-th node has weight 2 (0: all weight 1).
+    #[arg(long, default_value_t = 4)]
+    heavy_every: usize,
     /// Loss rates of the `--curve` (comma-separated), at 100 nodes in 4 subnets.
     #[arg(long, value_delimiter = ',', default_value = "0,0.01,0.05,0.1,0.2")]
     curve_loss: Vec<f64>,
@@ -180,11 +211,17 @@ fn main() -> ExitCode {
         let _ = getrandom_seed(&mut b);
         u64::from_le_bytes(b)
     });
+    if a.auto || a.auto_picture {
+        return auto::main(&a, seed);
+    }
+    let nodes = a.nodes.unwrap_or(100);
+    let subnets = a.subnets.unwrap_or(1);
+    let loss = a.loss.unwrap_or(0.0);
     if a.curve {
         println!("axis,x,seed,converge_p50_ms,converge_max_ms,idle_bytes_per_node");
         for &n in &a.curve_nodes {
             let subnets = (n / 32).clamp(1, 32);
-            let r = sim::measure(config(&a, n, subnets, a.loss, seed));
+            let r = sim::measure(config(&a, n, subnets, loss, seed));
             println!(
                 "nodes,{n},{seed},{},{},{:.0}",
                 r.delay_quantile(0.5).unwrap_or(0),
@@ -204,20 +241,16 @@ fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
     if a.expiry {
-        let r = sim::expiry(
-            config(&a, a.nodes, a.subnets, a.loss, seed),
-            60_000,
-            180_000,
-        );
+        let r = sim::expiry(config(&a, nodes, subnets, loss, seed), 60_000, 180_000);
         println!(
             "| nodes / subnets / loss | grace | expired by every node after | still listed | back, cluster exact after | invariant violations |"
         );
         println!("|---|---|---|---|---|---|");
         println!(
             "| {} / {} / {:.0}% | {} | {} | {} | {} | {} |",
-            a.nodes,
-            a.subnets,
-            a.loss * 100.0,
+            nodes,
+            subnets,
+            loss * 100.0,
             fmt_ms(Some(r.grace_ms)),
             fmt_ms(r.all_expired_ms),
             r.still_listed,
@@ -236,15 +269,15 @@ fn main() -> ExitCode {
         println!(
             "| flood ({} datagrams/s for 30 s at node 0; {} nodes, {} subnets, {:.0}% loss) | peers known / cap | members held / cap | node 0 sends: before / during | honest writes | converged after the flood | invariant violations |",
             a.flood_rate,
-            a.nodes,
-            a.subnets,
-            a.loss * 100.0
+            nodes,
+            subnets,
+            loss * 100.0
         );
         println!("|---|---|---|---|---|---|---|");
         let mut ok = true;
         for kind in [sim::Flood::Announces, sim::Flood::Pulls, sim::Flood::Deltas] {
             let r = sim::flood(
-                config(&a, a.nodes, a.subnets, a.loss, seed),
+                config(&a, nodes, subnets, loss, seed),
                 kind,
                 a.flood_rate,
                 30,
@@ -312,7 +345,7 @@ fn main() -> ExitCode {
         );
         println!("|---|---|---|---|");
         for n in [10usize, 20, 40, 100] {
-            let r = sim::measure(config(&a, n, 1, a.loss, seed));
+            let r = sim::measure(config(&a, n, 1, loss, seed));
             println!(
                 "| {n} | {:.0} | {} / {} | {} |",
                 r.idle_bytes,
@@ -324,13 +357,13 @@ fn main() -> ExitCode {
         println!("seed {seed}");
         return ExitCode::SUCCESS;
     }
-    let cfg = config(&a, a.nodes, a.subnets, a.loss, seed);
+    let cfg = config(&a, nodes, subnets, loss, seed);
     let replay = format!(
         "cargo run --release --bin sim -- {}--nodes {} --subnets {} --loss {} --dup {} --seed {seed}",
         if a.faults { "--faults " } else { "" },
-        a.nodes,
-        a.subnets,
-        a.loss,
+        nodes,
+        subnets,
+        loss,
         a.dup
     );
     if a.faults {

@@ -8,6 +8,8 @@
 //! Uses [`crate::protocol`] (and the model and wire it builds on) only; like
 //! them it does no I/O and reads no clock.
 
+mod auto;
+mod auto_picture;
 mod cluster;
 mod expiry;
 mod flood;
@@ -16,6 +18,8 @@ mod net;
 mod scenario;
 mod truth;
 
+pub use auto::{AutoPhase, AutoReport, AutoRun, Holdings, auto, holdings};
+pub use auto_picture::{Panel, svg as auto_svg};
 pub use cluster::{Cluster, SimConfig, Traffic, Verdict};
 pub use expiry::{ExpiryReport, expiry};
 pub use flood::{Flood, FloodReport, flood};
