@@ -13,10 +13,14 @@
 //!   stops counting as present);
 //! - **settled**: never in the first `settle` ms after start, when this
 //!   node has not yet heard the others and would claim everything;
-//! - **quiet on membership changes**: for `membership_quiet` ms after the
-//!   group's auto members or weights changed, claims go on but releases
-//!   wait, since nodes that have not heard the change yet still rank slices
-//!   the old way (the window `docs/ALGORITHM.md` 10.5 leaves open).
+//! - **debounced on membership changes**: a change of the group's auto
+//!   members or weights is taken in once it has been quiet for
+//!   `membership_quiet` ms (at the latest after three times that, under
+//!   constant change), so a boot or a rolling restart costs one
+//!   recomputation of the assignment, not one per marker heard; and
+//!   releases wait until the membership has been quiet that long, since
+//!   nodes that have not heard a change yet still rank slices the old way
+//!   (the window `docs/ALGORITHM.md` 10.5 leaves open).
 //!
 //! The [`Assignment`] is cached per group and recomputed only when the
 //! members or weights change, not on liveness changes (those only change
@@ -90,15 +94,6 @@ impl AutoConfig {
     }
 }
 
-/// One decision that wrote something: what the node logs and counts.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Decided {
-    /// The group.
-    pub group: GroupName,
-    /// The plan that was written.
-    pub plan: Plan,
-}
-
 /// Per-group state.
 #[derive(Clone, Debug, Default)]
 struct Group {
@@ -110,8 +105,11 @@ struct Group {
     cache: Option<(Vec<Member>, Assignment)>,
     /// When the next hold-down runs out, if a member is down.
     hold_until: Option<Millis>,
-    /// Releases wait until then (the membership changed).
-    quiet_until: Option<Millis>,
+    /// The members last seen, and since when they are unchanged.
+    seen: Vec<Member>,
+    seen_since: Millis,
+    /// Since when a membership change waits to be taken in.
+    pending_since: Option<Millis>,
 }
 
 /// The auto-claim driver (see the module docs).
@@ -249,18 +247,30 @@ impl AutoMode {
                 weight: u32::from(weight),
             })
             .collect();
-        let fresh = g.cache.as_ref().is_none_or(|(m, _)| *m != members);
-        if fresh && g.cache.is_some() {
-            g.quiet_until = Some(now.plus(self.cfg.membership_quiet));
+        let quiet = self.cfg.membership_quiet;
+        if members != g.seen {
+            g.seen.clone_from(&members);
+            g.seen_since = now;
         }
-        let releases = g.quiet_until.is_none_or(|t| now >= t);
-        if releases {
-            g.quiet_until = None;
-        }
-        if fresh {
+        let quiet_end = g.seen_since.plus(quiet);
+        if g.cache.as_ref().is_none_or(|(m, _)| *m != members) {
+            if g.cache.is_some() {
+                // Debounce: take a membership change in once it has been
+                // quiet (a boot or a rolling restart is one recomputation,
+                // not one per marker), or at the latest after 3 quiet times.
+                let since = *g.pending_since.get_or_insert(now);
+                let forced = since.plus(quiet.saturating_mul(3));
+                if now < quiet_end && now < forced {
+                    g.dirty = true;
+                    g.next = quiet_end.min(forced);
+                    return None;
+                }
+            }
             let a = Assignment::compute(policy, group_salt(group.as_str()), &members);
             g.cache = Some((members.clone(), a));
+            g.pending_since = None;
         }
+        let releases = now >= quiet_end;
         let (_, assignment) = g.cache.as_ref()?;
         let mut liveness = BTreeMap::new();
         let mut hold_until: Option<Millis> = None;
@@ -305,11 +315,8 @@ impl AutoMode {
         }
         .decide_with(releases);
         if !releases && !plan.waiting.is_empty() {
-            // Decide again once the quiet time is over.
-            g.hold_until = Some(
-                g.quiet_until
-                    .map_or(now, |q| g.hold_until.map_or(q, |h| h.min(q))),
-            );
+            // Decide again once the membership has been quiet.
+            g.hold_until = Some(g.hold_until.map_or(quiet_end, |h| h.min(quiet_end)));
         }
         let priority = self
             .priority
@@ -406,7 +413,7 @@ mod tests {
     }
 
     #[test]
-    fn releases_wait_for_the_membership_to_be_quiet() {
+    fn membership_changes_are_debounced_and_releases_wait_for_quiet() {
         let ids = [1, 2, 3].map(NodeId::from_u64);
         let mut dbs = ids.map(TopologyDb::new);
         let cfg = AutoConfig {
@@ -434,15 +441,44 @@ mod tests {
         assert!(!claimed.claim.is_empty());
         share(c, a);
         share(c, b);
-        // a sees the new membership: holds everything for now...
-        let held = step(&mut auto_a, a, 2_100);
-        assert!(held.release.is_empty(), "{held:?}");
-        assert!(!held.waiting.is_empty());
+        // a sees the new membership: it waits for it to be quiet...
+        assert!(auto_a.decide(Millis(2_100), &g("a"), a, |_| None).is_none());
         assert_eq!(auto_a.next_deadline(), Some(Millis(7_100)));
         assert!(auto_a.due(Millis(7_099)).is_empty());
-        // ... and releases its surplus once the membership has been quiet.
-        assert_eq!(auto_a.due(Millis(7_100)), vec![g("a")]);
-        let released = step(&mut auto_a, a, 7_100);
+        // ... a further change restarts the wait (debounce) ...
+        let d = NodeId::from_u64(4);
+        let mut dd = TopologyDb::new(d);
+        dd.set_auto("a", 1, 80).unwrap();
+        share(&dd, a);
+        assert!(auto_a.decide(Millis(7_100), &g("a"), a, |_| None).is_none());
+        assert_eq!(auto_a.next_deadline(), Some(Millis(12_100)));
+        // ... d leaving is another change (quiet at 17 000) ...
+        let mut dd2 = dd.clone();
+        dd2.leave("a").unwrap();
+        share(&dd2, a);
+        assert!(
+            auto_a
+                .decide(Millis(12_000), &g("a"), a, |_| None)
+                .is_none()
+        );
+        assert_eq!(auto_a.next_deadline(), Some(Millis(17_000)));
+        // ... and d coming back at 16 000 would be quiet only at 21 000, but
+        // a change is taken in at the latest 3 quiet times after the first
+        // (2 100 + 15 000), without releases until the quiet.
+        dd2.set_auto("a", 1, 80).unwrap();
+        share(&dd2, a);
+        assert!(
+            auto_a
+                .decide(Millis(16_000), &g("a"), a, |_| None)
+                .is_none()
+        );
+        assert_eq!(auto_a.next_deadline(), Some(Millis(17_100)));
+        let forced = step(&mut auto_a, a, 17_100);
+        assert!(forced.released.is_empty(), "{forced:?}");
+        assert!(!forced.waiting.is_empty());
+        assert_eq!(auto_a.next_deadline(), Some(Millis(21_000)));
+        assert_eq!(auto_a.due(Millis(21_000)), vec![g("a")]);
+        let released = step(&mut auto_a, a, 21_000);
         assert!(!released.released.is_empty(), "{released:?}");
     }
 

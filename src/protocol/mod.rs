@@ -23,7 +23,7 @@ mod stats;
 mod time;
 mod tree;
 
-pub use auto_mode::{AutoConfig, AutoMode, Decided};
+pub use auto_mode::{AutoConfig, AutoMode};
 pub use chatter::{Chatter, Identity, OwnState};
 pub use config::ProtocolConfig;
 pub use error::ProtocolError;
