@@ -288,6 +288,58 @@ def wait_agreement(t: Target, exp: Expect | None, bound: float, hosts=None, what
         time.sleep(1.0)
 
 
+# --- auto mode ------------------------------------------------------------------------
+
+AUTO = "autotest"  # put in auto mode on every board by the auto power-cut scenario
+AUTO_HOLD_DOWN = 20  # [auto] hold_down_secs of the simulated cluster (inventory)
+
+
+def keys_held(view, node: str) -> int:
+    """Keys `node` serves in a view (its live serve ranges, overlaps once)."""
+    spans = sorted((a, b) for (n, kind, a, b) in view if n == node and kind == "serve")
+    total, end = 0, -1
+    for a, b in spans:
+        if b > end:
+            total += b - max(a, end + 1) + 1
+            end = b
+    return total
+
+
+def auto_why(views: dict, ids: dict, dead: set, need: str | None) -> str | None:
+    """None if every view is the same and in it the live auto members
+    (auto markers of nodes not in `dead`) serve every key exactly twice."""
+    if any(v is None for v in views.values()):
+        return "a board did not answer topology: " + ", ".join(n for n, v in views.items() if v is None)
+    if len(set(views.values())) != 1:
+        return "the boards' views differ"
+    view = next(iter(views.values()))
+    auto = {n for (n, kind, _, _) in view if kind == "auto"} - dead
+    mine = {ids[n] for n in views}
+    if not mine <= auto | dead:
+        return f"not every board is an auto member yet ({len(auto)} markers)"
+    # Sweep the live members' ranges: the coverage of every key.
+    events = []
+    for node in auto:
+        spans = sorted((a, b) for (n, kind, a, b) in view if n == node and kind == "serve")
+        for a, b in spans:
+            events += [(a, 1), (b + 1, -1)]
+    events.sort()
+    depth, pos, lo, hi = 0, 0, None, 0
+    for x, d in events:
+        if x > pos:
+            lo = depth if lo is None else min(lo, depth)
+            hi = max(hi, depth)
+        depth += d
+        pos = x
+    if pos <= 0xffff_ffff:
+        lo = 0 if lo is None else min(lo, depth)
+    if lo != 2 or hi != 2:
+        return f"coverage among the live auto members is {lo}..{hi}, not exactly 2"
+    if need and keys_held(view, need) == 0:
+        return f"{need} serves nothing yet"
+    return None
+
+
 # --- traffic and watching while playbooks run ----------------------------------------------
 
 class Churn(threading.Thread):
@@ -539,21 +591,16 @@ class Runner:
             raise Failure(f"second site.yml changed something: {changed} (see {self.t.workdir}/logs/site-2.log)")
         r.note = "changed=0 on every board"
 
-    # 3. power cut
-    def s_power_cut(self, r: Result) -> str | None:
+    def cut_power(self, victim: Host) -> list[str] | None:
+        """Kills the board's supervisor and node with SIGKILL (a power cut
+        for the node); returns their PIDs, or None on a real board without
+        the daemon supervisor's PID files."""
         t = self.t
-        victim = next((h for h in t.hosts if h.board and h.board.subnet == 3), t.hosts[-1])
-        others = [h for h in t.hosts if h is not victim]
-        before = snapshot(t, victim)
-        if before.error:
-            raise Failure(f"{victim.name}: {before.error}")
-        vid, inc0, clock0 = before.status["id"], before.status["incarnation"], before.status["clock"]
         cp = t.sh(victim, f"cat {RUN_DIR}/supervise.pid {RUN_DIR}/node.pid")
         pids = cp.stdout.split()
         if cp.returncode != 0 or len(pids) != 2:
             if not t.sim:
-                r.note = "no daemon-supervisor PID files on the board (systemd): cut its power by hand"
-                return "skip"
+                return None
             raise Failure(f"{victim.name}: cannot read the supervisor's and node's PID files: {cp.stderr.strip()}")
         if t.sim:
             for pid in map(int, pids):
@@ -566,6 +613,21 @@ class Runner:
             kc = t.sh(victim, f"kill -9 {pids[0]} {pids[1]}")
             if kc.returncode != 0:
                 raise Failure(f"kill -9 on {victim.name}: {kc.stderr.strip()}")
+        return pids
+
+    # 3. power cut
+    def s_power_cut(self, r: Result) -> str | None:
+        t = self.t
+        victim = next((h for h in t.hosts if h.board and h.board.subnet == 3), t.hosts[-1])
+        others = [h for h in t.hosts if h is not victim]
+        before = snapshot(t, victim)
+        if before.error:
+            raise Failure(f"{victim.name}: {before.error}")
+        vid, inc0, clock0 = before.status["id"], before.status["incarnation"], before.status["clock"]
+        pids = self.cut_power(victim)
+        if pids is None:
+            r.note = "no daemon-supervisor PID files on the board (systemd): cut its power by hand"
+            return "skip"
         say(f"  power cut: killed supervisor {pids[0]} and node {pids[1]} on {victim.name} (node {vid})")
         t_cut = time.monotonic()
 
@@ -607,6 +669,74 @@ class Runner:
         r.converge += time.monotonic() - t_start - r.converge  # from the restart
         r.note = (f"{victim.name}: down seen by all after {t_down:.0f}s; incarnation {inc0}->{s.status['incarnation']}, "
                   f"clock {clock0}->{new_clock}")
+
+    # 3b. power cut with auto mode on
+    def s_auto_power_cut(self, r: Result) -> str | None:
+        """Every board in auto mode for AUTO (R = 2): the key space is covered
+        twice; the lone board loses power past the hold-down; the others pick
+        up its ranges (coverage 2 among the living, in every survivor's view);
+        it returns and gets its share back, the stand-ins release (exactly
+        2 copies of every key again, no surplus)."""
+        t = self.t
+        victim = next((h for h in t.hosts if h.board and h.board.subnet == 3), t.hosts[-1])
+        others = [h for h in t.hosts if h is not victim]
+        res = t.on_all(lambda h: t.sh(h, f"scalesmall claim {AUTO} --auto --port 9", timeout=30))
+        bad = {n: (cp.stderr or cp.stdout).strip()[-200:] for n, cp in res.items() if cp.returncode != 0}
+        if bad:
+            raise Failure(f"scalesmall claim {AUTO} --auto: {bad}")
+        try:
+            t0 = time.monotonic()
+            ids, views = self.auto_settled(t.hosts, set(), "every board in auto mode", 180)
+            t_boot = time.monotonic() - t0
+            vid = ids[victim.name]
+            share0 = keys_held(next(iter(views.values())), vid)
+            if self.cut_power(victim) is None:
+                r.note = "no daemon-supervisor PID files on the board (systemd): cut its power by hand"
+                return "skip"
+            say(f"  auto power cut: {victim.name} (node {vid}) held {share0 / 2**32:.0%} of the keys")
+            t_cut = time.monotonic()
+            self.auto_settled(others, {vid}, f"{victim.name}'s ranges picked up by the others", 240)
+            t_taken = time.monotonic() - t_cut
+            cp = t.sh(victim, "/opt/scalesmall/daemon.sh start", timeout=60)
+            if cp.returncode != 0:
+                raise Failure(f"{victim.name}: daemon.sh start: {(cp.stderr or cp.stdout).strip()}")
+            t_start = time.monotonic()
+            ids, views = self.auto_settled(t.hosts, set(), f"{victim.name}'s share handed back", 180,
+                                           need=vid)
+            t_back = time.monotonic() - t_start
+            share1 = keys_held(next(iter(views.values())), vid)
+            r.converge = t_back
+            r.note = (f"R=2 in {t_boot:.0f}s; {victim.name} ({share0 / 2**32:.0%} of keys) cut: "
+                      f"picked up after {t_taken:.0f}s (hold-down {AUTO_HOLD_DOWN}s); back with "
+                      f"{share1 / 2**32:.0%} after {t_back:.0f}s, no surplus")
+        finally:
+            t.on_all(lambda h: t.sh(h, f"scalesmall leave {AUTO}", timeout=30))
+
+    def auto_settled(self, hosts: list[Host], dead: set, what: str, bound: float,
+                     need: str | None = None) -> tuple[dict, dict]:
+        """Polls until every board of `hosts` sees the same AUTO topology in
+        which the auto members not in `dead` hold every key exactly twice
+        (and `need`, if given, holds some); returns (ids, views)."""
+        t = self.t
+        t0 = time.monotonic()
+        why = "not checked yet"
+        while time.monotonic() - t0 <= bound:
+            snaps = snapshot_all(t, hosts)
+            ids = {n: s.status.get("id") for n, s in snaps.items()}
+            res = t.on_all(lambda h: t.sh(h, f"scalesmall topology {AUTO} --json", timeout=20), hosts)
+            views = {}
+            for n, cp in res.items():
+                try:
+                    views[n] = frozenset((i["node"], i["kind"], i["start"], i["end"])
+                                         for i in json.loads(cp.stdout).get("items", []) if i["op"] != "rmv")
+                except ValueError:
+                    views[n] = None
+            why = auto_why(views, ids, dead, need)
+            if why is None:
+                say(f"  {what}: after {time.monotonic() - t0:.1f}s")
+                return ids, views
+            time.sleep(1.0)
+        raise Failure(f"{what}: not within {bound:.0f}s: {why}")
 
     # 4. partition
     def s_partition(self, r: Result) -> None:
@@ -759,6 +889,7 @@ class Runner:
             ("converge", self.s_converge, None, False),
             ("rerun", self.s_rerun, None, True),
             ("power-cut", self.s_power_cut, None, True),
+            ("auto-power-cut", self.s_auto_power_cut, None, True),
             ("partition", self.s_partition, "needs control of the router (simulated cluster only)", True),
             ("lossy", self.s_lossy, "needs nftables on the switches (simulated cluster only)", True),
             ("upgrade", self.s_upgrade, None, True),
