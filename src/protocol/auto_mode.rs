@@ -236,10 +236,13 @@ impl AutoMode {
         let hold_down = self.cfg.hold_down;
         let period = self.cfg.period;
         let markers = db.auto_members(group.as_str());
-        let port = markers.iter().find(|m| m.0 == me).map(|m| m.2)?;
         let g = self.groups.get_mut(group)?;
         g.dirty = false;
         g.next = now.plus(period);
+        // A hold-down that ran out is handled by this decision (or the
+        // deferred one): it must not stay due, or the timer would spin.
+        g.hold_until = g.hold_until.filter(|&t| t > now);
+        let port = markers.iter().find(|m| m.0 == me).map(|m| m.2)?;
         let members: Vec<Member> = markers
             .iter()
             .map(|&(id, weight, _)| Member {
@@ -480,6 +483,36 @@ mod tests {
         assert_eq!(auto_a.due(Millis(21_000)), vec![g("a")]);
         let released = step(&mut auto_a, a, 21_000);
         assert!(!released.released.is_empty(), "{released:?}");
+    }
+
+    #[test]
+    fn a_hold_down_ending_while_a_membership_change_waits_does_not_spin() {
+        let ids = [1, 2, 3].map(NodeId::from_u64);
+        let mut dbs = ids.map(TopologyDb::new);
+        for db in &mut dbs[..2] {
+            db.set_auto("a", 1, 80).unwrap();
+        }
+        let [a, b, c] = &mut dbs;
+        share(b, a);
+        let cfg = AutoConfig {
+            settle: 0,
+            hold_down: 1_000,
+            membership_quiet: 5_000,
+            ..AutoConfig::default()
+        };
+        let mut auto = AutoMode::new(cfg, Millis(0), a);
+        let down = |id: NodeId| (id == ids[1]).then_some((Liveness::Down, Millis(0)));
+        let _ = auto.decide(Millis(500), &g("a"), a, down).unwrap();
+        assert_eq!(auto.next_deadline(), Some(Millis(1_000)), "hold-down end");
+        // A new member arrives; the hold-down ends while it is debounced.
+        c.set_auto("a", 1, 80).unwrap();
+        share(c, a);
+        auto.touch(&g("a"));
+        assert_eq!(auto.due(Millis(1_000)), vec![g("a")]);
+        assert!(auto.decide(Millis(1_000), &g("a"), a, down).is_none());
+        let next = auto.next_deadline().unwrap();
+        assert!(next > Millis(1_000), "due again at once: {next:?}");
+        assert!(auto.due(Millis(1_000)).is_empty());
     }
 
     #[test]
