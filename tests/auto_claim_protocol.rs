@@ -32,7 +32,7 @@ fn run(seed: u64) -> AutoReport {
         hold_down: 10_000,
         limit_ms: 120_000,
         quiet_ms: 5_000,
-        leave: false,
+        leave: true,
         ..AutoRun::default()
     };
     sim::auto(config(seed), &run)
@@ -43,7 +43,11 @@ fn a_crash_past_the_hold_down_is_repaired_and_undone_on_return() {
     let seed = 11;
     let r = run(seed);
     let names: Vec<&str> = r.phases.iter().map(|p| p.name.as_str()).collect();
-    assert_eq!(names.len(), 4, "boot, crash, restart, join: {names:?}");
+    assert_eq!(
+        names.len(),
+        5,
+        "boot, crash, restart, join, leave: {names:?}"
+    );
     assert_eq!(r.violations, 0, "simulator invariant violations");
     for (k, p) in r.phases.iter().enumerate() {
         assert!(
@@ -68,7 +72,7 @@ fn a_crash_past_the_hold_down_is_repaired_and_undone_on_return() {
         );
         assert!(p.max_load < 1.5, "{}: max/mean load {}", p.name, p.max_load);
     }
-    let [_, crash, back, join] = &r.phases[..] else {
+    let [_, crash, back, join, leave] = &r.phases[..] else {
         unreachable!()
     };
 
@@ -119,6 +123,16 @@ fn a_crash_past_the_hold_down_is_repaired_and_undone_on_return() {
         join.added,
         join.minimum
     );
+
+    // The leave: graceful (marker first, ranges handed over, then let
+    // go), so no key ever has fewer than R running holders.
+    assert_eq!(
+        leave.min_coverage,
+        Some(2),
+        "a leave hands its ranges over before it lets go"
+    );
+    assert!(leave.added as f64 >= leave.minimum - 0.5);
+    assert_eq!(leave.added, leave.removed);
 }
 
 #[test]

@@ -158,6 +158,11 @@ pub enum Cmd {
 
     /// Leave a group: retract every item of this board in it.
     ///
+    /// In auto mode the leave is graceful: the board drops out of the
+    /// group's auto members first and keeps serving each of its ranges
+    /// until the others hold it (at most a minute), then retracts the rest;
+    /// `scalesmall status` shows the group until it is done.
+    ///
     /// Example: `scalesmall leave demo`
     Leave {
         /// The group.

@@ -48,6 +48,9 @@ pub struct AutoConfig {
     pub settle: u64,
     /// Shortest time between two decisions of one group (ms).
     pub period: u64,
+    /// Longest a leave of an auto group waits for the others to hold the
+    /// node's ranges before it retracts them anyway (ms).
+    pub drain_timeout: u64,
     /// No releases for this long (ms) after the group's auto members or
     /// weights changed in this node's view: others may still rank slices
     /// with the old membership until the change has reached them.
@@ -62,6 +65,7 @@ impl Default for AutoConfig {
             settle: 5_000,
             period: 500,
             membership_quiet: 5_000,
+            drain_timeout: 60_000,
         }
     }
 }
@@ -110,6 +114,17 @@ struct Group {
     seen_since: Millis,
     /// Since when a membership change waits to be taken in.
     pending_since: Option<Millis>,
+    /// Leaving: the marker is retracted, the ranges are handed over.
+    drain: Option<Drain>,
+}
+
+/// A graceful leave in progress.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Drain {
+    /// The service port of the ranges still held.
+    port: u16,
+    /// Leave anyway at this time.
+    until: Millis,
 }
 
 /// The auto-claim driver (see the module docs).
@@ -157,7 +172,42 @@ impl AutoMode {
         if let Some(p) = priority {
             self.priority.insert(group.clone(), p);
         }
-        self.groups.entry(group).or_default().dirty = true;
+        let g = self.groups.entry(group).or_default();
+        g.dirty = true;
+        g.drain = None;
+    }
+
+    /// A graceful leave of `group` starts at `now` (its marker is being
+    /// retracted): the node keeps deciding as a non-member, which releases
+    /// each of its slices once the others hold it (make-before-break), and
+    /// leaves when it holds nothing or at the drain timeout
+    /// ([`AutoMode::drained`]).
+    pub fn drain(&mut self, group: GroupName, port: u16, now: Millis) {
+        let until = now.plus(self.cfg.drain_timeout);
+        let g = self.groups.entry(group).or_default();
+        g.dirty = true;
+        g.drain = Some(Drain { port, until });
+    }
+
+    /// Whether `group` is being left gracefully.
+    #[must_use]
+    pub fn is_draining(&self, group: &GroupName) -> bool {
+        self.groups.get(group).is_some_and(|g| g.drain.is_some())
+    }
+
+    /// Whether the graceful leave of `group` is over at `now`: the node
+    /// holds no range of it any more, or the drain timeout passed.
+    #[must_use]
+    pub fn drained(&self, group: &GroupName, now: Millis, db: &TopologyDb) -> bool {
+        let Some(d) = self.groups.get(group).and_then(|g| g.drain) else {
+            return false;
+        };
+        let serve = TopologyFilter {
+            member: Some(db.own_id()),
+            kind: Some(Kind::Serve),
+            live_only: true,
+        };
+        now >= d.until || db.topology(group.as_str(), serve).next().is_none()
     }
 
     /// Auto mode is off for `group`.
@@ -199,7 +249,11 @@ impl AutoMode {
             .values()
             .filter_map(|g| {
                 let due = g.dirty.then_some(g.next.max(settled));
-                match (due, g.hold_until) {
+                let timed = match (g.hold_until, g.drain) {
+                    (Some(h), Some(d)) => Some(h.min(d.until)),
+                    (h, d) => h.or(d.map(|d| d.until)),
+                };
+                match (due, timed) {
                     (Some(a), Some(b)) => Some(a.min(b.max(settled))),
                     (a, b) => a.or(b.map(|b| b.max(settled))),
                 }
@@ -215,7 +269,11 @@ impl AutoMode {
         }
         self.groups
             .iter()
-            .filter(|(_, g)| (g.dirty && now >= g.next) || g.hold_until.is_some_and(|t| now >= t))
+            .filter(|(_, g)| {
+                (g.dirty && now >= g.next)
+                    || g.hold_until.is_some_and(|t| now >= t)
+                    || g.drain.is_some_and(|d| now >= d.until)
+            })
             .map(|(name, _)| name.clone())
             .collect()
     }
@@ -242,7 +300,10 @@ impl AutoMode {
         // A hold-down that ran out is handled by this decision (or the
         // deferred one): it must not stay due, or the timer would spin.
         g.hold_until = g.hold_until.filter(|&t| t > now);
-        let port = markers.iter().find(|m| m.0 == me).map(|m| m.2)?;
+        let port = match g.drain {
+            Some(d) => d.port,
+            None => markers.iter().find(|m| m.0 == me).map(|m| m.2)?,
+        };
         let members: Vec<Member> = markers
             .iter()
             .map(|&(id, weight, _)| Member {

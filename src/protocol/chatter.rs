@@ -334,8 +334,26 @@ impl Chatter {
         let written = match cmd {
             Command::Join(g) => self.db.join(g.as_str()).map(|w| w.into_iter().collect()),
             Command::Leave(g) => {
-                self.auto.disable(&g);
-                self.db.leave(g.as_str()).map(|w| w.into_iter().collect())
+                let me = self.me.id;
+                let markers = self.db.auto_members(g.as_str());
+                let mine = markers.iter().find(|m| m.0 == me).map(|m| m.2);
+                match mine {
+                    // An auto member others can take over from: leave
+                    // gracefully (hand the ranges over, then leave).
+                    Some(port)
+                        if markers.iter().any(|m| m.0 != me) && !self.auto.is_draining(&g) =>
+                    {
+                        let w = self.db.unset_auto(g.as_str());
+                        if w.is_ok() {
+                            self.auto.drain(g, port, now);
+                        }
+                        w.map(|w| w.into_iter().collect())
+                    }
+                    _ => {
+                        self.auto.disable(&g);
+                        self.db.leave(g.as_str()).map(|w| w.into_iter().collect())
+                    }
+                }
             }
             Command::Auto {
                 group,
@@ -735,37 +753,51 @@ impl Chatter {
         }
     }
 
-    /// Runs the auto-claim decisions that are due and writes their plans.
+    /// Runs the auto-claim decisions that are due and writes their plans;
+    /// finishes graceful leaves that are over.
     fn auto_claim(&mut self, now: Millis) {
         for group in self.auto.due(now) {
-            let detector = &self.detector;
-            let Some((plan, priority, port)) = self
-                .auto
-                .decide(now, &group, &self.db, |id| detector.observed(id))
-            else {
-                continue;
-            };
-            if plan.is_empty() {
-                continue;
-            }
-            match self
-                .db
-                .rewrite_claims(group.as_str(), &plan.claim, &plan.release, priority, port)
-            {
-                Ok(Some(w)) => {
-                    self.after_own_write(now, &w);
-                    let n = |v: &Vec<u32>| u32::try_from(v.len()).unwrap_or(u32::MAX);
-                    self.events.push_back(Event::AutoClaimed {
-                        group: group.clone(),
-                        claimed: n(&plan.claimed),
-                        released: n(&plan.released),
-                        waiting: n(&plan.waiting),
-                        held: n(&plan.held),
-                    });
+            self.auto_decide(now, &group);
+            if self.auto.drained(&group, now, &self.db) {
+                self.auto.disable(&group);
+                match self.db.leave(group.as_str()) {
+                    Ok(Some(w)) => self.after_own_write(now, &w),
+                    Ok(None) => {}
+                    Err(_) => self.stats.drop("clock_exhausted"),
                 }
-                Ok(None) => {}
-                Err(_) => self.stats.drop("clock_exhausted"),
             }
+        }
+    }
+
+    /// One auto-claim decision of `group`, written.
+    fn auto_decide(&mut self, now: Millis, group: &GroupName) {
+        let detector = &self.detector;
+        let Some((plan, priority, port)) = self
+            .auto
+            .decide(now, group, &self.db, |id| detector.observed(id))
+        else {
+            return;
+        };
+        if plan.is_empty() {
+            return;
+        }
+        match self
+            .db
+            .rewrite_claims(group.as_str(), &plan.claim, &plan.release, priority, port)
+        {
+            Ok(Some(w)) => {
+                self.after_own_write(now, &w);
+                let n = |v: &Vec<u32>| u32::try_from(v.len()).unwrap_or(u32::MAX);
+                self.events.push_back(Event::AutoClaimed {
+                    group: group.clone(),
+                    claimed: n(&plan.claimed),
+                    released: n(&plan.released),
+                    waiting: n(&plan.waiting),
+                    held: n(&plan.held),
+                });
+            }
+            Ok(None) => {}
+            Err(_) => self.stats.drop("clock_exhausted"),
         }
     }
 

@@ -523,7 +523,8 @@ pub fn auto(mut cfg: SimConfig, run: &AutoRun) -> AutoReport {
         report.phases.push(p);
     }
 
-    // (e) A leave (all its claims retracted at once).
+    // (e) A leave: graceful for an auto member (its marker first, its
+    // ranges once the others hold them).
     if run.leave
         && let Some(l) = leaver
     {
