@@ -160,8 +160,7 @@ pub enum Cmd {
     ///
     /// In auto mode the leave is graceful: the board drops out of the
     /// group's auto members first and keeps serving each of its ranges
-    /// until the others hold it (at most a minute), then retracts the rest;
-    /// `scalesmall status` shows the group until it is done.
+    /// until the others hold it (at most a minute), then retracts the rest.
     ///
     /// Example: `scalesmall leave demo`
     Leave {
