@@ -237,17 +237,38 @@ impl Detector {
         if current.is_some_and(|c| !r.supersedes(&c)) {
             return None;
         }
+        let old = self.views.get(&r.id).copied();
+        // A down verdict is lifted only by evidence of life (an `Alive`
+        // rumor or a frame) or a new incarnation, never by a suspicion that
+        // merely knows a later frame: observers of a dead node know
+        // different last frames, and their suspicions would otherwise bounce
+        // it between down and suspect, restarting `since` each time (and
+        // with it auto-claim's hold-down). The later frame is remembered.
+        if let Some(v) = self.views.get_mut(&r.id)
+            && v.state == Liveness::Down
+            && r.state == Liveness::Suspect
+            && r.incarnation == v.incarnation
+        {
+            v.seq = v.seq.max(r.seq);
+            return None;
+        }
         let was = current.map(|c| c.state);
         let restarted = current.is_some_and(|c| r.incarnation > c.incarnation);
-        let heard_at = self.views.get(&r.id).map_or(Millis::ZERO, |v| v.heard_at);
+        // The same state at a later frame is no change: since when and a
+        // suspicion's deadline stay.
+        let same = old.filter(|v| v.state == r.state && !restarted);
+        let heard_at = old.map_or(Millis::ZERO, |v| v.heard_at);
         self.views.insert(
             r.id,
             View {
                 incarnation: r.incarnation,
                 seq: r.seq,
                 state: r.state,
-                since: now,
-                deadline: (r.state == Liveness::Suspect).then(|| now.plus(timeout)),
+                since: same.map_or(now, |v| v.since),
+                deadline: same.map_or_else(
+                    || (r.state == Liveness::Suspect).then(|| now.plus(timeout)),
+                    |v| v.deadline,
+                ),
                 heard_at,
             },
         );
@@ -520,6 +541,43 @@ mod tests {
         );
         assert_eq!(d.state(id(1)), Liveness::Alive);
         assert!(d.rumor(r(4, Liveness::Down), Millis(4)).is_none(), "stale");
+    }
+
+    #[test]
+    fn a_down_node_stays_down_whatever_others_last_heard() {
+        let mut d = Detector::new(DetectorConfig::default(), Millis(0));
+        let r = |seq, state| Rumor {
+            id: id(1),
+            incarnation: 1,
+            seq,
+            state,
+        };
+        d.rumor(r(5, Liveness::Down), Millis(100));
+        // Another observer heard a later frame and suspects it: still down,
+        // still since 100.
+        assert!(d.rumor(r(7, Liveness::Suspect), Millis(200)).is_none());
+        assert_eq!(d.observed(id(1)), Some((Liveness::Down, Millis(100))));
+        // A later verdict is no change either.
+        assert!(d.rumor(r(8, Liveness::Down), Millis(300)).is_none());
+        assert_eq!(d.observed(id(1)), Some((Liveness::Down, Millis(100))));
+        // Only evidence of life at a later frame lifts it ...
+        assert!(d.rumor(r(7, Liveness::Alive), Millis(400)).is_none(), "stale");
+        let t = d.rumor(r(9, Liveness::Alive), Millis(500)).unwrap();
+        assert_eq!(t.state, Liveness::Alive);
+        // ... or a new incarnation.
+        d.rumor(r(10, Liveness::Down), Millis(600));
+        let t = d
+            .rumor(
+                Rumor {
+                    id: id(1),
+                    incarnation: 2,
+                    seq: 1,
+                    state: Liveness::Suspect,
+                },
+                Millis(700),
+            )
+            .unwrap();
+        assert_eq!((t.state, t.restarted), (Liveness::Suspect, true));
     }
 
     #[test]
