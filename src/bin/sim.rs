@@ -71,6 +71,17 @@ struct Args {
     /// grace period: time until every node expired it, then its return.
     #[arg(long)]
     expiry: bool,
+    /// Boards replaced for --hours simulated hours (a new board every
+    /// --replace-every-min minutes, 10-minute grace period): the largest
+    /// tables of any node, hourly; they must stay flat.
+    #[arg(long)]
+    long_run: bool,
+    /// Simulated hours of `--long-run`.
+    #[arg(long, default_value_t = 24)]
+    hours: u64,
+    /// Minutes between two board replacements in `--long-run`.
+    #[arg(long, default_value_t = 20)]
+    replace_every_min: u64,
     /// Datagrams per second of `--flood`.
     #[arg(long, default_value_t = 1000)]
     flood_rate: u64,
@@ -260,6 +271,42 @@ fn main() -> ExitCode {
         println!("seed {seed}");
         let ok = r.all_expired_ms.is_some() && r.back_ms.is_some() && r.violations == 0;
         return if ok {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        };
+    }
+    if a.long_run {
+        let r = sim::long_run(
+            config(&a, nodes, subnets, loss, seed),
+            600_000,
+            a.hours,
+            a.replace_every_min.max(1) * 60_000,
+        );
+        println!(
+            "| hour | boards replaced | largest per node: peers / liveness views / expiry markers / members / items |"
+        );
+        println!("|---:|---:|---|");
+        for s in &r.samples {
+            println!(
+                "| {} | {} | {} / {} / {} / {} / {} |",
+                s.hour,
+                s.replaced,
+                s.max.peers,
+                s.max.views,
+                s.max.markers,
+                s.max.members,
+                s.max.items
+            );
+        }
+        println!(
+            "{nodes} nodes, {subnets} subnets, {:.0}% loss, grace {} min, flat: {}, invariant violations {}, seed {seed}",
+            loss * 100.0,
+            r.grace_ms / 60_000,
+            if r.flat() { "yes" } else { "NO" },
+            r.violations
+        );
+        return if r.flat() && r.violations == 0 {
             ExitCode::SUCCESS
         } else {
             ExitCode::FAILURE

@@ -64,7 +64,7 @@ use super::io::{Command, ConnEvent, ConnId, Event, Persist, Transmit, Via};
 use super::liveness::{Detector, Probing, Relay, Transition};
 use super::peers::PeerTable;
 use super::rate::{Buckets, Budget};
-use super::stats::Stats;
+use super::stats::{Sizes, Stats};
 use super::time::Millis;
 use super::tree;
 
@@ -229,6 +229,24 @@ impl Chatter {
     #[must_use]
     pub fn stats(&self) -> &Stats {
         &self.stats
+    }
+
+    /// The sizes of this node's tables.
+    #[must_use]
+    pub fn sizes(&self) -> Sizes {
+        let mut s = Sizes {
+            peers: self.peers.len(),
+            views: self.detector.len(),
+            markers: self.expired_at.len(),
+            ..Sizes::default()
+        };
+        for g in self.db.groups() {
+            if let Some(m) = self.db.message(g.as_str()) {
+                s.members += m.clock().len();
+                s.items += m.items().len();
+            }
+        }
+        s
     }
 
     /// This node.
@@ -689,7 +707,7 @@ impl Chatter {
             }
             wire::Payload::Ack(p) => {
                 self.on_rumors(now, sender, src, p.rumors);
-                if let Some(relay) = self.detector.acked(p.nonce)
+                if let Some(relay) = self.detector.acked(p.nonce, sender)
                     && let Some(to) = self.peers.get(relay.requester).and_then(|q| q.addr)
                 {
                     let ack = Probe {
@@ -711,6 +729,7 @@ impl Chatter {
                     nonce,
                     Relay {
                         requester: sender,
+                        target: req.target.id,
                         nonce: req.nonce,
                         expires: now.plus(self.detector.cfg.probe_period),
                     },
@@ -910,8 +929,13 @@ impl Chatter {
             .map(|(id, _)| *id)
             .collect();
         for id in old {
+            // The marker has done its job (no node gossips the items back
+            // any more): forget the member everywhere, so a cluster whose
+            // boards are replaced for years keeps flat tables.
             self.expired_at.remove(&id);
             self.db.clear_expired(id);
+            self.detector.forget(id);
+            self.peers.remove(id);
         }
     }
 

@@ -86,6 +86,8 @@ pub struct Probing {
 pub struct Relay {
     /// Who asked.
     pub requester: NodeId,
+    /// Who is pinged (only its own ack answers the relay).
+    pub target: NodeId,
     /// The nonce to echo to them.
     pub nonce: u64,
     /// When to forget it.
@@ -147,6 +149,21 @@ impl Detector {
             .iter()
             .filter(|(_, v)| v.state == Liveness::Down)
             .map(|(id, v)| (*id, v.since))
+    }
+
+    /// Forgets `id` entirely (an expired member whose marker is dropped):
+    /// it is no longer probed, listed or counted. Heard again, it starts
+    /// afresh.
+    pub fn forget(&mut self, id: NodeId) {
+        self.views.remove(&id);
+        // Relays expire on their own; an unanswered probe of it gives no
+        // verdict once its view is gone.
+    }
+
+    /// How many peers it tracks.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.views.len()
     }
 
     /// Its state and since when, if ever heard of.
@@ -373,14 +390,27 @@ impl Detector {
         None
     }
 
-    /// An ack with `nonce` arrived: the probe (or a relay) is answered.
-    /// Returns the relay to answer, if it was one.
-    pub fn acked(&mut self, nonce: u64) -> Option<Relay> {
-        if self.probing.is_some_and(|p| p.nonce == nonce) {
-            self.probing = None;
+    /// An ack with `nonce` arrived from `sender`: the probe (or a relay) is
+    /// answered. Returns the relay to answer, if it was one.
+    ///
+    /// Only the probed node's own ack counts (or, once indirect probes went
+    /// out, a helper's relayed one, which the helper checked the same way):
+    /// a ping carries no target, so a new board at a dead board's address (a
+    /// replaced Pi with the same DHCP lease) answers pings meant for its
+    /// predecessor, and must not keep it alive.
+    pub fn acked(&mut self, nonce: u64, sender: NodeId) -> Option<Relay> {
+        if let Some(p) = self.probing
+            && p.nonce == nonce
+        {
+            if sender == p.target || p.indirect_sent {
+                self.probing = None;
+            }
             return None;
         }
-        self.relays.remove(&nonce)
+        match self.relays.get(&nonce) {
+            Some(r) if r.target == sender => self.relays.remove(&nonce),
+            _ => None,
+        }
     }
 
     /// Remembers a ping sent on `requester`'s behalf.
@@ -561,7 +591,10 @@ mod tests {
         assert!(d.rumor(r(8, Liveness::Down), Millis(300)).is_none());
         assert_eq!(d.observed(id(1)), Some((Liveness::Down, Millis(100))));
         // Only evidence of life at a later frame lifts it ...
-        assert!(d.rumor(r(7, Liveness::Alive), Millis(400)).is_none(), "stale");
+        assert!(
+            d.rumor(r(7, Liveness::Alive), Millis(400)).is_none(),
+            "stale"
+        );
         let t = d.rumor(r(9, Liveness::Alive), Millis(500)).unwrap();
         assert_eq!(t.state, Liveness::Alive);
         // ... or a new incarnation.
@@ -578,6 +611,37 @@ mod tests {
             )
             .unwrap();
         assert_eq!((t.state, t.restarted), (Liveness::Suspect, true));
+    }
+
+    #[test]
+    fn only_the_probed_node_answers_its_probe() {
+        let mut d = Detector::new(DetectorConfig::default(), Millis(0));
+        let (dead, heir, helper) = (id(1), id(2), id(3));
+        d.probing = Some(Probing {
+            target: dead,
+            nonce: 7,
+            sent: Millis(0),
+            indirect_sent: false,
+        });
+        // A new board at the dead one's address acks the ping: not an answer.
+        assert_eq!(d.acked(7, heir), None);
+        assert!(d.probing.is_some());
+        // After the indirect probes, a helper's relayed ack is.
+        if let Some(p) = d.probing.as_mut() {
+            p.indirect_sent = true;
+        }
+        assert_eq!(d.acked(7, helper), None);
+        assert!(d.probing.is_none());
+        // A helper relays only its target's own ack.
+        let relay = Relay {
+            requester: id(4),
+            target: dead,
+            nonce: 9,
+            expires: Millis(10),
+        };
+        d.relay(11, relay);
+        assert_eq!(d.acked(11, heir), None);
+        assert_eq!(d.acked(11, dead), Some(relay));
     }
 
     #[test]

@@ -31,6 +31,6 @@ pub use io::{Command, ConnEvent, ConnId, Event, Persist, Transmit, Via};
 pub use liveness::{DetectorConfig, View};
 pub use peers::{MAX_PEERS, Peer, PeerTable};
 pub use rate::{Buckets, Budget};
-pub use stats::Stats;
+pub use stats::{Sizes, Stats};
 pub use time::Millis;
 pub use tree::{island_heads, split};

@@ -1,6 +1,7 @@
 //! `Stats`: what the protocol counts, for `status` and Prometheus `/metrics`:
 //! frames and bytes in and out by kind, frames dropped by reason, news
-//! applied and own writes.
+//! applied and own writes; and `Sizes`, how big the node's tables are (what
+//! must stay flat over years of boards coming and going).
 
 use std::collections::BTreeMap;
 
@@ -23,6 +24,21 @@ pub struct Stats {
     pub news: u64,
     /// Own writes.
     pub own_writes: u64,
+}
+
+/// The sizes of a node's tables now.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Sizes {
+    /// Peers known.
+    pub peers: usize,
+    /// Liveness views (peers the failure detector tracks).
+    pub views: usize,
+    /// Expiry markers held.
+    pub markers: usize,
+    /// Members known, summed over groups.
+    pub members: usize,
+    /// Items held, summed over groups.
+    pub items: usize,
 }
 
 impl Stats {

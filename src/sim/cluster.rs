@@ -531,6 +531,21 @@ impl Cluster {
         }
     }
 
+    /// Replaces node `i` by a new board at the same address: a new id, an
+    /// empty data dir (a board re-flashed or swapped). The old id never
+    /// comes back; the others expire it. Starts it now.
+    pub fn reflash(&mut self, i: usize) {
+        self.crash(i);
+        let id = NodeId::from_u64(self.rng.next_u64());
+        if let Some(n) = self.nodes.get_mut(i) {
+            n.id = id;
+            n.incarnation = 0;
+            n.store = OwnState::default();
+        }
+        let now = self.now;
+        self.start_node(i, now);
+    }
+
     /// Runs events until virtual time `until` (inclusive).
     pub fn run_until(&mut self, until: Millis) {
         while let Some(Reverse(q)) = self.queue.peek() {

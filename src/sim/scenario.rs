@@ -108,7 +108,7 @@ fn rate(before: Traffic, after: Traffic, nodes: usize, ms: u64) -> (f64, f64) {
 }
 
 /// A distinct range for node `i` of `n`.
-fn range_of(i: usize, n: usize) -> KeyRange {
+pub(super) fn range_of(i: usize, n: usize) -> KeyRange {
     let width = (u64::from(u32::MAX) + 1) / n.max(1) as u64;
     let start = (i as u64 * width).min(u64::from(u32::MAX));
     let end = (start + width - 1).min(u64::from(u32::MAX));
