@@ -521,6 +521,8 @@ impl Cluster {
             n.timer_at = None;
             n.conns.clear();
         }
+        // A write only this node lacked is now everywhere it must be.
+        self.sweep_tracked();
     }
 
     /// Restarts node `i` from its durable state with a new incarnation.
@@ -1081,15 +1083,31 @@ impl Cluster {
         else {
             return;
         };
+        // Only writes node i has not reached yet are looked up, and only
+        // those it reaches now can complete (cost per event: the writes in
+        // flight, not writes x nodes).
+        let mut newly = false;
         for t in self.tracked.iter_mut().filter(|t| &t.group == group) {
+            if t.reached.get(i).is_none_or(|r| *r) {
+                continue;
+            }
             let holds = db
                 .message(group.as_str())
                 .and_then(|m| m.items().get(&t.identity))
                 .is_some_and(|it| it.clock() >= t.clock);
             if holds && let Some(r) = t.reached.get_mut(i) {
                 *r = true;
+                newly = true;
             }
         }
+        if newly {
+            self.sweep_tracked();
+        }
+    }
+
+    /// Retires the tracked writes every running node holds, recording their
+    /// delays.
+    fn sweep_tracked(&mut self) {
         let now = self.now;
         let alive: Vec<bool> = self.nodes.iter().map(|n| n.chatter.is_some()).collect();
         let mut done = Vec::new();
