@@ -196,7 +196,8 @@ impl AutoMode {
     }
 
     /// Whether the graceful leave of `group` is over at `now`: the node
-    /// holds no range of it any more, or the drain timeout passed.
+    /// holds no range of it any more, no auto member is left to hand over
+    /// to (they all left), or the drain timeout passed.
     #[must_use]
     pub fn drained(&self, group: &GroupName, now: Millis, db: &TopologyDb) -> bool {
         let Some(d) = self.groups.get(group).and_then(|g| g.drain) else {
@@ -207,7 +208,9 @@ impl AutoMode {
             kind: Some(Kind::Serve),
             live_only: true,
         };
-        now >= d.until || db.topology(group.as_str(), serve).next().is_none()
+        now >= d.until
+            || db.auto_members(group.as_str()).is_empty()
+            || db.topology(group.as_str(), serve).next().is_none()
     }
 
     /// Auto mode is off for `group`.
@@ -574,6 +577,43 @@ mod tests {
         let next = auto.next_deadline().unwrap();
         assert!(next > Millis(1_000), "due again at once: {next:?}");
         assert!(auto.due(Millis(1_000)).is_empty());
+    }
+
+    #[test]
+    fn a_graceful_leave_ends_when_nothing_is_held_or_nobody_is_left() {
+        let (me, other) = (NodeId::from_u64(1), NodeId::from_u64(2));
+        let mut db = TopologyDb::new(me);
+        db.set_auto("a", 1, 80).unwrap();
+        db.rewrite_claims("a", &[KeyRange::FULL], &[], 0, 80)
+            .unwrap();
+        let mut theirs = TopologyDb::new(other);
+        theirs.set_auto("a", 1, 80).unwrap();
+        share(&theirs, &mut db);
+        let cfg = AutoConfig {
+            drain_timeout: 60_000,
+            ..AutoConfig::default()
+        };
+        let mut auto = AutoMode::new(cfg, Millis(0), &db);
+        db.unset_auto("a").unwrap();
+        auto.drain(g("a"), 80, Millis(1_000));
+        assert!(auto.is_draining(&g("a")));
+        assert!(!auto.drained(&g("a"), Millis(1_000), &db), "holds FULL");
+        assert_eq!(
+            auto.next_deadline(),
+            Some(Millis(5_000)),
+            "settle, then decide"
+        );
+        assert!(auto.drained(&g("a"), Millis(61_000), &db), "timed out");
+        // The other auto member leaves too: nobody to hand over to.
+        theirs.leave("a").unwrap();
+        share(&theirs, &mut db);
+        assert!(auto.drained(&g("a"), Millis(2_000), &db));
+        // Or the ranges were handed over.
+        db.rewrite_claims("a", &[], &[KeyRange::FULL], 0, 80)
+            .unwrap();
+        assert!(auto.drained(&g("a"), Millis(2_000), &db));
+        auto.enable(g("a"), None);
+        assert!(!auto.is_draining(&g("a")), "auto again cancels the leave");
     }
 
     #[test]
