@@ -18,27 +18,12 @@ mod support;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use support::procs::{Env, Node};
 
 const DEADLINE: Duration = Duration::from_secs(40);
-const POLL: Duration = Duration::from_millis(200);
 const KEYS: u64 = 1 << 32;
-
-/// Polls `check` until it holds or `within` passes.
-fn eventually(within: Duration, mut check: impl FnMut() -> bool) -> bool {
-    let end = Instant::now() + within;
-    loop {
-        if check() {
-            return true;
-        }
-        if Instant::now() >= end {
-            return false;
-        }
-        std::thread::sleep(POLL);
-    }
-}
 
 /// A config file for a node of the test (fast auto-claim timings).
 fn config(env: &Env, name: &str, groups: &str) -> PathBuf {
@@ -155,7 +140,7 @@ fn three_auto_nodes_cover_every_key_twice_and_manual_keeps_the_ranges() {
     };
     for n in [&a, &b, &c] {
         assert!(
-            eventually(DEADLINE, || settled(n)),
+            n.eventually(DEADLINE, || settled(n)),
             "{} did not see every key served twice: {:?}\nlog:\n{}",
             n.id,
             view(n, "kv"),
@@ -223,7 +208,7 @@ fn three_auto_nodes_cover_every_key_twice_and_manual_keeps_the_ranges() {
     };
     for n in [&a, &b] {
         assert!(
-            eventually(DEADLINE, || gone_everywhere(n)),
+            n.eventually(DEADLINE, || gone_everywhere(n)),
             "{} did not take over: {:?}\nstatus: {}\nlog:\n{}",
             n.id,
             view(n, "kv"),
@@ -253,7 +238,7 @@ fn a_config_without_auto_takes_the_group_out_of_auto_mode_on_sighup() {
     let a = Node::start(&env, "a", &[], &["--config", &path]);
     // Alone: it serves every key (once: it is the only auto member).
     assert!(
-        eventually(DEADLINE, || {
+        a.eventually(DEADLINE, || {
             let v = view(&a, "kv");
             v.auto.get(&a.id) == Some(&3) && depth(&v) == (1, 1)
         }),
@@ -274,7 +259,7 @@ fn a_config_without_auto_takes_the_group_out_of_auto_mode_on_sighup() {
     config(&env, "a", "[[groups]]\nname = \"kv\"\n");
     sighup();
     assert!(
-        eventually(DEADLINE, || {
+        a.eventually(DEADLINE, || {
             let v = view(&a, "kv");
             v.auto.is_empty() && v.serve.is_empty()
         }),
@@ -287,7 +272,7 @@ fn a_config_without_auto_takes_the_group_out_of_auto_mode_on_sighup() {
     config(&env, "a", "[[groups]]\nname = \"kv\"\nauto = true\n");
     sighup();
     assert!(
-        eventually(DEADLINE, || {
+        a.eventually(DEADLINE, || {
             let v = view(&a, "kv");
             v.auto.get(&a.id) == Some(&1) && depth(&v) == (1, 1)
         }),
@@ -315,13 +300,13 @@ fn boards_with_different_policies_show_in_status() {
         })
     };
     assert!(
-        eventually(DEADLINE, || sees(&b, &a, &fp_a)),
+        b.eventually(DEADLINE, || sees(&b, &a, &fp_a)),
         "{}",
         b.json(&["status"])
     );
     let zero = serde_json::json!("0000000000000000");
     assert!(
-        eventually(DEADLINE, || sees(&a, &b, &zero)),
+        a.eventually(DEADLINE, || sees(&a, &b, &zero)),
         "{}",
         a.json(&["status"])
     );

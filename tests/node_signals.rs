@@ -17,26 +17,11 @@ mod support;
 
 use std::path::Path;
 use std::process::{Command, ExitStatus, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use support::procs::{Env, Node, bin, free_port, wait_exit};
 
 const DEADLINE: Duration = Duration::from_secs(15);
-const POLL: Duration = Duration::from_millis(25);
-
-/// Polls `check` until it holds or `within` passes.
-fn eventually(within: Duration, mut check: impl FnMut() -> bool) -> bool {
-    let end = Instant::now() + within;
-    loop {
-        if check() {
-            return true;
-        }
-        if Instant::now() >= end {
-            return false;
-        }
-        std::thread::sleep(POLL);
-    }
-}
 
 fn signal(n: &Node, sig: &str) {
     let pid = n.pid().expect("running").to_string();
@@ -106,7 +91,7 @@ fn sighup_applies_the_declared_groups_and_ignores_a_broken_config() {
     signal(&a, "HUP");
     assert_eq!(servers(&a, "50"), vec![(me.clone(), 3, 80)]);
     assert!(
-        eventually(DEADLINE, || a.log_text().contains("SIGHUP: re-read")),
+        a.eventually(DEADLINE, || a.log_text().contains("SIGHUP: re-read")),
         "the first SIGHUP was not handled; log:\n{}",
         a.log_text()
     );
@@ -119,7 +104,7 @@ fn sighup_applies_the_declared_groups_and_ignores_a_broken_config() {
     );
     signal(&a, "HUP");
     assert!(
-        eventually(DEADLINE, || servers(&a, "250") == vec![(me.clone(), 5, 81)]),
+        a.eventually(DEADLINE, || servers(&a, "250") == vec![(me.clone(), 5, 81)]),
         "the new claim did not appear; log:\n{}",
         a.log_text()
     );
@@ -129,7 +114,7 @@ fn sighup_applies_the_declared_groups_and_ignores_a_broken_config() {
     write_config(&cfg, "[[groups]\nname = \"demo\"\n");
     signal(&a, "HUP");
     assert!(
-        eventually(DEADLINE, || a
+        a.eventually(DEADLINE, || a
             .log_text()
             .contains("cannot be used; ignored")),
         "no warning about the broken config; log:\n{}",
@@ -142,7 +127,7 @@ fn sighup_applies_the_declared_groups_and_ignores_a_broken_config() {
     write_config(&cfg, "[[groups]]\nname = \"demo\"\nclaims = []\n");
     signal(&a, "HUP");
     assert!(
-        eventually(DEADLINE, || servers(&a, "250").is_empty()),
+        a.eventually(DEADLINE, || servers(&a, "250").is_empty()),
         "claims = [] did not release; log:\n{}",
         a.log_text()
     );
@@ -152,7 +137,7 @@ fn sighup_applies_the_declared_groups_and_ignores_a_broken_config() {
     write_config(&cfg, "[[groups]]\nname = \"other\"\n");
     signal(&a, "HUP");
     assert!(
-        eventually(DEADLINE, || my_groups(&a) == vec!["other".to_owned()]),
+        a.eventually(DEADLINE, || my_groups(&a) == vec!["other".to_owned()]),
         "demo was not left; log:\n{}",
         a.log_text()
     );
@@ -199,7 +184,7 @@ fn status_reports_arch_and_recent_peers_and_a_seeded_node_waits_to_converge() {
     // Seeded with a: converged once a is heard, and a counts it.
     let b = Node::start(&env, "b", &[a.port], &[]);
     assert!(
-        eventually(DEADLINE, || {
+        b.eventually(DEADLINE, || {
             let st = b.json(&["status"]);
             st["peers_recent"].as_u64() >= Some(1) && st["converged"] == true
         }),
@@ -207,7 +192,7 @@ fn status_reports_arch_and_recent_peers_and_a_seeded_node_waits_to_converge() {
         b.json(&["status"])
     );
     assert!(
-        eventually(DEADLINE, || a.json(&["status"])["peers_recent"].as_u64()
+        a.eventually(DEADLINE, || a.json(&["status"])["peers_recent"].as_u64()
             >= Some(1)),
         "a never heard b"
     );

@@ -348,6 +348,25 @@ impl Node {
         w
     }
 
+    /// Waits until `check` holds, up to `within`: re-checked at once and
+    /// after every event this node's `watch` stream reports (a change of
+    /// its view, a peer's liveness, an auto-claim write); states that come
+    /// with no event of their own (a log line, a peer counter) are
+    /// re-checked when no event arrived for half a second.
+    pub fn eventually(&self, within: Duration, mut check: impl FnMut() -> bool) -> bool {
+        let deadline = Instant::now() + within;
+        let w = self.watch();
+        loop {
+            if check() {
+                return true;
+            }
+            let Some(left) = deadline.checked_duration_since(Instant::now()) else {
+                return false;
+            };
+            w.next(left.min(Duration::from_millis(500)));
+        }
+    }
+
     pub fn data_dir(&self) -> &Path {
         &self.dir
     }
@@ -389,6 +408,13 @@ impl Watch {
                 return Some(v);
             }
         }
+    }
+
+    /// The next event, if one arrives within `within`.
+    pub fn next(&self, within: Duration) -> Option<serde_json::Value> {
+        let line = self.rx.recv_timeout(within).ok()?;
+        self.seen.borrow_mut().push(line.clone());
+        serde_json::from_str(&line).ok()
     }
 
     /// The events seen, one per line.
