@@ -13,8 +13,8 @@ use rand_chacha::ChaCha8Rng;
 use rand_chacha::rand_core::{Rng, SeedableRng};
 
 use super::cluster::{Cluster, SimConfig};
-use super::scenario::{boot_writes, group, range_of};
-use crate::protocol::{Command, Sizes};
+use super::scenario::{boot_writes, join_and_claim};
+use crate::protocol::{Millis, Sizes};
 
 /// One hourly sample: the largest of each table over the running nodes.
 #[derive(Clone, Copy, Debug, Default)]
@@ -82,27 +82,18 @@ pub fn long_run(
     for h in 0..=hours {
         let end = h * hour;
         while next_replace <= end {
-            c.run_until(crate::protocol::Millis(next_replace));
+            c.run_until(Millis(next_replace));
             // Never a seed board (index 0 of a subnet), so new boards find
             // the cluster as real ones would.
             let i = 1 + (rng.next_u64() % (n.saturating_sub(1)).max(1) as u64) as usize;
             if i < n {
                 c.reflash(i);
-                c.command(i, Command::Join(group()));
-                c.command(
-                    i,
-                    Command::Claim {
-                        group: group(),
-                        range: range_of(i, n),
-                        priority: 1,
-                        port: 8000,
-                    },
-                );
+                join_and_claim(&mut c, i);
                 replaced += 1;
             }
             next_replace += replace_every_ms;
         }
-        c.run_until(crate::protocol::Millis(end));
+        c.run_until(Millis(end));
         c.check_invariant();
         let mut max = Sizes::default();
         for ch in (0..n).filter_map(|i| c.chatter(i)) {

@@ -108,7 +108,7 @@ fn rate(before: Traffic, after: Traffic, nodes: usize, ms: u64) -> (f64, f64) {
 }
 
 /// A distinct range for node `i` of `n`.
-pub(super) fn range_of(i: usize, n: usize) -> KeyRange {
+fn range_of(i: usize, n: usize) -> KeyRange {
     let width = (u64::from(u32::MAX) + 1) / n.max(1) as u64;
     let start = (i as u64 * width).min(u64::from(u32::MAX));
     let end = (start + width - 1).min(u64::from(u32::MAX));
@@ -129,17 +129,23 @@ pub(super) fn boot_writes(c: &mut Cluster, rng: &mut ChaCha8Rng, spread: u64) {
     order.sort_unstable();
     for (at, i) in order {
         c.run_until(Millis(1000 + at));
-        c.command(i, Command::Join(group()));
-        c.command(
-            i,
-            Command::Claim {
-                group: group(),
-                range: range_of(i, n),
-                priority: 1,
-                port: 8000,
-            },
-        );
+        join_and_claim(c, i);
     }
+}
+
+/// Node `i` joins the scenario's group and claims its slice of the keys.
+pub(super) fn join_and_claim(c: &mut Cluster, i: usize) {
+    let n = c.len();
+    c.command(i, Command::Join(group()));
+    c.command(
+        i,
+        Command::Claim {
+            group: group(),
+            range: range_of(i, n),
+            priority: 1,
+            port: 8000,
+        },
+    );
 }
 
 /// A random live node.

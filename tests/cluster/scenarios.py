@@ -825,17 +825,7 @@ class Runner:
             if f.name.startswith("scalesmall-") or f.name == "SHA256SUMS":
                 shutil.copy2(f, self.dist / f.name)
         churn, watch = Churn(t, self.exp, t.hosts), Watch(t)
-        churn.start()
-        watch.start()
-        t0 = time.monotonic()
-        try:
-            t.playbook("upgrade.yml", "upgrade.log", timeout=900)
-        finally:
-            churn.stop.set()
-            watch.stop.set()
-            churn.join(30)
-            watch.join(30)
-        r.note = f"upgrade.yml {time.monotonic() - t0:.0f}s; {churn.ok} writes during it ({churn.failed} refused)"
+        r.note = self.playbook_under_churn(churn, watch, "upgrade.yml", "upgrade.log", [], 900)
         t1 = time.monotonic()
         r.converge = wait_agreement(t, self.exp, 120, what="all agree after the upgrade")
         r.converge = time.monotonic() - t1
@@ -848,25 +838,32 @@ class Runner:
             raise Failure(f"{watch.max_down} boards were down at once (seen down: {sorted(watch.down_seen)})")
         r.note += f"; at most {watch.max_down} board down at a time"
 
+    def playbook_under_churn(self, churn, watch, playbook: str, log: str, args: list[str],
+                             timeout: float) -> str:
+        """Runs a playbook while `churn` writes and `watch` counts boards
+        down; stops both whatever happens. Returns the note's first part."""
+        churn.start()
+        watch.start()
+        t0 = time.monotonic()
+        try:
+            self.t.playbook(playbook, log, args=args, timeout=timeout)
+        finally:
+            churn.stop.set()
+            watch.stop.set()
+            churn.join(30)
+            watch.join(30)
+        return f"{playbook} {time.monotonic() - t0:.0f}s; {churn.ok} writes during it ({churn.failed} refused)"
+
     # 7. key rotation
     def s_rotate(self, r: Result) -> None:
         t = self.t
         keyf = t.inventory.parent / "scalesmall-secrets" / "cluster.key"
         old = keyf.read_text().strip() if keyf.exists() else None
         churn, watch = Churn(t, self.exp, t.hosts), Watch(t)
-        churn.start()
-        watch.start()
-        t0 = time.monotonic()
-        try:
-            # Half the boards at a time (each phase still ends on every board
-            # before the next): the same safety argument, half the time.
-            t.playbook("rotate-key.yml", "rotate.log", args=["-e", "scalesmall_rotate_serial=50%"], timeout=1200)
-        finally:
-            churn.stop.set()
-            watch.stop.set()
-            churn.join(30)
-            watch.join(30)
-        r.note = f"rotate-key.yml {time.monotonic() - t0:.0f}s; {churn.ok} writes during it ({churn.failed} refused)"
+        # Half the boards at a time (each phase still ends on every board
+        # before the next): the same safety argument, half the time.
+        r.note = self.playbook_under_churn(churn, watch, "rotate-key.yml", "rotate.log",
+                                           ["-e", "scalesmall_rotate_serial=50%"], 1200)
         t1 = time.monotonic()
         wait_agreement(t, self.exp, 120, what="all agree after the rotation")
         r.converge = time.monotonic() - t1
