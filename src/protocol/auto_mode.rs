@@ -160,12 +160,6 @@ impl AutoMode {
         me
     }
 
-    /// The settings.
-    #[must_use]
-    pub const fn config(&self) -> &AutoConfig {
-        &self.cfg
-    }
-
     /// Auto mode is on for `group`; `priority` for its claims (None keeps
     /// the one given before, else the highest of the node's current claims).
     pub fn enable(&mut self, group: GroupName, priority: Option<u16>) {
@@ -223,11 +217,6 @@ impl AutoMode {
     #[must_use]
     pub fn is_on(&self, group: &GroupName) -> bool {
         self.groups.contains_key(group)
-    }
-
-    /// The groups in auto mode.
-    pub fn groups(&self) -> impl Iterator<Item = &GroupName> + '_ {
-        self.groups.keys()
     }
 
     /// News in `group`.
