@@ -23,6 +23,16 @@
 //! Besides, a message caches per member the highest clock of its items held
 //! (`max_seen`, the seed's world clock); adding an item raises it, and it is
 //! never a claim of coverage.
+//!
+//! **GC floors** (docs/ALGORITHM.md, section 11). A member's floor `F` says
+//! its retractions at clocks `<= F` may have been collected. `apply` takes
+//! a higher incoming floor `f` only by the reset rule: if the message
+//! covers `(0, f]` it carries all its sender holds of that member there, so
+//! it *replaces* the receiver's items of that member at clocks `<= f` (a
+//! plain join would keep a live item whose retraction was collected);
+//! otherwise its items and coverage of that member at clocks `<= f` are
+//! refused. Either way the receiver's floor rises as far as its own
+//! `known_upto` allows ([`Message::raise_floor`]).
 
 use super::coverage::Coverage;
 use super::error::ModelError;
@@ -191,9 +201,106 @@ impl Message {
     /// [`ModelError::GroupMismatch`]; nothing changes then.
     pub fn join(&mut self, other: &Message) -> Result<bool, ModelError> {
         self.check_group(other)?;
-        let stats = self.merge_items(other, None, false);
+        let stats = self.merge_items(other, None, false, &[]);
         let grew = self.clock.join(&other.clock);
-        Ok(stats.changed() || grew)
+        let rose = self.clock.join_floors(&other.clock);
+        Ok(stats.changed() || grew || rose)
+    }
+
+    /// `member`'s GC floor here (0 = none).
+    #[must_use]
+    pub fn floor(&self, member: NodeId) -> u64 {
+        self.clock.floor(member)
+    }
+
+    /// Raises `member`'s floor towards `floor`, never past what is covered
+    /// from 0 (`known_upto`), and collects its retractions at or below the
+    /// new floor. Returns whether anything changed.
+    pub fn raise_floor(&mut self, member: NodeId, floor: u64) -> bool {
+        let floor = floor.min(self.clock.known_upto(member));
+        if floor <= self.clock.floor(member) {
+            return false;
+        }
+        self.clock.set_floor(member, floor);
+        let before = self.items.len();
+        self.items
+            .retain(|i| i.member() != member || i.live() || i.clock() > floor);
+        if self.items.len() != before {
+            self.recompute_max_seen();
+        }
+        true
+    }
+
+    /// The reset of `member`: everything held of it at clocks `<= floor`
+    /// (its floor here), claiming `(0, floor]`. A receiver whose floor is
+    /// lower replaces its items of `member` at those clocks by these. `None`
+    /// without a floor.
+    #[must_use]
+    pub fn reset_of(&self, member: NodeId) -> Option<Message> {
+        let floor = self.clock.floor(member);
+        if floor == 0 {
+            return None;
+        }
+        let mut clock = WorldClock::new();
+        clock.set(member, Coverage::upto(floor));
+        clock.set_floor(member, floor);
+        let items = TimedSet::joined(
+            self.items
+                .member_items(member)
+                .iter()
+                .filter(|i| i.clock() <= floor)
+                .copied(),
+        );
+        Some(Self::from_valid(self.group.clone(), clock, items))
+    }
+
+    /// A message carrying only `member`'s floor here (for broadcast after
+    /// the floor rose). `None` without a floor.
+    #[must_use]
+    pub fn floor_only(&self, member: NodeId) -> Option<Message> {
+        let floor = self.clock.floor(member);
+        if floor == 0 {
+            return None;
+        }
+        let mut clock = WorldClock::new();
+        clock.set_floor(member, floor);
+        Some(Self::from_valid(self.group.clone(), clock, TimedSet::new()))
+    }
+
+    /// This message without `member`'s items and coverage at clocks `<=
+    /// floor`, and without its floor, for each `(member, floor)` of `cut`
+    /// (sorted by member): what the reset rule accepts of a message whose
+    /// floor is above the receiver's but that does not cover `(0, floor]`.
+    fn above_floors(&self, cut: &[(NodeId, u64)]) -> Message {
+        let below = |m: NodeId| {
+            cut.binary_search_by(|(x, _)| x.cmp(&m))
+                .ok()
+                .and_then(|i| cut.get(i))
+                .map(|&(_, f)| f)
+        };
+        let items = TimedSet::joined(
+            self.items
+                .items()
+                .iter()
+                .filter(|i| below(i.member()).is_none_or(|f| i.clock() > f))
+                .copied(),
+        );
+        let mut clock = WorldClock::new();
+        for e in self.clock.entries() {
+            let cov = match below(e.member()) {
+                Some(f) => {
+                    Coverage::from_spans(e.coverage().spans().filter_map(|s| s.within(f, u64::MAX)))
+                }
+                None => e.coverage().clone(),
+            };
+            clock.set(e.member(), cov);
+        }
+        for &(m, f) in self.clock.floors() {
+            if below(m).is_none() {
+                clock.set_floor(m, f);
+            }
+        }
+        Self::from_valid(self.group.clone(), clock, items)
     }
 
     /// Coverage-aware apply of a received message: items at clocks already
@@ -212,13 +319,65 @@ impl Message {
         if self.knows_all(incoming, except) {
             return Applied::default();
         }
-        let stats = self.merge_items(incoming, except, true);
+        // Floors above ours: a reset (the message covers (0, f]) or a cut.
+        let mut resets: Vec<(NodeId, u64)> = Vec::new();
+        let mut cuts: Vec<(NodeId, u64)> = Vec::new();
+        for &(m, f) in incoming.clock.floors() {
+            if Some(m) == except || f <= self.clock.floor(m) {
+                continue;
+            }
+            if incoming.clock.known_upto(m) >= f {
+                resets.push((m, f));
+            } else {
+                cuts.push((m, f));
+            }
+        }
+        let cut;
+        let incoming = if cuts.is_empty() {
+            incoming
+        } else {
+            cut = incoming.above_floors(&cuts);
+            &cut
+        };
+        let mut reset_changed = false;
+        if !resets.is_empty() {
+            // The reset replaces what we hold of those members at clocks
+            // <= f; what it carries there is accepted whatever we cover.
+            let before = self.items.len();
+            let at_or_below = |i: &TimedItem| {
+                resets
+                    .binary_search_by(|(m, _)| m.cmp(&i.member()))
+                    .ok()
+                    .and_then(|k| resets.get(k))
+                    .is_some_and(|&(_, f)| i.clock() <= f)
+            };
+            let dropped: Vec<TimedItem> = self
+                .items
+                .items()
+                .iter()
+                .filter(|i| at_or_below(i))
+                .copied()
+                .collect();
+            self.items.retain(|i| !at_or_below(i));
+            if self.items.len() != before {
+                self.recompute_max_seen();
+            }
+            // Changed unless the reset brings back exactly what was dropped.
+            reset_changed = dropped
+                .iter()
+                .any(|d| incoming.items.get(&d.identity()).is_none_or(|i| i != d));
+        }
+        let stats = self.merge_items(incoming, except, true, &resets);
         let grew = match except {
             None => self.clock.join(&incoming.clock),
             Some(skip) => join_clock_except(&mut self.clock, &incoming.clock, skip),
         };
+        let mut rose = false;
+        for &(m, f) in resets.iter().chain(&cuts) {
+            rose |= self.raise_floor(m, f);
+        }
         Applied {
-            changed: stats.changed() || grew,
+            changed: stats.changed() || grew || rose || reset_changed,
             inserted: stats.inserted,
             replaced: stats.replaced,
             coverage_grew: grew,
@@ -230,6 +389,16 @@ impl Message {
     /// The fast path: whether `incoming` can change nothing, decided from
     /// per-member summaries only. Linear in the members; allocates nothing.
     pub(crate) fn knows_all(&self, incoming: &Message, except: Option<NodeId>) -> bool {
+        for &(m, f) in incoming.clock.floors() {
+            let floor = self.clock.floor(m);
+            if Some(m) != except
+                && f > floor
+                && (incoming.clock.known_upto(m) >= f || self.clock.known_upto(m) > floor)
+            {
+                // A reset, or a floor we may take (raising ours).
+                return false;
+            }
+        }
         let ours = self.clock.entries();
         let mut i = 0;
         for &(member, max) in &incoming.max_seen {
@@ -269,15 +438,25 @@ impl Message {
         other: &Message,
         except: Option<NodeId>,
         coverage_aware: bool,
+        resets: &[(NodeId, u64)],
     ) -> MergeStats {
         let clock = &self.clock;
         let max_seen = &mut self.max_seen;
         let mut raised = MaxSeenCursor::default();
         let mut cursor = CoverageCursor::new(clock);
+        let in_reset = |item: &TimedItem| {
+            !resets.is_empty()
+                && resets
+                    .binary_search_by(|(m, _)| m.cmp(&item.member()))
+                    .ok()
+                    .and_then(|k| resets.get(k))
+                    .is_some_and(|&(_, f)| item.clock() <= f)
+        };
         let stats = self.items.merge_accepted(
             other.items.items(),
             |item: &TimedItem| {
-                Some(item.member()) != except && !(coverage_aware && cursor.covers(item))
+                Some(item.member()) != except
+                    && (in_reset(item) || !(coverage_aware && cursor.covers(item)))
             },
             |won| raised.note(max_seen, won),
         );

@@ -385,6 +385,9 @@ impl TopologyDb {
             let last = items.iter().map(TimedItem::clock).max().unwrap_or(0);
             let mut cover = WorldClock::new();
             cover.set(own, Coverage::upto(last));
+            // Retractions may have been collected before the restart (the
+            // floor itself is not kept): the floor is as high as it may be.
+            cover.set_floor(own, last);
             groups.insert(g.clone(), Message::new(g, cover, items)?);
         }
         Ok(Self {
@@ -781,15 +784,31 @@ impl TopologyDb {
             return Ok(Vec::new());
         };
         let mut plans: Vec<(bool, MemberPlan<'_>)> = Vec::new();
+        let mut resets = Vec::new();
         for_each_member(msg, |member| {
             if !part.contains(&member) {
                 return;
             }
             let theirs = remote.coverage(member);
+            let floor = msg.floor(member);
+            // Behind our floor: the remote may hold a live item whose
+            // retraction we collected. It gets a reset (all we hold of the
+            // member up to the floor, in one message); the chunks then
+            // carry only what lies above the floor.
+            let above;
+            let theirs_now = if floor > remote.known_upto(member) {
+                resets.extend(msg.reset_of(member));
+                let mut c = theirs.cloned().unwrap_or_default();
+                c.union_with(&Coverage::upto(floor));
+                above = c;
+                Some(&above)
+            } else {
+                theirs
+            };
             if let Some(plan) = MemberPlan::new(
                 member,
                 msg.clock().coverage(member),
-                theirs,
+                theirs_now,
                 msg.items().member_items(member),
             ) {
                 plans.push((theirs.is_none(), plan));
@@ -803,7 +822,33 @@ impl TopologyDb {
                 .then(a.member.cmp(&b.member))
         });
         let plans: Vec<MemberPlan<'_>> = plans.into_iter().map(|(_, p)| p).collect();
-        delta::chunk(msg.group(), &plans, budget, sizer)
+        let chunks = delta::chunk(msg.group(), &plans, budget, sizer)?;
+        // Resets first: a reset may exceed `budget` (the protocol sends
+        // such a message over TCP).
+        resets.extend(chunks);
+        Ok(resets)
+    }
+
+    /// Collects the node's own retractions written at clocks `<= upto` in
+    /// every group (raising its own GC floor there, never past its own
+    /// coverage) and returns, per group where the floor rose, a message
+    /// carrying only that floor, for broadcast: receivers collect the same
+    /// retractions. See docs/ALGORITHM.md, section 11.
+    pub fn collect_own(&mut self, upto: u64) -> Vec<Message> {
+        let own = self.own;
+        let mut out = Vec::new();
+        for msg in self.groups.values_mut() {
+            if msg.raise_floor(own, upto) {
+                out.extend(msg.floor_only(own));
+            }
+        }
+        out
+    }
+
+    /// `member`'s GC floor in `group` (0 = none).
+    #[must_use]
+    pub fn floor(&self, group: &str, member: NodeId) -> u64 {
+        self.groups.get(group).map_or(0, |m| m.floor(member))
     }
 
     /// The node's own writes `written` as messages for broadcast: its items

@@ -18,6 +18,12 @@
 //!
 //! Join is per-member interval-set union: idempotent, commutative and
 //! associative (below the fragment cap).
+//!
+//! Besides coverage, a clock may carry per member a **GC floor** `F`
+//! (docs/ALGORITHM.md, section 11): retractions of that member at clocks
+//! `<= F` may have been collected. In a node's own state `F <=
+//! known_upto`; in a message it is what its sender's floor was. Floors are
+//! not part of the fingerprint (collecting tombstones changes no coverage).
 
 use std::fmt;
 
@@ -61,11 +67,13 @@ impl fmt::Debug for MemberClock {
     }
 }
 
-/// Per member, the clocks covered.
+/// Per member, the clocks covered (and the GC floors, if any).
 #[derive(Clone, PartialEq, Eq, Hash, Default)]
 pub struct WorldClock {
     /// Sorted by member, one entry each, none blank.
     entries: Vec<MemberClock>,
+    /// Sorted by member, one each, none 0: the GC floors.
+    floors: Vec<(NodeId, u64)>,
 }
 
 impl WorldClock {
@@ -74,7 +82,53 @@ impl WorldClock {
     pub const fn new() -> Self {
         Self {
             entries: Vec::new(),
+            floors: Vec::new(),
         }
+    }
+
+    /// `member`'s GC floor: its retractions at clocks `<= floor` may have
+    /// been collected (0 = none).
+    #[must_use]
+    pub fn floor(&self, member: NodeId) -> u64 {
+        self.floors
+            .binary_search_by(|(m, _)| m.cmp(&member))
+            .ok()
+            .and_then(|i| self.floors.get(i))
+            .map_or(0, |&(_, f)| f)
+    }
+
+    /// Every floor, sorted by member.
+    #[must_use]
+    pub fn floors(&self) -> &[(NodeId, u64)] {
+        &self.floors
+    }
+
+    /// Sets `member`'s floor (0 removes it). Only the model's own
+    /// bookkeeping and message constructors may call this: in a node's state
+    /// a floor must not pass `known_upto`.
+    pub fn set_floor(&mut self, member: NodeId, floor: u64) {
+        match self.floors.binary_search_by(|(m, _)| m.cmp(&member)) {
+            Ok(i) if floor == 0 => {
+                self.floors.remove(i);
+            }
+            Ok(i) => self.floors[i].1 = floor,
+            Err(_) if floor == 0 => {}
+            Err(i) => self.floors.insert(i, (member, floor)),
+        }
+    }
+
+    /// Raises each floor to `other`'s where that is higher (the CRDT join of
+    /// [`crate::model::Message::join`]; a node's apply takes floors only
+    /// through its reset rule). Returns whether one rose.
+    pub fn join_floors(&mut self, other: &WorldClock) -> bool {
+        let mut rose = false;
+        for &(m, f) in &other.floors {
+            if f > self.floor(m) {
+                self.set_floor(m, f);
+                rose = true;
+            }
+        }
+        rose
     }
 
     /// The members' entries, sorted by member.
@@ -83,10 +137,10 @@ impl WorldClock {
         &self.entries
     }
 
-    /// Whether no member has an entry.
+    /// Whether no member has an entry (nor a floor).
     #[must_use]
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.entries.is_empty() && self.floors.is_empty()
     }
 
     /// Number of members with an entry.
@@ -235,11 +289,18 @@ impl WorldClock {
         true
     }
 
-    /// Drops `member`'s entry.
+    /// Drops `member`'s entry (its coverage; see [`WorldClock::forget`]
+    /// for the floor too).
     pub fn remove(&mut self, member: NodeId) {
         if let Ok(i) = self.position(member) {
             self.entries.remove(i);
         }
+    }
+
+    /// Drops everything about `member`: coverage and floor.
+    pub fn forget(&mut self, member: NodeId) {
+        self.remove(member);
+        self.set_floor(member, 0);
     }
 
     /// The entries of the members in `part` only.
@@ -251,6 +312,12 @@ impl WorldClock {
                 .iter()
                 .filter(|e| part.contains(&e.member))
                 .cloned()
+                .collect(),
+            floors: self
+                .floors
+                .iter()
+                .filter(|(m, _)| part.contains(m))
+                .copied()
                 .collect(),
         }
     }
@@ -264,6 +331,12 @@ impl WorldClock {
                 .iter()
                 .filter(|e| drop.binary_search(&e.member).is_err())
                 .cloned()
+                .collect(),
+            floors: self
+                .floors
+                .iter()
+                .filter(|(m, _)| drop.binary_search(m).is_err())
+                .copied()
                 .collect(),
         }
     }
@@ -302,7 +375,11 @@ fn fingerprint_of<'a>(entries: impl Iterator<Item = &'a MemberClock>) -> u64 {
 
 impl fmt::Debug for WorldClock {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_list().entries(&self.entries).finish()
+        f.debug_list().entries(&self.entries).finish()?;
+        if !self.floors.is_empty() {
+            write!(f, " floors {:?}", self.floors)?;
+        }
+        Ok(())
     }
 }
 

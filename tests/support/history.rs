@@ -32,14 +32,19 @@ impl Truth {
         }
     }
 
-    /// The coverage invariant: for every identity whose latest write is at a
-    /// clock the message covers, the message holds exactly that write.
+    /// The coverage invariant, extended for GC floors: for every identity
+    /// whose latest write is at a clock the message covers, the message
+    /// holds exactly that write, or that write is a retraction at or below
+    /// the member's floor (collected) and the message holds *nothing* of the
+    /// identity (an older write held there would be live for ever).
     pub fn check(&self, who: &str, msg: Option<&Message>) -> Result<(), String> {
         let Some(msg) = msg else { return Ok(()) };
         for (id, write) in &self.latest {
             if msg.clock().covers(id.member, write.clock()) {
+                let collected = !write.live() && write.clock() <= msg.floor(id.member);
                 match msg.items().get(id) {
                     Some(held) if held == write => {}
+                    None if collected => {}
                     other => {
                         return Err(format!(
                             "{who} covers {}@{} but holds {other:?} instead of {write:?}",
@@ -53,10 +58,20 @@ impl Truth {
         Ok(())
     }
 
-    /// Whether `msg` holds exactly the latest write of every identity.
+    /// Whether `msg` holds exactly the latest write of every identity
+    /// (a retraction at or below its member's floor there may be collected).
     pub fn holds_exactly(&self, who: &str, msg: Option<&Message>) -> Result<(), String> {
         let held: Vec<TimedItem> = msg.map(|m| m.items().items().to_vec()).unwrap_or_default();
-        let want: Vec<TimedItem> = self.latest.values().copied().collect();
+        let floor = |m: NodeId| msg.map_or(0, |msg| msg.floor(m));
+        let want: Vec<TimedItem> = self
+            .latest
+            .values()
+            .filter(|w| {
+                let collected = !w.live() && w.clock() <= floor(w.member());
+                !collected || held.contains(w)
+            })
+            .copied()
+            .collect();
         if held != want {
             return Err(format!(
                 "{who} holds {held:#?}\nbut the latest writes are {want:#?}"

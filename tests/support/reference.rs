@@ -27,11 +27,13 @@ impl RefItem {
     }
 }
 
-/// One group's state: covered clocks per member, and items per identity.
+/// One group's state: covered clocks per member, items per identity, and
+/// GC floors per member.
 #[derive(Clone, PartialEq, Eq, Debug, Default)]
 pub struct RefState {
     pub cover: BTreeMap<u64, BTreeSet<u64>>,
     pub items: BTreeMap<Ident, RefItem>,
+    pub floors: BTreeMap<u64, u64>,
 }
 
 pub fn ident(i: &TimedItem) -> Ident {
@@ -66,6 +68,9 @@ impl RefState {
         for i in msg.items().items() {
             s.items.insert(ident(i), ref_item(i));
         }
+        for &(m, f) in msg.clock().floors() {
+            s.floors.insert(m.as_u64(), f);
+        }
         s
     }
 
@@ -77,21 +82,84 @@ impl RefState {
         for (m, clocks) in &other.cover {
             self.cover.entry(*m).or_default().extend(clocks);
         }
+        for (m, f) in &other.floors {
+            let ours = self.floors.entry(*m).or_default();
+            *ours = (*ours).max(*f);
+        }
     }
 
-    /// Coverage-aware apply, leaving member `except` alone.
+    /// Coverage-aware apply, leaving member `except` alone, with the floor
+    /// rule: an incoming floor `f` above ours is a reset if `other` covers
+    /// every clock `1..=f` (our items at clocks `<= f` are replaced by its),
+    /// else its items and coverage at clocks `<= f` are ignored; then our
+    /// floor rises to `f` as far as our own prefix allows, and our
+    /// retractions at or below it are dropped.
     pub fn apply(&mut self, other: &RefState, except: Option<u64>) {
+        let mut resets = BTreeMap::new();
+        let mut cuts = BTreeMap::new();
+        for (&m, &f) in &other.floors {
+            if Some(m) == except || f <= self.floor(m) {
+                continue;
+            }
+            if other.known_upto(m) >= f {
+                resets.insert(m, f);
+            } else {
+                cuts.insert(m, f);
+            }
+        }
+        self.items
+            .retain(|id, it| resets.get(&id.0).is_none_or(|&f| it.clock > f));
         for (id, theirs) in &other.items {
-            if Some(id.0) == except || self.covers(id.0, theirs.clock) {
+            if Some(id.0) == except || cuts.get(&id.0).is_some_and(|&f| theirs.clock <= f) {
+                continue;
+            }
+            let reset = resets.get(&id.0).is_some_and(|&f| theirs.clock <= f);
+            if !reset && self.covers(id.0, theirs.clock) {
                 continue;
             }
             self.put(*id, *theirs);
         }
         for (m, clocks) in &other.cover {
             if Some(*m) != except {
-                self.cover.entry(*m).or_default().extend(clocks);
+                let cut = cuts.get(m).copied().unwrap_or(0);
+                self.cover
+                    .entry(*m)
+                    .or_default()
+                    .extend(clocks.iter().filter(|&&c| c > cut));
             }
         }
+        for (&m, &f) in resets.iter().chain(&cuts) {
+            self.raise_floor(m, f);
+        }
+    }
+
+    /// `member`'s floor (0 = none).
+    pub fn floor(&self, member: u64) -> u64 {
+        self.floors.get(&member).copied().unwrap_or(0)
+    }
+
+    /// The largest `k` with every clock `1..=k` of `member` covered.
+    pub fn known_upto(&self, member: u64) -> u64 {
+        let Some(set) = self.cover.get(&member) else {
+            return 0;
+        };
+        let mut k = 0;
+        while set.contains(&(k + 1)) {
+            k += 1;
+        }
+        k
+    }
+
+    /// Raises `member`'s floor to `f`, capped by its prefix, dropping its
+    /// retractions at or below the new floor.
+    pub fn raise_floor(&mut self, member: u64, f: u64) {
+        let f = f.min(self.known_upto(member));
+        if f <= self.floor(member) {
+            return;
+        }
+        self.floors.insert(member, f);
+        self.items
+            .retain(|id, it| id.0 != member || it.live || it.clock > f);
     }
 
     pub fn covers(&self, member: u64, clock: u64) -> bool {
@@ -130,6 +198,7 @@ impl RefState {
     /// Without empty coverage sets (the optimised form never keeps them).
     pub fn normalised(mut self) -> Self {
         self.cover.retain(|_, s| !s.is_empty());
+        self.floors.retain(|_, f| *f > 0);
         self
     }
 }
