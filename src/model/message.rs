@@ -254,6 +254,31 @@ impl Message {
         Some(Self::from_valid(self.group.clone(), clock, items))
     }
 
+    /// Attaches `floor` as `member`'s floor to this message (its sender's
+    /// floor, so receivers collect the same retractions), if that keeps the
+    /// message's meaning: it covers `(0, floor]` (a reset: it carries all
+    /// of `member` up to there), or it speaks of `member` only above
+    /// `floor`. Returns whether it did.
+    pub fn attach_floor(&mut self, member: NodeId, floor: u64) -> bool {
+        if floor == 0 {
+            return false;
+        }
+        let reset = self.clock.known_upto(member) >= floor;
+        let above = self
+            .clock
+            .coverage(member)
+            .is_none_or(|c| c.spans().all(|s| s.after() >= floor))
+            && self
+                .items
+                .member_items(member)
+                .iter()
+                .all(|i| i.clock() > floor);
+        if reset || above {
+            self.clock.set_floor(member, floor);
+        }
+        reset || above
+    }
+
     /// A message carrying only `member`'s floor here (for broadcast after
     /// the floor rose). `None` without a floor.
     #[must_use]

@@ -118,6 +118,9 @@ pub struct Config {
     pub leave_on_exit: bool,
     /// Expire a peer down this many seconds (its claims leave the view).
     pub expire_after_secs: u64,
+    /// Collect own retractions written at least this many seconds ago, at
+    /// the next write (0 = never).
+    pub tombstone_ttl_secs: u64,
     /// Log filter (`RUST_LOG` syntax).
     pub log: String,
     /// Log format.
@@ -260,6 +263,7 @@ struct NodeSection {
     multicast_port: Option<i64>,
     leave_on_exit: Option<bool>,
     expire_after_secs: Option<i64>,
+    tombstone_ttl_secs: Option<i64>,
     log: Option<String>,
     log_format: Option<String>,
 }
@@ -518,6 +522,18 @@ impl Config {
                     ));
                 }
             },
+            tombstone_ttl_secs: match n.tombstone_ttl_secs {
+                None => 3600,
+                Some(v) if v == 0 || (60..=365 * 24 * 3600).contains(&v) => v.unsigned_abs(),
+                Some(v) => {
+                    return Err(invalid(
+                        o,
+                        "node.tombstone_ttl_secs",
+                        v,
+                        "0 (never collect) or between 60 (a minute) and 31536000 (a year)",
+                    ));
+                }
+            },
             log: n.log.clone().unwrap_or_else(|| "info".to_owned()),
             log_format: match &n.log_format {
                 Some(s) => s.parse().map_err(|e| invalid(o, "node.log_format", s, e))?,
@@ -681,6 +697,7 @@ impl Config {
             multicast: self.multicast,
             seeds: self.peers.clone(),
             expire_after: self.expire_after_secs.saturating_mul(1000),
+            tombstone_ttl: self.tombstone_ttl_secs.saturating_mul(1000),
             auto: self.auto_config(),
             ..ProtocolConfig::default()
         }
@@ -963,6 +980,30 @@ mod tests {
             if let Some(secs) = want {
                 let c = Config::load(Some(&p), &env, &Overrides::default()).unwrap();
                 assert_eq!(c.protocol().expire_after, secs * 1000);
+            }
+            let _ = std::fs::remove_file(p);
+        }
+    }
+
+    #[test]
+    fn tombstone_ttl_is_bounded_or_off() {
+        let env = env_of(&[("SCALESMALL_DATA_DIR", "/tmp/h")]);
+        for (text, want) in [
+            ("[node]\n", Some(3600)),
+            ("[node]\ntombstone_ttl_secs = 0\n", Some(0)),
+            ("[node]\ntombstone_ttl_secs = 120\n", Some(120)),
+            ("[node]\ntombstone_ttl_secs = 5\n", None),
+            ("[node]\ntombstone_ttl_secs = -1\n", None),
+        ] {
+            let p = write("tombstones", text);
+            let got = Config::load(Some(&p), &env, &Overrides::default());
+            assert_eq!(
+                got.as_ref().ok().map(|c| c.tombstone_ttl_secs),
+                want,
+                "{text:?}"
+            );
+            if let (Ok(c), Some(secs)) = (got, want) {
+                assert_eq!(c.protocol().tombstone_ttl, secs * 1000);
             }
             let _ = std::fs::remove_file(p);
         }

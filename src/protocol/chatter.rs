@@ -142,6 +142,12 @@ pub struct Chatter {
     auto: AutoMode,
     /// [`super::AutoConfig::fingerprint`], announced.
     policy_fp: u64,
+    /// Tombstone collection: when the current period started and the own
+    /// clock then. Retractions at or below the previous period's clock are
+    /// at least `tombstone_ttl` old.
+    gc_mark: (Millis, u64),
+    /// The own clock at the start of the previous period (collectable).
+    gc_upto: u64,
 }
 
 impl Chatter {
@@ -167,6 +173,7 @@ impl Chatter {
         let far = jittered(&mut rng, cfg.far_sync_period, cfg.jitter_percent);
         let auto = AutoMode::new(cfg.auto.clone(), now, &db);
         let policy_fp = cfg.auto.fingerprint();
+        let gc_mark = (now, db.clock());
         Ok(Self {
             seeds: cfg.seeds.clone(),
             seen: Seen::new(cfg.seen_capacity),
@@ -207,6 +214,8 @@ impl Chatter {
             auth_failures: BTreeMap::new(),
             auto,
             policy_fp,
+            gc_mark,
+            gc_upto: 0,
             cfg,
         })
     }
@@ -518,6 +527,7 @@ impl Chatter {
     pub fn handle_timeout(&mut self, now: Millis) {
         self.probe(now);
         self.expire_dead(now);
+        self.gc_period(now);
         self.auto_claim(now);
         if self.cfg.multicast && now >= self.next_announce {
             self.period = self.announce_period(now);
@@ -1145,7 +1155,37 @@ impl Chatter {
         };
         let to = self.reply_addr(sender, src);
         for chunk in chunks {
-            self.send_datagram(now, Some(to), wire::Payload::Delta(chunk), version);
+            let probe = Frame {
+                sender: self.me.id,
+                incarnation: self.me.incarnation,
+                seq: self.seq + 1,
+                payload: wire::Payload::Delta(chunk),
+            };
+            let fits = self.codec.encoded_len(&probe, version) <= self.cfg.mtu;
+            let wire::Payload::Delta(message) = probe.payload else {
+                continue;
+            };
+            if fits {
+                self.send_datagram(now, Some(to), wire::Payload::Delta(message), version);
+                continue;
+            }
+            // A reset (all we hold of a member up to its floor) can be
+            // larger than a datagram: it goes over TCP as a tree step with
+            // no list and clock 0, which the receiver only applies.
+            let target = PeerRef {
+                id: sender,
+                addr: to,
+            };
+            self.send_forward(
+                now,
+                target,
+                Forward {
+                    author: self.me.id,
+                    upto: 0,
+                    list: Vec::new(),
+                    message,
+                },
+            );
         }
         // Push-pull: if the requester covers what we lack, ask it back.
         let ours = self
@@ -1168,6 +1208,12 @@ impl Chatter {
     }
 
     fn on_forward(&mut self, now: Millis, sender: NodeId, f: Forward) {
+        if f.upto == 0 {
+            // A pull answer too large for a datagram (see `on_pull`).
+            self.pulls.answered(f.message.group(), sender);
+            self.apply(now, sender, &f.message);
+            return;
+        }
         let first = self.seen.insert(f.author, f.upto);
         self.apply(now, f.author, &f.message);
         let _ = sender;
@@ -1260,6 +1306,7 @@ impl Chatter {
 
     fn after_own_write(&mut self, now: Millis, w: &Written) {
         self.stats.own_writes += 1;
+        self.collect_tombstones(now);
         let clock = self.db.clock();
         self.unpersisted = Some(self.unpersisted.map_or(clock, |c| c.max(clock)));
         self.persists.push_back(Persist {
@@ -1275,12 +1322,18 @@ impl Chatter {
         self.seen.insert(self.me.id, w.upto);
         let version = self.send_version();
         let sizer = self.codec.delta_sizer(version, self.cfg.mtu);
-        let Ok(chunks) = self.db.own_delta(w, self.cfg.mtu, &sizer) else {
+        // Room for the own floor the chunks carry.
+        let budget = self.cfg.mtu.saturating_sub(FLOOR_SLACK);
+        let Ok(chunks) = self.db.own_delta(w, budget, &sizer) else {
             self.stats.drop("delta_budget");
             return;
         };
+        let floor = self.db.floor(w.group.as_str(), self.me.id);
         let dests = self.tree_destinations(now);
-        for chunk in chunks {
+        for mut chunk in chunks {
+            if version >= 3 {
+                chunk.attach_floor(self.me.id, floor);
+            }
             if self.cfg.multicast {
                 self.send_datagram(now, None, wire::Payload::Delta(chunk.clone()), version);
             }
@@ -1296,6 +1349,29 @@ impl Chatter {
                     },
                 );
             }
+        }
+    }
+
+    /// Starts a new tombstone period once the current one is
+    /// `tombstone_ttl` old: own writes up to the current period's clock
+    /// become collectable.
+    fn gc_period(&mut self, now: Millis) {
+        let ttl = self.cfg.tombstone_ttl;
+        if ttl > 0 && now.since(self.gc_mark.0) >= ttl {
+            self.gc_upto = self.gc_mark.1;
+            self.gc_mark = (now, self.db.clock());
+        }
+    }
+
+    /// Before an own write goes out: collects own retractions at least
+    /// `tombstone_ttl` old, so the write carries the raised floor. Only
+    /// while every known peer reads format version 3 (older ones could
+    /// not learn the floor).
+    fn collect_tombstones(&mut self, now: Millis) {
+        self.gc_period(now);
+        if self.gc_upto > 0 && self.send_version() >= 3 {
+            let rose = self.db.collect_own(self.gc_upto);
+            self.stats.floors_raised += rose.len() as u64;
         }
     }
 
@@ -1786,6 +1862,10 @@ const UNKNOWN_REP: SocketAddr =
     SocketAddr::new(core::net::IpAddr::V4(core::net::Ipv4Addr::UNSPECIFIED), 0);
 
 /// `ms` spread by up to `percent` either way.
+/// Bytes an own delta leaves free for the floor it carries (format version
+/// 3: the floor list's length, the member's index and the floor, as varints).
+const FLOOR_SLACK: usize = 12;
+
 fn jittered(rng: &mut ChaCha8Rng, ms: u64, percent: u64) -> u64 {
     let spread = ms.saturating_mul(percent) / 100;
     if spread == 0 {

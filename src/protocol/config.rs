@@ -65,6 +65,11 @@ pub struct ProtocolConfig {
     /// are dropped from this node's view and its old writes refused for as
     /// long again. Default 24 h.
     pub expire_after: u64,
+    /// A retraction this node wrote at least this long ago (ms, monotonic)
+    /// is collected at its next write: its GC floor rises and travels with
+    /// that write, so every node drops the tombstone (docs/ALGORITHM.md,
+    /// section 11). Default 1 h; 0 never collects.
+    pub tombstone_ttl: u64,
     /// New member ids admitted per source address (a flood of invented
     /// ids from one machine is dropped beyond it).
     pub admissions: super::rate::Budget,
@@ -102,6 +107,7 @@ impl Default for ProtocolConfig {
             // A board announces a handful of ids at most (itself and up to
             // four island heads per announce).
             expire_after: 24 * 3_600_000,
+            tombstone_ttl: 3_600_000,
             admissions: super::rate::Budget {
                 rate: 20,
                 burst: 200,

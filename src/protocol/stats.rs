@@ -24,6 +24,8 @@ pub struct Stats {
     pub news: u64,
     /// Own writes.
     pub own_writes: u64,
+    /// Groups where collecting own tombstones raised the own GC floor.
+    pub floors_raised: u64,
 }
 
 /// The sizes of a node's tables now.

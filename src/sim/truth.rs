@@ -9,7 +9,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::model::{GroupName, Identity, NodeId, TimedItem, TopologyDb};
+use crate::model::{GroupName, Identity, Message, NodeId, TimedItem, TopologyDb};
 
 /// The latest durable write of every identity, per group.
 #[derive(Clone, Debug, Default)]
@@ -67,6 +67,9 @@ impl Truth {
                 if id.member != who && msg.clock().covers(id.member, write.clock()) {
                     match msg.items().get(id) {
                         Some(held) if held == write => {}
+                        // A collected retraction counts as held only if
+                        // nothing older of its identity is.
+                        None if collected(msg, write) => {}
                         other => {
                             return Err(format!(
                                 "node {who} covers {}@{} in {g} but holds {other:?} instead of {write:?}",
@@ -86,10 +89,18 @@ impl Truth {
     #[must_use]
     pub fn holds_exactly(&self, db: &TopologyDb) -> bool {
         self.groups.iter().all(|(g, latest)| {
-            let held = db
-                .message(g.as_str())
-                .map_or(&[][..], |m| m.items().items());
-            held.len() == latest.len() && held.iter().zip(latest.values()).all(|(a, b)| a == b)
+            let Some(msg) = db.message(g.as_str()) else {
+                return latest.is_empty();
+            };
+            let mut held = 0;
+            for (id, w) in latest {
+                match msg.items().get(id) {
+                    Some(h) if h == w => held += 1,
+                    None if collected(msg, w) => {}
+                    _ => return false,
+                }
+            }
+            held == msg.items().len()
         })
     }
 
@@ -102,7 +113,10 @@ impl Truth {
             let Some(msg) = db.message(g.as_str()) else {
                 return latest.is_empty();
             };
-            latest.iter().all(|(id, w)| msg.items().get(id) == Some(w))
+            latest.iter().all(|(id, w)| match msg.items().get(id) {
+                Some(h) => h == w,
+                None => collected(msg, w),
+            })
         })
     }
 
@@ -112,12 +126,20 @@ impl Truth {
         let mut out = String::new();
         for (g, latest) in &self.groups {
             for (id, write) in latest {
-                let held = db.message(g.as_str()).and_then(|m| m.items().get(id));
-                if held != Some(write) {
+                let msg = db.message(g.as_str());
+                let held = msg.and_then(|m| m.items().get(id));
+                let gone = held.is_none() && msg.is_some_and(|m| collected(m, write));
+                if held != Some(write) && !gone {
                     out.push_str(&format!("  {g}: wants {write:?}, holds {held:?}\n"));
                 }
             }
         }
         out
     }
+}
+
+/// Whether `write`, the latest of its identity, is a retraction at or below
+/// its member's GC floor in `msg` (so it may have been collected).
+fn collected(msg: &Message, write: &TimedItem) -> bool {
+    !write.live() && write.clock() <= msg.floor(write.member())
 }

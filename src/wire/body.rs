@@ -99,6 +99,32 @@ pub(crate) struct WireMessage<'a> {
     members: Vec<WireMember>,
 }
 
+/// A GC floor (format version 3): member (id index) and floor (> 0).
+#[derive(Serialize, Deserialize)]
+pub(crate) struct WireFloor {
+    id: u32,
+    floor: u64,
+}
+impl Element for WireFloor {}
+
+/// Version 3 appends the message's GC floors, sorted by member.
+#[derive(Serialize, Deserialize)]
+pub(crate) struct WireDeltaV3<'a> {
+    #[serde(borrow)]
+    message: WireMessage<'a>,
+    #[serde(deserialize_with = "capped::<MAX_MEMBERS, _, _>")]
+    floors: Vec<WireFloor>,
+}
+
+/// Version 3 appends the carried message's GC floors, sorted by member.
+#[derive(Serialize, Deserialize)]
+pub(crate) struct WireForwardV3<'a> {
+    #[serde(borrow)]
+    forward: WireForward<'a>,
+    #[serde(deserialize_with = "capped::<MAX_MEMBERS, _, _>")]
+    floors: Vec<WireFloor>,
+}
+
 #[derive(Serialize, Deserialize)]
 pub(crate) struct WireClockEntry {
     id: u32,
@@ -219,7 +245,9 @@ pub(crate) enum Body<'a> {
     AnnounceV2(Envelope<WireAnnounceV2<'a>>),
     Pull(Envelope<WirePull<'a>>),
     Delta(Envelope<WireMessage<'a>>),
+    DeltaV3(Envelope<WireDeltaV3<'a>>),
     Forward(Envelope<WireForward<'a>>),
+    ForwardV3(Envelope<WireForwardV3<'a>>),
     Probe(Envelope<WireProbe>),
     PingReq(Envelope<WirePingReq>),
 }
@@ -290,9 +318,18 @@ fn wire_item(i: &TimedItem) -> WireItem {
     }
 }
 
-fn wire_message<'a>(m: &'a Message, t: &mut IdTable) -> Result<WireMessage<'a>, WireError> {
+/// `m` at format `version`, and its floors (version 3 and later). Below
+/// version 3 a message cannot say its floors, so it claims nothing of a
+/// member at or below that member's floor (it may not: retractions there
+/// may be collected); the receiver pulls those clocks again later.
+fn wire_message<'a>(
+    m: &'a Message,
+    version: u8,
+    t: &mut IdTable,
+) -> Result<(WireMessage<'a>, Vec<WireFloor>), WireError> {
     let entries = m.clock().entries();
     let holders = m.max_seen_table();
+    let floors = m.clock().floors();
     let mut members = Vec::with_capacity(entries.len().max(holders.len()));
     let (mut i, mut j) = (0, 0);
     loop {
@@ -304,7 +341,17 @@ fn wire_message<'a>(m: &'a Message, t: &mut IdTable) -> Result<WireMessage<'a>, 
         };
         let mut spans = Vec::new();
         if let Some(e) = entries.get(i).filter(|e| e.member() == member) {
-            spans = wire_spans(e.coverage());
+            let floor = if version >= 3 { 0 } else { m.floor(member) };
+            if floor == 0 {
+                spans = wire_spans(e.coverage());
+            } else {
+                let above = Coverage::from_spans(
+                    e.coverage()
+                        .spans()
+                        .filter_map(|s| s.within(floor, u64::MAX)),
+                );
+                spans = wire_spans(&above);
+            }
             i += 1;
         }
         if holders.get(j).is_some_and(|&(h, _)| h == member) {
@@ -316,6 +363,9 @@ fn wire_message<'a>(m: &'a Message, t: &mut IdTable) -> Result<WireMessage<'a>, 
             .iter()
             .map(wire_item)
             .collect();
+        if spans.is_empty() && items.is_empty() {
+            continue;
+        }
         check(&spans, MAX_SPANS, Field::Spans)?;
         members.push(WireMember {
             id: t.index(member),
@@ -325,10 +375,25 @@ fn wire_message<'a>(m: &'a Message, t: &mut IdTable) -> Result<WireMessage<'a>, 
     }
     check(&members, MAX_MEMBERS, Field::Members)?;
     check(m.items().items(), MAX_ITEMS, Field::Items)?;
-    Ok(WireMessage {
-        group: m.group().as_str(),
-        members,
-    })
+    check(floors, MAX_MEMBERS, Field::Members)?;
+    let floors = if version >= 3 {
+        floors
+            .iter()
+            .map(|&(member, floor)| WireFloor {
+                id: t.index(member),
+                floor,
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    Ok((
+        WireMessage {
+            group: m.group().as_str(),
+            members,
+        },
+        floors,
+    ))
 }
 
 fn wire_addr(a: &SocketAddr) -> WireAddr {
@@ -490,21 +555,31 @@ impl<'a> Body<'a> {
                 Body::Pull(envelope(frame, t, p)?)
             }
             Payload::Delta(m) => {
-                let m = wire_message(m, &mut t)?;
-                Body::Delta(envelope(frame, t, m)?)
+                let (message, floors) = wire_message(m, version, &mut t)?;
+                if version >= 3 {
+                    let p = WireDeltaV3 { message, floors };
+                    Body::DeltaV3(envelope(frame, t, p)?)
+                } else {
+                    Body::Delta(envelope(frame, t, message)?)
+                }
             }
             Payload::Forward(f) => {
                 check(&f.list, MAX_FORWARD_LIST, Field::ForwardList)?;
                 let author = t.index(f.author);
                 let list = f.list.iter().map(|p| wire_peer(p, &mut t)).collect();
-                let message = wire_message(&f.message, &mut t)?;
-                let p = WireForward {
+                let (message, floors) = wire_message(&f.message, version, &mut t)?;
+                let forward = WireForward {
                     author,
                     upto: f.upto,
                     list,
                     message,
                 };
-                Body::Forward(envelope(frame, t, p)?)
+                if version >= 3 {
+                    let p = WireForwardV3 { forward, floors };
+                    Body::ForwardV3(envelope(frame, t, p)?)
+                } else {
+                    Body::Forward(envelope(frame, t, forward)?)
+                }
             }
             Payload::Ping(p) | Payload::Ack(p) => {
                 check(&p.rumors, MAX_RUMORS, Field::Rumors)?;
@@ -533,6 +608,8 @@ impl<'a> Body<'a> {
             Body::Pull(b) => postcard::to_extend(b, out),
             Body::Delta(b) => postcard::to_extend(b, out),
             Body::Forward(b) => postcard::to_extend(b, out),
+            Body::DeltaV3(b) => postcard::to_extend(b, out),
+            Body::ForwardV3(b) => postcard::to_extend(b, out),
             Body::Probe(b) => postcard::to_extend(b, out),
             Body::PingReq(b) => postcard::to_extend(b, out),
         };
@@ -549,6 +626,8 @@ impl<'a> Body<'a> {
             Body::Pull(b) => postcard::serialize_with_flavor(b, Size::default()),
             Body::Delta(b) => postcard::serialize_with_flavor(b, Size::default()),
             Body::Forward(b) => postcard::serialize_with_flavor(b, Size::default()),
+            Body::DeltaV3(b) => postcard::serialize_with_flavor(b, Size::default()),
+            Body::ForwardV3(b) => postcard::serialize_with_flavor(b, Size::default()),
             Body::Probe(b) => postcard::serialize_with_flavor(b, Size::default()),
             Body::PingReq(b) => postcard::serialize_with_flavor(b, Size::default()),
         };
@@ -617,6 +696,34 @@ fn timed_item(member: NodeId, w: &WireItem) -> Result<TimedItem, WireError> {
         port: u16::from_be_bytes(w.port),
     };
     Ok(TimedItem::at(item, w.clock)?)
+}
+
+/// A message and its version 3 floors: strictly increasing members, each
+/// floor above 0.
+fn message_with(
+    w: WireMessage<'_>,
+    floors: &[WireFloor],
+    ids: &Ids<'_>,
+) -> Result<Message, WireError> {
+    check(floors, MAX_MEMBERS, Field::Members)?;
+    let m = message(w, ids)?;
+    if floors.is_empty() {
+        return Ok(m);
+    }
+    let (group, mut clock, items) = m.into_parts();
+    let mut last: Option<NodeId> = None;
+    for f in floors {
+        let member = ids.get(f.id)?;
+        if last.is_some_and(|l| l >= member) {
+            return Err(WireError::invalid(Invalid::MemberOrder));
+        }
+        last = Some(member);
+        if f.floor == 0 {
+            return Err(WireError::invalid(Invalid::ZeroClock));
+        }
+        clock.set_floor(member, f.floor);
+    }
+    Ok(Message::new(group, clock, items.items().to_vec())?)
 }
 
 fn message(w: WireMessage<'_>, ids: &Ids<'_>) -> Result<Message, WireError> {
@@ -824,6 +931,20 @@ pub(crate) fn decode(
             let ids = Ids { sender, ids: &t };
             frame(inc, seq, Payload::Pull(pull(p, &ids)?))
         }
+        FrameKind::Delta if version >= 3 => {
+            let Envelope {
+                incarnation: inc,
+                seq,
+                ids: t,
+                payload: p,
+            } = open::<WireDeltaV3<'_>>(bytes)?;
+            let ids = Ids { sender, ids: &t };
+            frame(
+                inc,
+                seq,
+                Payload::Delta(message_with(p.message, &p.floors, &ids)?),
+            )
+        }
         FrameKind::Delta => {
             let Envelope {
                 incarnation: inc,
@@ -835,12 +956,19 @@ pub(crate) fn decode(
             frame(inc, seq, Payload::Delta(message(p, &ids)?))
         }
         FrameKind::Forward => {
-            let Envelope {
-                incarnation: inc,
-                seq,
-                ids: t,
-                payload: p,
-            } = open::<WireForward<'_>>(bytes)?;
+            let (inc, seq, t, p, floors) = if version >= 3 {
+                let e = open::<WireForwardV3<'_>>(bytes)?;
+                (
+                    e.incarnation,
+                    e.seq,
+                    e.ids,
+                    e.payload.forward,
+                    e.payload.floors,
+                )
+            } else {
+                let e = open::<WireForward<'_>>(bytes)?;
+                (e.incarnation, e.seq, e.ids, e.payload, Vec::new())
+            };
             let ids = Ids { sender, ids: &t };
             check(&p.list, MAX_FORWARD_LIST, Field::ForwardList)?;
             let f = Forward {
@@ -851,7 +979,7 @@ pub(crate) fn decode(
                     .iter()
                     .map(|x| peer(x, &ids))
                     .collect::<Result<Vec<_>, _>>()?,
-                message: message(p.message, &ids)?,
+                message: message_with(p.message, &floors, &ids)?,
             };
             frame(inc, seq, Payload::Forward(f))
         }

@@ -66,6 +66,15 @@ fn golden_message(sender: NodeId) -> Message {
     Message::new(g, clock, items).expect("valid")
 }
 
+/// [`golden_message`] with GC floors (format version 3): 2 for the sender
+/// (within its coverage) and 7 for a member it says nothing else of.
+fn golden_floored(sender: NodeId) -> Message {
+    let (g, mut clock, items) = golden_message(sender).into_parts();
+    clock.set_floor(sender, 2);
+    clock.set_floor(id(0x0e0e), 7);
+    Message::new(g, clock, items.items().to_vec()).expect("valid")
+}
+
 /// `(file stem, version, frame)` for every golden vector.
 pub fn golden_frames() -> Vec<(&'static str, u8, Frame)> {
     let sender = id(0x0a0a_0a0a_0a0a_0a0a);
@@ -136,6 +145,17 @@ pub fn golden_frames() -> Vec<(&'static str, u8, Frame)> {
                 upto: 3,
                 list: vec![peer],
                 message: golden_message(sender),
+            })),
+        ),
+        ("delta_v3", 3, frame(Payload::Delta(golden_floored(sender)))),
+        (
+            "forward_v3",
+            3,
+            frame(Payload::Forward(Forward {
+                author: sender,
+                upto: 3,
+                list: vec![peer],
+                message: golden_floored(sender),
             })),
         ),
         (
