@@ -169,3 +169,31 @@ fn a_dead_board_is_expired_everywhere_and_taken_back_whole_when_it_returns() {
     );
     assert_eq!(r.violations, 0, "{r:?}");
 }
+
+#[test]
+fn tombstones_are_collected_and_a_board_cut_off_past_the_period_converges_without_resurrection() {
+    // 2 simulated hours, a claim and release every 30 s, a 5-minute
+    // tombstone period; one board partitioned for 15 minutes from hour 1.
+    // The extended invariant is checked hourly and at the end (after every
+    // event would take minutes here; the 24-hour README run does the same).
+    let mut cfg = config(31, 6, 2, 0.05);
+    cfg.check_every_step = false;
+    let r = sim::tombstones(cfg.clone(), 300_000, 2, 30_000);
+    let never = sim::tombstones(cfg, 0, 2, 30_000);
+    assert_eq!(r.violations, 0, "{r:?}");
+    assert_eq!(never.violations, 0, "{never:?}");
+    assert!(r.converged_ms.is_some(), "{r:?}");
+    assert!(never.converged_ms.is_some(), "{never:?}");
+    let last = r.samples.last().expect("samples");
+    let last_never = never.samples.last().expect("samples");
+    assert!(last.releases >= 200, "{r:?}");
+    // Without collection every release stays; with it, about the
+    // releases of two periods (at most 20 at one release per 30 s).
+    assert!(last_never.max_retractions >= 200, "{never:?}");
+    assert!(last.max_retractions <= 30, "{r:?}");
+    let first = r.samples.get(1).expect("hour 1");
+    assert!(
+        last.max_items <= first.max_items + 15,
+        "items stay flat: {r:?}"
+    );
+}

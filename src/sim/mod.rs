@@ -17,6 +17,7 @@ mod liveness;
 mod long_run;
 mod net;
 mod scenario;
+mod tombstones;
 mod truth;
 
 pub use auto::{AutoPhase, AutoReport, AutoRun, Holdings, auto, holdings};
@@ -28,4 +29,5 @@ pub use liveness::{LivenessReport, LivenessRun, measure_liveness};
 pub use long_run::{LongRunReport, Sample, long_run};
 pub use net::{Net, NetConfig, PORT};
 pub use scenario::{Faults, GROUP, Outcome, Report, faults, measure};
+pub use tombstones::{TombReport, TombSample, tombstones};
 pub use truth::Truth;
