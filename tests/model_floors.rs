@@ -146,9 +146,59 @@ fn a_floor_never_passes_the_prefix_and_a_floor_we_have_changes_nothing() {
 }
 
 #[test]
-fn a_restored_node_may_have_collected_everything_it_wrote() {
-    let (m, _truth, _) = example();
+fn a_restart_after_collecting_claims_nothing_it_lost() {
+    // The reviewer's case: m collects Rmv I@5 (floor 5) and restarts with
+    // only its surviving items. Restored coverage ending at the last item
+    // (4) with no floor would let the next write's delta claim clock 5
+    // without the retraction, leaving I@3 live at B for ever. The floor is
+    // persisted, and the restored coverage reaches it.
+    let (mut m, truth, early) = example();
     let own = NodeId::from_u64(1);
-    let restored = TopologyDb::restore(own, m.clock(), m.own_items()).expect("restores");
-    assert_eq!(restored.floor(G, own), 5);
+    m.collect_own(5);
+    assert_eq!((m.floor(G, own), m.own_floor()), (5, 5));
+    assert!(
+        m.message(G)
+            .expect("held")
+            .items()
+            .items()
+            .iter()
+            .all(|i| i.live()),
+        "the retraction is collected at the writer too"
+    );
+    let mut truth = truth;
+    for persisted_floor in [true, false] {
+        let restored = TopologyDb::restore(own, m.clock(), m.own_items()).expect("restores");
+        let mut restored = if persisted_floor {
+            restored.with_own_floors(&m.own_floors())
+        } else {
+            restored
+        };
+        let w = restored
+            .claim(G, r(30, 39), 0, 0)
+            .expect("valid")
+            .expect("a write");
+        let mut b = TopologyDb::new(NodeId::from_u64(2));
+        b.apply(&early);
+        let msgs = restored.own_delta(&w, 1400, &FixedSizer).expect("fits");
+        let ok = msgs
+            .iter()
+            .all(|msg| truth.check("a message", Some(msg)).is_ok());
+        assert_eq!(
+            ok, persisted_floor,
+            "without the floor the delta claims clock 5"
+        );
+        if persisted_floor {
+            truth.record(&restored, G, &w);
+            let pulled = restored
+                .delta_since(G, b.message(G).expect("held").clock(), 1400, &FixedSizer)
+                .expect("fits");
+            for msg in msgs.iter().chain(&pulled) {
+                let mut msg = msg.clone();
+                msg.attach_floor(own, restored.floor(G, own));
+                b.apply(&msg);
+                truth.check("B", b.message(G)).expect("B stays consistent");
+            }
+            truth.holds_exactly("B", b.message(G)).expect("converged");
+        }
+    }
 }

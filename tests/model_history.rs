@@ -90,6 +90,11 @@ enum Step {
         writer: usize,
         back: u64,
     },
+    /// `writer` restarts from what it persists: its clock, its own items
+    /// and its own GC floor (everything it knew of others is gone).
+    Restart {
+        writer: usize,
+    },
 }
 
 fn action() -> impl Strategy<Value = Action> {
@@ -110,6 +115,7 @@ fn step() -> impl Strategy<Value = Step> {
         5 => (any::<Index>(), 0..NODES, any::<bool>())
             .prop_map(|(pick, dst, keep)| Step::Deliver { pick, dst, keep }),
         1 => (0..WRITERS, 0u64..4).prop_map(|(writer, back)| Step::Collect { writer, back }),
+        1 => (0..WRITERS).prop_map(|writer| Step::Restart { writer }),
     ]
 }
 
@@ -217,6 +223,16 @@ impl World {
         Ok(())
     }
 
+    fn restart(&mut self, w: usize) -> Result<(), String> {
+        let db = &self.dbs[w];
+        let restored = TopologyDb::restore(db.own_id(), db.clock(), db.own_items())
+            .map_err(|e| format!("restore: {e}"))?
+            .with_own_floors(&db.own_floors());
+        self.dbs[w] = restored;
+        self.refs[w] = state_of(&self.dbs[w]);
+        Ok(())
+    }
+
     fn check_all(&self) -> Result<(), String> {
         for (i, db) in self.dbs.iter().enumerate() {
             self.truth.check(&format!("node {i}"), db.message(G))?;
@@ -258,6 +274,7 @@ fn run(steps: &[Step]) -> Result<(), String> {
                 budget,
             } => w.produce(*src, *dst, *full, *budget)?,
             Step::Collect { writer, back } => w.collect(*writer, *back)?,
+            Step::Restart { writer } => w.restart(*writer)?,
             Step::Deliver { pick, dst, keep } => {
                 if !w.pool.is_empty() {
                     let i = pick.index(w.pool.len());

@@ -217,17 +217,28 @@ impl Message {
     /// from 0 (`known_upto`), and collects its retractions at or below the
     /// new floor. Returns whether anything changed.
     pub fn raise_floor(&mut self, member: NodeId, floor: u64) -> bool {
-        let floor = floor.min(self.clock.known_upto(member));
-        if floor <= self.clock.floor(member) {
+        if !self.raise_floor_only(member, floor) {
             return false;
         }
-        self.clock.set_floor(member, floor);
+        let floor = self.clock.floor(member);
         let before = self.items.len();
         self.items
             .retain(|i| i.member() != member || i.live() || i.clock() > floor);
         if self.items.len() != before {
             self.recompute_max_seen();
         }
+        true
+    }
+
+    /// Raises `member`'s floor like [`Message::raise_floor`] but keeps its
+    /// retractions (the writer's own state: it keeps its own tombstones, so
+    /// what it persists is exactly what it wrote; others collect them).
+    pub(crate) fn raise_floor_only(&mut self, member: NodeId, floor: u64) -> bool {
+        let floor = floor.min(self.clock.known_upto(member));
+        if floor <= self.clock.floor(member) {
+            return false;
+        }
+        self.clock.set_floor(member, floor);
         true
     }
 

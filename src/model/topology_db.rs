@@ -98,6 +98,9 @@ pub struct TopologyDb {
     /// Expired members: each one's writes at clocks up to the marker were
     /// dropped and are refused if they come back (see [`TopologyDb::expire`]).
     expired: BTreeMap<NodeId, u64>,
+    /// The own GC floor, the same in every group as far as the group's own
+    /// coverage allows: own retractions at or below it were collected.
+    own_floor: u64,
 }
 
 /// Caps on what a node keeps of others' writes, so a peer holding the
@@ -145,6 +148,7 @@ impl TopologyDb {
             groups: BTreeMap::new(),
             caps: Caps::default(),
             expired: BTreeMap::new(),
+            own_floor: 0,
         }
     }
 
@@ -385,9 +389,6 @@ impl TopologyDb {
             let last = items.iter().map(TimedItem::clock).max().unwrap_or(0);
             let mut cover = WorldClock::new();
             cover.set(own, Coverage::upto(last));
-            // Retractions may have been collected before the restart (the
-            // floor itself is not kept): the floor is as high as it may be.
-            cover.set_floor(own, last);
             groups.insert(g.clone(), Message::new(g, cover, items)?);
         }
         Ok(Self {
@@ -396,6 +397,7 @@ impl TopologyDb {
             groups,
             caps: Caps::default(),
             expired: BTreeMap::new(),
+            own_floor: 0,
         })
     }
 
@@ -487,6 +489,10 @@ impl TopologyDb {
             return Ok(None);
         }
         msg.clock_mut().set(own, Coverage::upto(clock));
+        // A group new to this node (or one it left long ago, all of it
+        // collected): what it wrote there at or below the floor was
+        // collected, so the first delta carries the floor and is a reset.
+        msg.raise_floor(own, self.own_floor);
         self.clock = clock;
         Ok(Some(Written {
             group: group.clone(),
@@ -494,6 +500,49 @@ impl TopologyDb {
             prev,
             upto: clock,
         }))
+    }
+
+    /// A restored view's own GC floors (persisted with the own items, one
+    /// per group, [`TopologyDb::own_floors`]): each such group exists, even
+    /// with no own item left, and its own coverage reaches at least the
+    /// floor, since own writes there at or below it that are not held were
+    /// collected retractions.
+    #[must_use]
+    pub fn with_own_floors(mut self, floors: &[(GroupName, u64)]) -> Self {
+        let own = self.own;
+        for (g, floor) in floors {
+            let floor = (*floor).min(self.clock);
+            if floor == 0 {
+                continue;
+            }
+            self.own_floor = self.own_floor.max(floor);
+            let msg = self
+                .groups
+                .entry(g.clone())
+                .or_insert_with(|| Message::empty(g.clone()));
+            if msg.clock().known_upto(own) < floor {
+                msg.clock_mut().set(own, Coverage::upto(floor));
+            }
+            msg.raise_floor(own, floor);
+        }
+        self
+    }
+
+    /// The own GC floor of every group where it is above 0, to persist
+    /// with the own items.
+    #[must_use]
+    pub fn own_floors(&self) -> Vec<(GroupName, u64)> {
+        self.groups
+            .iter()
+            .map(|(g, m)| (g.clone(), m.floor(self.own)))
+            .filter(|(_, f)| *f > 0)
+            .collect()
+    }
+
+    /// The highest own GC floor (0 = nothing collected).
+    #[must_use]
+    pub fn own_floor(&self) -> u64 {
+        self.own_floor
     }
 
     // --- merging ----------------------------------------------------------
@@ -830,15 +879,18 @@ impl TopologyDb {
     }
 
     /// Collects the node's own retractions written at clocks `<= upto` in
-    /// every group (raising its own GC floor there, never past its own
-    /// coverage) and returns, per group where the floor rose, a message
-    /// carrying only that floor, for broadcast: receivers collect the same
-    /// retractions. See docs/ALGORITHM.md, section 11.
+    /// every group: raises its own GC floor (persisted with the own items,
+    /// [`TopologyDb::own_floor`]) and returns, per group where the floor
+    /// rose, a message carrying only that floor; receivers collect the
+    /// same retractions. A group's floor never passes its own coverage.
+    /// See docs/ALGORITHM.md, section 11.
     pub fn collect_own(&mut self, upto: u64) -> Vec<Message> {
         let own = self.own;
+        self.own_floor = self.own_floor.max(upto.min(self.clock));
+        let floor = self.own_floor;
         let mut out = Vec::new();
         for msg in self.groups.values_mut() {
-            if msg.raise_floor(own, upto) {
+            if msg.raise_floor(own, floor) {
                 out.extend(msg.floor_only(own));
             }
         }

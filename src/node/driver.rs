@@ -438,6 +438,7 @@ impl Driver {
             let state = OwnState {
                 clock: p.clock,
                 items: p.items,
+                floors: p.floors,
             };
             self.store.save_own(&state).map_err(NodeError::Persist)?;
             self.chatter.handle_persisted(now, p.clock);

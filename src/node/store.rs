@@ -24,7 +24,8 @@ use crate::protocol::OwnState;
 use super::fs::Fs;
 
 const OWN_MAGIC: &[u8; 4] = b"SSOS";
-const OWN_VERSION: u8 = 1;
+/// Version 2 appends the own GC floors; version 1 files load with none.
+const OWN_VERSION: u8 = 2;
 
 /// Why the store failed. Nothing was changed on disk unless said.
 #[derive(Debug, thiserror::Error)]
@@ -66,6 +67,13 @@ const ID_ADVICE: &str = "Restore it from a backup, or delete it to make this boa
 struct OwnFile {
     clock: u64,
     items: Vec<StoredItem>,
+}
+
+/// Version 2: version 1's fields, then the own GC floor per group.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct OwnFileV2 {
+    v1: OwnFile,
+    floors: Vec<(String, u64)>,
 }
 
 #[derive(serde::Serialize, serde::Deserialize)]
@@ -250,7 +258,7 @@ impl Store {
 /// `magic | version | postcard body | xxh3-64 of all before (LE)`.
 #[must_use]
 pub fn encode_own(state: &OwnState) -> Vec<u8> {
-    let file = OwnFile {
+    let v1 = OwnFile {
         clock: state.clock,
         items: state
             .items
@@ -269,6 +277,14 @@ pub fn encode_own(state: &OwnState) -> Vec<u8> {
                 port: i.port(),
                 clock: i.clock(),
             })
+            .collect(),
+    };
+    let file = OwnFileV2 {
+        v1,
+        floors: state
+            .floors
+            .iter()
+            .map(|(g, f)| (g.to_string(), *f))
             .collect(),
     };
     let mut out = Vec::with_capacity(64 + 32 * state.items.len());
@@ -298,11 +314,26 @@ pub fn decode_own(bytes: &[u8], own: NodeId) -> Result<OwnState, String> {
     if body.get(..4) != Some(&OWN_MAGIC[..]) {
         return Err("not an own-state file (bad magic)".to_owned());
     }
-    if body.get(4) != Some(&OWN_VERSION) {
-        return Err(format!("unknown format version {:?}", body.get(4)));
+    let rest = body.get(5..).unwrap_or(&[]);
+    let undecodable = |e: postcard::Error| format!("undecodable ({e})");
+    let (file, stored_floors) = match body.get(4) {
+        Some(1) => (
+            postcard::from_bytes::<OwnFile>(rest).map_err(undecodable)?,
+            Vec::new(),
+        ),
+        Some(2) => {
+            let f: OwnFileV2 = postcard::from_bytes(rest).map_err(undecodable)?;
+            (f.v1, f.floors)
+        }
+        v => return Err(format!("unknown format version {v:?}")),
+    };
+    let mut floors = Vec::with_capacity(stored_floors.len());
+    for (g, floor) in stored_floors {
+        if floor > file.clock {
+            return Err(format!("floor {floor} above the clock {}", file.clock));
+        }
+        floors.push((GroupName::new(&g).map_err(|e| e.to_string())?, floor));
     }
-    let file: OwnFile = postcard::from_bytes(body.get(5..).unwrap_or(&[]))
-        .map_err(|e| format!("undecodable ({e})"))?;
     let mut items = Vec::with_capacity(file.items.len());
     for s in file.items {
         let group = GroupName::new(&s.group).map_err(|e| e.to_string())?;
@@ -329,6 +360,7 @@ pub fn decode_own(bytes: &[u8], own: NodeId) -> Result<OwnState, String> {
     Ok(OwnState {
         clock: file.clock,
         items,
+        floors,
     })
 }
 
@@ -353,6 +385,7 @@ mod tests {
         OwnState {
             clock: 4,
             items: vec![(g.clone(), a), (g, b)],
+            floors: vec![(GroupName::new("left").unwrap(), 3)],
         }
     }
 
@@ -400,6 +433,29 @@ mod tests {
         let err = s.load_declared().unwrap_err().to_string();
         assert!(err.contains("declared is corrupt"), "{err}");
         let _ = std::fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn a_version_1_own_state_loads_without_floors_and_a_floor_above_the_clock_is_refused() {
+        let me = NodeId::from_u64(9);
+        let mut v2 = encode_own(&state());
+        // A version 1 file is version 2 without the trailing floors
+        // (count 1, name length 4, "left", floor 3: 7 bytes).
+        let body_end = v2.len() - 8;
+        let mut v1 = v2[..body_end - 7].to_vec();
+        v1[4] = 1;
+        let sum = xxhash_rust::xxh3::xxh3_64(&v1);
+        v1.extend_from_slice(&sum.to_le_bytes());
+        let old = decode_own(&v1, me).unwrap();
+        assert!(old.floors.is_empty());
+        assert_eq!((old.clock, old.items), (state().clock, state().items));
+        // Floor 5 above clock 4 (the floor is the last byte of the body).
+        v2[body_end - 1] = 5;
+        v2.truncate(body_end);
+        let sum = xxhash_rust::xxh3::xxh3_64(&v2);
+        v2.extend_from_slice(&sum.to_le_bytes());
+        let err = decode_own(&v2, me).unwrap_err();
+        assert!(err.contains("above the clock"), "{err}");
     }
 
     #[test]

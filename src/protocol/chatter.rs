@@ -86,6 +86,10 @@ pub struct OwnState {
     pub clock: u64,
     /// Every own item, per group.
     pub items: Vec<(GroupName, TimedItem)>,
+    /// The own GC floor of each group where it is above 0: own retractions
+    /// there at or below it were collected (docs/ALGORITHM.md, section 11).
+    /// A group left long ago stays listed, so its floor survives a restart.
+    pub floors: Vec<(GroupName, u64)>,
 }
 
 /// Where a frame came from.
@@ -164,9 +168,9 @@ impl Chatter {
         now: Millis,
     ) -> Result<Self, ProtocolError> {
         let db = match restored {
-            Some(s) => {
-                TopologyDb::restore(me.id, s.clock, s.items).map_err(ProtocolError::Restore)?
-            }
+            Some(s) => TopologyDb::restore(me.id, s.clock, s.items)
+                .map_err(ProtocolError::Restore)?
+                .with_own_floors(&s.floors),
             None => TopologyDb::new(me.id),
         };
         let mut rng = ChaCha8Rng::from_seed(seed);
@@ -1312,6 +1316,7 @@ impl Chatter {
         self.persists.push_back(Persist {
             clock,
             items: self.db.own_items(),
+            floors: self.db.own_floors(),
         });
         self.events.push_back(Event::Changed {
             group: w.group.clone(),
@@ -1864,7 +1869,7 @@ const UNKNOWN_REP: SocketAddr =
 /// `ms` spread by up to `percent` either way.
 /// Bytes an own delta leaves free for the floor it carries (format version
 /// 3: the floor list's length, the member's index and the floor, as varints).
-const FLOOR_SLACK: usize = 12;
+const FLOOR_SLACK: usize = 16;
 
 fn jittered(rng: &mut ChaCha8Rng, ms: u64, percent: u64) -> u64 {
     let spread = ms.saturating_mul(percent) / 100;

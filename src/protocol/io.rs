@@ -207,4 +207,7 @@ pub struct Persist {
     pub clock: u64,
     /// Every own item, per group: the node's whole participation.
     pub items: Vec<(GroupName, TimedItem)>,
+    /// The own GC floor per group (own retractions at or below it were
+    /// collected).
+    pub floors: Vec<(GroupName, u64)>,
 }

@@ -890,6 +890,7 @@ impl Cluster {
                     state: OwnState {
                         clock: p.clock,
                         items: p.items,
+                        floors: p.floors,
                     },
                 },
             );

@@ -85,7 +85,8 @@ impl Truth {
     }
 
     /// Whether `db` holds exactly the latest write of every identity of
-    /// every group.
+    /// every group (a retraction also when nothing of its identity is
+    /// held: collected, or never heard of with all before it).
     #[must_use]
     pub fn holds_exactly(&self, db: &TopologyDb) -> bool {
         self.groups.iter().all(|(g, latest)| {
@@ -96,7 +97,9 @@ impl Truth {
             for (id, w) in latest {
                 match msg.items().get(id) {
                     Some(h) if h == w => held += 1,
-                    None if collected(msg, w) => {}
+                    // Collected, or never heard of together with all that
+                    // came before it: nothing of it is live either way.
+                    None if !w.live() => {}
                     _ => return false,
                 }
             }
@@ -115,7 +118,7 @@ impl Truth {
             };
             latest.iter().all(|(id, w)| match msg.items().get(id) {
                 Some(h) => h == w,
-                None => collected(msg, w),
+                None => !w.live(),
             })
         })
     }
@@ -128,7 +131,7 @@ impl Truth {
             for (id, write) in latest {
                 let msg = db.message(g.as_str());
                 let held = msg.and_then(|m| m.items().get(id));
-                let gone = held.is_none() && msg.is_some_and(|m| collected(m, write));
+                let gone = held.is_none() && !write.live();
                 if held != Some(write) && !gone {
                     out.push_str(&format!("  {g}: wants {write:?}, holds {held:?}\n"));
                 }

@@ -235,9 +235,9 @@ impl Codec {
     /// `budget` bytes. Pass `delta_since` the same `budget`.
     #[must_use]
     pub fn delta_sizer(&self, version: u8, budget: usize) -> impl ChunkSizer + use<> {
-        // Delta bodies are the same in every version.
-        let _ = version;
-        FrameSizer::delta(budget)
+        // Version 3 bodies end with the floors list: its count, 1 byte for
+        // the chunks `delta_since` cuts (they carry no floors).
+        FrameSizer::delta(budget).with_extra(usize::from(version >= 3))
     }
 
     /// As [`Codec::delta_sizer`], for a Forward frame carrying `list`.
@@ -248,7 +248,6 @@ impl Codec {
         budget: usize,
         list: &[PeerRef],
     ) -> impl ChunkSizer + use<> {
-        let _ = version;
-        FrameSizer::forward(budget, list)
+        FrameSizer::forward(budget, list).with_extra(usize::from(version >= 3))
     }
 }

@@ -69,6 +69,12 @@ impl FrameSizer {
         s
     }
 
+    /// The same with `bytes` more of fixed overhead.
+    pub(crate) const fn with_extra(mut self, bytes: usize) -> Self {
+        self.fixed += bytes;
+        self
+    }
+
     fn new(budget: usize, extra_ids: usize, extra_fixed: usize) -> Self {
         let max_members = budget / MIN_MEMBER;
         let max_ids = (max_members + extra_ids) as u64;

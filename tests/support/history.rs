@@ -58,18 +58,16 @@ impl Truth {
         Ok(())
     }
 
-    /// Whether `msg` holds exactly the latest write of every identity
-    /// (a retraction at or below its member's floor there may be collected).
+    /// Whether `msg` holds exactly the latest write of every identity, a
+    /// retraction also when nothing of its identity is held (collected, or
+    /// never heard of with everything before it: either way nothing of the
+    /// identity is live, which is all a reader can tell).
     pub fn holds_exactly(&self, who: &str, msg: Option<&Message>) -> Result<(), String> {
         let held: Vec<TimedItem> = msg.map(|m| m.items().items().to_vec()).unwrap_or_default();
-        let floor = |m: NodeId| msg.map_or(0, |msg| msg.floor(m));
         let want: Vec<TimedItem> = self
             .latest
             .values()
-            .filter(|w| {
-                let collected = !w.live() && w.clock() <= floor(w.member());
-                !collected || held.contains(w)
-            })
+            .filter(|w| w.live() || held.iter().any(|h| h.identity() == w.identity()))
             .copied()
             .collect();
         if held != want {
