@@ -4,7 +4,7 @@
 //! |---------------|--------------------------------------------------|--------------------|
 //! | `node.id`     | the node id, 16 hex digits                       | once, at first start |
 //! | `incarnation` | a counter, decimal                               | at every start     |
-//! | `own.state`   | own clock and own items (checksummed)            | after own writes   |
+//! | `own.state`   | own clock, items and GC floors (checksummed)     | after own writes   |
 //! | `declared`    | the groups the config file declared, JSON        | when that set changes |
 //!
 //! Every write is crash-safe ([`super::fs`]): write a temporary file, fsync,
