@@ -40,7 +40,7 @@ use super::group_name::GroupName;
 use super::node_id::NodeId;
 use super::timed_item::TimedItem;
 use super::timed_set::{MergeStats, TimedSet};
-use super::world_clock::{MemberClock, WorldClock};
+use super::world_clock::{MemberClock, WorldClock, value_of};
 
 /// One group's items and the coverage they back.
 #[derive(Clone, PartialEq, Eq, Hash, Debug)]
@@ -165,11 +165,7 @@ impl Message {
     /// world clock. Not a claim of coverage.
     #[must_use]
     pub fn max_seen(&self, member: NodeId) -> u64 {
-        self.max_seen
-            .binary_search_by(|(m, _)| m.cmp(&member))
-            .ok()
-            .and_then(|i| self.max_seen.get(i))
-            .map_or(0, |&(_, c)| c)
+        value_of(&self.max_seen, member).unwrap_or(0)
     }
 
     /// Per member with items, the highest item clock held, sorted by member.
@@ -217,28 +213,17 @@ impl Message {
     /// from 0 (`known_upto`), and collects its retractions at or below the
     /// new floor. Returns whether anything changed.
     pub fn raise_floor(&mut self, member: NodeId, floor: u64) -> bool {
-        if !self.raise_floor_only(member, floor) {
+        let floor = floor.min(self.clock.known_upto(member));
+        if floor <= self.clock.floor(member) {
             return false;
         }
-        let floor = self.clock.floor(member);
+        self.clock.set_floor(member, floor);
         let before = self.items.len();
         self.items
             .retain(|i| i.member() != member || i.live() || i.clock() > floor);
         if self.items.len() != before {
             self.recompute_max_seen();
         }
-        true
-    }
-
-    /// Raises `member`'s floor like [`Message::raise_floor`] but keeps its
-    /// retractions (the writer's own state: it keeps its own tombstones, so
-    /// what it persists is exactly what it wrote; others collect them).
-    pub(crate) fn raise_floor_only(&mut self, member: NodeId, floor: u64) -> bool {
-        let floor = floor.min(self.clock.known_upto(member));
-        if floor <= self.clock.floor(member) {
-            return false;
-        }
-        self.clock.set_floor(member, floor);
         true
     }
 
@@ -308,12 +293,7 @@ impl Message {
     /// (sorted by member): what the reset rule accepts of a message whose
     /// floor is above the receiver's but that does not cover `(0, floor]`.
     fn above_floors(&self, cut: &[(NodeId, u64)]) -> Message {
-        let below = |m: NodeId| {
-            cut.binary_search_by(|(x, _)| x.cmp(&m))
-                .ok()
-                .and_then(|i| cut.get(i))
-                .map(|&(_, f)| f)
-        };
+        let below = |m: NodeId| value_of(cut, m);
         let items = TimedSet::joined(
             self.items
                 .items()
@@ -380,13 +360,8 @@ impl Message {
             // The reset replaces what we hold of those members at clocks
             // <= f; what it carries there is accepted whatever we cover.
             let before = self.items.len();
-            let at_or_below = |i: &TimedItem| {
-                resets
-                    .binary_search_by(|(m, _)| m.cmp(&i.member()))
-                    .ok()
-                    .and_then(|k| resets.get(k))
-                    .is_some_and(|&(_, f)| i.clock() <= f)
-            };
+            let at_or_below =
+                |i: &TimedItem| value_of(&resets, i.member()).is_some_and(|f| i.clock() <= f);
             let dropped: Vec<TimedItem> = self
                 .items
                 .items()
@@ -481,12 +456,7 @@ impl Message {
         let mut raised = MaxSeenCursor::default();
         let mut cursor = CoverageCursor::new(clock);
         let in_reset = |item: &TimedItem| {
-            !resets.is_empty()
-                && resets
-                    .binary_search_by(|(m, _)| m.cmp(&item.member()))
-                    .ok()
-                    .and_then(|k| resets.get(k))
-                    .is_some_and(|&(_, f)| item.clock() <= f)
+            !resets.is_empty() && value_of(resets, item.member()).is_some_and(|f| item.clock() <= f)
         };
         let stats = self.items.merge_accepted(
             other.items.items(),

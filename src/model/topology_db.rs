@@ -98,9 +98,6 @@ pub struct TopologyDb {
     /// Expired members: each one's writes at clocks up to the marker were
     /// dropped and are refused if they come back (see [`TopologyDb::expire`]).
     expired: BTreeMap<NodeId, u64>,
-    /// The own GC floor, the same in every group as far as the group's own
-    /// coverage allows: own retractions at or below it were collected.
-    own_floor: u64,
 }
 
 /// Caps on what a node keeps of others' writes, so a peer holding the
@@ -148,7 +145,6 @@ impl TopologyDb {
             groups: BTreeMap::new(),
             caps: Caps::default(),
             expired: BTreeMap::new(),
-            own_floor: 0,
         }
     }
 
@@ -397,7 +393,6 @@ impl TopologyDb {
             groups,
             caps: Caps::default(),
             expired: BTreeMap::new(),
-            own_floor: 0,
         })
     }
 
@@ -461,6 +456,7 @@ impl TopologyDb {
     ) -> Result<Option<Written>, ModelError> {
         let own = self.own;
         let prev = self.clock;
+        let own_floor = self.own_floor();
         let msg = match self.groups.get_mut(group.as_str()) {
             Some(m) => m,
             None => self
@@ -492,7 +488,7 @@ impl TopologyDb {
         // A group new to this node (or one it left long ago, all of it
         // collected): what it wrote there at or below the floor was
         // collected, so the first delta carries the floor and is a reset.
-        msg.raise_floor(own, self.own_floor);
+        msg.raise_floor(own, own_floor);
         self.clock = clock;
         Ok(Some(Written {
             group: group.clone(),
@@ -515,7 +511,6 @@ impl TopologyDb {
             if floor == 0 {
                 continue;
             }
-            self.own_floor = self.own_floor.max(floor);
             let msg = self
                 .groups
                 .entry(g.clone())
@@ -539,10 +534,15 @@ impl TopologyDb {
             .collect()
     }
 
-    /// The highest own GC floor (0 = nothing collected).
+    /// The highest own GC floor of any group (0 = nothing collected).
     #[must_use]
     pub fn own_floor(&self) -> u64 {
-        self.own_floor
+        let own = self.own;
+        self.groups
+            .values()
+            .map(|m| m.floor(own))
+            .max()
+            .unwrap_or(0)
     }
 
     // --- merging ----------------------------------------------------------
@@ -886,8 +886,7 @@ impl TopologyDb {
     /// See docs/ALGORITHM.md, section 11.
     pub fn collect_own(&mut self, upto: u64) -> Vec<Message> {
         let own = self.own;
-        self.own_floor = self.own_floor.max(upto.min(self.clock));
-        let floor = self.own_floor;
+        let floor = upto.min(self.clock);
         let mut out = Vec::new();
         for msg in self.groups.values_mut() {
             if msg.raise_floor(own, floor) {

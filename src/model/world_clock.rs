@@ -90,11 +90,7 @@ impl WorldClock {
     /// been collected (0 = none).
     #[must_use]
     pub fn floor(&self, member: NodeId) -> u64 {
-        self.floors
-            .binary_search_by(|(m, _)| m.cmp(&member))
-            .ok()
-            .and_then(|i| self.floors.get(i))
-            .map_or(0, |&(_, f)| f)
+        value_of(&self.floors, member).unwrap_or(0)
     }
 
     /// Every floor, sorted by member.
@@ -355,6 +351,16 @@ impl WorldClock {
     pub fn fingerprint(&self) -> u64 {
         fingerprint_of(self.entries.iter())
     }
+}
+
+/// The value of `member` in a table sorted by member (floors, `max_seen`,
+/// the reset and cut lists of an apply).
+pub(crate) fn value_of(table: &[(NodeId, u64)], member: NodeId) -> Option<u64> {
+    table
+        .binary_search_by(|(m, _)| m.cmp(&member))
+        .ok()
+        .and_then(|i| table.get(i))
+        .map(|&(_, v)| v)
 }
 
 /// xxh3-64 over each entry's member id and spans (little-endian u64s), each

@@ -1159,18 +1159,19 @@ impl Chatter {
         };
         let to = self.reply_addr(sender, src);
         for chunk in chunks {
-            let probe = Frame {
-                sender: self.me.id,
-                incarnation: self.me.incarnation,
-                seq: self.seq + 1,
-                payload: wire::Payload::Delta(chunk),
-            };
-            let fits = self.codec.encoded_len(&probe, version) <= self.cfg.mtu;
-            let wire::Payload::Delta(message) = probe.payload else {
-                continue;
+            // Chunks are cut to fit; only a reset (it carries a floor) may
+            // not, and only it is measured.
+            let fits = chunk.clock().floors().is_empty() || {
+                let probe = Frame {
+                    sender: self.me.id,
+                    incarnation: self.me.incarnation,
+                    seq: self.seq + 1,
+                    payload: wire::Payload::Delta(chunk.clone()),
+                };
+                self.codec.encoded_len(&probe, version) <= self.cfg.mtu
             };
             if fits {
-                self.send_datagram(now, Some(to), wire::Payload::Delta(message), version);
+                self.send_datagram(now, Some(to), wire::Payload::Delta(chunk), version);
                 continue;
             }
             // A reset (all we hold of a member up to its floor) can be
@@ -1187,7 +1188,7 @@ impl Chatter {
                     author: self.me.id,
                     upto: 0,
                     list: Vec::new(),
-                    message,
+                    message: chunk,
                 },
             );
         }

@@ -517,6 +517,16 @@ mod tests {
         NodeId::from_u64(v)
     }
 
+    /// A rumor about node 1 at incarnation 1.
+    fn r(seq: u64, state: Liveness) -> Rumor {
+        Rumor {
+            id: id(1),
+            incarnation: 1,
+            seq,
+            state,
+        }
+    }
+
     #[test]
     fn frames_are_evidence_and_a_restart_is_recognised() {
         let mut d = Detector::new(DetectorConfig::default(), Millis(0));
@@ -553,12 +563,6 @@ mod tests {
     #[test]
     fn newer_rumors_win_and_graver_ones_win_ties() {
         let mut d = Detector::new(DetectorConfig::default(), Millis(0));
-        let r = |seq, state| Rumor {
-            id: id(1),
-            incarnation: 1,
-            seq,
-            state,
-        };
         d.rumor(r(5, Liveness::Alive), Millis(0));
         assert!(d.rumor(r(5, Liveness::Suspect), Millis(1)).is_some());
         assert!(
@@ -576,12 +580,6 @@ mod tests {
     #[test]
     fn a_down_node_stays_down_whatever_others_last_heard() {
         let mut d = Detector::new(DetectorConfig::default(), Millis(0));
-        let r = |seq, state| Rumor {
-            id: id(1),
-            incarnation: 1,
-            seq,
-            state,
-        };
         d.rumor(r(5, Liveness::Down), Millis(100));
         // Another observer heard a later frame and suspects it: still down,
         // still since 100.

@@ -73,14 +73,14 @@ pub fn tombstones(mut cfg: SimConfig, ttl_ms: u64, hours: u64, churn_ms: u64) ->
     let mut counter: u32 = 0;
     let mut releases = 0;
     let mut cut = false;
-    let mut healed_at = None;
+    let mut healed = false;
     let end = hours * hour;
     let mut next_sample = 0;
     while next_sample <= end {
         let next_event = [
             Some(next_claim),
             pending.front().map(|p| p.0),
-            (!cut && healed_at.is_none()).then_some(cut_at),
+            (!cut && !healed).then_some(cut_at),
             cut.then_some(heal_at),
             Some(next_sample),
         ]
@@ -89,14 +89,14 @@ pub fn tombstones(mut cfg: SimConfig, ttl_ms: u64, hours: u64, churn_ms: u64) ->
         .min()
         .unwrap_or(next_sample);
         c.run_until(Millis(next_event));
-        if !cut && healed_at.is_none() && next_event == cut_at {
+        if !cut && !healed && next_event == cut_at {
             c.net_mut().partition([away]);
             cut = true;
         }
         if cut && next_event == heal_at {
             c.net_mut().heal();
             cut = false;
-            healed_at = Some(heal_at);
+            healed = true;
         }
         while pending.front().is_some_and(|p| p.0 <= next_event) {
             if let Some((_, i, range)) = pending.pop_front()
@@ -168,7 +168,6 @@ pub fn tombstones(mut cfg: SimConfig, ttl_ms: u64, hours: u64, churn_ms: u64) ->
         }
     }
     report.converged_ms = c.run_until_converged(1_000, 600_000);
-    let _ = healed_at;
     c.check_invariant();
     report.violations = c.violations().len();
     report

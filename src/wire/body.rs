@@ -698,36 +698,11 @@ fn timed_item(member: NodeId, w: &WireItem) -> Result<TimedItem, WireError> {
     Ok(TimedItem::at(item, w.clock)?)
 }
 
-/// A message and its version 3 floors: strictly increasing members, each
-/// floor above 0.
-fn message_with(
-    w: WireMessage<'_>,
-    floors: &[WireFloor],
-    ids: &Ids<'_>,
-) -> Result<Message, WireError> {
-    check(floors, MAX_MEMBERS, Field::Members)?;
-    let m = message(w, ids)?;
-    if floors.is_empty() {
-        return Ok(m);
-    }
-    let (group, mut clock, items) = m.into_parts();
-    let mut last: Option<NodeId> = None;
-    for f in floors {
-        let member = ids.get(f.id)?;
-        if last.is_some_and(|l| l >= member) {
-            return Err(WireError::invalid(Invalid::MemberOrder));
-        }
-        last = Some(member);
-        if f.floor == 0 {
-            return Err(WireError::invalid(Invalid::ZeroClock));
-        }
-        clock.set_floor(member, f.floor);
-    }
-    Ok(Message::new(group, clock, items.items().to_vec())?)
-}
-
-fn message(w: WireMessage<'_>, ids: &Ids<'_>) -> Result<Message, WireError> {
+/// A message and its floors (version 3; none before): floors in strictly
+/// increasing member order, each above 0.
+fn message(w: WireMessage<'_>, floors: &[WireFloor], ids: &Ids<'_>) -> Result<Message, WireError> {
     check(&w.members, MAX_MEMBERS, Field::Members)?;
+    check(floors, MAX_MEMBERS, Field::Members)?;
     let group = group_name(w.group)?;
     let mut clock = WorldClock::new();
     let mut items = Vec::new();
@@ -749,6 +724,18 @@ fn message(w: WireMessage<'_>, ids: &Ids<'_>) -> Result<Message, WireError> {
         for i in &m.items {
             items.push(timed_item(member, i)?);
         }
+    }
+    let mut last: Option<NodeId> = None;
+    for f in floors {
+        let member = ids.get(f.id)?;
+        if last.is_some_and(|l| l >= member) {
+            return Err(WireError::invalid(Invalid::MemberOrder));
+        }
+        last = Some(member);
+        if f.floor == 0 {
+            return Err(WireError::invalid(Invalid::ZeroClock));
+        }
+        clock.set_floor(member, f.floor);
     }
     Ok(Message::new(group, clock, items)?)
 }
@@ -942,7 +929,7 @@ pub(crate) fn decode(
             frame(
                 inc,
                 seq,
-                Payload::Delta(message_with(p.message, &p.floors, &ids)?),
+                Payload::Delta(message(p.message, &p.floors, &ids)?),
             )
         }
         FrameKind::Delta => {
@@ -953,7 +940,7 @@ pub(crate) fn decode(
                 payload: p,
             } = open::<WireMessage<'_>>(bytes)?;
             let ids = Ids { sender, ids: &t };
-            frame(inc, seq, Payload::Delta(message(p, &ids)?))
+            frame(inc, seq, Payload::Delta(message(p, &[], &ids)?))
         }
         FrameKind::Forward => {
             let (inc, seq, t, p, floors) = if version >= 3 {
@@ -979,7 +966,7 @@ pub(crate) fn decode(
                     .iter()
                     .map(|x| peer(x, &ids))
                     .collect::<Result<Vec<_>, _>>()?,
-                message: message_with(p.message, &floors, &ids)?,
+                message: message(p.message, &floors, &ids)?,
             };
             frame(inc, seq, Payload::Forward(f))
         }

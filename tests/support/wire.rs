@@ -124,6 +124,14 @@ pub fn golden_frames() -> Vec<(&'static str, u8, Frame)> {
         id: id(0x0c0c),
         addr: addr4([192, 168, 1, 21], 7946),
     };
+    let forward = |message| {
+        Payload::Forward(Forward {
+            author: sender,
+            upto: 3,
+            list: vec![peer],
+            message,
+        })
+    };
     vec![
         ("announce_v1", 1, frame(Payload::Announce(announce(1)))),
         ("announce_v2", 2, frame(Payload::Announce(announce(2)))),
@@ -137,27 +145,9 @@ pub fn golden_frames() -> Vec<(&'static str, u8, Frame)> {
             })),
         ),
         ("delta", 2, frame(Payload::Delta(golden_message(sender)))),
-        (
-            "forward",
-            2,
-            frame(Payload::Forward(Forward {
-                author: sender,
-                upto: 3,
-                list: vec![peer],
-                message: golden_message(sender),
-            })),
-        ),
+        ("forward", 2, frame(forward(golden_message(sender)))),
         ("delta_v3", 3, frame(Payload::Delta(golden_floored(sender)))),
-        (
-            "forward_v3",
-            3,
-            frame(Payload::Forward(Forward {
-                author: sender,
-                upto: 3,
-                list: vec![peer],
-                message: golden_floored(sender),
-            })),
-        ),
+        ("forward_v3", 3, frame(forward(golden_floored(sender)))),
         (
             "ping",
             2,
