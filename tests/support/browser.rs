@@ -7,6 +7,10 @@
 //! a fresh profile and the flags that keep it off the network. Nothing here
 //! downloads a browser.
 //!
+//! Nothing here waits by sleeping: chromedriver is ready when it prints its
+//! start line, and [`Browser::wait_for`] re-checks its condition inside the
+//! page at each change of the document, with a deadline.
+//!
 //! Cleanup is by PID, also when a test fails: on drop the session is ended,
 //! then every process descending from our chromedriver, and every process
 //! whose command line names our private profile directory (Chromium's
@@ -15,10 +19,13 @@
 // Deadlines for real processes need the real clock.
 #![allow(clippy::disallowed_methods)]
 
+use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::process::ChildStdout;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::sync::mpsc;
+use std::time::Duration;
 
 use serde_json::{Value, json};
 
@@ -72,14 +79,15 @@ impl Browser {
         let profile = scratch.join(format!("chromium-profile-{port}"));
         std::fs::create_dir_all(&profile).expect("profile dir");
         let log = scratch.join(format!("chromedriver-{port}.log"));
-        let driver = Command::new(&tools.chromedriver)
+        let mut driver = Command::new(&tools.chromedriver)
             .arg(format!("--port={port}"))
             .arg(format!("--log-path={}", log.display()))
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
+            .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
             .expect("spawn chromedriver");
+        let banner = driver.stdout.take().map(started_banner);
         let mut b = Browser {
             driver: Some(driver),
             addr: SocketAddr::from(([127, 0, 0, 1], port)),
@@ -87,7 +95,7 @@ impl Browser {
             profile,
             log,
         };
-        b.wait_ready(Duration::from_secs(30));
+        b.wait_ready(banner, Duration::from_secs(30));
         let args = [
             "--headless=new".to_owned(),
             "--no-sandbox".to_owned(),
@@ -114,22 +122,22 @@ impl Browser {
         b
     }
 
-    fn wait_ready(&self, within: Duration) {
-        let deadline = Instant::now() + within;
-        loop {
-            if let Ok(r) = http::request(self.addr, "GET", "/status", None)
-                && r.status == 200
-                && r.json()["value"]["ready"] == true
-            {
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "chromedriver not ready within {within:?}; log:\n{}",
-                self.log_text()
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
+    /// Waits for chromedriver's "started successfully" line on its
+    /// stdout (up to `within`), then checks that it reports itself ready.
+    fn wait_ready(&self, banner: Option<mpsc::Receiver<()>>, within: Duration) {
+        let started = banner.is_some_and(|rx| rx.recv_timeout(within).is_ok());
+        assert!(
+            started,
+            "chromedriver did not start within {within:?}; log:\n{}",
+            self.log_text()
+        );
+        let r = http::request(self.addr, "GET", "/status", None)
+            .unwrap_or_else(|e| panic!("chromedriver /status: {e}"));
+        assert!(
+            r.status == 200 && r.json()["value"]["ready"] == true,
+            "chromedriver started but is not ready: {}",
+            r.text()
+        );
     }
 
     /// chromedriver's log so far.
@@ -171,20 +179,48 @@ impl Browser {
         )
     }
 
-    /// Evaluates `script` until it returns something other than `null` or
-    /// `false`, up to `within`; `Err` with the last value at the deadline.
+    /// Evaluates `script` (a function body) in the page now and again at
+    /// every change of the document (a `MutationObserver`: the page shows
+    /// all its state in the DOM), until it returns something other than
+    /// `null` or `false`, up to `within`; `Err` with the last value at the
+    /// deadline.
     pub fn wait_for(&self, within: Duration, script: &str) -> Result<Value, Value> {
-        let deadline = Instant::now() + within;
-        loop {
-            let v = self.eval(script);
-            if !(v.is_null() || v == false) {
-                return Ok(v);
-            }
-            if Instant::now() >= deadline {
-                return Err(v);
-            }
-            std::thread::sleep(Duration::from_millis(200));
-        }
+        let ms = u64::try_from(within.as_millis()).unwrap_or(u64::MAX);
+        // The driver's own limit on an async script, a little past ours.
+        self.call(
+            "POST",
+            &self.session_path("/timeouts"),
+            &json!({ "script": ms.saturating_add(10_000) }),
+        );
+        let waiter = format!(
+            r"
+            const done = arguments[arguments.length - 1];
+            const check = () => {{ try {{ return (() => {{ {script} }})(); }} catch (e) {{ return null; }} }};
+            const good = (v) => !(v === null || v === undefined || v === false);
+            const first = check();
+            if (good(first)) {{ done({{ ok: true, v: first }}); return; }}
+            let over = false;
+            let obs = null;
+            let timer = null;
+            const finish = (ok, v) => {{
+              if (over) return;
+              over = true;
+              if (obs) obs.disconnect();
+              if (timer) clearTimeout(timer);
+              done({{ ok, v }});
+            }};
+            obs = new MutationObserver(() => {{ const v = check(); if (good(v)) finish(true, v); }});
+            obs.observe(document, {{ subtree: true, childList: true, attributes: true, characterData: true }});
+            timer = setTimeout(() => finish(false, check()), {ms});
+            "
+        );
+        let r = self.call(
+            "POST",
+            &self.session_path("/execute/async"),
+            &json!({ "script": waiter, "args": [] }),
+        );
+        let v = r["v"].clone();
+        if r["ok"] == true { Ok(v) } else { Err(v) }
     }
 
     /// Makes the viewport exactly `width`×`height` CSS pixels, whatever
@@ -273,4 +309,19 @@ impl Drop for Browser {
         }
         let _ = std::fs::remove_dir_all(&self.profile);
     }
+}
+
+/// Reads chromedriver's stdout on a thread and signals once it prints that
+/// it started (the thread then drains the rest until the pipe closes).
+fn started_banner(out: ChildStdout) -> mpsc::Receiver<()> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines() {
+            let Ok(line) = line else { break };
+            if line.contains("started successfully") {
+                let _ = tx.send(());
+            }
+        }
+    });
+    rx
 }
