@@ -6,6 +6,11 @@
 //! transmits until then), so it is not part of the observable history. The
 //! simulator cannot use `tests/support`, so this is its own, small copy of
 //! the coverage-invariant checker.
+//!
+//! Interest (docs/ALGORITHM.md 8.6): a node holds a group only while it is a
+//! member (its latest durable write there includes a live item). So "holds
+//! exactly" means: every member of a group holds exactly the group's latest
+//! writes, and a non-member holds nothing of it but its own items.
 
 use std::collections::BTreeMap;
 
@@ -45,6 +50,47 @@ impl Truth {
         self.groups.keys()
     }
 
+    /// Whether `who`'s latest durable writes in `group` include a live item:
+    /// it is a member and must hold the group.
+    #[must_use]
+    pub fn is_member(&self, group: &GroupName, who: NodeId) -> bool {
+        self.groups.get(group).is_some_and(|latest| {
+            latest
+                .iter()
+                .any(|(id, w)| id.member == who && w.live())
+        })
+    }
+
+    /// The members of `group` (see [`Truth::is_member`]), sorted.
+    #[must_use]
+    pub fn members(&self, group: &GroupName) -> Vec<NodeId> {
+        let mut out: Vec<NodeId> = Vec::new();
+        if let Some(latest) = self.groups.get(group) {
+            for (id, w) in latest {
+                if w.live() && !out.contains(&id.member) {
+                    out.push(id.member);
+                }
+            }
+        }
+        out.sort_unstable();
+        out
+    }
+
+    /// The latest writes `db`'s node must hold in `group`: all of them if
+    /// it is a member, else only its own.
+    fn wanted<'a>(
+        &'a self,
+        group: &'a GroupName,
+        latest: &'a BTreeMap<Identity, TimedItem>,
+        db: &TopologyDb,
+    ) -> impl Iterator<Item = (&'a Identity, &'a TimedItem)> + 'a {
+        let who = db.own_id();
+        let member = self.is_member(group, who);
+        latest
+            .iter()
+            .filter(move |(id, _)| member || id.member == who)
+    }
+
     /// The latest write of `identity` in `group`.
     #[must_use]
     pub fn latest(&self, group: &GroupName, identity: &Identity) -> Option<&TimedItem> {
@@ -82,27 +128,28 @@ impl Truth {
     }
 
     /// Whether `db` holds exactly the latest write of every identity of
-    /// every group.
+    /// every group its node is a member of, and of every other group
+    /// nothing but its own.
     #[must_use]
     pub fn holds_exactly(&self, db: &TopologyDb) -> bool {
         self.groups.iter().all(|(g, latest)| {
             let held = db
                 .message(g.as_str())
                 .map_or(&[][..], |m| m.items().items());
-            held.len() == latest.len() && held.iter().zip(latest.values()).all(|(a, b)| a == b)
+            let mut want = self.wanted(g, latest, db).map(|(_, w)| w);
+            held.iter().all(|a| want.next() == Some(a)) && want.next().is_none()
         })
     }
 
-    /// Whether `db` holds the latest write of every identity the log has
-    /// (it may hold more: writes forged by a key holder, which the log of
-    /// honest writes does not know).
+    /// Whether `db` holds the latest write of every identity the log has in
+    /// the groups its node is a member of (it may hold more: writes forged
+    /// by a key holder, which the log of honest writes does not know).
     #[must_use]
     pub fn holds_all(&self, db: &TopologyDb) -> bool {
         self.groups.iter().all(|(g, latest)| {
-            let Some(msg) = db.message(g.as_str()) else {
-                return latest.is_empty();
-            };
-            latest.iter().all(|(id, w)| msg.items().get(id) == Some(w))
+            let msg = db.message(g.as_str());
+            self.wanted(g, latest, db)
+                .all(|(id, w)| msg.and_then(|m| m.items().get(id)) == Some(w))
         })
     }
 
@@ -111,7 +158,16 @@ impl Truth {
     pub fn diff(&self, db: &TopologyDb) -> String {
         let mut out = String::new();
         for (g, latest) in &self.groups {
-            for (id, write) in latest {
+            if let Some(msg) = db.message(g.as_str()) {
+                let who = db.own_id();
+                if !self.is_member(g, who) {
+                    let others = msg.items().items().iter().filter(|i| i.member() != who);
+                    for i in others {
+                        out.push_str(&format!("  {g}: not a member, holds {i:?}\n"));
+                    }
+                }
+            }
+            for (id, write) in self.wanted(g, latest, db) {
                 let held = db.message(g.as_str()).and_then(|m| m.items().get(id));
                 if held != Some(write) {
                     out.push_str(&format!("  {g}: wants {write:?}, holds {held:?}\n"));
