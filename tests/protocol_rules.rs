@@ -921,7 +921,12 @@ fn a_non_member_stores_nothing_of_a_group_but_lists_its_name() {
     assert!(a.db().message("g").is_none(), "no items, no world clock");
     assert!(a.lookup("g", 5).is_empty());
     assert_eq!(a.groups(), vec![g()], "the name is still listed");
-    let fp = b.db().message("g").expect("b holds g").clock().fingerprint();
+    let fp = b
+        .db()
+        .message("g")
+        .expect("b holds g")
+        .clock()
+        .fingerprint();
     assert_eq!(a.interest().get(&g()).and_then(|h| h.fingerprint), Some(fp));
     assert!(a.stats().drops.get("not_member").copied().unwrap_or(0) >= 1);
     // Nor does a advertise g, nor pull it, however long it waits.
@@ -929,7 +934,10 @@ fn a_non_member_stores_nothing_of_a_group_but_lists_its_name() {
     let later = now.plus(60_000);
     a.handle_timeout(later);
     let out = drain(&mut a, later);
-    assert!(!out.iter().any(|t| kind(t) == Some(FrameKind::Pull)), "{out:?}");
+    assert!(
+        !out.iter().any(|t| kind(t) == Some(FrameKind::Pull)),
+        "{out:?}"
+    );
     assert!(a.converged(later, 1_000_000), "a lacks nothing it wants");
 }
 
@@ -1004,7 +1012,10 @@ fn joining_an_existing_group_pulls_it_and_gets_its_items() {
     deliver(&answer, 2, &mut a, addr(1), false, now);
     assert_eq!(a.lookup("g", 5).len(), 1, "b's claim arrived");
     assert!(a.interest().get(&g()).is_none(), "no longer only a name");
-    assert_eq!(announced_groups(&announce(&mut a, now)), vec!["g".to_owned()]);
+    assert_eq!(
+        announced_groups(&announce(&mut a, now)),
+        vec!["g".to_owned()]
+    );
 }
 
 #[test]

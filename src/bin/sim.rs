@@ -490,6 +490,14 @@ fn interest(a: &Args, seed: u64) -> ExitCode {
         r.all.idle_bytes / r.one.idle_bytes.max(1.0),
         r.all.churn_bytes / r.one.churn_bytes.max(1.0)
     );
+    for run in [&r.one, &r.all] {
+        if !run.exact {
+            println!("run joining {} group(s) diverged:", run.joined);
+            for line in run.divergence.lines().take(20) {
+                println!("{line}");
+            }
+        }
+    }
     let ok = [&r.one, &r.all]
         .iter()
         .all(|run| run.exact && run.violations == 0 && run.boot_ms.is_some());

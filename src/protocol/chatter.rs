@@ -321,9 +321,7 @@ impl Chatter {
             .filter(|p| now.since(p.last_heard) <= window)
             .all(|p| {
                 p.groups.iter().all(|(g, (fp, at))| {
-                    now.since(*at) > window
-                        || !self.holds(g)
-                        || self.fingerprint(g) == Some(*fp)
+                    now.since(*at) > window || !self.holds(g) || self.fingerprint(g) == Some(*fp)
                 })
             })
     }
@@ -1138,6 +1136,8 @@ impl Chatter {
             p.rep_at = None;
             p.rep_direct_at = None;
         }
+        let rep_ttl = self.rep_ttl();
+        let mut new_reps = Vec::new();
         for (k, h) in a.heads.iter().enumerate() {
             if h.id == me {
                 continue;
@@ -1149,17 +1149,27 @@ impl Chatter {
             if p.addr.is_none() {
                 p.addr = Some(h.addr);
             }
+            let was_rep = p.is_rep(now, rep_ttl);
             if k == 0 {
                 p.rep_at = Some(now);
                 p.rep_direct_at = Some(now);
             } else if from_local {
                 p.rep_at = Some(now);
             }
+            if !was_rep && p.is_rep(now, rep_ttl) {
+                new_reps.push(h.id);
+            }
             if new {
                 self.events.push_back(Event::PeerDiscovered {
                     id: h.id,
                     addr: h.addr,
                 });
+            }
+        }
+        if !self.held.is_empty() {
+            let held: Vec<GroupName> = self.held.iter().cloned().collect();
+            for id in new_reps {
+                self.introduce(now, id, &held);
             }
         }
         for d in &a.groups.entries {
@@ -1502,11 +1512,13 @@ impl Chatter {
         let mut hear_us = Vec::new();
         let mut reps = Vec::new();
         let mut far = Vec::new();
-        let mut other_reps = 0usize;
+        let mut other_reps = Vec::new();
         for p in self.peers.iter() {
             if !(members.contains(&p.id) || p.holds(group)) {
                 if multicast && p.is_rep(now, rep_ttl) && !self.is_local(p, now, ttl) {
-                    other_reps += 1;
+                    if let Some(r) = p.peer_ref() {
+                        other_reps.push(r);
+                    }
                 }
                 continue;
             }
@@ -1529,14 +1541,25 @@ impl Chatter {
         // `c` hears `head`'s multicast, as far as we know: it said so, or
         // it named `head` its island's representative, or `head` hears it.
         let covered = |c: NodeId, head: NodeId| {
-            peers.get(c).is_some_and(|p| {
-                p.rep_of == Some(head) || p.hears(head, now, ttl)
-            }) || peers.get(head).is_some_and(|h| h.hears(c, now, ttl))
+            peers
+                .get(c)
+                .is_some_and(|p| p.rep_of == Some(head) || p.hears(head, now, ttl))
+                || peers.get(head).is_some_and(|h| h.hears(c, now, ttl))
         };
         // Every far island's representative is a member (a group most
         // nodes joined): they cover every island, as in the full tree.
-        let all_islands = !reps.is_empty() && other_reps == 0;
+        let all_islands = !reps.is_empty() && other_reps.is_empty();
+        // A member whose address we do not know (we hold its items but never
+        // heard from it) is reached through every far island's
+        // representative, which multicasts on its LAN: the full tree.
+        let me = self.me.id;
+        let unreachable = members
+            .iter()
+            .any(|m| *m != me && self.peers.get(*m).is_none_or(|p| p.addr.is_none()));
         let mut dests = reps;
+        if unreachable {
+            dests.extend(other_reps);
+        }
         for c in far.into_iter().filter(|_| !all_islands) {
             if !dests.iter().any(|h| covered(c.id, h.id)) {
                 dests.push(c);
@@ -1800,10 +1823,27 @@ impl Chatter {
             .holders(group)
             .into_iter()
             .filter(|id| *id != self.me.id)
-            .filter(|id| self.peers.get(*id).is_some_and(|p| !self.is_local(p, now, ttl)))
+            .filter(|id| {
+                self.peers
+                    .get(*id)
+                    .is_some_and(|p| !self.is_local(p, now, ttl))
+            })
             .collect();
         let Some(id) = pick(&mut self.rng, &far) else {
-            return false;
+            // No far member known: a beacon of our items of the group to a
+            // random far island, whose members then welcome us.
+            let rep_ttl = self.rep_ttl();
+            let reps: Vec<NodeId> = self
+                .peers
+                .iter()
+                .filter(|p| p.is_rep(now, rep_ttl) && !self.is_local(p, now, ttl))
+                .map(|p| p.id)
+                .collect();
+            let Some(rep) = pick(&mut self.rng, &reps) else {
+                return false;
+            };
+            self.introduce(now, rep, std::slice::from_ref(group));
+            return true;
         };
         let Some(addr) = self.peers.get(id).and_then(|p| p.addr) else {
             return false;
@@ -1813,6 +1853,53 @@ impl Chatter {
         }
         self.send_announce_with(now, Some(addr), Some(group));
         true
+    }
+
+    /// Sends the representative `rep` of a far island our own items of each
+    /// of `groups` (a tree step with an empty list): it multicasts them on
+    /// its LAN, where the groups' members learn of us and welcome us. Done
+    /// when we learn of an island, so members find each other across
+    /// subnets whatever the order of joins and island discovery.
+    fn introduce(&mut self, now: Millis, rep: NodeId, groups: &[GroupName]) {
+        let ttl = self.hears_ttl(now);
+        let Some(p) = self.peers.get(rep) else { return };
+        if self.is_local(p, now, ttl) || self.detector.state(rep) == Liveness::Down {
+            return;
+        }
+        let Some(to) = p.peer_ref() else { return };
+        let version = self.send_version();
+        let sizer = self.codec.delta_sizer(version, self.cfg.mtu);
+        for group in groups {
+            let upto = self
+                .db
+                .message(group.as_str())
+                .map_or(0, |m| m.clock().known_upto(self.me.id));
+            if upto == 0 {
+                continue;
+            }
+            let mine = Written {
+                group: group.clone(),
+                prev_in_group: 0,
+                prev: 0,
+                upto,
+            };
+            let Ok(chunks) = self.db.own_delta(&mine, self.cfg.mtu, &sizer) else {
+                self.stats.drop("delta_budget");
+                continue;
+            };
+            for chunk in chunks {
+                self.send_forward(
+                    now,
+                    to,
+                    Forward {
+                        author: self.me.id,
+                        upto,
+                        list: Vec::new(),
+                        message: chunk,
+                    },
+                );
+            }
+        }
     }
 
     /// Announces to the seeds not known as peers yet.

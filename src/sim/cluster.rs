@@ -1118,12 +1118,11 @@ impl Cluster {
         // A write must reach every running member of its group (a node
         // that has not joined the group does not store it).
         self.tracked.retain(|t| {
-            let all = t.reached.iter().zip(nodes).all(|(r, n)| {
-                *r || n
-                    .chatter
-                    .as_ref()
-                    .is_none_or(|c| !c.holds(&t.group))
-            });
+            let all = t
+                .reached
+                .iter()
+                .zip(nodes)
+                .all(|(r, n)| *r || n.chatter.as_ref().is_none_or(|c| !c.holds(&t.group)));
             if all {
                 done.push(now.since(t.start));
             }

@@ -49,6 +49,8 @@ pub struct InterestRun {
     pub exact: bool,
     /// Invariant violations (must be none).
     pub violations: usize,
+    /// What the nodes that did not converge lack (empty if exact).
+    pub divergence: String,
 }
 
 /// Both runs of [`interest`].
@@ -133,7 +135,7 @@ fn run(cfg: SimConfig, groups: usize, join_all: bool) -> InterestRun {
     let n = cfg.nodes;
     let mut c = Cluster::new(cfg);
     let step = 500;
-    let limit = 600_000;
+    let limit = 300_000;
     let mut report = InterestRun {
         joined: if join_all { groups } else { 1 },
         ..InterestRun::default()
@@ -191,6 +193,9 @@ fn run(cfg: SimConfig, groups: usize, join_all: bool) -> InterestRun {
         .unwrap_or(0);
     c.check_invariant();
     report.exact = c.converged();
+    if !report.exact {
+        report.divergence = c.divergence();
+    }
     report.violations = c.violations().len();
     report
 }

@@ -54,11 +54,9 @@ impl Truth {
     /// it is a member and must hold the group.
     #[must_use]
     pub fn is_member(&self, group: &GroupName, who: NodeId) -> bool {
-        self.groups.get(group).is_some_and(|latest| {
-            latest
-                .iter()
-                .any(|(id, w)| id.member == who && w.live())
-        })
+        self.groups
+            .get(group)
+            .is_some_and(|latest| latest.iter().any(|(id, w)| id.member == who && w.live()))
     }
 
     /// The members of `group` (see [`Truth::is_member`]), sorted.
