@@ -133,6 +133,13 @@ fn lan(a: &mut Chatter, ia: u8, b: &mut Chatter, ib: u8, now: Millis) {
     }
 }
 
+/// `c` joins `g` (a `Get`: a member receives the group; interest, ALGORITHM.md
+/// 8.6); its broadcast is dropped.
+fn join(c: &mut Chatter, now: Millis) {
+    c.handle_command(now, Command::Join(g())).expect("ok");
+    drain(c, now);
+}
+
 /// Forces a multicast announce out of `c`.
 fn announce(c: &mut Chatter, now: Millis) -> Vec<Transmit> {
     c.handle_timeout(now.plus(2_000_000));
@@ -277,6 +284,7 @@ fn a_tree_receiver_that_does_not_hear_the_author_multicasts_on_its_lan() {
     let mut a = node(1, quiet());
     let mut b = node(2, quiet());
     introduce(&mut a, 1, &mut b, 2, now);
+    join(&mut b, now);
     a.handle_command(now, claim(0)).expect("ok");
     let ts = drain(&mut a, now);
     let Transmit::Connect { conn, .. } = ts[1] else {
@@ -289,8 +297,12 @@ fn a_tree_receiver_that_does_not_hear_the_author_multicasts_on_its_lan() {
     let inbound = b.handle_accept(now, addr(1));
     b.handle_frame(now, inbound, &bytes);
     let out = drain(&mut b, now);
-    assert!(matches!(out[0], Transmit::Multicast { .. }));
-    assert_eq!(kind(&out[0]), Some(FrameKind::Delta));
+    // (b may also welcome a, new to it in g, with a unicast announce.)
+    let multicast = out
+        .iter()
+        .find(|t| matches!(t, Transmit::Multicast { .. }))
+        .expect("a multicast");
+    assert_eq!(kind(multicast), Some(FrameKind::Delta));
     assert_eq!(b.db().lookup("g", 5).len(), 1);
 }
 
@@ -301,6 +313,7 @@ fn a_differing_digest_is_pulled_once_quiet_and_answered_with_the_delta() {
     let mut a = node(1, cfg.clone());
     let mut b = node(2, cfg);
     introduce(&mut a, 1, &mut b, 2, Millis(0));
+    join(&mut a, Millis(0));
     b.handle_command(Millis(0), claim(0)).expect("ok");
     drain(&mut b, Millis(0)); // the broadcast is lost
     let ann = announce(&mut b, Millis(100));
@@ -334,6 +347,8 @@ fn an_unanswered_pull_goes_to_another_holder() {
     let mut c = node(3, cfg);
     introduce(&mut a, 1, &mut b, 2, Millis(0));
     introduce(&mut a, 1, &mut c, 3, Millis(0));
+    join(&mut a, Millis(0));
+    join(&mut c, Millis(0));
     b.handle_command(Millis(0), claim(0)).expect("ok");
     let bs = drain(&mut b, Millis(0));
     deliver(&bs, 2, &mut c, addr(3), true, Millis(0));
@@ -522,6 +537,17 @@ fn news_by_unicast_is_gossiped_once_and_a_duplicate_stops() {
     let mut c = node(3, quiet());
     introduce(&mut b, 2, &mut a, 1, now);
     introduce(&mut b, 2, &mut c, 3, now);
+    // b and c are members of g (gossip goes to members only), and b knows
+    // c is: c's join reached it.
+    join(&mut b, now);
+    c.handle_command(now, Command::Join(g())).expect("ok");
+    // c is far from b (no multicast between them): its join came by TCP.
+    for t in drain(&mut c, now) {
+        if let Transmit::Multicast { bytes } = t {
+            b.handle_datagram(now, addr(3), Via::Unicast, &bytes);
+        }
+    }
+    drain(&mut b, now);
     a.handle_command(now, claim(0)).expect("ok");
     let delta = drain(&mut a, now)
         .into_iter()
@@ -797,6 +823,7 @@ fn a_suspect_that_stays_silent_goes_down_and_is_not_probed_again() {
 fn a_forgotten_member_leaves_the_view_stays_out_and_returns_when_heard() {
     let (mut a, mut c) = (node(1, quiet()), node(3, quiet()));
     introduce(&mut a, 1, &mut c, 3, Millis(0));
+    join(&mut a, Millis(0));
     let c_id = NodeId::from_u64(3);
     c.handle_command(Millis(0), claim(0)).expect("ok");
     let news = drain(&mut c, Millis(0));
@@ -822,4 +849,286 @@ fn a_forgotten_member_leaves_the_view_stays_out_and_returns_when_heard() {
     assert_eq!(a.db().expired_upto(c_id), 0);
     deliver(&news, 3, &mut a, addr(1), true, Millis(40));
     assert_eq!(a.lookup("g", 5).len(), 1);
+}
+
+// --- interest (ALGORITHM.md 8.6) ----------------------------------------------
+
+/// Delivers the multicasts in `ts` to `to` as unicast datagrams (a node in
+/// another subnet that got them by TCP or gossip).
+fn deliver_far(ts: &[Transmit], from: u8, to: &mut Chatter, now: Millis) {
+    for t in ts {
+        if let Transmit::Multicast { bytes } = t {
+            to.handle_datagram(now, addr(from), Via::Unicast, bytes);
+        }
+    }
+}
+
+/// The peers `ts` opens TCP connections to (tree steps).
+fn connects(ts: &[Transmit]) -> Vec<SocketAddr> {
+    ts.iter()
+        .filter_map(|t| match t {
+            Transmit::Connect { to, .. } => Some(*to),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The groups `ts`'s announces list.
+fn announced_groups(ts: &[Transmit]) -> Vec<String> {
+    ts.iter()
+        .filter_map(|t| match t {
+            Transmit::Multicast { bytes } | Transmit::Unicast { bytes, .. } => {
+                match frame(bytes).payload {
+                    Payload::Announce(a) => Some(a.groups.entries),
+                    _ => None,
+                }
+            }
+            _ => None,
+        })
+        .flatten()
+        .map(|d| d.group.to_string())
+        .collect()
+}
+
+fn pull_frame(from: u64, group: GroupName) -> Vec<u8> {
+    let f = Frame {
+        sender: NodeId::from_u64(from),
+        incarnation: 1,
+        seq: 77,
+        payload: Payload::Pull(scalesmall::wire::Pull {
+            group,
+            part: NodeId::ALL,
+            clock: scalesmall::model::WorldClock::new(),
+        }),
+    };
+    codec()
+        .encode(&f, scalesmall::wire::VERSION, [5; 24])
+        .expect("encodes")
+}
+
+#[test]
+fn a_non_member_stores_nothing_of_a_group_but_lists_its_name() {
+    let now = Millis(10);
+    let mut a = node(1, quiet());
+    let mut b = node(2, quiet());
+    introduce(&mut a, 1, &mut b, 2, now);
+    b.handle_command(now, claim(0)).expect("ok");
+    let news = drain(&mut b, now);
+    deliver(&news, 2, &mut a, addr(1), true, now);
+    deliver_far(&news, 2, &mut a, now);
+    let ann = announce(&mut b, now);
+    deliver(&ann, 2, &mut a, addr(1), true, now);
+    assert!(a.db().message("g").is_none(), "no items, no world clock");
+    assert!(a.lookup("g", 5).is_empty());
+    assert_eq!(a.groups(), vec![g()], "the name is still listed");
+    let fp = b
+        .db()
+        .message("g")
+        .expect("b holds g")
+        .clock()
+        .fingerprint();
+    assert_eq!(a.interest().get(&g()).and_then(|h| h.fingerprint), Some(fp));
+    assert!(a.stats().drops.get("not_member").copied().unwrap_or(0) >= 1);
+    // Nor does a advertise g, nor pull it, however long it waits.
+    assert!(announced_groups(&announce(&mut a, now)).is_empty());
+    let later = now.plus(60_000);
+    a.handle_timeout(later);
+    let out = drain(&mut a, later);
+    assert!(
+        !out.iter().any(|t| kind(t) == Some(FrameKind::Pull)),
+        "{out:?}"
+    );
+    assert!(a.converged(later, 1_000_000), "a lacks nothing it wants");
+}
+
+#[test]
+fn a_non_member_does_not_answer_a_pull_and_a_leaver_forgets_the_group() {
+    let now = Millis(10);
+    let mut a = node(1, quiet());
+    let mut b = node(2, quiet());
+    introduce(&mut a, 1, &mut b, 2, now);
+    join(&mut a, now);
+    b.handle_command(now, claim(0)).expect("ok");
+    deliver(&drain(&mut b, now), 2, &mut a, addr(1), true, now);
+    assert_eq!(a.lookup("g", 5).len(), 1, "a member stores the write");
+    // A member answers a pull ...
+    a.handle_datagram(now, addr(2), Via::Unicast, &pull_frame(2, g()));
+    assert!(
+        drain(&mut a, now)
+            .iter()
+            .any(|t| kind(t) == Some(FrameKind::Delta))
+    );
+    // ... a node that left does not, and keeps only its own retraction.
+    a.handle_command(now, Command::Leave(g())).expect("ok");
+    drain(&mut a, now);
+    assert!(!a.holds(&g()));
+    assert!(a.lookup("g", 5).is_empty());
+    let msg = a.db().message("g").expect("own retraction kept");
+    assert!(
+        msg.items()
+            .items()
+            .iter()
+            .all(|i| i.member() == NodeId::from_u64(1) && !i.live())
+    );
+    assert!(msg.clock().entry(NodeId::from_u64(2)).is_none());
+    let later = now.plus(5_000);
+    a.handle_datagram(later, addr(2), Via::Unicast, &pull_frame(2, g()));
+    assert!(
+        !drain(&mut a, later)
+            .iter()
+            .any(|t| kind(t) == Some(FrameKind::Delta)),
+        "no answer for a group it is not a member of"
+    );
+    assert_eq!(a.stats().drops.get("pull_not_member"), Some(&1));
+    assert_eq!(a.groups(), vec![g()]);
+}
+
+#[test]
+fn joining_an_existing_group_pulls_it_and_gets_its_items() {
+    let now = Millis(10);
+    let mut a = node(1, quiet());
+    let mut b = node(2, quiet());
+    introduce(&mut a, 1, &mut b, 2, now);
+    b.handle_command(now, claim(0)).expect("ok");
+    drain(&mut b, now);
+    // a hears b announce g (so it knows b holds it), then joins.
+    let ann = announce(&mut b, now);
+    deliver(&ann, 2, &mut a, addr(1), true, now);
+    a.handle_command(now, Command::Join(g())).expect("ok");
+    let out = drain(&mut a, now);
+    let pulls: Vec<Transmit> = out
+        .iter()
+        .filter(|t| kind(t) == Some(FrameKind::Pull))
+        .cloned()
+        .collect();
+    assert!(
+        pulls
+            .iter()
+            .any(|t| matches!(t, Transmit::Unicast { to, .. } if *to == addr(2))),
+        "the joiner pulls the group at once from its holder: {out:?}"
+    );
+    deliver(&pulls, 1, &mut b, addr(2), false, now);
+    let answer = drain(&mut b, now);
+    deliver(&answer, 2, &mut a, addr(1), false, now);
+    assert_eq!(a.lookup("g", 5).len(), 1, "b's claim arrived");
+    assert!(a.interest().get(&g()).is_none(), "no longer only a name");
+    assert_eq!(
+        announced_groups(&announce(&mut a, now)),
+        vec!["g".to_owned()]
+    );
+}
+
+#[test]
+fn a_far_member_welcomes_a_joiner_it_did_not_know() {
+    let now = Millis(10);
+    let mut a = node(1, quiet());
+    let mut b = node(2, quiet());
+    introduce(&mut a, 1, &mut b, 2, now);
+    b.handle_command(now, claim(0)).expect("ok");
+    drain(&mut b, now);
+    // a knows no holder of g: its join pulls nobody, but reaches b.
+    a.handle_command(now, Command::Join(g())).expect("ok");
+    let join = drain(&mut a, now);
+    assert!(!join.iter().any(|t| kind(t) == Some(FrameKind::Pull)));
+    let later = now.plus(10_000);
+    deliver_far(&join, 1, &mut b, later);
+    let welcome = drain(&mut b, later);
+    assert_eq!(
+        announced_groups(&welcome),
+        vec!["g".to_owned()],
+        "b tells the joiner it holds g"
+    );
+    deliver(&welcome, 2, &mut a, addr(1), false, later);
+    let due = later.plus(a.config().pull_quiet);
+    a.handle_timeout(due);
+    let pulls = drain(&mut a, due);
+    assert!(pulls.iter().any(|t| kind(t) == Some(FrameKind::Pull)));
+    deliver(&pulls, 1, &mut b, addr(2), false, due);
+    deliver(&drain(&mut b, due), 2, &mut a, addr(1), false, due);
+    assert_eq!(a.lookup("g", 5).len(), 1);
+}
+
+#[test]
+fn the_tree_of_a_write_spans_only_the_groups_members() {
+    let now = Millis(10);
+    let mut a = node(1, quiet());
+    let mut others: Vec<Chatter> = (2..=5).map(|i| node(i, quiet())).collect();
+    // a joins first (alone: its join opens no connection).
+    join(&mut a, now);
+    for (k, p) in others.iter_mut().enumerate() {
+        introduce(&mut a, 1, p, k as u8 + 2, now);
+    }
+    // 2 and 4 join g, 3 joins another group, 5 nothing; a hears of the
+    // joins by TCP (no multicast between any of them).
+    for (k, p) in others.iter_mut().enumerate() {
+        let i = k as u8 + 2;
+        let group = match i {
+            2 | 4 => g(),
+            3 => GroupName::new("h").expect("valid"),
+            _ => continue,
+        };
+        p.handle_command(now, Command::Join(group)).expect("ok");
+        deliver_far(&drain(p, now), i, &mut a, now);
+    }
+    drain(&mut a, now);
+    a.handle_command(now, claim(0)).expect("ok");
+    let mut to = connects(&drain(&mut a, now));
+    to.sort();
+    assert_eq!(to, vec![addr(2), addr(4)], "members only");
+}
+
+#[test]
+fn a_get_only_member_receives_writes_and_a_non_member_only_passes_them_on() {
+    let now = Millis(10);
+    let mut a = node(1, quiet());
+    let mut b = node(2, quiet());
+    let mut c = node(3, quiet());
+    join(&mut a, now);
+    introduce(&mut a, 1, &mut b, 2, now);
+    introduce(&mut a, 1, &mut c, 3, now);
+    // b reads g (a `Get`, no claim); a hears of it.
+    b.handle_command(now, Command::Join(g())).expect("ok");
+    deliver_far(&drain(&mut b, now), 2, &mut a, now);
+    drain(&mut a, now);
+    a.handle_command(now, claim(0)).expect("ok");
+    let ts = drain(&mut a, now);
+    let conn = ts
+        .iter()
+        .find_map(|t| match t {
+            Transmit::Connect { conn, to } if *to == addr(2) => Some(*conn),
+            _ => None,
+        })
+        .expect("a tree step to the Get-only member");
+    a.handle_conn_event(now, conn, ConnEvent::Opened);
+    let Some(Transmit::Send { bytes, .. }) = drain(&mut a, now).into_iter().next() else {
+        panic!("a send")
+    };
+    let inbound = b.handle_accept(now, addr(1));
+    b.handle_frame(now, inbound, &bytes);
+    drain(&mut b, now);
+    assert_eq!(b.lookup("g", 5).len(), 1, "the reader holds the write");
+    // The same step sent to c (not a member), listing b: c passes it on
+    // but stores nothing.
+    let Payload::Forward(mut fwd) = frame(&bytes).payload else {
+        panic!("a forward")
+    };
+    fwd.list = vec![scalesmall::wire::PeerRef {
+        id: NodeId::from_u64(2),
+        addr: addr(2),
+    }];
+    let f = Frame {
+        sender: NodeId::from_u64(1),
+        incarnation: 1,
+        seq: 999,
+        payload: Payload::Forward(fwd),
+    };
+    let bytes = codec()
+        .encode(&f, scalesmall::wire::VERSION, [6; 24])
+        .expect("encodes");
+    let inbound = c.handle_accept(now, addr(1));
+    c.handle_frame(now, inbound, &bytes);
+    let out = drain(&mut c, now);
+    assert_eq!(connects(&out), vec![addr(2)], "c forwards along its list");
+    assert!(c.db().message("g").is_none(), "c stores nothing of g");
+    assert_eq!(c.groups(), vec![g()]);
 }

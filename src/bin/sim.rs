@@ -7,6 +7,7 @@
 //! cargo run --release --bin sim -- --sweep            # 10/20/40/100 nodes on one LAN
 //! cargo run --release --bin sim -- --curve            # CSV: convergence vs N and vs loss
 //! cargo run --release --bin sim -- --auto --seed 7     # auto-claim: 10/100/1000 nodes
+//! cargo run --release --bin sim -- --interest --seed 7 # 1 of 50 groups joined vs all 50
 //! cargo run --release --bin sim -- --auto-picture --seed 7 --out docs/auto-claim.svg
 //! ```
 
@@ -83,6 +84,15 @@ struct Args {
     /// and must converge without resurrecting anything.
     #[arg(long)]
     tombstones: bool,
+    /// Interest: --groups groups, each node joining one of them (run A) and
+    /// then all of them (run B), with the same claims and writes: bytes per
+    /// node and convergence of each, and the ratio [default: 50 nodes in 5
+    /// subnets].
+    #[arg(long)]
+    interest: bool,
+    /// Groups of `--interest`.
+    #[arg(long, default_value_t = 50)]
+    groups: usize,
     /// Simulated hours of `--long-run`.
     #[arg(long, default_value_t = 24)]
     hours: u64,
@@ -231,6 +241,9 @@ fn main() -> ExitCode {
     });
     if a.auto || a.auto_picture {
         return auto::main(&a, seed);
+    }
+    if a.interest {
+        return interest(&a, seed);
     }
     let nodes = a.nodes.unwrap_or(100);
     let subnets = a.subnets.unwrap_or(1);
@@ -488,6 +501,59 @@ fn main() -> ExitCode {
     print_report(&r, seed);
     println!("\nreplay: {replay}");
     if r.exact && r.violations.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+/// `--interest`: runs A and B and prints a table row for each.
+fn interest(a: &Args, seed: u64) -> ExitCode {
+    let nodes = a.nodes.unwrap_or(50);
+    let subnets = a.subnets.unwrap_or(5);
+    let loss = a.loss.unwrap_or(0.0);
+    let r = sim::interest(config(a, nodes, subnets, loss, seed), a.groups);
+    println!(
+        "| groups joined per node ({} nodes, {} subnets, {} groups, {:.0}% loss) | boot converged | idle B/s per node | churn B/s per node | whole run B/s per node | settled after churn | most items on a node | exact / violations |",
+        r.nodes,
+        r.subnets,
+        r.groups,
+        loss * 100.0
+    );
+    println!("|---|---|---:|---:|---:|---|---:|---|");
+    for run in [&r.one, &r.all] {
+        println!(
+            "| {} | {} | {:.0} | {:.0} | {:.0} | {} | {} | {} / {} |",
+            run.joined,
+            fmt_ms(run.boot_ms),
+            run.idle_bytes,
+            run.churn_bytes,
+            run.total_bytes,
+            fmt_ms(run.settle_ms),
+            run.max_items,
+            if run.exact { "yes" } else { "NO" },
+            run.violations
+        );
+    }
+    println!(
+        "all {} groups / 1 group: {:.2}x the bytes over the whole run ({:.2}x idle, {:.2}x churn); seed {seed}",
+        r.groups,
+        r.ratio(),
+        r.all.idle_bytes / r.one.idle_bytes.max(1.0),
+        r.all.churn_bytes / r.one.churn_bytes.max(1.0)
+    );
+    for run in [&r.one, &r.all] {
+        if !run.exact {
+            println!("run joining {} group(s) diverged:", run.joined);
+            for line in run.divergence.lines().take(20) {
+                println!("{line}");
+            }
+        }
+    }
+    let ok = [&r.one, &r.all]
+        .iter()
+        .all(|run| run.exact && run.violations == 0 && run.boot_ms.is_some());
+    if ok {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE

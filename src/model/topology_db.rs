@@ -930,6 +930,43 @@ impl TopologyDb {
         let plan = MemberPlan::new(self.own, ours.as_ref(), Some(&seen), &held);
         delta::chunk(msg.group(), plan.as_slice(), budget, sizer)
     }
+
+    // --- interest -----------------------------------------------------------
+
+    /// Drops every other member's items and coverage of `group`, keeping
+    /// the node's own (its retractions after a leave, which it persists):
+    /// a node that stopped being a member keeps no view of the group. Whole
+    /// members go, items with their coverage, so the coverage invariant
+    /// holds. Returns whether anything was dropped.
+    pub fn forget_others(&mut self, group: &str) -> bool {
+        let own = self.own;
+        let Some(msg) = self.groups.get_mut(group) else {
+            return false;
+        };
+        let mut others = Vec::new();
+        for_each_member(msg, |m| {
+            if m != own {
+                others.push(m);
+            }
+        });
+        if others.is_empty() {
+            return false;
+        }
+        *msg = msg.without_members(&others);
+        if msg.is_empty() {
+            self.groups.remove(group);
+        }
+        true
+    }
+
+    /// Whether the local node is a member of `group`: it holds a live own
+    /// item there (the groups of [`TopologyDb::my_groups`]).
+    #[must_use]
+    pub fn is_member(&self, group: &str) -> bool {
+        self.groups
+            .get(group)
+            .is_some_and(|m| m.items().member_items(self.own).iter().any(|i| i.live()))
+    }
 }
 
 /// Calls `f` once per member that has coverage or items in `msg`, in order.
@@ -1421,5 +1458,25 @@ mod tests {
         let mut remote = WorldClock::new();
         remote.cover(m(1), Span::new(0, 2).unwrap());
         assert!(db.lag("g", &remote).is_zero());
+    }
+
+    #[test]
+    fn forget_others_keeps_only_own_items_and_coverage() {
+        let mut db = TopologyDb::new(m(1));
+        db.join("g").unwrap();
+        db.apply(&written_by(2, "g", 2));
+        db.apply(&written_by(3, "g", 1));
+        assert!(db.is_member("g"));
+        db.leave("g").unwrap();
+        assert!(!db.is_member("g"), "a leave retracts the join");
+        assert!(db.forget_others("g"));
+        assert!(holds_nothing_of(&db, "g", 2) && holds_nothing_of(&db, "g", 3));
+        let msg = db.message("g").expect("own retractions stay");
+        assert!(msg.items().items().iter().all(|i| i.member() == m(1)));
+        assert!(!db.forget_others("g"), "nothing left to drop");
+        // A group only others wrote to disappears whole.
+        db.apply(&written_by(2, "h", 1));
+        assert!(db.forget_others("h"));
+        assert!(db.message("h").is_none());
     }
 }

@@ -754,13 +754,16 @@ impl Driver {
         let fingerprints: BTreeMap<String, u64> = c
             .db()
             .digest()
+            .filter(|(g, _)| c.holds(g))
             .map(|(g, w)| (g.to_string(), w.fingerprint()))
             .collect();
+        // Only the groups we are a member of: the others we do not hold.
         let digest_mismatches = c
             .peers()
             .iter()
             .filter(|p| now.since(p.last_heard) <= CONVERGED_WINDOW)
             .flat_map(|p| p.groups.iter())
+            .filter(|(g, _)| c.holds(g))
             .filter(|(g, (fp, _))| fingerprints.get(g.as_str()) != Some(fp))
             .count() as u64;
         Metrics {
@@ -779,7 +782,7 @@ impl Driver {
                 })
                 .count() as u64,
             peers_recent: self.peers_recent(now) as u64,
-            groups: c.db().groups().count() as u64,
+            groups: c.groups().len() as u64,
             items: c
                 .db()
                 .groups()
@@ -839,7 +842,7 @@ impl Driver {
             listen: self.info.listen.to_string(),
             data_dir: self.info.data_dir.display().to_string(),
             cluster: self.info.cluster.clone(),
-            groups: c.db().groups().map(ToString::to_string).collect(),
+            groups: c.groups().iter().map(ToString::to_string).collect(),
             my_groups: c.db().my_groups().map(ToString::to_string).collect(),
             peers: c.peers().len(),
             peers_recent: self.peers_recent(now),
@@ -950,8 +953,10 @@ impl Driver {
     fn groups(&self, now: Millis) -> Vec<GroupView> {
         let c = &self.chatter;
         let db = c.db();
-        db.groups()
+        c.groups()
+            .iter()
             .map(|g| {
+                let mine = c.holds(g);
                 let msg = db.message(g.as_str());
                 let items = msg.map_or(0, |m| m.items().len());
                 let ours = msg.map(|m| m.clock().fingerprint());
@@ -975,7 +980,7 @@ impl Driver {
                 let differs = c
                     .peers()
                     .iter()
-                    .filter(|p| now.since(p.last_heard) <= CONVERGED_WINDOW)
+                    .filter(|p| mine && now.since(p.last_heard) <= CONVERGED_WINDOW)
                     .filter(|p| {
                         p.groups.get(g).is_some_and(|(fp, at)| {
                             now.since(*at) <= CONVERGED_WINDOW && ours != Some(*fp)
@@ -990,7 +995,7 @@ impl Driver {
                     servers,
                     items,
                     claims,
-                    mine: db.my_groups().any(|m| m == g),
+                    mine,
                     differs,
                 }
             })

@@ -43,12 +43,14 @@
 //!   idle close; pulls served are rate-limited per peer; tables are capped.
 
 use core::net::{IpAddr, SocketAddr};
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use rand_chacha::ChaCha8Rng;
 use rand_chacha::rand_core::{Rng, SeedableRng};
 
-use crate::model::{GroupName, Message, NodeId, TimedItem, TopologyDb, WorldClock, Written};
+use crate::model::{
+    GroupName, Message, NodeId, TimedItem, TopologyDb, TopologyFilter, WorldClock, Written,
+};
 use crate::wire::{
     self, Announce, Codec, Forward, Frame, FrameKind, Freshness, GroupDigest, Liveness, PeerRef,
     PingReq, Probe, Pull, Rumor, Window,
@@ -60,6 +62,7 @@ use super::config::ProtocolConfig;
 use super::conns::{ConnState, ConnTable, Pending};
 use super::dedupe::Seen;
 use super::error::ProtocolError;
+use super::interest::Interest;
 use super::io::{Command, ConnEvent, ConnId, Event, Persist, Transmit, Via};
 use super::liveness::{Detector, Probing, Relay, Transition};
 use super::peers::PeerTable;
@@ -152,6 +155,14 @@ pub struct Chatter {
     gc_mark: (Millis, u64),
     /// The own clock at the start of the previous period (collectable).
     gc_upto: u64,
+    /// The groups known but not joined: names and last-heard fingerprints.
+    interest: Interest,
+    /// The groups this node is a member of, as of its last own write (to
+    /// see a write join or leave).
+    held: BTreeSet<GroupName>,
+    /// Far syncs made (they alternate between a random far peer and a far
+    /// member of one of our groups).
+    far_syncs: u64,
 }
 
 impl Chatter {
@@ -176,6 +187,7 @@ impl Chatter {
         let mut rng = ChaCha8Rng::from_seed(seed);
         let far = jittered(&mut rng, cfg.far_sync_period, cfg.jitter_percent);
         let auto = AutoMode::new(cfg.auto.clone(), now, &db);
+        let held = db.my_groups().cloned().collect();
         let policy_fp = cfg.auto.fingerprint();
         let gc_mark = (now, db.clock());
         Ok(Self {
@@ -220,6 +232,9 @@ impl Chatter {
             policy_fp,
             gc_mark,
             gc_upto: 0,
+            interest: Interest::default(),
+            held,
+            far_syncs: 0,
             cfg,
         })
     }
@@ -230,6 +245,35 @@ impl Chatter {
     #[must_use]
     pub fn db(&self) -> &TopologyDb {
         &self.db
+    }
+
+    /// Every group the node knows, sorted: those it holds (joined, or
+    /// left with its own retractions kept) and those it only heard of.
+    #[must_use]
+    pub fn groups(&self) -> Vec<GroupName> {
+        let mut all: Vec<GroupName> = self
+            .db
+            .groups()
+            .chain(self.interest.names())
+            .cloned()
+            .collect();
+        all.sort_unstable();
+        all.dedup();
+        all
+    }
+
+    /// Whether this node is a member of `group` (it holds a live own item
+    /// there): only then does it store, forward to, pull and serve it.
+    #[must_use]
+    pub fn holds(&self, group: &GroupName) -> bool {
+        self.db.is_member(group.as_str())
+    }
+
+    /// The groups heard of but not joined, with their last-heard
+    /// fingerprints.
+    #[must_use]
+    pub fn interest(&self) -> &Interest {
+        &self.interest
     }
 
     /// What the node knows about its peers.
@@ -281,8 +325,8 @@ impl Chatter {
     }
 
     /// Whether no peer heard from within the last `window` ms announced a
-    /// group fingerprint different from ours (for a group we hold or it
-    /// holds): the node lacks nothing it knows of.
+    /// group fingerprint different from ours for a group we are a member
+    /// of: the node lacks nothing it wants.
     #[must_use]
     pub fn converged(&self, now: Millis, window: u64) -> bool {
         self.peers
@@ -290,7 +334,7 @@ impl Chatter {
             .filter(|p| now.since(p.last_heard) <= window)
             .all(|p| {
                 p.groups.iter().all(|(g, (fp, at))| {
-                    now.since(*at) > window || self.fingerprint(g) == Some(*fp)
+                    now.since(*at) > window || !self.holds(g) || self.fingerprint(g) == Some(*fp)
                 })
             })
     }
@@ -574,17 +618,19 @@ impl Chatter {
             .pulls
             .take_due(now, self.cfg.pull_quiet, self.cfg.pull_max_delay)
         {
-            if !self.pulls.busy(&group, now) {
+            if !self.pulls.busy(&group, now) && self.holds(&group) {
                 self.pull_from(now, &group, peer);
             }
         }
         for (group, flight) in self.pulls.overdue(now) {
+            if !self.holds(&group) {
+                self.pulls.abandon(&group);
+                continue;
+            }
             let holder = self
-                .peers
-                .iter()
-                .filter(|p| p.addr.is_some() && !flight.tried.contains(&p.id))
-                .filter(|p| p.groups.contains_key(&group))
-                .map(|p| p.id)
+                .holders(&group)
+                .into_iter()
+                .filter(|id| !flight.tried.contains(id))
                 .collect::<Vec<_>>();
             match pick(&mut self.rng, &holder) {
                 Some(next) => self.pull_from(now, &group, next),
@@ -1068,8 +1114,18 @@ impl Chatter {
                     same: a.policy_fp == self.policy_fp,
                 });
             }
+            if a.groups.is_whole() {
+                let listed: Vec<GroupName> =
+                    a.groups.entries.iter().map(|d| d.group.clone()).collect();
+                peer.retain_groups(&listed);
+            }
             for d in &a.groups.entries {
                 peer.note_group(&d.group, d.fingerprint, now);
+            }
+            if let Some(h) = a.heads.first()
+                && h.addr != UNKNOWN_REP
+            {
+                peer.rep_of = Some(h.id);
             }
             reply_due = src.via == Via::Unicast
                 && peer
@@ -1094,6 +1150,8 @@ impl Chatter {
             p.rep_at = None;
             p.rep_direct_at = None;
         }
+        let rep_ttl = self.rep_ttl();
+        let mut new_reps = Vec::new();
         for (k, h) in a.heads.iter().enumerate() {
             if h.id == me {
                 continue;
@@ -1105,11 +1163,15 @@ impl Chatter {
             if p.addr.is_none() {
                 p.addr = Some(h.addr);
             }
+            let was_rep = p.is_rep(now, rep_ttl);
             if k == 0 {
                 p.rep_at = Some(now);
                 p.rep_direct_at = Some(now);
             } else if from_local {
                 p.rep_at = Some(now);
+            }
+            if !was_rep && p.is_rep(now, rep_ttl) {
+                new_reps.push(h.id);
             }
             if new {
                 self.events.push_back(Event::PeerDiscovered {
@@ -1118,7 +1180,18 @@ impl Chatter {
                 });
             }
         }
+        if !self.held.is_empty() {
+            let held: Vec<GroupName> = self.held.iter().cloned().collect();
+            for id in new_reps {
+                self.introduce(now, id, &held);
+            }
+        }
         for d in &a.groups.entries {
+            if !self.holds(&d.group) {
+                // Not joined: only the name and its fingerprint are kept.
+                self.interest.note(&d.group, Some(d.fingerprint), now);
+                continue;
+            }
             if a.groups_fp != my_fp && self.fingerprint(&d.group) != Some(d.fingerprint) {
                 self.pulls.suspect(&d.group, sender, now);
             } else {
@@ -1136,6 +1209,11 @@ impl Chatter {
     }
 
     fn on_pull(&mut self, now: Millis, sender: NodeId, src: Source, p: Pull) {
+        if !self.holds(&p.group) {
+            // Not a member: we keep no view of the group to answer with.
+            self.stats.drop("pull_not_member");
+            return;
+        }
         if !self.pulls.allow_serve(sender, now, self.cfg.pulls_per_sec)
             || !self.serves.allow(src.addr.ip(), now)
         {
@@ -1249,8 +1327,23 @@ impl Chatter {
         }
     }
 
-    /// Applies a received message; returns whether it changed anything.
+    /// Applies a received message of a group we are a member of; returns
+    /// whether it changed anything. Of another group only the name is kept
+    /// (and a sign of own writes above our clock is still heeded).
     fn apply(&mut self, now: Millis, origin: NodeId, m: &Message) -> bool {
+        if !self.holds(m.group()) {
+            self.stats.drop("not_member");
+            self.interest.note(m.group(), None, now);
+            let me = self.me.id;
+            let seen = m
+                .max_seen(me)
+                .max(m.clock().coverage(me).map_or(0, |c| c.max_covered()));
+            if seen > self.db.clock() {
+                self.own_ahead(now, seen, m);
+            }
+            return false;
+        }
+        let newcomers = self.newcomers(m);
         let applied = self.db.apply(m);
         if applied.refused > 0 {
             // Counted as drops: a cap or an expiry marker refused some
@@ -1268,8 +1361,68 @@ impl Chatter {
                 group: m.group().clone(),
                 origin,
             });
+            for id in newcomers {
+                self.welcome(now, m.group(), id);
+            }
         }
         applied.changed
+    }
+
+    /// The members `m` shows with a live item of whom we hold none yet
+    /// (they just joined, as far as we know).
+    fn newcomers(&self, m: &Message) -> Vec<NodeId> {
+        let mut out: Vec<NodeId> = Vec::new();
+        for i in m.items().items().iter().filter(|i| i.live()) {
+            let id = i.member();
+            if id == self.me.id || out.last() == Some(&id) {
+                continue;
+            }
+            let filter = TopologyFilter {
+                kind: None,
+                live_only: true,
+                member: Some(id),
+            };
+            if self
+                .db
+                .topology(m.group().as_str(), filter)
+                .next()
+                .is_none()
+            {
+                out.push(id);
+            }
+        }
+        out
+    }
+
+    /// A far node joined `group`: it does not know the group's members yet
+    /// (a joiner pulls from a holder it knows, and our multicast announces
+    /// do not reach it), so we tell it we hold the group with a unicast
+    /// announce carrying its fingerprint; it pulls from us. Within the
+    /// per-address answer budget.
+    fn welcome(&mut self, now: Millis, group: &GroupName, id: NodeId) {
+        let ttl = self.hears_ttl(now);
+        let Some(p) = self.peers.get(id) else { return };
+        if self.is_local(p, now, ttl) || self.detector.state(id) == Liveness::Down {
+            return;
+        }
+        let Some(addr) = p.addr else { return };
+        if !self.replies.allow(addr.ip(), now) {
+            self.stats.drop("reply_budget");
+            return;
+        }
+        self.send_announce_with(now, Some(addr), Some(group));
+    }
+
+    /// The peers known to hold `group`, with an address: its members in our
+    /// view of it and the peers announcing it.
+    fn holders(&self, group: &GroupName) -> Vec<NodeId> {
+        let members: BTreeSet<NodeId> = self.db.members(group.as_str()).into_iter().collect();
+        self.peers
+            .iter()
+            .filter(|p| p.addr.is_some() && (p.holds(group) || members.contains(&p.id)))
+            .filter(|p| self.detector.state(p.id) != Liveness::Down)
+            .map(|p| p.id)
+            .collect()
     }
 
     /// Peers hold own writes above our clock (a restored data dir): jump the
@@ -1295,12 +1448,21 @@ impl Chatter {
         }
     }
 
-    /// Re-sends news, unchanged, to one random far peer.
+    /// Re-sends news, unchanged, to one random far member of its group.
     fn gossip(&mut self, now: Millis, m: &Message, from: NodeId) {
         let ttl = self.hears_ttl(now);
         let multicast = self.cfg.multicast;
-        let far =
-            self.sample_peer(|p| p.id != from && !(multicast && p.heard_by_multicast(now, ttl)));
+        let far: Vec<NodeId> = self
+            .holders(m.group())
+            .into_iter()
+            .filter(|id| *id != from)
+            .filter(|id| {
+                self.peers
+                    .get(*id)
+                    .is_some_and(|p| !(multicast && p.heard_by_multicast(now, ttl)))
+            })
+            .collect();
+        let far = pick(&mut self.rng, &far);
         if let Some(to) = far.and_then(|id| self.peers.get(id)?.addr) {
             let v = self.send_version();
             self.send_datagram(now, Some(to), wire::Payload::Delta(m.clone()), v);
@@ -1335,7 +1497,17 @@ impl Chatter {
             return;
         };
         let floor = self.db.floor(w.group.as_str(), self.me.id);
-        let dests = self.tree_destinations(now);
+        // A member knows the group's members: the tree spans them only. A
+        // write that makes us a member (a join) or one in a group we hold no
+        // view of goes to every island: we do not know its members yet,
+        // they must learn of us, and non-members drop it.
+        let was = self.held.contains(&w.group);
+        let is = self.holds(&w.group);
+        let dests = if was {
+            self.member_destinations(now, &w.group)
+        } else {
+            self.tree_destinations(now)
+        };
         for mut chunk in chunks {
             if version >= 3 {
                 chunk.attach_floor(self.me.id, floor);
@@ -1355,6 +1527,11 @@ impl Chatter {
                     },
                 );
             }
+        }
+        if is && !was {
+            self.joined(now, &w.group);
+        } else if was && !is {
+            self.left(now, &w.group);
         }
     }
 
@@ -1381,7 +1558,105 @@ impl Chatter {
         }
     }
 
-    /// The tree's destinations: one node per multicast island that does not
+
+    /// This node became a member of `group`: it starts with its own items
+    /// only and pulls the group at once from a holder it knows (otherwise
+    /// from the first member that welcomes it or announces the group).
+    fn joined(&mut self, now: Millis, group: &GroupName) {
+        self.held.insert(group.clone());
+        self.interest.forget(group);
+        let holders = self.holders(group);
+        if let Some(target) = pick(&mut self.rng, &holders)
+            && !self.pulls.busy(group, now)
+        {
+            self.pull_from(now, group, target);
+        }
+    }
+
+    /// This node stopped being a member of `group` (its leave is on its
+    /// way): it drops the others' items and keeps only the name.
+    fn left(&mut self, now: Millis, group: &GroupName) {
+        self.held.remove(group);
+        self.db.forget_others(group.as_str());
+        self.pulls.abandon(group);
+        self.interest.note(group, None, now);
+    }
+
+    /// The tree's destinations for a write to `group` we are a member of:
+    /// its members only. One per far island: a member representative covers
+    /// its island (it multicasts there); a member of an island whose
+    /// representative is not a member, or whose island we do not know, gets
+    /// its own step. Plus one random member that hears our multicast.
+    fn member_destinations(&mut self, now: Millis, group: &GroupName) -> Vec<PeerRef> {
+        let ttl = self.hears_ttl(now);
+        let rep_ttl = self.rep_ttl();
+        let multicast = self.cfg.multicast;
+        let members: BTreeSet<NodeId> = self.db.members(group.as_str()).into_iter().collect();
+        let mut hear_us = Vec::new();
+        let mut reps = Vec::new();
+        let mut far = Vec::new();
+        let mut other_reps = Vec::new();
+        for p in self.peers.iter() {
+            if !(members.contains(&p.id) || p.holds(group)) {
+                if multicast && p.is_rep(now, rep_ttl) && !self.is_local(p, now, ttl) {
+                    if let Some(r) = p.peer_ref() {
+                        other_reps.push(r);
+                    }
+                }
+                continue;
+            }
+            let Some(r) = p.peer_ref() else { continue };
+            if self.detector.state(p.id) == Liveness::Down {
+                continue;
+            }
+            if multicast && p.hears_us(now, ttl) {
+                hear_us.push(r);
+            } else if self.is_local(p, now, ttl) {
+                continue;
+            } else if multicast && p.is_rep(now, rep_ttl) {
+                reps.push(r);
+            } else {
+                far.push(r);
+            }
+        }
+        shuffle(&mut self.rng, &mut far);
+        let peers = &self.peers;
+        // `c` hears `head`'s multicast, as far as we know: it said so, or
+        // it named `head` its island's representative, or `head` hears it.
+        let covered = |c: NodeId, head: NodeId| {
+            peers
+                .get(c)
+                .is_some_and(|p| p.rep_of == Some(head) || p.hears(head, now, ttl))
+                || peers.get(head).is_some_and(|h| h.hears(c, now, ttl))
+        };
+        // Every far island's representative is a member (a group most
+        // nodes joined): they cover every island, as in the full tree.
+        let all_islands = !reps.is_empty() && other_reps.is_empty();
+        // A member whose address we do not know (we hold its items but never
+        // heard from it) is reached through every far island's
+        // representative, which multicasts on its LAN: the full tree.
+        let me = self.me.id;
+        let unreachable = members
+            .iter()
+            .any(|m| *m != me && self.peers.get(*m).is_none_or(|p| p.addr.is_none()));
+        let mut dests = reps;
+        if unreachable {
+            dests.extend(other_reps);
+        }
+        for c in far.into_iter().filter(|_| !all_islands) {
+            if !dests.iter().any(|h| covered(c.id, h.id)) {
+                dests.push(c);
+            }
+        }
+        if let Some(extra) = pick(&mut self.rng, &hear_us) {
+            dests.push(extra);
+        }
+        shuffle(&mut self.rng, &mut dests);
+        dests
+    }
+
+    /// The tree's destinations for a write to a group whose members we do not
+    /// know (a join): one node per multicast island that does not
     /// hear our multicast (its representative, when known, else grouped by
     /// the reports we have), plus one random peer that does hear us.
     fn tree_destinations(&mut self, now: Millis) -> Vec<PeerRef> {
@@ -1590,9 +1865,18 @@ impl Chatter {
         out
     }
 
+    /// The periodic unicast announce across islands: every other one to a
+    /// random far member of one of our groups (in turn), with that group's
+    /// digest, so members in subnets multicast cannot reach compare it; the
+    /// rest to a random far peer (discovery, liveness); and to unknown seeds.
     fn far_sync(&mut self, now: Millis) {
         let ttl = self.hears_ttl(now);
         let multicast = self.cfg.multicast;
+        self.far_syncs = self.far_syncs.wrapping_add(1);
+        if self.far_syncs % 2 == 0 && self.member_far_sync(now) {
+            self.announce_seeds(now);
+            return;
+        }
         let far = self.sample_peer(|p| !(multicast && p.heard_by_multicast(now, ttl)));
         if let Some(id) = far
             && self.detector.state(id) != Liveness::Down
@@ -1603,6 +1887,106 @@ impl Chatter {
             }
             self.send_announce(now, Some(addr));
         }
+        self.announce_seeds(now);
+    }
+
+    /// A far sync to a random far member of one of our groups, taken in
+    /// turn; returns whether one was sent.
+    fn member_far_sync(&mut self, now: Millis) -> bool {
+        let held: Vec<GroupName> = self.held.iter().cloned().collect();
+        let Some(n) = u64::try_from(held.len()).ok().filter(|n| *n > 0) else {
+            return false;
+        };
+        let turn = usize::try_from((self.far_syncs / 2) % n).unwrap_or(0);
+        let Some(group) = held.get(turn) else {
+            return false;
+        };
+        let ttl = self.hears_ttl(now);
+        let far: Vec<NodeId> = self
+            .holders(group)
+            .into_iter()
+            .filter(|id| *id != self.me.id)
+            .filter(|id| {
+                self.peers
+                    .get(*id)
+                    .is_some_and(|p| !self.is_local(p, now, ttl))
+            })
+            .collect();
+        let Some(id) = pick(&mut self.rng, &far) else {
+            // No far member known: a beacon of our items of the group to a
+            // random far island, whose members then welcome us.
+            let rep_ttl = self.rep_ttl();
+            let reps: Vec<NodeId> = self
+                .peers
+                .iter()
+                .filter(|p| p.is_rep(now, rep_ttl) && !self.is_local(p, now, ttl))
+                .map(|p| p.id)
+                .collect();
+            let Some(rep) = pick(&mut self.rng, &reps) else {
+                return false;
+            };
+            self.introduce(now, rep, std::slice::from_ref(group));
+            return true;
+        };
+        let Some(addr) = self.peers.get(id).and_then(|p| p.addr) else {
+            return false;
+        };
+        if let Some(p) = self.peers.get_mut(id) {
+            p.last_reply = Some(now);
+        }
+        self.send_announce_with(now, Some(addr), Some(group));
+        true
+    }
+
+    /// Sends the representative `rep` of a far island our own items of each
+    /// of `groups` (a tree step with an empty list): it multicasts them on
+    /// its LAN, where the groups' members learn of us and welcome us. Done
+    /// when we learn of an island, so members find each other across
+    /// subnets whatever the order of joins and island discovery.
+    fn introduce(&mut self, now: Millis, rep: NodeId, groups: &[GroupName]) {
+        let ttl = self.hears_ttl(now);
+        let Some(p) = self.peers.get(rep) else { return };
+        if self.is_local(p, now, ttl) || self.detector.state(rep) == Liveness::Down {
+            return;
+        }
+        let Some(to) = p.peer_ref() else { return };
+        let version = self.send_version();
+        let sizer = self.codec.delta_sizer(version, self.cfg.mtu);
+        for group in groups {
+            let upto = self
+                .db
+                .message(group.as_str())
+                .map_or(0, |m| m.clock().known_upto(self.me.id));
+            if upto == 0 {
+                continue;
+            }
+            let mine = Written {
+                group: group.clone(),
+                prev_in_group: 0,
+                prev: 0,
+                upto,
+            };
+            let Ok(chunks) = self.db.own_delta(&mine, self.cfg.mtu, &sizer) else {
+                self.stats.drop("delta_budget");
+                continue;
+            };
+            for chunk in chunks {
+                self.send_forward(
+                    now,
+                    to,
+                    Forward {
+                        author: self.me.id,
+                        upto,
+                        list: Vec::new(),
+                        message: chunk,
+                    },
+                );
+            }
+        }
+    }
+
+    /// Announces to the seeds not known as peers yet.
+    fn announce_seeds(&mut self, now: Millis) {
         let unknown: Vec<SocketAddr> = self
             .seeds
             .iter()
@@ -1616,6 +2000,17 @@ impl Chatter {
 
     /// Builds and sends an announce (multicast when `to` is `None`).
     fn send_announce(&mut self, now: Millis, to: Option<SocketAddr>) {
+        self.send_announce_with(now, to, None);
+    }
+
+    /// [`Chatter::send_announce`], its group window also carrying the
+    /// digest of `focus` (a group we hold) if the rotation left it out.
+    fn send_announce_with(
+        &mut self,
+        now: Millis,
+        to: Option<SocketAddr>,
+        focus: Option<&GroupName>,
+    ) {
         let ttl = self.hears_ttl(now);
         let heard: Vec<NodeId> = self
             .peers
@@ -1623,15 +2018,9 @@ impl Chatter {
             .filter(|p| p.heard_by_multicast(now, ttl))
             .map(|p| p.id)
             .collect();
-        let digests: Vec<GroupDigest> = self
-            .db
-            .digest()
-            .map(|(g, w)| GroupDigest {
-                group: g.clone(),
-                fingerprint: w.fingerprint(),
-            })
-            .collect();
+        let digests = self.held_digests();
         let groups_fp = groups_fp(&digests);
+        let focused = focus.and_then(|f| digests.iter().find(|d| &d.group == f).cloned());
         let rep_ttl = self.rep_ttl();
         // heads[0]: our island's representative, or a placeholder (our id at
         // the unspecified address) while we do not know it yet.
@@ -1660,7 +2049,12 @@ impl Chatter {
         let mut groups_window = self.cfg.groups_window;
         loop {
             let mut offset = self.groups_offset;
-            let groups = window(&digests, &mut offset, groups_window);
+            let mut groups = window(&digests, &mut offset, groups_window);
+            if let Some(f) = &focused
+                && !groups.entries.contains(f)
+            {
+                groups.entries.push(f.clone());
+            }
             let announce = Announce {
                 max_version: wire::VERSION,
                 addrs: self
@@ -1744,15 +2138,20 @@ impl Chatter {
     }
 
     fn groups_fp(&self) -> u64 {
-        let digests: Vec<GroupDigest> = self
-            .db
+        groups_fp(&self.held_digests())
+    }
+
+    /// The digest of every group we are a member of (only those are
+    /// announced: announcing a group says "I hold it, pull it from me").
+    fn held_digests(&self) -> Vec<GroupDigest> {
+        self.db
             .digest()
+            .filter(|(g, _)| self.db.is_member(g.as_str()))
             .map(|(g, w)| GroupDigest {
                 group: g.clone(),
                 fingerprint: w.fingerprint(),
             })
-            .collect();
-        groups_fp(&digests)
+            .collect()
     }
 
     /// Where to answer `sender`: the datagram's source for UDP, its contact

@@ -57,6 +57,9 @@ pub struct Peer {
     /// When we last learned that first-hand: an announce from its own
     /// island naming it (only this is relayed, so relays never loop).
     pub rep_direct_at: Option<Millis>,
+    /// The representative of its island as it last announced it (first-hand,
+    /// `heads[0]`): which island it is in, for a group's member tree.
+    pub rep_of: Option<NodeId>,
 }
 
 impl Peer {
@@ -76,6 +79,7 @@ impl Peer {
             last_reply: None,
             rep_at: None,
             rep_direct_at: None,
+            rep_of: None,
         }
     }
 
@@ -148,6 +152,19 @@ impl Peer {
             }
         }
         self.groups.insert(group.clone(), (fingerprint, now));
+    }
+
+    /// Whether it announced holding `group` (a node announces only the
+    /// groups it is a member of).
+    #[must_use]
+    pub fn holds(&self, group: &GroupName) -> bool {
+        self.groups.contains_key(group)
+    }
+
+    /// Keeps only the group digests in `held`: its announce listed all its
+    /// groups in one window, so the others it no longer holds (it left).
+    pub fn retain_groups(&mut self, held: &[GroupName]) {
+        self.groups.retain(|g, _| held.contains(g));
     }
 }
 

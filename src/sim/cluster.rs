@@ -379,7 +379,8 @@ impl Cluster {
     }
 
     /// Whether every running node holds exactly the latest durable write of
-    /// every identity.
+    /// every identity of the groups it is a member of (and nothing of the
+    /// others but its own).
     #[must_use]
     pub fn converged(&self) -> bool {
         self.nodes
@@ -481,6 +482,9 @@ impl Cluster {
                     reached,
                 });
             }
+            // A write in a group nobody else is a member of is everywhere
+            // it must be.
+            self.sweep_tracked();
         }
         self.drive(i);
     }
@@ -1106,14 +1110,20 @@ impl Cluster {
         }
     }
 
-    /// Retires the tracked writes every running node holds, recording their
-    /// delays.
+    /// Retires the tracked writes every running member of their group
+    /// holds, recording their delays.
     fn sweep_tracked(&mut self) {
         let now = self.now;
-        let alive: Vec<bool> = self.nodes.iter().map(|n| n.chatter.is_some()).collect();
+        let nodes = &self.nodes;
         let mut done = Vec::new();
+        // A write must reach every running member of its group (a node
+        // that has not joined the group does not store it).
         self.tracked.retain(|t| {
-            let all = t.reached.iter().zip(&alive).all(|(r, a)| *r || !*a);
+            let all = t
+                .reached
+                .iter()
+                .zip(nodes)
+                .all(|(r, n)| *r || n.chatter.as_ref().is_none_or(|c| !c.holds(&t.group)));
             if all {
                 done.push(now.since(t.start));
             }

@@ -6,6 +6,11 @@
 //! transmits until then), so it is not part of the observable history. The
 //! simulator cannot use `tests/support`, so this is its own, small copy of
 //! the coverage-invariant checker.
+//!
+//! Interest (docs/ALGORITHM.md 8.6): a node holds a group only while it is a
+//! member (its latest durable write there includes a live item). So "holds
+//! exactly" means: every member of a group holds exactly the group's latest
+//! writes, and a non-member holds nothing of it but its own items.
 
 use std::collections::BTreeMap;
 
@@ -43,6 +48,45 @@ impl Truth {
     /// The groups written to.
     pub fn groups(&self) -> impl Iterator<Item = &GroupName> + '_ {
         self.groups.keys()
+    }
+
+    /// Whether `who`'s latest durable writes in `group` include a live item:
+    /// it is a member and must hold the group.
+    #[must_use]
+    pub fn is_member(&self, group: &GroupName, who: NodeId) -> bool {
+        self.groups
+            .get(group)
+            .is_some_and(|latest| latest.iter().any(|(id, w)| id.member == who && w.live()))
+    }
+
+    /// The members of `group` (see [`Truth::is_member`]), sorted.
+    #[must_use]
+    pub fn members(&self, group: &GroupName) -> Vec<NodeId> {
+        let mut out: Vec<NodeId> = Vec::new();
+        if let Some(latest) = self.groups.get(group) {
+            for (id, w) in latest {
+                if w.live() && !out.contains(&id.member) {
+                    out.push(id.member);
+                }
+            }
+        }
+        out.sort_unstable();
+        out
+    }
+
+    /// The latest writes `db`'s node must hold in `group`: all of them if
+    /// it is a member, else only its own.
+    fn wanted<'a>(
+        &'a self,
+        group: &'a GroupName,
+        latest: &'a BTreeMap<Identity, TimedItem>,
+        db: &TopologyDb,
+    ) -> impl Iterator<Item = (&'a Identity, &'a TimedItem)> + 'a {
+        let who = db.own_id();
+        let member = self.is_member(group, who);
+        latest
+            .iter()
+            .filter(move |(id, _)| member || id.member == who)
     }
 
     /// The latest write of `identity` in `group`.
@@ -85,16 +129,18 @@ impl Truth {
     }
 
     /// Whether `db` holds exactly the latest write of every identity of
-    /// every group (a retraction also when nothing of its identity is
-    /// held: collected, or never heard of with all before it).
+    /// every group its node is a member of, and of every other group
+    /// nothing but its own (a retraction also when nothing of its identity
+    /// is held: collected, or never heard of with all before it).
     #[must_use]
     pub fn holds_exactly(&self, db: &TopologyDb) -> bool {
         self.groups.iter().all(|(g, latest)| {
+            let mut want = self.wanted(g, latest, db);
             let Some(msg) = db.message(g.as_str()) else {
-                return latest.is_empty();
+                return want.all(|(_, w)| !w.live());
             };
             let mut held = 0;
-            for (id, w) in latest {
+            for (id, w) in want {
                 match msg.items().get(id) {
                     Some(h) if h == w => held += 1,
                     // Collected, or never heard of together with all that
@@ -107,19 +153,18 @@ impl Truth {
         })
     }
 
-    /// Whether `db` holds the latest write of every identity the log has
-    /// (it may hold more: writes forged by a key holder, which the log of
-    /// honest writes does not know).
+    /// Whether `db` holds the latest write of every identity the log has in
+    /// the groups its node is a member of (it may hold more: writes forged
+    /// by a key holder, which the log of honest writes does not know).
     #[must_use]
     pub fn holds_all(&self, db: &TopologyDb) -> bool {
         self.groups.iter().all(|(g, latest)| {
-            let Some(msg) = db.message(g.as_str()) else {
-                return latest.is_empty();
-            };
-            latest.iter().all(|(id, w)| match msg.items().get(id) {
-                Some(h) => h == w,
-                None => !w.live(),
-            })
+            let msg = db.message(g.as_str());
+            self.wanted(g, latest, db)
+                .all(|(id, w)| match msg.and_then(|m| m.items().get(id)) {
+                    Some(h) => h == w,
+                    None => !w.live(),
+                })
         })
     }
 
@@ -128,9 +173,17 @@ impl Truth {
     pub fn diff(&self, db: &TopologyDb) -> String {
         let mut out = String::new();
         for (g, latest) in &self.groups {
-            for (id, write) in latest {
-                let msg = db.message(g.as_str());
-                let held = msg.and_then(|m| m.items().get(id));
+            if let Some(msg) = db.message(g.as_str()) {
+                let who = db.own_id();
+                if !self.is_member(g, who) {
+                    let others = msg.items().items().iter().filter(|i| i.member() != who);
+                    for i in others {
+                        out.push_str(&format!("  {g}: not a member, holds {i:?}\n"));
+                    }
+                }
+            }
+            for (id, write) in self.wanted(g, latest, db) {
+                let held = db.message(g.as_str()).and_then(|m| m.items().get(id));
                 let gone = held.is_none() && !write.live();
                 if held != Some(write) && !gone {
                     out.push_str(&format!("  {g}: wants {write:?}, holds {held:?}\n"));
