@@ -1132,3 +1132,131 @@ fn a_get_only_member_receives_writes_and_a_non_member_only_passes_them_on() {
     assert!(c.db().message("g").is_none(), "c stores nothing of g");
     assert_eq!(c.groups(), vec![g()]);
 }
+
+/// A unicast announce from far node `from` (at `addr(from)`) saying it holds
+/// `g` with fingerprint `fp`, sealed as sequence number `seq`.
+fn far_announce(from: u8, seq: u64, fp: u64) -> Vec<u8> {
+    let f = Frame {
+        sender: NodeId::from_u64(u64::from(from)),
+        incarnation: 1,
+        seq,
+        payload: Payload::Announce(scalesmall::wire::Announce {
+            max_version: scalesmall::wire::VERSION,
+            addrs: vec![addr(from)],
+            hears: scalesmall::wire::Window::whole(Vec::new()),
+            groups: scalesmall::wire::Window::whole(vec![scalesmall::wire::GroupDigest {
+                group: g(),
+                fingerprint: fp,
+            }]),
+            groups_fp: fp,
+            heads: Vec::new(),
+            policy_fp: 0,
+            rumors: Vec::new(),
+        }),
+    };
+    codec()
+        .encode(&f, scalesmall::wire::VERSION, [seq as u8; 24])
+        .expect("encodes")
+}
+
+/// The datagrams `ts` sends to `to` carrying exactly `bytes`.
+fn copies_to(ts: &[Transmit], to: SocketAddr, bytes: &[u8]) -> usize {
+    ts.iter()
+        .filter(|t| matches!(t, Transmit::Unicast { to: d, bytes: b } if *d == to && b == bytes))
+        .count()
+}
+
+#[test]
+fn a_far_members_announce_is_passed_on_to_a_lan_member_that_disagrees_for_long() {
+    // n (2) and l (3) share a LAN; l is a member of g. x (9) is a member of
+    // g in another subnet that l has never heard of, so l cannot compare
+    // digests with it or pull from it. x's far sync lands on n.
+    let t0 = Millis(10);
+    let mut n = node(2, quiet());
+    let mut l = node(3, quiet());
+    l.handle_command(t0, claim(0)).expect("ok");
+    drain(&mut l, t0);
+    lan(&mut n, 2, &mut l, 3, t0);
+    drain(&mut n, t0);
+    let x = addr(9);
+    // Soon after l's digest changed: a write may be on its way, no relay.
+    let early = far_announce(9, 1, 0xfeed);
+    n.handle_datagram(t0, x, Via::Unicast, &early);
+    let out = drain(&mut n, t0);
+    assert_eq!(copies_to(&out, addr(3), &early), 0, "{out:?}");
+    // l has announced the same digest for longer than a pull may wait.
+    let late = t0.plus(n.config().pull_max_delay);
+    for _ in 0..2 {
+        deliver(&announce(&mut l, late), 3, &mut n, addr(2), true, late);
+    }
+    drain(&mut n, late);
+    let relayed = far_announce(9, 2, 0xfeed);
+    // A copy passed on by someone else (not from x's own address) is not
+    // passed on again: relays never chain.
+    n.handle_datagram(late, addr(4), Via::Unicast, &far_announce(9, 3, 0xfeed));
+    let chained = drain(&mut n, late);
+    assert!(
+        chained
+            .iter()
+            .all(|t| !matches!(t, Transmit::Unicast { to, .. } if *to == addr(3))),
+        "{chained:?}"
+    );
+    assert_eq!(n.stats().relays, 0);
+    n.handle_datagram(late, x, Via::Unicast, &relayed);
+    let out = drain(&mut n, late);
+    assert_eq!(copies_to(&out, addr(3), &relayed), 1, "{out:?}");
+    assert_eq!(n.stats().relays, 1);
+    // The same digest as l's: nothing to pass on.
+    let fp = l
+        .db()
+        .message("g")
+        .expect("l holds g")
+        .clock()
+        .fingerprint();
+    n.handle_datagram(late, x, Via::Unicast, &far_announce(9, 4, fp));
+    assert_eq!(n.stats().relays, 1);
+    // l takes the copy as x's own announce: it answers x directly and,
+    // once the group is quiet, pulls from it.
+    l.handle_datagram(late, addr(2), Via::Unicast, &relayed);
+    let answer = drain(&mut l, late);
+    assert!(
+        answer
+            .iter()
+            .any(|t| matches!(t, Transmit::Unicast { to, .. } if *to == x)
+                && kind(t) == Some(FrameKind::Announce)),
+        "{answer:?}"
+    );
+    let due = late.plus(l.config().pull_max_delay);
+    l.handle_timeout(due);
+    let pulls = drain(&mut l, due);
+    assert!(
+        pulls
+            .iter()
+            .any(|t| matches!(t, Transmit::Unicast { to, .. } if *to == x)
+                && kind(t) == Some(FrameKind::Pull)),
+        "{pulls:?}"
+    );
+}
+
+#[test]
+fn a_member_does_not_pass_on_a_far_announce_of_its_own_group() {
+    // As above, but n is a member of g too: it compares with x itself, and
+    // l compares with n on the LAN.
+    let t0 = Millis(10);
+    let mut n = node(2, quiet());
+    let mut l = node(3, quiet());
+    join(&mut n, t0);
+    l.handle_command(t0, claim(0)).expect("ok");
+    drain(&mut l, t0);
+    lan(&mut n, 2, &mut l, 3, t0);
+    let late = t0.plus(n.config().pull_max_delay);
+    for _ in 0..2 {
+        deliver(&announce(&mut l, late), 3, &mut n, addr(2), true, late);
+    }
+    drain(&mut n, late);
+    let far = far_announce(9, 1, 0xfeed);
+    n.handle_datagram(late, addr(9), Via::Unicast, &far);
+    let out = drain(&mut n, late);
+    assert_eq!(copies_to(&out, addr(3), &far), 0, "{out:?}");
+    assert_eq!(n.stats().relays, 0);
+}

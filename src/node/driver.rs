@@ -764,7 +764,7 @@ impl Driver {
             .filter(|p| now.since(p.last_heard) <= CONVERGED_WINDOW)
             .flat_map(|p| p.groups.iter())
             .filter(|(g, _)| c.holds(g))
-            .filter(|(g, (fp, _))| fingerprints.get(g.as_str()) != Some(fp))
+            .filter(|(g, h)| fingerprints.get(g.as_str()) != Some(&h.fingerprint))
             .count() as u64;
         Metrics {
             frames_in: names(&st.frames_in),
@@ -982,8 +982,8 @@ impl Driver {
                     .iter()
                     .filter(|p| mine && now.since(p.last_heard) <= CONVERGED_WINDOW)
                     .filter(|p| {
-                        p.groups.get(g).is_some_and(|(fp, at)| {
-                            now.since(*at) <= CONVERGED_WINDOW && ours != Some(*fp)
+                        p.groups.get(g).is_some_and(|h| {
+                            now.since(h.at) <= CONVERGED_WINDOW && ours != Some(h.fingerprint)
                         })
                     })
                     .map(|p| p.id.to_string())

@@ -333,8 +333,10 @@ impl Chatter {
             .iter()
             .filter(|p| now.since(p.last_heard) <= window)
             .all(|p| {
-                p.groups.iter().all(|(g, (fp, at))| {
-                    now.since(*at) > window || !self.holds(g) || self.fingerprint(g) == Some(*fp)
+                p.groups.iter().all(|(g, h)| {
+                    now.since(h.at) > window
+                        || !self.holds(g)
+                        || self.fingerprint(g) == Some(h.fingerprint)
                 })
             })
     }
@@ -497,8 +499,87 @@ impl Chatter {
             conn: None,
         };
         if let Some(frame) = self.open(now, src, bytes) {
+            let relay = self.relay_targets(now, src, &frame);
             self.dispatch(now, src, frame);
+            for to in relay {
+                self.stats.relays += 1;
+                self.stats.bytes_out += bytes.len() as u64;
+                self.transmits.push_back(Transmit::Unicast {
+                    to,
+                    bytes: bytes.to_vec(),
+                });
+            }
         }
+    }
+
+    /// Interest's repair path across routers (ALGORITHM.md 8.6). A far
+    /// node's own unicast announce (a far sync) names a group we are not a
+    /// member of, and a member on our LAN announces it with another
+    /// fingerprint: they disagree, and may not know each other (a member
+    /// learns a far member's address only by hearing from it). We pass the
+    /// frame on, unchanged, to at most [`RELAY_FANOUT`] such members. It is
+    /// the far node's own authenticated announce, so the member learns its
+    /// address, answers it there and pulls if it lacks something.
+    ///
+    /// Kept rare: only a frame that came straight from its sender (relays
+    /// never chain); only a member that announced its fingerprint lately
+    /// and has not changed it for `pull_max_delay` (a write the broadcast
+    /// is delivering moves it); never for a group we are a member of (we
+    /// compare with the far node ourselves, and our LAN with us); the same
+    /// far node to the same member once per [`RELAY_PERIOD`]; within the
+    /// per-address answer budget.
+    fn relay_targets(&mut self, now: Millis, src: Source, frame: &Frame) -> Vec<SocketAddr> {
+        let wire::Payload::Announce(a) = &frame.payload else {
+            return Vec::new();
+        };
+        if !self.cfg.multicast
+            || src.via != Via::Unicast
+            || src.conn.is_some()
+            || a.groups.entries.is_empty()
+            || !a.addrs.contains(&src.addr)
+        {
+            return Vec::new();
+        }
+        let ttl = self.hears_ttl(now);
+        // A member whose fingerprint moved lately may be taking in a write
+        // the broadcast is delivering anyway: only one stuck that long.
+        let settled = self.cfg.pull_max_delay;
+        if self
+            .peers
+            .get(frame.sender)
+            .is_some_and(|p| self.is_local(p, now, ttl))
+        {
+            // Our LAN hears its multicast announces already.
+            return Vec::new();
+        }
+        let far = self.peers.get(frame.sender);
+        let mut out: Vec<PeerRef> = self
+            .peers
+            .iter()
+            .filter(|p| p.id != frame.sender && self.is_local(p, now, ttl))
+            .filter(|p| far.is_none_or(|x| !x.relayed_lately(p.id, now, RELAY_PERIOD)))
+            .filter(|p| self.detector.state(p.id) != Liveness::Down)
+            .filter(|p| {
+                a.groups.entries.iter().any(|d| {
+                    !self.holds(&d.group)
+                        && p.groups.get(&d.group).is_some_and(|h| {
+                            h.fingerprint != d.fingerprint
+                                && now.since(h.since) >= settled
+                                && now.since(h.at) <= settled
+                        })
+                })
+            })
+            .filter_map(|p| p.peer_ref())
+            .collect();
+        shuffle(&mut self.rng, &mut out);
+        out.truncate(RELAY_FANOUT);
+        out.retain(|_| self.replies.allow(src.addr.ip(), now));
+        if let Some(x) = self.peers.get_mut(frame.sender) {
+            for to in &out {
+                x.note_relayed(to.id, now);
+            }
+        }
+        out.into_iter().map(|r| r.addr).collect()
     }
 
     /// A TCP connection from `from` was accepted; returns the id to use for it.
@@ -1200,7 +1281,18 @@ impl Chatter {
         }
         if reply_due {
             if self.replies.allow(src.addr.ip(), now) {
-                let to = self.reply_addr(sender, src);
+                // A far member's announce passed on by a peer of our LAN
+                // (see `relay_targets`) is answered at its own address.
+                let relayed = src.conn.is_none()
+                    && !a.addrs.contains(&src.addr)
+                    && self
+                        .peers
+                        .iter()
+                        .any(|p| p.id != sender && p.addr == Some(src.addr));
+                let to = match a.addrs.first() {
+                    Some(own) if relayed => *own,
+                    _ => self.reply_addr(sender, src),
+                };
                 self.send_announce(now, Some(to));
             } else {
                 self.stats.drop("reply_budget");
@@ -1557,7 +1649,6 @@ impl Chatter {
             self.stats.floors_raised += rose.len() as u64;
         }
     }
-
 
     /// This node became a member of `group`: it starts with its own items
     /// only and pulls the group at once from a holder it knows (otherwise
@@ -2270,6 +2361,13 @@ const UNKNOWN_REP: SocketAddr =
 /// Bytes an own delta leaves free for the floor it carries (format version
 /// 3: the floor list's length, the member's index and the floor, as varints).
 const FLOOR_SLACK: usize = 16;
+
+/// Most LAN members a far node's announce is passed on to.
+const RELAY_FANOUT: usize = 2;
+
+/// A far node's announce goes to the same LAN member at most once in this
+/// many ms: once the member has it, the two far-sync each other.
+const RELAY_PERIOD: u64 = 600_000;
 
 fn jittered(rng: &mut ChaCha8Rng, ms: u64, percent: u64) -> u64 {
     let spread = ms.saturating_mul(percent) / 100;

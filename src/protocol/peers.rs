@@ -22,6 +22,19 @@ pub const MAX_PEERS: usize = 8_192;
 pub const MAX_HEARS: usize = 512;
 /// Most group digests remembered per peer.
 pub const MAX_GROUP_DIGESTS: usize = 256;
+/// Most relay targets remembered per peer.
+pub const MAX_RELAYED: usize = 8;
+
+/// A group digest a peer announced.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Heard {
+    /// Its world clock fingerprint of the group.
+    pub fingerprint: u64,
+    /// When it last announced the group.
+    pub at: Millis,
+    /// Since when it has announced this fingerprint (unchanged).
+    pub since: Millis,
+}
 
 /// What we know about one peer.
 #[derive(Clone, Debug)]
@@ -42,8 +55,8 @@ pub struct Peer {
     pub hears_me: Option<Millis>,
     /// Whom it hears by multicast, and when it last said so.
     pub hears: BTreeMap<NodeId, Millis>,
-    /// Its announced group digests: fingerprint and when announced.
-    pub groups: BTreeMap<GroupName, (u64, Millis)>,
+    /// Its announced group digests.
+    pub groups: BTreeMap<GroupName, Heard>,
     /// Its announced hash of all group digests.
     pub groups_fp: Option<u64>,
     /// Its auto-claim policy fingerprint, from its last announce.
@@ -60,6 +73,9 @@ pub struct Peer {
     /// The representative of its island as it last announced it (first-hand,
     /// `heads[0]`): which island it is in, for a group's member tree.
     pub rep_of: Option<NodeId>,
+    /// The LAN peers we last passed its announce on to, and when (at most
+    /// [`MAX_RELAYED`], the oldest making room).
+    pub relayed_to: Vec<(NodeId, Millis)>,
 }
 
 impl Peer {
@@ -80,6 +96,7 @@ impl Peer {
             rep_at: None,
             rep_direct_at: None,
             rep_of: None,
+            relayed_to: Vec::new(),
         }
     }
 
@@ -138,20 +155,31 @@ impl Peer {
     /// Records an announced group digest (bounded: the oldest entry goes).
     pub fn note_group(&mut self, group: &GroupName, fingerprint: u64, now: Millis) {
         if let Some(e) = self.groups.get_mut(group) {
-            *e = (fingerprint, now);
+            if e.fingerprint != fingerprint {
+                e.fingerprint = fingerprint;
+                e.since = now;
+            }
+            e.at = now;
             return;
         }
         if self.groups.len() >= MAX_GROUP_DIGESTS {
             if let Some(oldest) = self
                 .groups
                 .iter()
-                .min_by_key(|(_, (_, t))| *t)
+                .min_by_key(|(_, h)| h.at)
                 .map(|(g, _)| g.clone())
             {
                 self.groups.remove(&oldest);
             }
         }
-        self.groups.insert(group.clone(), (fingerprint, now));
+        self.groups.insert(
+            group.clone(),
+            Heard {
+                fingerprint,
+                at: now,
+                since: now,
+            },
+        );
     }
 
     /// Whether it announced holding `group` (a node announces only the
@@ -159,6 +187,23 @@ impl Peer {
     #[must_use]
     pub fn holds(&self, group: &GroupName) -> bool {
         self.groups.contains_key(group)
+    }
+
+    /// Whether its announce went to `to` within the last `period` ms.
+    #[must_use]
+    pub fn relayed_lately(&self, to: NodeId, now: Millis, period: u64) -> bool {
+        self.relayed_to
+            .iter()
+            .any(|(id, t)| *id == to && now.since(*t) < period)
+    }
+
+    /// Notes that its announce went to `to` now.
+    pub fn note_relayed(&mut self, to: NodeId, now: Millis) {
+        self.relayed_to.retain(|(id, _)| *id != to);
+        if self.relayed_to.len() >= MAX_RELAYED {
+            self.relayed_to.remove(0);
+        }
+        self.relayed_to.push((to, now));
     }
 
     /// Keeps only the group digests in `held`: its announce listed all its

@@ -26,6 +26,9 @@ pub struct Stats {
     pub own_writes: u64,
     /// Groups where collecting own tombstones raised the own GC floor.
     pub floors_raised: u64,
+    /// Far members' announces passed on to a member of our LAN that
+    /// announced one of their groups differently.
+    pub relays: u64,
 }
 
 /// The sizes of a node's tables now.
