@@ -165,7 +165,15 @@ fn print_human(reply: &Reply) {
             let how = if l.hashed { " (hashed)" } else { "" };
             println!("key {} ({:#010x}){how} in {}:", l.key, l.key, l.group);
             if l.servers.is_empty() {
-                println!("  no server");
+                if l.member == Some(false) {
+                    println!(
+                        "  no server known: this board is not a member of {g}, and a board holds only \
+                         the groups it joined (`scalesmall join {g}` to read it)",
+                        g = l.group
+                    );
+                } else {
+                    println!("  no server");
+                }
             }
             println!(
                 "  {:<16}  {:>8}  {:>5}  {:<24}  {:<21}  STATE",

@@ -34,9 +34,10 @@ const RUN_EXIT_CODES: &str = "Exit codes: 0 stopped cleanly by SIGTERM or SIGINT
 /// boards.
 ///
 /// Each board runs `scalesmall run`. It joins named groups and claims ranges
-/// of the 32-bit key space; every board learns every other board's claims
-/// over multicast and a TCP tree, so `scalesmall lookup GROUP KEY` on any
-/// board names the boards that serve KEY.
+/// of the 32-bit key space; every board that joined a group learns every
+/// other board's claims in it over multicast and a TCP tree, so `scalesmall
+/// lookup GROUP KEY` on any of them names the boards that serve KEY (a board
+/// holds only the groups it joined: `join` one to read it).
 ///
 /// Quick start on one board:
 ///
@@ -146,6 +147,10 @@ pub enum Cmd {
     Run(RunArgs),
 
     /// Join a group as a reader (`Get`): this board reads the group.
+    ///
+    /// A board stores only the groups it is a member of (joined, or claimed
+    /// in): of the others it knows just the names. Joining starts the group
+    /// empty and pulls it from a member at once.
     ///
     /// Example: `scalesmall join demo`
     Join {
@@ -262,7 +267,8 @@ pub enum Cmd {
 
     /// Which boards serve a key, priority high to low.
     ///
-    /// KEY is a u32 (decimal or 0x-hex) or any string, which is hashed with
+    /// Only in a group this board is a member of (`join` it first to read
+    /// it). KEY is a u32 (decimal or 0x-hex) or any string, which is hashed with
     /// xxHash32 (seed 0) as every client should.
     ///
     /// Examples:

@@ -137,6 +137,7 @@ mod tests {
                         key: 7,
                         hashed: false,
                         servers: vec![],
+                        member: None,
                     }),
                     _ => Reply::Refused {
                         reason: "not here".into(),

@@ -175,6 +175,10 @@ pub struct LookupReply {
     pub hashed: bool,
     /// The servers.
     pub servers: Vec<ServerView>,
+    /// Whether this board is a member of the group (only members hold it;
+    /// absent from daemons before interest filtering).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub member: Option<bool>,
 }
 
 /// One server of a key.

@@ -683,6 +683,7 @@ impl Driver {
                     })
                     .collect();
                 Reply::Lookup(LookupReply {
+                    member: Some(db.is_member(&group)),
                     group,
                     key: k,
                     hashed,

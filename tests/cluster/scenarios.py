@@ -574,12 +574,18 @@ class Runner:
         else:
             r.note += f"; arch {'/'.join(sorted(set(map(str, arches.values()))))}"
 
-    def leave_test_group(self) -> None:
-        """Retracts what an earlier run wrote in clustertest (real boards keep it)."""
-        res = self.t.on_all(lambda h: self.t.sh(h, f"scalesmall leave {TEST}", timeout=30))
-        bad = {n: (cp.stderr or cp.stdout).strip()[-200:] for n, cp in res.items() if cp.returncode not in (0, 4)}
+    def leave_test_group(self, rejoin: bool = True) -> None:
+        """Retracts what an earlier run wrote in clustertest (real boards keep
+        it), then (with `rejoin`) joins it again on every board: only members
+        hold a group (interest, ALGORITHM.md 8.6), and every board's view is
+        compared."""
+        cmd = f"scalesmall leave {TEST}; rc=$?; [ $rc -eq 0 ] || [ $rc -eq 4 ] || exit $rc"
+        if rejoin:
+            cmd += f"; scalesmall join {TEST}"
+        res = self.t.on_all(lambda h: self.t.sh(h, cmd, timeout=30))
+        bad = {n: (cp.stderr or cp.stdout).strip()[-200:] for n, cp in res.items() if cp.returncode != 0}
         if bad:
-            raise Failure(f"scalesmall leave {TEST}: {bad}")
+            raise Failure(f"scalesmall leave/join {TEST}: {bad}")
 
     # 2. second site.yml: changed=0
     def s_rerun(self, r: Result) -> None:
@@ -898,7 +904,7 @@ class Runner:
             self.scenario(name, fn, needs_sim, needs_deploy)
         if self.deployed:
             try:
-                self.leave_test_group()  # leave real boards as they were
+                self.leave_test_group(rejoin=False)  # leave real boards as they were
             except Failure as e:
                 say(f"cleanup: {e}")
 
