@@ -1260,3 +1260,62 @@ fn a_member_does_not_pass_on_a_far_announce_of_its_own_group() {
     assert_eq!(copies_to(&out, addr(3), &far), 0, "{out:?}");
     assert_eq!(n.stats().relays, 0);
 }
+
+#[test]
+fn expiry_markers_are_stored_and_a_restart_keeps_refusing_the_old_writes() {
+    let (mut a, mut c) = (node(1, quiet()), node(3, quiet()));
+    introduce(&mut a, 1, &mut c, 3, Millis(0));
+    join(&mut a, Millis(0));
+    let c_id = NodeId::from_u64(3);
+    c.handle_command(Millis(0), claim(0)).expect("ok");
+    let news = drain(&mut c, Millis(0));
+    deliver(&news, 3, &mut a, addr(1), true, Millis(0));
+    assert_eq!(a.poll_markers(), None, "no marker yet");
+    a.handle_command(Millis(10), Command::Forget(c_id))
+        .expect("ok");
+    let markers = a.poll_markers().expect("the new marker is to be stored");
+    assert_eq!(markers, vec![(c_id, a.db().expired_upto(c_id))]);
+    assert!(markers[0].1 > 0);
+    assert_eq!(a.poll_markers(), None, "unchanged since polled");
+
+    // a restarts from its stored own state and markers; a peer that has
+    // not expired c gossips c's old writes to it.
+    let restart = |markers: &[(NodeId, u64)]| {
+        let own = scalesmall::protocol::OwnState {
+            clock: a.db().clock(),
+            items: a.db().own_items(),
+            floors: a.db().own_floors(),
+        };
+        let me = Identity {
+            id: NodeId::from_u64(1),
+            incarnation: 2,
+            addrs: vec![addr(1)],
+        };
+        let t = Millis(1_000);
+        let mut b = Chatter::new(quiet(), me, codec(), Some(own), [1; 32], t).expect("valid");
+        b.restore_markers(t, markers);
+        deliver(&news, 3, &mut b, addr(1), true, t);
+        b
+    };
+    let forgetful = restart(&[]);
+    assert_eq!(
+        forgetful.lookup("g", 5).len(),
+        1,
+        "without the markers a restart takes the items back"
+    );
+    let mut b = restart(&markers);
+    assert!(
+        b.lookup("g", 5).is_empty(),
+        "the stored marker still refuses them"
+    );
+    assert_eq!(b.db().expired_upto(c_id), markers[0].1);
+    assert_eq!(b.poll_markers(), None, "restored markers need no new store");
+    // The restored marker lasts another expire_after from the restart, then
+    // is forgotten (and the empty list stored).
+    let end = Millis(1_000).plus(b.config().expire_after);
+    b.handle_timeout(Millis(end.0 - 1));
+    assert_eq!(b.db().expired_upto(c_id), markers[0].1);
+    b.handle_timeout(end);
+    assert_eq!(b.db().expired_upto(c_id), 0);
+    assert_eq!(b.poll_markers(), Some(Vec::new()));
+}

@@ -162,6 +162,7 @@ fn a_dead_board_is_expired_everywhere_and_taken_back_whole_when_it_returns() {
     cfg.check_every_step = false;
     let r = sim::expiry(cfg, 60_000, 180_000);
     assert!(r.all_expired_ms.is_some(), "{r:?}");
+    assert!(r.observer_restarted_ms.is_some(), "{r:?}");
     assert_eq!(r.still_listed, 0, "{r:?}");
     assert!(
         r.back_ms.is_some(),

@@ -322,6 +322,10 @@ async fn serve(cfg: Config, reload: Reload) -> Result<(), NodeError> {
     })?;
     let incarnation = store.bump_incarnation()?;
     let own = store.load_own(id)?;
+    let markers = store.load_markers().unwrap_or_else(|e| {
+        warn!(error = %e, "starting without the stored expiry markers");
+        Vec::new()
+    });
     let (keyring, key_source) = keys::load(
         cfg.insecure,
         cfg.key_file.as_deref(),
@@ -396,8 +400,9 @@ async fn serve(cfg: Config, reload: Reload) -> Result<(), NodeError> {
             .collect(),
     };
     let seed = os_seed().map_err(|e| NodeError::Entropy(e.to_string()))?;
-    let chatter = Chatter::new(pcfg, identity, codec, own, seed, clock.now())
+    let mut chatter = Chatter::new(pcfg, identity, codec, own, seed, clock.now())
         .map_err(|e| NodeError::Restore(e.to_string()))?;
+    chatter.restore_markers(clock.now(), &markers);
     let (mut driver, handle, requests, conn_rx) = Driver::new(chatter, clock, store, info);
     driver.reconcile(&cfg.groups)?;
     let stop = CancellationToken::new();

@@ -98,6 +98,9 @@ pub struct TopologyDb {
     /// Expired members: each one's writes at clocks up to the marker were
     /// dropped and are refused if they come back (see [`TopologyDb::expire`]).
     expired: BTreeMap<NodeId, u64>,
+    /// Bumped whenever `expired` changes, so the shell knows when to store
+    /// the markers again.
+    markers_changed: u64,
 }
 
 /// Caps on what a node keeps of others' writes, so a peer holding the
@@ -145,6 +148,7 @@ impl TopologyDb {
             groups: BTreeMap::new(),
             caps: Caps::default(),
             expired: BTreeMap::new(),
+            markers_changed: 0,
         }
     }
 
@@ -393,6 +397,7 @@ impl TopologyDb {
             groups,
             caps: Caps::default(),
             expired: BTreeMap::new(),
+            markers_changed: 0,
         })
     }
 
@@ -638,6 +643,7 @@ impl TopologyDb {
             return None;
         }
         self.expired.insert(member, upto);
+        self.markers_changed += 1;
         Some(upto)
     }
 
@@ -645,7 +651,36 @@ impl TopologyDb {
     /// announced itself, or the marker outlived its second grace period).
     /// Returns whether there was one.
     pub fn clear_expired(&mut self, member: NodeId) -> bool {
-        self.expired.remove(&member).is_some()
+        let had = self.expired.remove(&member).is_some();
+        if had {
+            self.markers_changed += 1;
+        }
+        had
+    }
+
+    /// Every expiry marker, `(member, upto)`, by member: what a node stores
+    /// so that a restart within the markers' grace period does not take the
+    /// expired members' items back from a peer that still gossips them.
+    pub fn markers(&self) -> impl Iterator<Item = (NodeId, u64)> + '_ {
+        self.expired.iter().map(|(m, u)| (*m, *u))
+    }
+
+    /// A counter that moves whenever the markers change.
+    #[must_use]
+    pub fn markers_changed(&self) -> u64 {
+        self.markers_changed
+    }
+
+    /// Puts back stored markers (at a restart, before anything is received:
+    /// nothing of those members is held, so nothing is dropped). Markers of
+    /// the local node or at clock 0 are skipped.
+    pub fn restore_markers(&mut self, markers: &[(NodeId, u64)]) {
+        for &(m, upto) in markers {
+            if m != self.own && upto > 0 {
+                let at = self.expired.entry(m).or_insert(0);
+                *at = (*at).max(upto);
+            }
+        }
     }
 
     /// The marker of `member`: its writes at or below it were dropped
@@ -679,6 +714,7 @@ impl TopologyDb {
         }
         for m in back {
             self.expired.remove(&m);
+            self.markers_changed += 1;
         }
     }
 

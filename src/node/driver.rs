@@ -443,6 +443,13 @@ impl Driver {
             self.store.save_own(&state).map_err(NodeError::Persist)?;
             self.chatter.handle_persisted(now, p.clock);
         }
+        if let Some(markers) = self.chatter.poll_markers()
+            && let Err(e) = self.store.save_markers(&markers)
+        {
+            // Not own state: the node goes on (a restart would then take a
+            // dead member's old claims back until it expires again).
+            warn!(error = %e, "cannot store the expiry markers");
+        }
         Ok(())
     }
 

@@ -6,6 +6,7 @@
 //! | `incarnation` | a counter, decimal                               | at every start     |
 //! | `own.state`   | own clock, items and GC floors (checksummed)     | after own writes   |
 //! | `declared`    | the groups the config file declared, JSON        | when that set changes |
+//! | `expired`     | expiry markers of dead members, JSON             | when a member expires or returns |
 //!
 //! Every write is crash-safe ([`super::fs`]): write a temporary file, fsync,
 //! rename, fsync the directory. Own writes are rare (a few a day), so that
@@ -255,6 +256,68 @@ impl Store {
     }
 }
 
+/// One stored expiry marker: the member (hex id) and the clock up to which
+/// its writes were dropped.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct StoredMarker {
+    member: String,
+    upto: u64,
+}
+
+impl Store {
+    /// The expiry markers stored before a restart (empty if none), so a
+    /// restarted board keeps refusing the dead members' old writes for
+    /// another grace period (docs/ALGORITHM.md 9.4).
+    ///
+    /// # Errors
+    /// I/O errors, or [`StoreError::Corrupt`] for a damaged file.
+    pub fn load_markers(&self) -> Result<Vec<(NodeId, u64)>, StoreError> {
+        let Some(bytes) = self.read("expired")? else {
+            return Ok(Vec::new());
+        };
+        let corrupt = |why: String| StoreError::Corrupt {
+            path: self.path("expired"),
+            why,
+            advice: "It only lists members this board expired (dead boards), so that their old \
+                 claims are not taken back from a peer that still has them: delete it (at worst \
+                 such claims come back until they expire again)",
+        };
+        let stored: Vec<StoredMarker> =
+            serde_json::from_slice(&bytes).map_err(|e| corrupt(e.to_string()))?;
+        stored
+            .iter()
+            .map(|m| {
+                let id = m
+                    .member
+                    .parse::<NodeId>()
+                    .map_err(|e| corrupt(e.to_string()))?;
+                Ok((id, m.upto))
+            })
+            .collect()
+    }
+
+    /// Makes the expiry markers durable (crash-safe).
+    ///
+    /// # Errors
+    /// I/O errors; the previous list is intact.
+    pub fn save_markers(&self, markers: &[(NodeId, u64)]) -> Result<(), StoreError> {
+        let stored: Vec<StoredMarker> = markers
+            .iter()
+            .map(|(m, upto)| StoredMarker {
+                member: m.to_string(),
+                upto: *upto,
+            })
+            .collect();
+        let mut bytes = serde_json::to_vec(&stored).map_err(|e| StoreError::Io {
+            op: "encode",
+            path: self.path("expired"),
+            source: io::Error::other(e),
+        })?;
+        bytes.push(b'\n');
+        self.write("expired", &bytes)
+    }
+}
+
 /// `magic | version | postcard body | xxh3-64 of all before (LE)`.
 #[must_use]
 pub fn encode_own(state: &OwnState) -> Vec<u8> {
@@ -416,6 +479,25 @@ mod tests {
                 }
             })
         }
+    }
+
+    #[test]
+    fn markers_round_trip_and_a_damaged_list_is_named() {
+        let d = tmpdir("markers");
+        let s = Store::open(&d, Box::new(RealFs)).unwrap();
+        assert!(s.load_markers().unwrap().is_empty(), "none stored yet");
+        let markers = vec![(NodeId::from_u64(7), 12), (NodeId::from_u64(0xabc), 3)];
+        s.save_markers(&markers).unwrap();
+        assert_eq!(s.load_markers().unwrap(), markers);
+        s.save_markers(&[]).unwrap();
+        assert!(s.load_markers().unwrap().is_empty());
+        std::fs::write(d.join("expired"), b"[{\"member\":\"zz\",\"upto\":1}]").unwrap();
+        let err = s.load_markers().unwrap_err().to_string();
+        assert!(
+            err.contains("expired is corrupt") && err.contains("delete it"),
+            "{err}"
+        );
+        let _ = std::fs::remove_dir_all(&d);
     }
 
     #[test]

@@ -121,6 +121,8 @@ pub struct Chatter {
     last_refutation: Option<Millis>,
     /// Members this node expired, and when.
     expired_at: BTreeMap<NodeId, Millis>,
+    /// [`TopologyDb::markers_changed`] when the markers were last polled.
+    markers_polled: u64,
     /// New member ids admitted per source address.
     admissions: Buckets<IpAddr>,
     /// Answers to unicast frames (announce replies, acks, relayed pings)
@@ -205,6 +207,7 @@ impl Chatter {
             detector: Detector::new(cfg.liveness.clone(), now),
             last_refutation: None,
             expired_at: BTreeMap::new(),
+            markers_polled: 0,
             admissions: Buckets::new(cfg.admissions, MAX_ADDRS_TRACKED),
             replies: Buckets::new(cfg.replies, MAX_ADDRS_TRACKED),
             serves: Buckets::new(
@@ -354,6 +357,40 @@ impl Chatter {
     /// Own state to make durable before transmits are released.
     pub fn poll_persist(&mut self) -> Option<Persist> {
         self.persists.pop_front()
+    }
+
+    /// The expiry markers, when they changed since last polled: the shell
+    /// stores them (best effort; they are not own state, so nothing waits
+    /// for it) and gives them back through [`Chatter::restore_markers`]
+    /// after a restart.
+    pub fn poll_markers(&mut self) -> Option<Vec<(NodeId, u64)>> {
+        let now = self.db.markers_changed();
+        if now == self.markers_polled {
+            return None;
+        }
+        self.markers_polled = now;
+        Some(self.db.markers().collect())
+    }
+
+    /// Puts back the expiry markers stored before a restart (call right
+    /// after [`Chatter::new`]). Each lasts another `expire_after` from
+    /// `now` (the monotonic clock does not survive a reboot, so the time
+    /// they had left is unknown): until then the expired members' writes
+    /// at or below their markers are refused, as before the restart, so a
+    /// peer that has not expired them yet cannot gossip them back. A member
+    /// heard again first-hand is taken back at once, as usual.
+    pub fn restore_markers(&mut self, now: Millis, markers: &[(NodeId, u64)]) {
+        let me = self.me.id;
+        let markers: Vec<(NodeId, u64)> = markers
+            .iter()
+            .copied()
+            .filter(|(m, upto)| *m != me && *upto > 0)
+            .collect();
+        self.db.restore_markers(&markers);
+        for (m, _) in markers {
+            self.expired_at.insert(m, now);
+        }
+        self.markers_polled = self.db.markers_changed();
     }
 
     /// The next event.

@@ -96,6 +96,8 @@ struct Node {
     id: NodeId,
     incarnation: u64,
     store: OwnState,
+    /// The expiry markers as last stored (they survive a restart).
+    markers: Vec<(NodeId, u64)>,
     timer_at: Option<Millis>,
     /// Timer firings at one instant that left the timer due at it again.
     spins: (Millis, u32),
@@ -237,6 +239,7 @@ impl Cluster {
                 id: NodeId::from_u64(rng.next_u64()),
                 incarnation: 0,
                 store: OwnState::default(),
+                markers: Vec::new(),
                 timer_at: None,
                 spins: (Millis(0), 0),
                 conns: BTreeMap::new(),
@@ -547,6 +550,7 @@ impl Cluster {
             n.id = id;
             n.incarnation = 0;
             n.store = OwnState::default();
+            n.markers = Vec::new();
         }
         let now = self.now;
         self.start_node(i, now);
@@ -641,7 +645,8 @@ impl Cluster {
         };
         let restored = (node.store.clock > 0).then(|| node.store.clone());
         match Chatter::new(pcfg, identity, codec, restored, seed, at) {
-            Ok(c) => {
+            Ok(mut c) => {
+                c.restore_markers(at, &node.markers);
                 node.chatter = Some(c);
                 node.timer_at = None;
                 node.conns.clear();
@@ -871,6 +876,9 @@ impl Cluster {
             let Some(c) = n.chatter.as_mut() else { return };
             while let Some(p) = c.poll_persist() {
                 persists.push(p);
+            }
+            if let Some(m) = c.poll_markers() {
+                n.markers = m;
             }
             while let Some(t) = c.poll_transmit() {
                 transmits.push(t);

@@ -3,7 +3,9 @@
 //! stops naming it), nothing of it is gossiped back while the nodes expire
 //! it at different moments, and when it returns after longer than the
 //! grace period it is taken back whole: the cluster converges exactly on
-//! its items again.
+//! its items again. One live node restarts the moment it has expired the
+//! dead one, while others may not have yet: its stored marker keeps it from
+//! taking the items back from them.
 
 use rand_chacha::ChaCha8Rng;
 use rand_chacha::rand_core::SeedableRng;
@@ -22,6 +24,9 @@ pub struct ExpiryReport {
     /// Live nodes whose `lookup` still named the dead node at the end of
     /// the wait.
     pub still_listed: usize,
+    /// ms from the crash until the observer (node 0) expired the dead node
+    /// and was restarted, if it did.
+    pub observer_restarted_ms: Option<u64>,
     /// ms from the restart until the cluster held exactly every node's
     /// items again, if it did.
     pub back_ms: Option<u64>,
@@ -51,6 +56,14 @@ pub fn expiry(mut cfg: SimConfig, grace_ms: u64, down_ms: u64) -> ExpiryReport {
     while c.now().since(t0) < down_ms {
         c.run_for(1_000);
         c.check_invariant();
+        if report.observer_restarted_ms.is_none()
+            && c.chatter(0)
+                .is_some_and(|ch| ch.db().expired_upto(dead_id) > 0)
+        {
+            c.crash(0);
+            c.restart(0);
+            report.observer_restarted_ms = Some(c.now().since(t0));
+        }
         let all = (0..c.len())
             .filter(|&i| i != dead)
             .filter_map(|i| c.chatter(i))
