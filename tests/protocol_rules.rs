@@ -1166,30 +1166,48 @@ fn copies_to(ts: &[Transmit], to: SocketAddr, bytes: &[u8]) -> usize {
         .count()
 }
 
-#[test]
-fn a_far_members_announce_is_passed_on_to_a_lan_member_that_disagrees_for_long() {
-    // n (2) and l (3) share a LAN; l is a member of g. x (9) is a member of
-    // g in another subnet that l has never heard of, so l cannot compare
-    // digests with it or pull from it. x's far sync lands on n.
+/// Whether `ts` sends `to` a datagram of `kind`.
+fn sends(ts: &[Transmit], to: SocketAddr, want: FrameKind) -> bool {
+    ts.iter()
+        .any(|t| matches!(t, Transmit::Unicast { to: d, .. } if *d == to) && kind(t) == Some(want))
+}
+
+/// n (2) and l (3) share a LAN from `t0`; l claims in g (a member), n joins
+/// g only if `n_member`. With `early`, a far announce (from 9) reaches n
+/// at `t0`. Returns them at the time l's digest has been the same for
+/// `pull_max_delay` (l announced it again then).
+fn relay_lan(n_member: bool, early: Option<&[u8]>) -> (Chatter, Chatter, Millis) {
     let t0 = Millis(10);
     let mut n = node(2, quiet());
     let mut l = node(3, quiet());
+    if n_member {
+        join(&mut n, t0);
+    }
     l.handle_command(t0, claim(0)).expect("ok");
     drain(&mut l, t0);
     lan(&mut n, 2, &mut l, 3, t0);
-    drain(&mut n, t0);
-    let x = addr(9);
-    // Soon after l's digest changed: a write may be on its way, no relay.
-    let early = far_announce(9, 1, 0xfeed);
-    n.handle_datagram(t0, x, Via::Unicast, &early);
-    let out = drain(&mut n, t0);
-    assert_eq!(copies_to(&out, addr(3), &early), 0, "{out:?}");
-    // l has announced the same digest for longer than a pull may wait.
+    if let Some(bytes) = early {
+        n.handle_datagram(t0, addr(9), Via::Unicast, bytes);
+        let out = drain(&mut n, t0);
+        assert_eq!(copies_to(&out, addr(3), bytes), 0, "{out:?}");
+    }
     let late = t0.plus(n.config().pull_max_delay);
     for _ in 0..2 {
         deliver(&announce(&mut l, late), 3, &mut n, addr(2), true, late);
     }
     drain(&mut n, late);
+    (n, l, late)
+}
+
+#[test]
+fn a_far_members_announce_is_passed_on_to_a_lan_member_that_disagrees_for_long() {
+    // l is a member of g; x (9) is a member of g in another subnet that l
+    // has never heard of, so l cannot compare digests with it or pull from
+    // it. x's far sync lands on n. Soon after l's digest changed (a write
+    // may be on its way) nothing is passed on; once it has been the same
+    // for as long as a pull may wait, it is.
+    let x = addr(9);
+    let (mut n, mut l, late) = relay_lan(false, Some(&far_announce(9, 1, 0xfeed)));
     let relayed = far_announce(9, 2, 0xfeed);
     // A copy passed on by someone else (not from x's own address) is not
     // passed on again: relays never chain.
@@ -1219,41 +1237,18 @@ fn a_far_members_announce_is_passed_on_to_a_lan_member_that_disagrees_for_long()
     // once the group is quiet, pulls from it.
     l.handle_datagram(late, addr(2), Via::Unicast, &relayed);
     let answer = drain(&mut l, late);
-    assert!(
-        answer
-            .iter()
-            .any(|t| matches!(t, Transmit::Unicast { to, .. } if *to == x)
-                && kind(t) == Some(FrameKind::Announce)),
-        "{answer:?}"
-    );
+    assert!(sends(&answer, x, FrameKind::Announce), "{answer:?}");
     let due = late.plus(l.config().pull_max_delay);
     l.handle_timeout(due);
     let pulls = drain(&mut l, due);
-    assert!(
-        pulls
-            .iter()
-            .any(|t| matches!(t, Transmit::Unicast { to, .. } if *to == x)
-                && kind(t) == Some(FrameKind::Pull)),
-        "{pulls:?}"
-    );
+    assert!(sends(&pulls, x, FrameKind::Pull), "{pulls:?}");
 }
 
 #[test]
 fn a_member_does_not_pass_on_a_far_announce_of_its_own_group() {
     // As above, but n is a member of g too: it compares with x itself, and
     // l compares with n on the LAN.
-    let t0 = Millis(10);
-    let mut n = node(2, quiet());
-    let mut l = node(3, quiet());
-    join(&mut n, t0);
-    l.handle_command(t0, claim(0)).expect("ok");
-    drain(&mut l, t0);
-    lan(&mut n, 2, &mut l, 3, t0);
-    let late = t0.plus(n.config().pull_max_delay);
-    for _ in 0..2 {
-        deliver(&announce(&mut l, late), 3, &mut n, addr(2), true, late);
-    }
-    drain(&mut n, late);
+    let (mut n, _l, late) = relay_lan(true, None);
     let far = far_announce(9, 1, 0xfeed);
     n.handle_datagram(late, addr(9), Via::Unicast, &far);
     let out = drain(&mut n, late);
