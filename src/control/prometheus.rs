@@ -110,6 +110,12 @@ pub fn prometheus(m: &Metrics) -> String {
         &one(m.own_writes.to_string()),
     );
     family(
+        "relays_total",
+        "counter",
+        "Far members' announces passed on to a member of our LAN.",
+        &one(m.relays.to_string()),
+    );
+    family(
         "protocol_inputs_total",
         "counter",
         "Inputs handled by the protocol.",

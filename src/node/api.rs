@@ -412,6 +412,10 @@ pub struct Metrics {
     pub news: u64,
     /// Own writes.
     pub own_writes: u64,
+    /// Far members' announces passed on to a member of our LAN (interest:
+    /// how far members find each other).
+    #[serde(default)]
+    pub relays: u64,
     /// Inputs handled by the protocol (datagrams, frames, timers, requests).
     pub inputs: u64,
     /// Seconds spent in the protocol handling them (merges included).

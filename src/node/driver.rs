@@ -802,6 +802,7 @@ impl Driver {
             digest_mismatches,
             news: st.news,
             own_writes: st.own_writes,
+            relays: st.relays,
             inputs: self.inputs,
             input_seconds: self.input_seconds,
             connections: c.conn_count() as u64,
