@@ -720,7 +720,9 @@ impl TopologyDb {
 
     // --- queries ----------------------------------------------------------
 
-    /// Every group known (joined by anyone), sorted by name.
+    /// Every group held, sorted by name: the node's own groups, and any
+    /// other whose messages it applied (the protocol applies only groups the
+    /// node is a member of, and keeps a left group's own retractions).
     pub fn groups(&self) -> impl Iterator<Item = &GroupName> + '_ {
         self.groups.keys()
     }

@@ -95,6 +95,11 @@ pub struct Driver {
     /// The groups the config declared when last applied (`None`: not yet
     /// read from the store).
     declared: Option<Vec<GroupName>>,
+    /// Expiry markers not stored yet (a failed write is tried again 10 s
+    /// later, at the next input), and whether that failure was logged.
+    markers_unsaved: Option<Vec<(NodeId, u64)>>,
+    markers_retry: Millis,
+    markers_warned: bool,
 }
 
 /// The sockets the driver reads.
@@ -137,6 +142,9 @@ impl Driver {
                 conn_tx,
                 events,
                 group_addr: None,
+                markers_unsaved: None,
+                markers_retry: Millis::ZERO,
+                markers_warned: false,
                 stopping: false,
                 tasks: TaskTracker::new(),
                 inputs: 0,
@@ -443,12 +451,28 @@ impl Driver {
             self.store.save_own(&state).map_err(NodeError::Persist)?;
             self.chatter.handle_persisted(now, p.clock);
         }
-        if let Some(markers) = self.chatter.poll_markers()
-            && let Err(e) = self.store.save_markers(&markers)
+        if let Some(markers) = self.chatter.poll_markers() {
+            self.markers_unsaved = Some(markers);
+            self.markers_retry = now;
+        }
+        if let Some(markers) = &self.markers_unsaved
+            && now >= self.markers_retry
         {
-            // Not own state: the node goes on (a restart would then take a
-            // dead member's old claims back until it expires again).
-            warn!(error = %e, "cannot store the expiry markers");
+            match self.store.save_markers(markers) {
+                Ok(()) => {
+                    self.markers_unsaved = None;
+                    self.markers_warned = false;
+                }
+                // Not own state: the node goes on (a restart now would take
+                // a dead member's old claims back until it expires again).
+                Err(e) => {
+                    self.markers_retry = now.plus(10_000);
+                    if !self.markers_warned {
+                        warn!(error = %e, "cannot store the expiry markers; trying again every 10 s");
+                        self.markers_warned = true;
+                    }
+                }
+            }
         }
         Ok(())
     }

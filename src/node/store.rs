@@ -6,7 +6,7 @@
 //! | `incarnation` | a counter, decimal                               | at every start     |
 //! | `own.state`   | own clock, items and GC floors (checksummed)     | after own writes   |
 //! | `declared`    | the groups the config file declared, JSON        | when that set changes |
-//! | `expired`     | expiry markers of dead members, JSON             | when a member expires or returns |
+//! | `expired`     | expiry markers of dead members, JSON             | when a marker is made or cleared |
 //!
 //! Every write is crash-safe ([`super::fs`]): write a temporary file, fsync,
 //! rename, fsync the directory. Own writes are rare (a few a day), so that

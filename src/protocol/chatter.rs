@@ -19,7 +19,9 @@
 //! 2. [`Chatter::poll_transmit`]: datagrams, multicasts, TCP connects,
 //!    sends and closes.
 //! 3. [`Chatter::poll_event`]: changes (for `watch`) and notices.
-//! 4. [`Chatter::poll_timeout`]: when to call `handle_timeout` next.
+//! 4. [`Chatter::poll_markers`]: expiry markers to store (best effort; give
+//!    them back with [`Chatter::restore_markers`] after a restart).
+//! 5. [`Chatter::poll_timeout`]: when to call `handle_timeout` next.
 //!
 //! `now` must never go backwards. Randomness comes from a seed given at
 //! construction, so a run is reproducible from its seeds.
@@ -36,9 +38,14 @@
 //! - **Anti-entropy.** Periodic announces carry group fingerprints; a
 //!   listener that differs pulls with its world clock and gets
 //!   `delta_since` chunks; a pull answered nowhere is retried with another
-//!   holder; a periodic unicast announce to one random far peer makes a
-//!   push-pull across subnets. Received news is re-sent, unchanged, to one
-//!   random far peer, only when it changed something.
+//!   holder; a periodic unicast announce to a far peer (every other one to
+//!   a far member of one of our groups) makes a push-pull across subnets.
+//!   Received news is re-sent, unchanged, to one random far member of its
+//!   group, only when it changed something.
+//! - **Interest.** A node stores, announces, pulls and serves only the
+//!   groups it is a member of; a group's tree spans its members; a far
+//!   member's announce is passed on to a LAN member that disagrees with it,
+//!   so members find each other across routers ([`super::interest`]).
 //! - **Bounded resources.** TCP connections are capped with LRU eviction and
 //!   idle close; pulls served are rate-limited per peer; tables are capped.
 
@@ -536,8 +543,13 @@ impl Chatter {
             conn: None,
         };
         if let Some(frame) = self.open(now, src, bytes) {
-            let relay = self.relay_targets(now, src, &frame);
+            let sender = frame.sender;
+            let digests = self.relay_candidate(src, &frame);
             self.dispatch(now, src, frame);
+            let relay = match digests {
+                Some(d) => self.relay_targets(now, src, sender, &d),
+                None => Vec::new(),
+            };
             for to in relay {
                 self.stats.relays += 1;
                 self.stats.bytes_out += bytes.len() as u64;
@@ -565,58 +577,74 @@ impl Chatter {
     /// compare with the far node ourselves, and our LAN with us); the same
     /// far node to the same member once per [`RELAY_PERIOD`]; within the
     /// per-address answer budget.
-    fn relay_targets(&mut self, now: Millis, src: Source, frame: &Frame) -> Vec<SocketAddr> {
-        let wire::Payload::Announce(a) = &frame.payload else {
-            return Vec::new();
-        };
-        if !self.cfg.multicast
-            || src.via != Via::Unicast
-            || src.conn.is_some()
-            || a.groups.entries.is_empty()
-            || !a.addrs.contains(&src.addr)
-        {
-            return Vec::new();
-        }
+    fn relay_targets(
+        &mut self,
+        now: Millis,
+        src: Source,
+        sender: NodeId,
+        digests: &[GroupDigest],
+    ) -> Vec<SocketAddr> {
         let ttl = self.hears_ttl(now);
         // A member whose fingerprint moved lately may be taking in a write
-        // the broadcast is delivering anyway: only one stuck that long.
+        // the broadcast is delivering anyway: only one stuck that long, and
+        // heard lately (the announce period grows with the LAN).
         let settled = self.cfg.pull_max_delay;
-        if self
-            .peers
-            .get(frame.sender)
-            .is_some_and(|p| self.is_local(p, now, ttl))
-        {
-            // Our LAN hears its multicast announces already.
+        let fresh = settled.max(self.period.saturating_mul(2));
+        // Only a sender admitted to the peer table (dispatch ran) and not
+        // on our LAN (which hears its multicast announces already).
+        let Some(far) = self.peers.get(sender) else {
+            return Vec::new();
+        };
+        if self.is_local(far, now, ttl) {
             return Vec::new();
         }
-        let far = self.peers.get(frame.sender);
-        let mut out: Vec<PeerRef> = self
+        let mut candidates: Vec<PeerRef> = self
             .peers
             .iter()
-            .filter(|p| p.id != frame.sender && self.is_local(p, now, ttl))
-            .filter(|p| far.is_none_or(|x| !x.relayed_lately(p.id, now, RELAY_PERIOD)))
+            .filter(|p| p.id != sender && self.is_local(p, now, ttl))
+            .filter(|p| !far.relayed_lately(p.id, now, RELAY_PERIOD))
             .filter(|p| self.detector.state(p.id) != Liveness::Down)
             .filter(|p| {
-                a.groups.entries.iter().any(|d| {
+                digests.iter().any(|d| {
                     !self.holds(&d.group)
                         && p.groups.get(&d.group).is_some_and(|h| {
                             h.fingerprint != d.fingerprint
                                 && now.since(h.since) >= settled
-                                && now.since(h.at) <= settled
+                                && now.since(h.at) <= fresh
                         })
                 })
             })
             .filter_map(|p| p.peer_ref())
             .collect();
-        shuffle(&mut self.rng, &mut out);
-        out.truncate(RELAY_FANOUT);
-        out.retain(|_| self.replies.allow(src.addr.ip(), now));
-        if let Some(x) = self.peers.get_mut(frame.sender) {
-            for to in &out {
-                x.note_relayed(to.id, now);
+        shuffle(&mut self.rng, &mut candidates);
+        let mut out = Vec::new();
+        for to in candidates {
+            if out.len() >= RELAY_FANOUT || !self.replies.allow(src.addr.ip(), now) {
+                break;
             }
+            let noted = self
+                .peers
+                .get_mut(sender)
+                .is_some_and(|x| x.note_relayed(to.id, now, RELAY_PERIOD));
+            if !noted {
+                break;
+            }
+            out.push(to.addr);
         }
-        out.into_iter().map(|r| r.addr).collect()
+        out
+    }
+
+    /// The digests of `frame` if it may be passed on (see
+    /// [`Chatter::relay_targets`]): an announce that came by unicast
+    /// datagram straight from its sender (the source is one of its
+    /// addresses), with groups, while we use multicast.
+    fn relay_candidate(&self, src: Source, frame: &Frame) -> Option<Vec<GroupDigest>> {
+        let wire::Payload::Announce(a) = &frame.payload else {
+            return None;
+        };
+        let direct = src.via == Via::Unicast && src.conn.is_none() && a.addrs.contains(&src.addr);
+        (self.cfg.multicast && direct && !a.groups.entries.is_empty())
+            .then(|| a.groups.entries.clone())
     }
 
     /// A TCP connection from `from` was accepted; returns the id to use for it.
@@ -836,7 +864,12 @@ impl Chatter {
             peer.last_multicast = Some(now);
         }
         if peer.addr.is_none() && src.conn.is_none() {
-            peer.addr = Some(src.addr);
+            // An announce says where its sender is (it may have been passed
+            // on by another node); otherwise the datagram's source.
+            peer.addr = Some(match &frame.payload {
+                wire::Payload::Announce(a) => a.addrs.first().copied().unwrap_or(src.addr),
+                _ => src.addr,
+            });
         }
         if new {
             let addr = peer.addr.unwrap_or(src.addr);
@@ -1498,8 +1531,18 @@ impl Chatter {
     }
 
     /// The members `m` shows with a live item of whom we hold none yet
-    /// (they just joined, as far as we know).
+    /// (they just joined, as far as we know). Only for a message of one
+    /// member's items (a join's broadcast): a pull answer holding many is
+    /// what a joiner or a restarted node gets, and welcoming every member
+    /// in it would be a burst of announces for nothing.
     fn newcomers(&self, m: &Message) -> Vec<NodeId> {
+        let items = m.items().items();
+        if items
+            .first()
+            .is_some_and(|f| items.iter().any(|i| i.member() != f.member()))
+        {
+            return Vec::new();
+        }
         let mut out: Vec<NodeId> = Vec::new();
         for i in m.items().items().iter().filter(|i| i.live()) {
             let id = i.member();
@@ -1621,10 +1664,12 @@ impl Chatter {
         let sizer = self.codec.delta_sizer(version, self.cfg.mtu);
         // Room for the own floor the chunks carry.
         let budget = self.cfg.mtu.saturating_sub(FLOOR_SLACK);
-        let Ok(chunks) = self.db.own_delta(w, budget, &sizer) else {
+        let chunks = self.db.own_delta(w, budget, &sizer).unwrap_or_else(|_| {
+            // Nothing goes out (anti-entropy repairs it); the join or leave
+            // below still takes effect.
             self.stats.drop("delta_budget");
-            return;
-        };
+            Vec::new()
+        });
         let floor = self.db.floor(w.group.as_str(), self.me.id);
         // A member knows the group's members: the tree spans them only. A
         // write that makes us a member (a join) or one in a group we hold no
@@ -1726,7 +1771,11 @@ impl Chatter {
         let mut other_reps = Vec::new();
         for p in self.peers.iter() {
             if !(members.contains(&p.id) || p.holds(group)) {
-                if multicast && p.is_rep(now, rep_ttl) && !self.is_local(p, now, ttl) {
+                if multicast
+                    && p.is_rep(now, rep_ttl)
+                    && !self.is_local(p, now, ttl)
+                    && self.detector.state(p.id) != Liveness::Down
+                {
                     if let Some(r) = p.peer_ref() {
                         other_reps.push(r);
                     }

@@ -31,7 +31,7 @@ pub use error::ProtocolError;
 pub use interest::{Heard, Interest, MAX_KNOWN_GROUPS};
 pub use io::{Command, ConnEvent, ConnId, Event, Persist, Transmit, Via};
 pub use liveness::{DetectorConfig, View};
-pub use peers::{MAX_PEERS, Peer, PeerTable};
+pub use peers::{GroupHeard, MAX_PEERS, Peer, PeerTable};
 pub use rate::{Buckets, Budget};
 pub use stats::{Sizes, Stats};
 pub use time::Millis;

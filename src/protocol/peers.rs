@@ -27,7 +27,7 @@ pub const MAX_RELAYED: usize = 8;
 
 /// A group digest a peer announced.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Heard {
+pub struct GroupHeard {
     /// Its world clock fingerprint of the group.
     pub fingerprint: u64,
     /// When it last announced the group.
@@ -56,7 +56,7 @@ pub struct Peer {
     /// Whom it hears by multicast, and when it last said so.
     pub hears: BTreeMap<NodeId, Millis>,
     /// Its announced group digests.
-    pub groups: BTreeMap<GroupName, Heard>,
+    pub groups: BTreeMap<GroupName, GroupHeard>,
     /// Its announced hash of all group digests.
     pub groups_fp: Option<u64>,
     /// Its auto-claim policy fingerprint, from its last announce.
@@ -174,7 +174,7 @@ impl Peer {
         }
         self.groups.insert(
             group.clone(),
-            Heard {
+            GroupHeard {
                 fingerprint,
                 at: now,
                 since: now,
@@ -197,13 +197,16 @@ impl Peer {
             .any(|(id, t)| *id == to && now.since(*t) < period)
     }
 
-    /// Notes that its announce went to `to` now.
-    pub fn note_relayed(&mut self, to: NodeId, now: Millis) {
-        self.relayed_to.retain(|(id, _)| *id != to);
+    /// Notes that its announce goes to `to` now; `false` (nothing noted,
+    /// do not send) if [`MAX_RELAYED`] others got it within `period`.
+    pub fn note_relayed(&mut self, to: NodeId, now: Millis, period: u64) -> bool {
+        self.relayed_to
+            .retain(|(id, t)| *id != to && now.since(*t) < period);
         if self.relayed_to.len() >= MAX_RELAYED {
-            self.relayed_to.remove(0);
+            return false;
         }
         self.relayed_to.push((to, now));
+        true
     }
 
     /// Keeps only the group digests in `held`: its announce listed all its
