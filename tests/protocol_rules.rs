@@ -958,8 +958,25 @@ fn a_non_member_does_not_answer_a_pull_and_a_leaver_forgets_the_group() {
             .iter()
             .any(|t| kind(t) == Some(FrameKind::Delta))
     );
-    // ... a node that left does not, and keeps only its own retraction.
+    // ... a node that left holds on for a while (so a member that missed
+    // the leave can pull it from it) ...
     a.handle_command(now, Command::Leave(g())).expect("ok");
+    drain(&mut a, now);
+    assert!(a.holds(&g()), "lingers");
+    a.handle_datagram(now, addr(2), Via::Unicast, &pull_frame(2, g()));
+    assert!(
+        drain(&mut a, now)
+            .iter()
+            .any(|t| kind(t) == Some(FrameKind::Delta)),
+        "a lingering leaver still answers"
+    );
+    a.handle_timeout(now.plus(19_000));
+    drain(&mut a, now.plus(19_000));
+    assert!(a.holds(&g()), "at least 20 s");
+    // ... then (nobody announces another fingerprint) does not, and keeps
+    // only its own retraction.
+    let now = now.plus(20_000);
+    a.handle_timeout(now);
     drain(&mut a, now);
     assert!(!a.holds(&g()));
     assert!(a.lookup("g", 5).is_empty());
@@ -972,7 +989,15 @@ fn a_non_member_does_not_answer_a_pull_and_a_leaver_forgets_the_group() {
     );
     assert!(msg.clock().entry(NodeId::from_u64(2)).is_none());
     let later = now.plus(5_000);
-    a.handle_datagram(later, addr(2), Via::Unicast, &pull_frame(2, g()));
+    // A fresh frame (the replay window refuses the same one).
+    let again = {
+        let mut f = frame(&pull_frame(2, g()));
+        f.seq += 1;
+        codec()
+            .encode(&f, scalesmall::wire::VERSION, [6; 24])
+            .expect("encodes")
+    };
+    a.handle_datagram(later, addr(2), Via::Unicast, &again);
     assert!(
         !drain(&mut a, later)
             .iter()
@@ -1313,4 +1338,54 @@ fn expiry_markers_are_stored_and_a_restart_keeps_refusing_the_old_writes() {
     b.handle_timeout(end);
     assert_eq!(b.db().expired_upto(c_id), 0);
     assert_eq!(b.poll_markers(), Some(Vec::new()));
+}
+
+#[test]
+fn a_leave_lost_on_its_way_is_pulled_from_the_lingering_leaver() {
+    // a and b share a LAN and a group; a leaves and its leave is lost.
+    let now = Millis(10);
+    let chatty = ProtocolConfig {
+        announce_period: 1_000,
+        ..quiet()
+    };
+    let mut a = node(1, chatty);
+    let mut b = node(2, quiet());
+    join(&mut a, now);
+    b.handle_command(now, claim(0)).expect("ok");
+    let claimed = drain(&mut b, now);
+    deliver(&claimed, 2, &mut a, addr(1), true, now);
+    lan(&mut a, 1, &mut b, 2, now);
+    // b pulls a's join (its announces differ).
+    let t0 = Millis(2_000_100);
+    a.handle_timeout(t0);
+    deliver(&drain(&mut a, t0), 1, &mut b, addr(2), true, t0);
+    let due = t0.plus(b.config().pull_max_delay);
+    b.handle_timeout(due);
+    deliver(&drain(&mut b, due), 2, &mut a, addr(1), false, due);
+    deliver(&drain(&mut a, due), 1, &mut b, addr(2), false, due);
+    let a_id = NodeId::from_u64(1);
+    let live_of_a = |c: &Chatter| {
+        c.db()
+            .message("g")
+            .is_some_and(|m| m.items().member_items(a_id).iter().any(|i| i.live()))
+    };
+    assert!(live_of_a(&b), "b holds a's join");
+    let tl = due.plus(1_000);
+    a.handle_command(tl, Command::Leave(g())).expect("ok");
+    drain(&mut a, tl); // lost
+    // a still announces g (with the leave in its fingerprint); b pulls it.
+    let ta = tl.plus(2_000);
+    a.handle_timeout(ta);
+    deliver(&drain(&mut a, ta), 1, &mut b, addr(2), true, ta);
+    let due = ta.plus(b.config().pull_max_delay);
+    b.handle_timeout(due);
+    deliver(&drain(&mut b, due), 2, &mut a, addr(1), false, due);
+    deliver(&drain(&mut a, due), 1, &mut b, addr(2), false, due);
+    assert!(!live_of_a(&b), "b took the leave from the leaver");
+    assert!(a.holds(&g()), "a lingers for at least 20 s");
+    // Once b announces the same fingerprint, a lets the group go.
+    let t2 = tl.plus(30_000);
+    deliver(&announce(&mut b, t2), 2, &mut a, addr(1), true, t2);
+    a.handle_timeout(t2);
+    assert!(!a.holds(&g()));
 }

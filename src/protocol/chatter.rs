@@ -172,6 +172,10 @@ pub struct Chatter {
     /// Far syncs made (they alternate between a random far peer and a far
     /// member of one of our groups).
     far_syncs: u64,
+    /// Groups left, held on since when: until the others announce our
+    /// fingerprint (they have the leave), at least [`LINGER_MIN`], at most
+    /// [`LINGER_MAX`].
+    leaving: BTreeMap<GroupName, Millis>,
 }
 
 impl Chatter {
@@ -245,6 +249,7 @@ impl Chatter {
             interest: Interest::default(),
             held,
             far_syncs: 0,
+            leaving: BTreeMap::new(),
             cfg,
         })
     }
@@ -272,11 +277,13 @@ impl Chatter {
         all
     }
 
-    /// Whether this node is a member of `group` (it holds a live own item
-    /// there): only then does it store, forward to, pull and serve it.
+    /// Whether this node holds `group`: it is a member (it holds a live
+    /// own item there), or it left lately and lingers until its leave is
+    /// known (see `finish_leaving`). Only then does it store, forward to,
+    /// pull and serve it.
     #[must_use]
     pub fn holds(&self, group: &GroupName) -> bool {
-        self.db.is_member(group.as_str())
+        self.db.is_member(group.as_str()) || self.leaving.contains_key(group)
     }
 
     /// The groups heard of but not joined, with their last-heard
@@ -722,6 +729,7 @@ impl Chatter {
         self.probe(now);
         self.expire_dead(now);
         self.gc_period(now);
+        self.finish_leaving(now);
         self.auto_claim(now);
         if self.cfg.multicast && now >= self.next_announce {
             self.period = self.announce_period(now);
@@ -1676,7 +1684,7 @@ impl Chatter {
         // view of goes to every island: we do not know its members yet,
         // they must learn of us, and non-members drop it.
         let was = self.held.contains(&w.group);
-        let is = self.holds(&w.group);
+        let is = self.db.is_member(w.group.as_str());
         let dests = if was {
             self.member_destinations(now, &w.group)
         } else {
@@ -1737,6 +1745,10 @@ impl Chatter {
     /// from the first member that welcomes it or announces the group).
     fn joined(&mut self, now: Millis, group: &GroupName) {
         self.held.insert(group.clone());
+        if self.leaving.remove(group).is_some() {
+            // Back before the leave was done: still holding everything.
+            return;
+        }
         self.interest.forget(group);
         let holders = self.holders(group);
         if let Some(target) = pick(&mut self.rng, &holders)
@@ -1750,9 +1762,44 @@ impl Chatter {
     /// way): it drops the others' items and keeps only the name.
     fn left(&mut self, now: Millis, group: &GroupName) {
         self.held.remove(group);
-        self.db.forget_others(group.as_str());
-        self.pulls.abandon(group);
-        self.interest.note(group, None, now);
+        self.leaving.insert(group.clone(), now);
+    }
+
+    /// A group left lingers (held, announced, served) until the peers that
+    /// announce it lately all announce our fingerprint (they cover our
+    /// leave; our own announces make the others pull it from us if they
+    /// lack it), at least [`LINGER_MIN`] and at most [`LINGER_MAX`]. Then
+    /// the node drops the others' items and keeps only the name: a leave
+    /// lost on its way to every member would otherwise never be repaired,
+    /// since nobody pulls a group from a non-member.
+    fn finish_leaving(&mut self, now: Millis) {
+        if self.leaving.is_empty() {
+            return;
+        }
+        let recent = self.hears_ttl(now);
+        let done: Vec<GroupName> = self
+            .leaving
+            .iter()
+            .filter(|(g, since)| {
+                let age = now.since(**since);
+                let ours = self.fingerprint(g);
+                let agreed = || {
+                    self.peers.iter().all(|p| {
+                        p.groups
+                            .get(*g)
+                            .is_none_or(|h| now.since(h.at) > recent || Some(h.fingerprint) == ours)
+                    })
+                };
+                age >= LINGER_MAX || (age >= LINGER_MIN && agreed())
+            })
+            .map(|(g, _)| g.clone())
+            .collect();
+        for g in done {
+            self.leaving.remove(&g);
+            self.db.forget_others(g.as_str());
+            self.pulls.abandon(&g);
+            self.interest.note(&g, None, now);
+        }
     }
 
     /// The tree's destinations for a write to `group` we are a member of:
@@ -2070,7 +2117,12 @@ impl Chatter {
     /// A far sync to a random far member of one of our groups, taken in
     /// turn; returns whether one was sent.
     fn member_far_sync(&mut self, now: Millis) -> bool {
-        let held: Vec<GroupName> = self.held.iter().cloned().collect();
+        let held: Vec<GroupName> = self
+            .held
+            .iter()
+            .chain(self.leaving.keys())
+            .cloned()
+            .collect();
         let Some(n) = u64::try_from(held.len()).ok().filter(|n| *n > 0) else {
             return false;
         };
@@ -2318,12 +2370,12 @@ impl Chatter {
         groups_fp(&self.held_digests())
     }
 
-    /// The digest of every group we are a member of (only those are
+    /// The digest of every group we hold, member or lingering (only those are
     /// announced: announcing a group says "I hold it, pull it from me").
     fn held_digests(&self) -> Vec<GroupDigest> {
         self.db
             .digest()
-            .filter(|(g, _)| self.db.is_member(g.as_str()))
+            .filter(|(g, _)| self.holds(g))
             .map(|(g, w)| GroupDigest {
                 group: g.clone(),
                 fingerprint: w.fingerprint(),
@@ -2447,6 +2499,11 @@ const UNKNOWN_REP: SocketAddr =
 /// Bytes an own delta leaves free for the floor it carries (format version
 /// 3: the floor list's length, the member's index and the floor, as varints).
 const FLOOR_SLACK: usize = 16;
+
+/// A group left is held on at least this long (ms) ...
+const LINGER_MIN: u64 = 20_000;
+/// ... and at most this long (ms), whatever the others announce.
+const LINGER_MAX: u64 = 600_000;
 
 /// Most LAN members a far node's announce is passed on to.
 const RELAY_FANOUT: usize = 2;
