@@ -819,15 +819,21 @@ fn a_suspect_that_stays_silent_goes_down_and_is_not_probed_again() {
     );
 }
 
-#[test]
-fn a_forgotten_member_leaves_the_view_stays_out_and_returns_when_heard() {
+/// a (1) and c (3) know each other; a joins g and holds c's claim there.
+/// Returns them, c's id and c's write (to deliver again later).
+fn a_holds_cs_claim() -> (Chatter, Chatter, NodeId, Vec<Transmit>) {
     let (mut a, mut c) = (node(1, quiet()), node(3, quiet()));
     introduce(&mut a, 1, &mut c, 3, Millis(0));
     join(&mut a, Millis(0));
-    let c_id = NodeId::from_u64(3);
     c.handle_command(Millis(0), claim(0)).expect("ok");
     let news = drain(&mut c, Millis(0));
     deliver(&news, 3, &mut a, addr(1), true, Millis(0));
+    (a, c, NodeId::from_u64(3), news)
+}
+
+#[test]
+fn a_forgotten_member_leaves_the_view_stays_out_and_returns_when_heard() {
+    let (mut a, mut c, c_id, news) = a_holds_cs_claim();
     assert_eq!(a.lookup("g", 5).len(), 1);
     a.handle_command(Millis(10), Command::Forget(c_id))
         .expect("ok");
@@ -1283,13 +1289,7 @@ fn a_member_does_not_pass_on_a_far_announce_of_its_own_group() {
 
 #[test]
 fn expiry_markers_are_stored_and_a_restart_keeps_refusing_the_old_writes() {
-    let (mut a, mut c) = (node(1, quiet()), node(3, quiet()));
-    introduce(&mut a, 1, &mut c, 3, Millis(0));
-    join(&mut a, Millis(0));
-    let c_id = NodeId::from_u64(3);
-    c.handle_command(Millis(0), claim(0)).expect("ok");
-    let news = drain(&mut c, Millis(0));
-    deliver(&news, 3, &mut a, addr(1), true, Millis(0));
+    let (mut a, _c, c_id, news) = a_holds_cs_claim();
     assert_eq!(a.poll_markers(), None, "no marker yet");
     a.handle_command(Millis(10), Command::Forget(c_id))
         .expect("ok");

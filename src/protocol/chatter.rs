@@ -394,15 +394,9 @@ impl Chatter {
     /// peer that has not expired them yet cannot gossip them back. A member
     /// heard again first-hand is taken back at once, as usual.
     pub fn restore_markers(&mut self, now: Millis, markers: &[(NodeId, u64)]) {
-        let me = self.me.id;
-        let markers: Vec<(NodeId, u64)> = markers
-            .iter()
-            .copied()
-            .filter(|(m, upto)| *m != me && *upto > 0)
-            .collect();
-        self.db.restore_markers(&markers);
-        for (m, _) in markers {
-            self.expired_at.insert(m, now);
+        self.db.restore_markers(markers);
+        for (m, _) in self.db.markers() {
+            self.expired_at.entry(m).or_insert(now);
         }
         self.markers_polled = self.db.markers_changed();
     }
