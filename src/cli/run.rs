@@ -40,8 +40,8 @@ use super::RunArgs;
 /// How long a clean shutdown may take before the process exits anyway.
 const SHUTDOWN_BOUND: Duration = Duration::from_secs(5);
 
-fn overrides(a: &RunArgs) -> Result<Overrides, String> {
-    Ok(Overrides {
+fn overrides(a: &RunArgs) -> Overrides {
+    Overrides {
         data_dir: a.data_dir.clone(),
         port: a.port,
         interface: a.interface.clone(),
@@ -56,15 +56,9 @@ fn overrides(a: &RunArgs) -> Result<Overrides, String> {
         socket: a.socket.clone(),
         http: a.http.clone(),
         log: a.log.clone(),
-        log_format: match &a.log_format {
-            Some(f) => Some(
-                f.parse::<LogFormat>()
-                    .map_err(|e| format!("--log-format {f:?}: {e}"))?,
-            ),
-            None => None,
-        },
+        log_format: a.log_format,
         leave_on_exit: a.leave_on_exit.then_some(true),
-    })
+    }
 }
 
 fn env(k: &str) -> Option<String> {
@@ -130,13 +124,7 @@ fn init_logging(cfg: &Config) {
 /// `scalesmall run`.
 #[must_use]
 pub fn main(args: &RunArgs) -> ExitCode {
-    let flags = match overrides(args) {
-        Ok(f) => f,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(2);
-        }
-    };
+    let flags = overrides(args);
     let cfg = match Config::load(args.config.as_deref(), &env, &flags) {
         Ok(c) => c,
         Err(e) => {

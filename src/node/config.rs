@@ -328,21 +328,29 @@ fn u16_field(origin: &str, key: &str, v: i64) -> Result<u16, ConfigError> {
     u16::try_from(v).map_err(|_| invalid(origin, key, v, "must be 0..=65535"))
 }
 
-fn peer(origin: &str, key: &str, s: &str) -> Result<SocketAddr, ConfigError> {
-    s.trim().parse::<SocketAddr>().or_else(|_| {
-        s.trim()
-            .parse::<IpAddr>()
+/// What a seed address must look like (config, environment and `--peer`).
+pub const PEER_FORMAT: &str = "must be an IP address with an optional port, like 10.1.0.5:29999 or \
+     [fd00::5]:29999 (static binaries cannot resolve host names beyond /etc/hosts)";
+
+/// A seed address: `IP:PORT`, `[IPv6]:PORT`, or an IP alone (the default
+/// port); `None` if it is neither.
+#[must_use]
+pub fn parse_peer(s: &str) -> Option<SocketAddr> {
+    let s = s.trim();
+    s.parse::<SocketAddr>().ok().or_else(|| {
+        // `fd00::5` and `[fd00::5]` without a port.
+        let bare = s
+            .strip_prefix('[')
+            .and_then(|r| r.strip_suffix(']'))
+            .unwrap_or(s);
+        bare.parse::<IpAddr>()
+            .ok()
             .map(|ip| SocketAddr::new(ip, DEFAULT_PORT))
-            .map_err(|_| {
-                invalid(
-                    origin,
-                    key,
-                    s,
-                    "must be an IP address with an optional port, like 10.1.0.5:29999 or \
-                     [fd00::5]:29999 (static binaries cannot resolve host names beyond /etc/hosts)",
-                )
-            })
     })
+}
+
+fn peer(origin: &str, key: &str, s: &str) -> Result<SocketAddr, ConfigError> {
+    parse_peer(s).ok_or_else(|| invalid(origin, key, s, PEER_FORMAT))
 }
 
 fn truthy(origin: &str, key: &str, s: &str) -> Result<bool, ConfigError> {
@@ -353,18 +361,24 @@ fn truthy(origin: &str, key: &str, s: &str) -> Result<bool, ConfigError> {
     }
 }
 
-fn http_addr(origin: &str, key: &str, s: &str) -> Result<Option<SocketAddr>, ConfigError> {
-    if s.trim().is_empty() || s.trim() == "off" {
-        return Ok(None);
+/// What an HTTP listen address must look like (config, environment and
+/// `--http`).
+pub const HTTP_FORMAT: &str = "must be ADDR:PORT like 127.0.0.1:29980 (0.0.0.0:29980 only on a trusted LAN), \
+     or empty or `off` for off";
+
+/// An HTTP listen address: `Some(None)` for off (empty or `off`),
+/// `None` if it is not one.
+#[must_use]
+pub fn parse_http(s: &str) -> Option<Option<SocketAddr>> {
+    let s = s.trim();
+    if s.is_empty() || s == "off" {
+        return Some(None);
     }
-    s.trim().parse::<SocketAddr>().map(Some).map_err(|_| {
-        invalid(
-            origin,
-            key,
-            s,
-            "must be ADDR:PORT like 127.0.0.1:29980 (0.0.0.0:29980 only on a trusted LAN), or empty for off",
-        )
-    })
+    s.parse::<SocketAddr>().ok().map(Some)
+}
+
+fn http_addr(origin: &str, key: &str, s: &str) -> Result<Option<SocketAddr>, ConfigError> {
+    parse_http(s).ok_or_else(|| invalid(origin, key, s, HTTP_FORMAT))
 }
 
 /// Whether `dir` accepts a new file (or, if it does not exist yet, its
