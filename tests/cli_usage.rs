@@ -3,7 +3,8 @@
 //! row per argument and kind of mistake), exits 2 in clap's format with the
 //! explanation the node would have given, before it contacts any node:
 //! with no node running, and with one running (which must not see the
-//! request). And the README's exit-code list is the one `--help` prints.
+//! request). A node that hangs up mid-request is exit 1. And the README's
+//! exit-code list is the one `--help` prints.
 //!
 //! The running node is a real `scalesmall run` on loopback (no namespace
 //! needed), killed by PID on drop; every command is bounded in time.
@@ -237,4 +238,43 @@ fn the_readme_lists_the_exit_codes_of_help() {
             .expect("docs/node.md"),
     );
     assert!(node_doc.contains(list), "docs/node.md: {list}");
+}
+
+#[test]
+fn a_node_that_closes_the_connection_mid_request_is_exit_1() {
+    use std::io::BufRead;
+    let dir = std::env::temp_dir().join(format!("scalesmall-usage-close-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let path = dir.join("closing.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&path).expect("bind");
+    // Reads the request line, then hangs up without a reply.
+    let server = std::thread::spawn(move || {
+        if let Ok((stream, _)) = listener.accept() {
+            let mut line = String::new();
+            let _ = std::io::BufReader::new(&stream).read_line(&mut line);
+            line
+        } else {
+            String::new()
+        }
+    });
+    let child = Command::new(bin())
+        .args(["status", "--socket"])
+        .arg(&path)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let out = wait_output(child, &["status"]);
+    let request = server.join().unwrap_or_default();
+    let _ = std::fs::remove_dir_all(&dir);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        request.contains("status"),
+        "the request was sent: {request:?}"
+    );
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("the node closed the connection"),
+        "{stderr}"
+    );
 }
