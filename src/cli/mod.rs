@@ -89,14 +89,17 @@ pub struct RunArgs {
     /// UDP and TCP port (default 29999).
     #[arg(long, value_parser = parse::port)]
     pub port: Option<u16>,
-    /// Network interface (default: the one with the default route).
+    /// Network interface (default: the one with the default route, IPv4
+    /// else IPv6).
     #[arg(long, value_name = "NAME")]
     pub interface: Option<String>,
-    /// Address to advertise to peers (repeatable; default: the interface's).
+    /// Address to advertise to peers, and listen on (repeatable; default:
+    /// the interface's first IPv4 and preferred IPv6 address).
     #[arg(long, value_name = "IP")]
     pub advertise: Vec<IpAddr>,
     /// Seed peer in a subnet multicast cannot reach (repeatable), as an IP
-    /// address with an optional port, e.g. --peer 10.1.0.5:29999.
+    /// address with an optional port, e.g. --peer 10.1.0.5:29999 or
+    /// --peer [fd00::5]:29999.
     #[arg(long = "peer", value_name = "IP:PORT", value_parser = parse::peer)]
     pub peers: Vec<SocketAddr>,
     /// Do not use multicast (seeds only).
@@ -140,8 +143,9 @@ pub enum Cmd {
     /// Run a node (the daemon).
     ///
     /// With no config file it works on a LAN: it picks the interface with
-    /// the default route, joins multicast group 239.255.77.77 on port 29999
-    /// (UDP and TCP), keeps its data in /var/lib/scalesmall (or
+    /// the default route, listens on its IPv4 and IPv6 addresses (port
+    /// 29999, UDP and TCP), joins multicast group 239.255.77.77 (ff02::77:77
+    /// on an interface without IPv4), keeps its data in /var/lib/scalesmall (or
     /// ~/.local/share/scalesmall) and generates a cluster key there on first
     /// start. Settings come from the config file, SCALESMALL_* variables and
     /// these flags, in that order (docs/node.md).
@@ -151,6 +155,7 @@ pub enum Cmd {
     ///   scalesmall run
     ///   scalesmall run --config /etc/scalesmall/scalesmall.toml
     ///   scalesmall run --peer 10.1.0.5:29999 --key-file /etc/scalesmall/cluster.key
+    ///   scalesmall run --peer [fd00::5]:29999
     #[command(after_help = RUN_EXIT_CODES, verbatim_doc_comment)]
     Run(RunArgs),
 

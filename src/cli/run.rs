@@ -30,8 +30,8 @@ use crate::node::driver::{Driver, Io, RunInfo};
 use crate::node::fs::RealFs;
 use crate::node::keys::{self, KeySource};
 use crate::node::store::Store;
-use crate::node::udp::{self, MulticastSpec, unspecified_like};
-use crate::node::{NodeError, iface, tcp};
+use crate::node::udp;
+use crate::node::{NodeError, iface, netplan, tcp};
 use crate::protocol::{Chatter, Identity};
 use crate::wire::{Codec, Limits};
 
@@ -335,33 +335,19 @@ async fn serve(cfg: Config, reload: Reload) -> Result<(), NodeError> {
     }
 
     let nic = iface::pick(cfg.interface.as_deref())?;
-    let advertise: Vec<IpAddr> = if cfg.advertise.is_empty() {
-        nic.addrs.iter().copied().filter(|a| a.is_ipv4()).collect()
-    } else {
-        cfg.advertise.clone()
-    };
-    let first = advertise
-        .first()
-        .copied()
-        .unwrap_or_else(|| unspecified_like(IpAddr::from([0, 0, 0, 0])));
-    let local = SocketAddr::new(first, cfg.port);
-    let mc = match (cfg.multicast, nic.ipv4()) {
-        (true, Some(v4)) => Some(MulticastSpec {
-            group: cfg.multicast_group,
-            port: cfg.multicast_port.unwrap_or(cfg.port),
-            iface: v4,
-            ttl: cfg.multicast_ttl,
-            loop_back: cfg.multicast_loop,
-        }),
-        (true, None) => {
-            warn!(interface = %nic.name, "the interface has no IPv4 address: multicast is off, seeds only");
-            None
-        }
-        (false, _) => None,
-    };
-    let udp = udp::bind(local, mc)?;
-    let local = udp.local;
-    let listener = tcp::listen(local)?;
+    let net = netplan::plan(&cfg, &nic);
+    for w in &net.warnings {
+        warn!(interface = %nic.name, "{w}");
+    }
+    let mc = net.multicast;
+    let udp = udp::bind(&net.listen, mc, &cfg.peers)?;
+    let listener = tcp::listen(&net.listen)?;
+    let local =
+        udp.local.first().copied().unwrap_or_else(|| {
+            SocketAddr::new(IpAddr::V4(core::net::Ipv4Addr::UNSPECIFIED), cfg.port)
+        });
+    let listening: Vec<String> = udp.local.iter().map(ToString::to_string).collect();
+    let advertise = net.advertise;
 
     let mut pcfg = cfg.protocol();
     pcfg.multicast = mc.is_some();
@@ -422,17 +408,18 @@ async fn serve(cfg: Config, reload: Reload) -> Result<(), NodeError> {
     // a reason to stop.
     let _ = writeln!(
         std::io::stdout().lock(),
-        "scalesmall {} node {id} incarnation {incarnation} listening udp+tcp {local}{} on {}, data {}, control {}{http_note}",
+        "scalesmall {} node {id} incarnation {incarnation} listening udp+tcp {}{} on {}, data {}, control {}{http_note}",
         env!("CARGO_PKG_VERSION"),
+        listening.join(" "),
         mc.map_or_else(
             || " (no multicast)".to_owned(),
-            |m| format!(" multicast {}:{}", m.group, m.port)
+            |m| format!(" multicast {}", m.addr())
         ),
         nic.name,
         cfg.data_dir.display(),
         socket.display(),
     );
-    info!(node = %id, incarnation, listen = %local, "started");
+    info!(node = %id, incarnation, listen = %listening.join(" "), "started");
 
     let io = Io { udp, listener };
     let stopped = stop.clone();

@@ -285,8 +285,12 @@ pub struct Status {
     pub incarnation: u64,
     /// The own clock.
     pub clock: u64,
-    /// Where it listens (UDP and TCP).
+    /// Where it listens (UDP and TCP): the first of `addrs`.
     pub listen: String,
+    /// Every address it listens on and advertises (IPv4 first; peers
+    /// reach it at the first).
+    #[serde(default)]
+    pub addrs: Vec<String>,
     /// The data dir.
     pub data_dir: String,
     /// The cluster name.

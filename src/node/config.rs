@@ -6,7 +6,7 @@
 //! came from (file and key, variable, or flag), what was wrong and what is
 //! allowed. Unknown keys in the file are errors (a typo must not be ignored).
 
-use core::net::{IpAddr, Ipv4Addr, SocketAddr};
+use core::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
@@ -22,6 +22,11 @@ pub const DEFAULT_CONFIG: &str = "/etc/scalesmall/scalesmall.toml";
 pub const DEFAULT_PORT: u16 = 29999;
 /// The default multicast group (administratively scoped, RFC 2365).
 pub const DEFAULT_GROUP: Ipv4Addr = Ipv4Addr::new(239, 255, 77, 77);
+/// The default IPv6 multicast group, used on an interface without IPv4:
+/// link-local scope (`ff02::`, never routed), group id `77:77` like the
+/// IPv4 group's last bytes (RFC 4291; clear of the well-known and
+/// solicited-node groups).
+pub const DEFAULT_GROUP_V6: Ipv6Addr = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0x77, 0x77);
 
 /// How logs are written.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -106,8 +111,10 @@ pub struct Config {
     pub peers: Vec<SocketAddr>,
     /// Whether to use multicast.
     pub multicast: bool,
-    /// The multicast group.
+    /// The IPv4 multicast group (when the interface has IPv4).
     pub multicast_group: Ipv4Addr,
+    /// The IPv6 multicast group (when the interface has no IPv4).
+    pub multicast_group_v6: Ipv6Addr,
     /// Multicast TTL (1: the LAN).
     pub multicast_ttl: u32,
     /// Receive our own multicast (tests only).
@@ -258,6 +265,7 @@ struct NodeSection {
     peers: Option<Vec<String>>,
     multicast: Option<bool>,
     multicast_group: Option<String>,
+    multicast_group_v6: Option<String>,
     multicast_ttl: Option<i64>,
     multicast_loop: Option<bool>,
     multicast_port: Option<i64>,
@@ -510,6 +518,21 @@ impl Config {
                         )
                     })?,
                 None => DEFAULT_GROUP,
+            },
+            multicast_group_v6: match &n.multicast_group_v6 {
+                Some(s) => s
+                    .parse::<Ipv6Addr>()
+                    .ok()
+                    .filter(Ipv6Addr::is_multicast)
+                    .ok_or_else(|| {
+                        invalid(
+                            o,
+                            "node.multicast_group_v6",
+                            s,
+                            "must be an IPv6 multicast address, preferably link-local scope (ff02::/16)",
+                        )
+                    })?,
+                None => DEFAULT_GROUP_V6,
             },
             multicast_ttl: match n.multicast_ttl {
                 Some(v) => u32::try_from(v)
@@ -947,6 +970,7 @@ mod tests {
         assert_eq!(c.port, 29999);
         assert!(c.multicast);
         assert_eq!(c.multicast_group, DEFAULT_GROUP);
+        assert_eq!(c.multicast_group_v6.to_string(), "ff02::77:77");
         assert_eq!(c.data_dir, PathBuf::from("/tmp/x"));
     }
 
@@ -1210,6 +1234,10 @@ mod tests {
                 "must be an IP address",
             ),
             ("[node]\nmulticast_group = \"10.0.0.1\"\n", "IPv4 multicast"),
+            (
+                "[node]\nmulticast_group_v6 = \"fd00::1\"\n",
+                "node.multicast_group_v6 = \"fd00::1\": must be an IPv6 multicast address",
+            ),
             (
                 "[[groups]]\nname = \"g\"\nclaims = [{ range = \"9..1\" }]\n",
                 "START <= END",

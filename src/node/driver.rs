@@ -16,7 +16,7 @@ use std::future::Future;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use tokio::net::{TcpListener, UdpSocket};
+use tokio::net::UdpSocket;
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio_util::task::TaskTracker;
 use tracing::{debug, info, warn};
@@ -36,6 +36,7 @@ use super::error::NodeError;
 use super::store::Store;
 use super::tcp::{self, ConnMsg};
 use super::udp::UdpSockets;
+use super::unicast::Unicast;
 
 /// How recent a peer's announce must be to count for `converged` (ms).
 const CONVERGED_WINDOW: u64 = 30_000;
@@ -106,8 +107,8 @@ pub struct Driver {
 pub struct Io {
     /// UDP.
     pub udp: UdpSockets,
-    /// TCP listener.
-    pub listener: TcpListener,
+    /// TCP listeners.
+    pub listener: tcp::Listeners,
 }
 
 impl Driver {
@@ -383,7 +384,7 @@ impl Driver {
     }
 
     /// The shutdown sequence after the signal.
-    async fn stop(&mut self, unicast: &UdpSocket) -> Result<(), NodeError> {
+    async fn stop(&mut self, unicast: &Unicast) -> Result<(), NodeError> {
         self.stopping = true;
         let now = self.clock.now();
         if self.info.leave_on_exit {
@@ -400,7 +401,7 @@ impl Driver {
     /// briefly, for their tasks to flush.
     async fn drain(
         &mut self,
-        unicast: &UdpSocket,
+        unicast: &Unicast,
         conn_rx: &mut mpsc::Receiver<ConnMsg>,
     ) -> Result<(), NodeError> {
         let deadline = tokio::time::Instant::now() + DRAIN;
@@ -478,7 +479,7 @@ impl Driver {
     }
 
     /// Persist, transmit, events: after every input.
-    async fn pump(&mut self, unicast: &UdpSocket) -> Result<(), NodeError> {
+    async fn pump(&mut self, unicast: &Unicast) -> Result<(), NodeError> {
         let now = self.clock.now();
         self.persist(now)?;
         while let Some(t) = self.chatter.poll_transmit() {
@@ -664,7 +665,7 @@ impl Driver {
         let _ = self.events.send(ev);
     }
 
-    async fn answer(&mut self, req: Request, unicast: &UdpSocket) -> Reply {
+    async fn answer(&mut self, req: Request, unicast: &Unicast) -> Reply {
         if req.is_write() && self.stopping {
             return refused("the node is shutting down");
         }
@@ -873,6 +874,7 @@ impl Driver {
             incarnation: c.identity().incarnation,
             clock: c.db().clock(),
             listen: self.info.listen.to_string(),
+            addrs: c.identity().addrs.iter().map(ToString::to_string).collect(),
             data_dir: self.info.data_dir.display().to_string(),
             cluster: self.info.cluster.clone(),
             groups: c.groups().iter().map(ToString::to_string).collect(),
