@@ -17,8 +17,8 @@
 //!
 //! Why it matters: a node that holds a whole island down has no path the
 //! other rules still use into it (they skip down peers), so reconnect
-//! contacts one of its last known addresses every interval
-//! (reconnect), and `status` reports it (`unreachable_islands`):
+//! contacts one of its last known addresses every interval, and `status`
+//! reports it (`unreachable_islands`):
 //! one board down is a dead board, a whole island down is a split. Without
 //! multicast there are no islands: every peer is reached by unicast only.
 
