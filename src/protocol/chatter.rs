@@ -71,8 +71,9 @@ use super::dedupe::Seen;
 use super::error::ProtocolError;
 use super::interest::Interest;
 use super::io::{Command, ConnEvent, ConnId, Event, Persist, Transmit, Via};
+use super::islands::{self, Island, Observed};
 use super::liveness::{Detector, Probing, Relay, Transition};
-use super::peers::PeerTable;
+use super::peers::{Peer, PeerStates, PeerTable};
 use super::rate::{Buckets, Budget};
 use super::stats::{Sizes, Stats};
 use super::time::Millis;
@@ -297,6 +298,38 @@ impl Chatter {
     #[must_use]
     pub fn peers(&self) -> &PeerTable {
         &self.peers
+    }
+
+    /// How many known peers this node holds alive, suspect and down
+    /// (disjoint; they sum to the peers known).
+    #[must_use]
+    pub fn peer_states(&self) -> PeerStates {
+        PeerStates::count(self.peers.iter().map(|p| self.detector.state(p.id)))
+    }
+
+    /// The multicast islands this node knows of, as last observed, by id
+    /// ([`super::islands`]); none without multicast.
+    #[must_use]
+    pub fn islands(&self, now: Millis) -> Vec<Island> {
+        let hears_ttl = self.hears_ttl(now);
+        let local = |p: &Peer| self.is_local(p, now, hears_ttl);
+        let down = |id| self.detector.state(id) == Liveness::Down;
+        let o = Observed {
+            me: self.me.id,
+            now,
+            hears_ttl,
+            local: &local,
+            down: &down,
+        };
+        islands::islands(&self.peers, self.cfg.multicast, &o)
+    }
+
+    /// How many multicast islands this node holds down as a whole (every
+    /// known peer of them down; never its own): a split, where one peer
+    /// down is a dead board.
+    #[must_use]
+    pub fn unreachable_islands(&self, now: Millis) -> usize {
+        self.islands(now).iter().filter(|i| i.unreachable()).count()
     }
 
     /// Counters: frames and bytes by kind, drops by reason.

@@ -216,6 +216,40 @@ impl Peer {
     }
 }
 
+/// How many known peers this node holds in each liveness state: disjoint,
+/// summing to the peers known (a peer never heard of by the detector, e.g.
+/// one named second-hand, counts as alive: innocent until suspected).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PeerStates {
+    /// Alive.
+    pub alive: usize,
+    /// Suspected, not refuted yet.
+    pub suspect: usize,
+    /// Down.
+    pub down: usize,
+}
+
+impl PeerStates {
+    /// Counts `states`.
+    pub fn count(states: impl Iterator<Item = crate::wire::Liveness>) -> Self {
+        let mut s = Self::default();
+        for state in states {
+            match state {
+                crate::wire::Liveness::Alive => s.alive += 1,
+                crate::wire::Liveness::Suspect => s.suspect += 1,
+                crate::wire::Liveness::Down => s.down += 1,
+            }
+        }
+        s
+    }
+
+    /// The peers known: `alive + suspect + down`.
+    #[must_use]
+    pub fn total(&self) -> usize {
+        self.alive + self.suspect + self.down
+    }
+}
+
 /// Every peer we know, by id, with `O(1)` uniform random picks.
 #[derive(Clone, Debug, Default)]
 pub struct PeerTable {
