@@ -257,6 +257,19 @@ fn print_human(reply: &Reply) {
     }
 }
 
+/// The `islands` line of `status`: a split shows here, a dead board only
+/// as a peer down.
+fn islands_line(unreachable: usize) -> String {
+    match unreachable {
+        0 => "none unreachable".to_owned(),
+        n => format!(
+            "{n} unreachable: every known board of {} is down in this board's view \
+             (a split, or all its boards off)",
+            if n == 1 { "it" } else { "each" }
+        ),
+    }
+}
+
 fn yes(b: bool) -> &'static str {
     if b { "yes" } else { "no" }
 }
@@ -279,9 +292,10 @@ fn print_status(s: &Status) {
         s.my_groups.join(", ")
     );
     println!(
-        "peers       {} known, {} heard in the last 30 s ({} TCP connections)",
-        s.peers, s.peers_recent, s.connections
+        "peers       {} known: {} alive, {} suspect, {} down; {} heard in the last 30 s ({} TCP connections)",
+        s.peers, s.peers_alive, s.peers_suspect, s.peers_down, s.peers_recent, s.connections
     );
+    println!("islands     {}", islands_line(s.unreachable_islands));
     println!("converged   {}", yes(s.converged));
     for a in &s.auto {
         // keys / 2^32, in percent.

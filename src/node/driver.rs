@@ -781,6 +781,7 @@ impl Driver {
     fn metrics(&self, now: Millis) -> Metrics {
         let c = &self.chatter;
         let st = c.stats();
+        let states = c.peer_states();
         let names = |m: &BTreeMap<&'static str, u64>| {
             m.iter().map(|(k, v)| ((*k).to_owned(), *v)).collect()
         };
@@ -815,6 +816,10 @@ impl Driver {
                 })
                 .count() as u64,
             peers_recent: self.peers_recent(now) as u64,
+            peers_alive: states.alive as u64,
+            peers_suspect: states.suspect as u64,
+            peers_down: states.down as u64,
+            islands_unreachable: c.unreachable_islands(now) as u64,
             groups: c.groups().len() as u64,
             items: c
                 .db()
@@ -867,6 +872,7 @@ impl Driver {
     fn status(&self, now: Millis) -> Status {
         let c = &self.chatter;
         let st = c.stats();
+        let states = c.peer_states();
         Status {
             id: c.identity().id.to_string(),
             version: env!("CARGO_PKG_VERSION").to_owned(),
@@ -881,6 +887,10 @@ impl Driver {
             my_groups: c.db().my_groups().map(ToString::to_string).collect(),
             peers: c.peers().len(),
             peers_recent: self.peers_recent(now),
+            peers_alive: states.alive,
+            peers_suspect: states.suspect,
+            peers_down: states.down,
+            unreachable_islands: c.unreachable_islands(now),
             converged: self.converged(now),
             representative: c.is_representative(now),
             insecure: self.info.insecure,
