@@ -13,189 +13,24 @@
 //!   converge by IPv4 multicast; an IPv6-only node on the same LAN reaches
 //!   them through an IPv6 seed.
 //!
-//! Needs root (namespaces); without it each test prints why it skips. Every
-//! namespace carries a prefix unique to this run (`ss6-<pid>-<n>-`) and is
-//! deleted on drop, also when a test fails; nodes are killed by PID on drop
-//! (before their namespaces); every wait has a deadline. Addresses are
-//! added with `nodad` so none is tentative. Nothing touches the host's own
-//! network.
+//! Needs root (namespaces, `support/lan.rs`); without it each test prints
+//! why it skips. Every namespace carries a prefix unique to this run
+//! (`ss6-<pid>-<n>-`) and is deleted on drop, also when a test fails; nodes
+//! are killed by PID on drop (before their namespaces); every wait has a
+//! deadline. Addresses are added with `nodad` so none is tentative. Nothing
+//! touches the host's own network.
 
 // Deadlines for real processes need the real clock.
 #![allow(clippy::disallowed_methods)]
 
 mod support;
 
-use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use support::procs::{Env, Node, is_root, wait_exit};
+use support::lan::{lan, routed, skip_unless_root};
+use support::procs::{Env, Node};
 
 const DEADLINE: Duration = Duration::from_secs(15);
-
-/// Runs `ip` (bounded); panics with its stderr if it fails.
-fn ip(args: &[&str]) {
-    let child = Command::new("ip")
-        .args(args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run ip");
-    let pid = child.id();
-    let status = wait_exit(child, Duration::from_secs(10));
-    assert!(
-        status.is_some_and(|s| s.success()),
-        "ip {} failed (pid {pid})",
-        args.join(" ")
-    );
-}
-
-static COUNTER: AtomicU32 = AtomicU32::new(0);
-
-/// The namespaces of one topology, deleted on drop.
-struct Namespaces {
-    prefix: String,
-    names: Vec<String>,
-}
-
-impl Namespaces {
-    fn new() -> Self {
-        Self {
-            prefix: format!(
-                "ss6-{}-{}-",
-                std::process::id(),
-                COUNTER.fetch_add(1, Ordering::Relaxed)
-            ),
-            names: Vec::new(),
-        }
-    }
-
-    /// A new namespace with `lo` up.
-    fn add(&mut self, tag: &str) -> String {
-        let name = format!("{}{tag}", self.prefix);
-        ip(&["netns", "add", &name]);
-        self.names.push(name.clone());
-        ip(&["-n", &name, "link", "set", "lo", "up"]);
-        name
-    }
-
-    /// A veth pair: `outer` in `from`, `eth0` in `to`, both up.
-    fn cable(&self, from: &str, outer: &str, to: &str) {
-        ip(&[
-            "-n", from, "link", "add", outer, "type", "veth", "peer", "name", "eth0", "netns", to,
-        ]);
-        ip(&["-n", from, "link", "set", outer, "up"]);
-        ip(&["-n", to, "link", "set", "eth0", "up"]);
-    }
-}
-
-impl Drop for Namespaces {
-    fn drop(&mut self) {
-        for n in self.names.iter().rev() {
-            let _ = Command::new("ip")
-                .args(["netns", "del", n])
-                .stderr(Stdio::null())
-                .status();
-        }
-    }
-}
-
-fn addr(ns: &str, cidr: &str) {
-    ip(&["-n", ns, "addr", "add", cidr, "dev", "eth0", "nodad"]);
-}
-
-/// One LAN: a bridge (multicast snooping off) in its own namespace and a
-/// namespace per host on it. Host `i` (from 1) gets `fd77::i/64`, and
-/// `10.77.0.i/24` if `v4` says so.
-fn lan(hosts: &[bool]) -> (Namespaces, Vec<String>) {
-    let mut ns = Namespaces::new();
-    let hub = ns.add("br");
-    ip(&[
-        "-n",
-        &hub,
-        "link",
-        "add",
-        "br0",
-        "type",
-        "bridge",
-        "mcast_snooping",
-        "0",
-    ]);
-    ip(&["-n", &hub, "link", "set", "br0", "up"]);
-    let mut names = Vec::new();
-    for (i, v4) in hosts.iter().enumerate() {
-        let n = i + 1;
-        let host = ns.add(&format!("h{n}"));
-        let port = format!("v{n}");
-        ns.cable(&hub, &port, &host);
-        ip(&["-n", &hub, "link", "set", &port, "master", "br0"]);
-        addr(&host, &format!("fd77::{n}/64"));
-        if *v4 {
-            ip(&[
-                "-n",
-                &host,
-                "addr",
-                "add",
-                &format!("10.77.0.{n}/24"),
-                "dev",
-                "eth0",
-            ]);
-        }
-        names.push(host);
-    }
-    (ns, names)
-}
-
-/// Two IPv6-only subnets, `fd77:1::/64` and `fd77:2::/64`, joined by a
-/// router; each host (`::2`) has its default route via the router (`::1`).
-fn routed() -> (Namespaces, [String; 2]) {
-    let mut ns = Namespaces::new();
-    let router = ns.add("rt");
-    let forward = Command::new("ip")
-        .args(["netns", "exec", &router, "sysctl", "-qw"])
-        .arg("net.ipv6.conf.all.forwarding=1")
-        .status()
-        .is_ok_and(|s| s.success());
-    assert!(forward, "enable IPv6 forwarding in {router}");
-    let mut hosts = Vec::new();
-    for n in 1..=2 {
-        let host = ns.add(&format!("h{n}"));
-        let side = format!("r{n}");
-        ns.cable(&router, &side, &host);
-        ip(&[
-            "-n",
-            &router,
-            "addr",
-            "add",
-            &format!("fd77:{n}::1/64"),
-            "dev",
-            &side,
-            "nodad",
-        ]);
-        addr(&host, &format!("fd77:{n}::2/64"));
-        ip(&[
-            "-n",
-            &host,
-            "-6",
-            "route",
-            "add",
-            "default",
-            "via",
-            &format!("fd77:{n}::1"),
-        ]);
-        hosts.push(host);
-    }
-    let [a, b] = <[String; 2]>::try_from(hosts).expect("two hosts");
-    (ns, [a, b])
-}
-
-fn skip_unless_root(test: &str) -> bool {
-    if is_root() {
-        return false;
-    }
-    println!("SKIP {test}: needs root to create network namespaces");
-    true
-}
 
 fn servers(n: &Node, key: &str) -> Vec<String> {
     let v = n.json(&["lookup", "demo", key]);
@@ -306,9 +141,10 @@ fn ipv6_only_subnets_converge_through_ipv6_seeds() {
         return;
     }
     let env = Env::loopback();
-    let (_ns, [ha, hb]) = routed();
-    let a = Node::start_bare(&env, &ha, "a", &["--peer", "[fd77:2::2]:29999"]);
-    let b = Node::start_bare(&env, &hb, "b", &["--peer", "[fd77:1::2]:29999"]);
+    let (_ns, subnets) = routed(&[1, 1]);
+    let (ha, hb) = (&subnets[0][0], &subnets[1][0]);
+    let a = Node::start_bare(&env, ha, "a", &["--peer", "[fd77:2::2]:29999"]);
+    let b = Node::start_bare(&env, hb, "b", &["--peer", "[fd77:1::2]:29999"]);
     assert_eq!(addrs(&a), vec!["[fd77:1::2]:29999".to_owned()]);
     assert_eq!(addrs(&b), vec!["[fd77:2::2]:29999".to_owned()]);
     a_claim_reaches(&a, &[&b]);

@@ -6,9 +6,11 @@
 //! the representative each peer names for its island (`rep_of`) and whom
 //! each peer hears by multicast (`hears`); peers linked by either are in
 //! one island, and the peers whose multicast this node hears are in its own.
-//! A live peer's "hears" counts while fresh; a down peer's last report
-//! counts however old, since it is all we have: an island is its *last
-//! known* shape. So a board that died (even an island's representative)
+//! A live peer's "hears" counts while fresh; a down peer's last report,
+//! and a live peer's last report of hearing a peer now down, count however
+//! old, since they are all we have: an island is its *last known* shape
+//! (a board that dies before any of its reports named its neighbours is
+//! still placed by theirs). So a board that died (even an island's representative)
 //! stays in its island, whose live members keep it reachable, and a
 //! subnet cut off as a whole shows as one island with every known member
 //! down: unreachable. A part of an island cut off from the rest shows as
@@ -86,7 +88,9 @@ pub fn islands(peers: &PeerTable, multicast: bool, o: &Observed<'_>) -> Vec<Isla
         }
         let down = (o.down)(p.id);
         for (h, at) in &p.hears {
-            if down || o.now.since(*at) <= o.hears_ttl {
+            // A down peer's last report, and a live peer's last report of
+            // one now down, count however old: the last known shape.
+            if down || (o.down)(*h) || o.now.since(*at) <= o.hears_ttl {
                 sets.join(p.id, *h);
             }
         }
@@ -246,6 +250,11 @@ mod tests {
         // Down, its last report still places it.
         let all = run(&table(), 1_000, &[5]);
         assert!(all.iter().any(|i| i.members == vec![id(5), id(6)]));
+        // 6 down, and its own reports never named 5: 5's last report of
+        // hearing it still places it (a dead board, not an island).
+        let all = run(&table(), 1_000, &[6]);
+        assert!(all.iter().any(|i| i.members == vec![id(5), id(6)]));
+        assert!(all.iter().all(|i| !i.unreachable()), "5 is alive");
     }
 
     #[test]
