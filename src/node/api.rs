@@ -287,8 +287,8 @@ pub struct Status {
     pub clock: u64,
     /// Where it listens (UDP and TCP): the first of `addrs`.
     pub listen: String,
-    /// Every address it listens on and advertises (IPv4 first; peers
-    /// reach it at the first).
+    /// The addresses it advertises, IPv4 first (peers reach it at the
+    /// first); by default, the ones it listens on.
     #[serde(default)]
     pub addrs: Vec<String>,
     /// The data dir.
