@@ -6,11 +6,11 @@
 //! the representative each peer names for its island (`rep_of`) and whom
 //! each peer hears by multicast (`hears`); peers linked by either are in
 //! one island, and the peers whose multicast this node hears are in its own.
-//! A live peer's "hears" counts while fresh; a down peer's last report,
-//! and a live peer's last report of hearing a peer now down, count however
-//! old, since they are all we have: an island is its *last known* shape
-//! (a board that dies before any of its reports named its neighbours is
-//! still placed by theirs). So a board that died (even an island's representative)
+//! A live peer's "hears" counts while fresh; a down peer's last report
+//! counts however old, since it is all we have (as does our having heard
+//! its multicast, or its hearing ours, at any time, and a live peer's last
+//! report of hearing a peer now down): an island is its *last known* shape.
+//! So a board that died (even an island's representative)
 //! stays in its island, whose live members keep it reachable, and a
 //! subnet cut off as a whole shows as one island with every known member
 //! down: unreachable. A part of an island cut off from the rest shows as
@@ -80,13 +80,17 @@ pub fn islands(peers: &PeerTable, multicast: bool, o: &Observed<'_>) -> Vec<Isla
         sets.add(p.id);
     }
     for p in peers.iter() {
-        if (o.local)(p) {
+        let down = (o.down)(p.id);
+        // A down peer whose multicast we ever heard, or that ever heard
+        // ours, was of our LAN (a board that died at boot, before its
+        // reports named us, too).
+        let was_local = down && (p.last_multicast.is_some() || p.hears_me.is_some());
+        if (o.local)(p) || was_local {
             sets.join(o.me, p.id);
         }
         if let Some(rep) = p.rep_of {
             sets.join(p.id, rep);
         }
-        let down = (o.down)(p.id);
         for (h, at) in &p.hears {
             // A down peer's last report, and a live peer's last report of
             // one now down, count however old: the last known shape.
@@ -255,6 +259,21 @@ mod tests {
         let all = run(&table(), 1_000, &[6]);
         assert!(all.iter().any(|i| i.members == vec![id(5), id(6)]));
         assert!(all.iter().all(|i| !i.unreachable()), "5 is alive");
+    }
+
+    #[test]
+    fn a_lan_neighbour_that_died_at_boot_stays_in_our_island() {
+        // 8's multicast reached us once; it died before its reports named
+        // anyone: a dead board of our LAN, not an unreachable island.
+        let mut t = table();
+        t.entry(id(8), Millis(0));
+        if let Some(p) = t.get_mut(id(8)) {
+            p.last_multicast = Some(Millis(0));
+        }
+        let all = run(&t, 1_000, &[8]);
+        let ours = all.iter().find(|i| i.ours).unwrap();
+        assert!(ours.members.contains(&id(8)), "{all:?}");
+        assert!(all.iter().all(|i| !i.unreachable()), "{all:?}");
     }
 
     #[test]
