@@ -3,8 +3,9 @@
 //! row per argument and kind of mistake), exits 2 in clap's format with the
 //! explanation the node would have given, before it contacts any node:
 //! with no node running, and with one running (which must not see the
-//! request). A node that hangs up mid-request is exit 1. And the README's
-//! exit-code list is the one `--help` prints.
+//! request). A node that hangs up mid-request is exit 1; a reader that
+//! stops early (`| head -1`) is no panic. And the README's exit-code list
+//! is the one `--help` prints.
 //!
 //! The running node is a real `scalesmall run` on loopback (no namespace
 //! needed), killed by PID on drop; every command is bounded in time.
@@ -147,16 +148,21 @@ fn assert_usage_error(args: &[&str], says: &str, situation: &str) {
 
 fn wait_output(mut child: std::process::Child, args: &[&str]) -> std::process::Output {
     use std::io::Read;
-    let mut stdout = child.stdout.take().expect("stdout");
-    let mut stderr = child.stderr.take().expect("stderr");
+    // Each pipe still held is read to its end on its own thread.
+    let stdout = child.stdout.take();
+    let stderr = child.stderr.take();
     let out = std::thread::spawn(move || {
         let mut b = Vec::new();
-        let _ = stdout.read_to_end(&mut b);
+        if let Some(mut s) = stdout {
+            let _ = s.read_to_end(&mut b);
+        }
         b
     });
     let err = std::thread::spawn(move || {
         let mut b = Vec::new();
-        let _ = stderr.read_to_end(&mut b);
+        if let Some(mut s) = stderr {
+            let _ = s.read_to_end(&mut b);
+        }
         b
     });
     let status = wait_exit(child, Duration::from_secs(10))
@@ -277,4 +283,27 @@ fn a_node_that_closes_the_connection_mid_request_is_exit_1() {
         stderr.contains("the node closed the connection"),
         "{stderr}"
     );
+}
+
+#[test]
+fn a_reader_that_stops_early_is_not_a_panic() {
+    // `scalesmall config check | head -1`: the reader is gone after the
+    // first line (usually before the rest is written); pipefail gives
+    // scalesmall's own status.
+    let dir = std::env::temp_dir().join(format!("scalesmall-usage-pipe-{}", std::process::id()));
+    let child = Command::new("bash")
+        .args([
+            "-c",
+            "set -o pipefail; \"$0\" config check | head -1 >/dev/null",
+            &bin(),
+        ])
+        .env("SCALESMALL_DATA_DIR", &dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn bash");
+    let out = wait_output(child, &["config", "check"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
 }

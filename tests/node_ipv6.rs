@@ -186,7 +186,9 @@ fn dual_stack_lan_advertises_both_families_and_an_ipv6_only_node_joins_by_seed()
     );
     a_claim_reaches(&a, &[&b, &c]);
     // Dual-stack peers use each other's first (IPv4) address; the
-    // IPv6-only node is known at its IPv6 one.
+    // IPv6-only node is known at its IPv6 one ...
     assert_eq!(peer_addr(&b, &a.id).as_deref(), Some("10.77.0.1:29999"));
     assert_eq!(peer_addr(&a, &c.id).as_deref(), Some("[fd77::3]:29999"));
+    // ... and it stores them at an address of its own family, IPv6.
+    assert_eq!(peer_addr(&c, &a.id).as_deref(), Some("[fd77::1]:29999"));
 }

@@ -3,6 +3,7 @@
 //! to the running node's control socket and prints the reply as a table
 //! (or JSON with `--json`).
 
+use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -117,8 +118,8 @@ async fn talk(path: &std::path::Path, req: Request, json: bool) -> Result<ExitCo
         client.watch().await?;
         loop {
             let ev = client.next_event().await?;
-            if json {
-                println!("{}", serde_json::to_string(&ev).unwrap_or_default());
+            let line = if json {
+                serde_json::to_string(&ev).unwrap_or_default()
             } else {
                 let secs = ev.at_ms as f64 / 1000.0;
                 let what = [ev.group.as_deref(), ev.node.as_deref(), ev.addr.as_deref()]
@@ -126,7 +127,11 @@ async fn talk(path: &std::path::Path, req: Request, json: bool) -> Result<ExitCo
                     .flatten()
                     .collect::<Vec<_>>()
                     .join(" ");
-                println!("{secs:10.3}s {} {what}", ev.event);
+                format!("{secs:10.3}s {} {what}", ev.event)
+            };
+            // The reader went away (`| head -n 3`): done, not a panic.
+            if writeln!(std::io::stdout().lock(), "{line}").is_err() {
+                return Ok(ExitCode::SUCCESS);
             }
         }
     }

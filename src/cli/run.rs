@@ -70,14 +70,17 @@ fn env(k: &str) -> Option<String> {
 pub fn check(file: Option<&Path>) -> ExitCode {
     match Config::load(file, &env, &Overrides::default()) {
         Ok(c) => {
-            println!(
+            // A reader that stops early (`| head`) is not a failed check.
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(
+                out,
                 "ok: {}",
                 c.file.as_ref().map_or_else(
                     || "no config file; defaults and environment".to_owned(),
                     |p| p.display().to_string()
                 )
             );
-            println!("{c:#?}");
+            let _ = writeln!(out, "{c:#?}");
             ExitCode::SUCCESS
         }
         Err(e) => {
