@@ -131,6 +131,12 @@ pub fn prometheus(m: &Metrics) -> String {
         &one(m.relays.to_string()),
     );
     family(
+        "reconnects_total",
+        "counter",
+        "Contacts sent by reconnect (seeds, unreachable islands, down members).",
+        &one(m.reconnects.to_string()),
+    );
+    family(
         "protocol_inputs_total",
         "counter",
         "Inputs handled by the protocol.",
@@ -172,6 +178,7 @@ mod tests {
         m.peers_recent = 3;
         m.peers_multicast = 2;
         m.islands_unreachable = 1;
+        m.reconnects = 7;
         let t = prometheus(&m);
         assert!(t.contains("scalesmall_peers{state=\"alive\"} 3\n"));
         assert!(t.contains("scalesmall_peers{state=\"suspect\"} 0\n"));
@@ -182,6 +189,9 @@ mod tests {
         );
         assert!(t.contains("# TYPE scalesmall_peers_recent gauge\nscalesmall_peers_recent 3\n"));
         assert!(t.contains("scalesmall_peers_multicast 2\n"));
+        assert!(t.contains(
+            "# TYPE scalesmall_reconnects_total counter\nscalesmall_reconnects_total 7\n"
+        ));
         assert!(t.contains(
             "# TYPE scalesmall_islands_unreachable gauge\nscalesmall_islands_unreachable 1\n"
         ));

@@ -449,6 +449,10 @@ pub struct Metrics {
     /// how far members find each other).
     #[serde(default)]
     pub relays: u64,
+    /// Contacts sent by reconnect (seeds, unreachable islands, down
+    /// members): the cost of never giving up on a split.
+    #[serde(default)]
+    pub reconnects: u64,
     /// Inputs handled by the protocol (datagrams, frames, timers, requests).
     pub inputs: u64,
     /// Seconds spent in the protocol handling them (merges included).

@@ -843,6 +843,7 @@ impl Driver {
             news: st.news,
             own_writes: st.own_writes,
             relays: st.relays,
+            reconnects: st.reconnects,
             inputs: self.inputs,
             input_seconds: self.input_seconds,
             connections: c.conn_count() as u64,
