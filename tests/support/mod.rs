@@ -1,7 +1,8 @@
 //! Shared test support: a simple reference model (the oracle), proptest
-//! strategies, a ground-truth history of writes, real node processes, a
-//! tiny HTTP client, a WebDriver-driven headless Chromium and checks of
-//! what the status page draws. Each test binary uses only part of it.
+//! strategies, a ground-truth history of writes, real node processes (and
+//! namespace LANs for them), a tiny HTTP client, a WebDriver-driven
+//! headless Chromium and checks of what the status page draws. Each test
+//! binary uses only part of it.
 #![allow(dead_code)]
 
 pub mod browser;
@@ -10,6 +11,7 @@ pub mod browser;
 pub mod drawing;
 pub mod history;
 pub mod http;
+pub mod lan;
 pub mod procs;
 pub mod reference;
 pub mod strategies;
