@@ -87,9 +87,10 @@ fn drawn_script(group: &str, boards: usize, rects: usize) -> String {
         const lanes = all('#band [data-lane]').map((g) => ({{ node: g.dataset.lane, state: g.dataset.state }}));
         const servers = all('#groups tbody tr').map((r) => ({{ group: r.dataset.group,
           live: num(r.querySelector('[data-live]').dataset.live), total: num(r.querySelector('[data-live]').dataset.servers) }}));
+        const down = document.getElementById('down');
         const shown = document.getElementById('kgroup').textContent;
         if (shown !== {group:?} || rows.length < {boards} || claims.length + claim_runs.length < {rects}) return null;
-        return {{ rows, claims, claim_runs, runs, segments, lanes, servers,
+        return {{ rows, claims, claim_runs, runs, segments, lanes, servers, down: down.hidden ? null : down.textContent,
           text: document.body.innerText, conn: document.getElementById('conn').textContent }};
         "
     )
@@ -469,6 +470,7 @@ fn the_page_draws_what_lookup_says_and_shows_a_dead_board() {
     let text = drawn["text"].as_str().unwrap_or("");
     assert!(text.contains("Read-only"), "the page says it is read-only");
     assert!(!text.contains("Cannot reach"), "{text}");
+    assert_eq!(drawn["down"], Value::Null, "no board down, no banner");
     assert_eq!(servers_column(&drawn, "demo"), (3, 3));
     assert_eq!(servers_column(&drawn, "kv"), (3, 3));
 
@@ -517,6 +519,19 @@ fn the_page_draws_what_lookup_says_and_shows_a_dead_board() {
         .unwrap_or_else(|last| panic!("the header never counted the dead board: {last}"));
     assert_eq!(header[0], "0", "{header}");
     assert_eq!(header[1], "muted", "{header}");
+    // Once down, a banner above the fold says how many of how many.
+    let banner = browser
+        .wait_for(
+            NOTICED,
+            r"
+            const p = document.getElementById('down');
+            return p && !p.hidden && p.dataset.down === '1' ? p.textContent : null;
+            ",
+        )
+        .unwrap_or_else(|last| panic!("no banner for the board down: {last}"));
+    let t_down = t0.elapsed();
+    let want = format!("1 of 3 boards down: {}.", &cid[..8]);
+    assert_eq!(banner.as_str(), Some(want.as_str()));
     let after = wait_drawn(&browser, "demo", 3, 4, DRAWN);
     let parts = check_segments(http, "demo", &after, true);
     assert!(
@@ -531,7 +546,7 @@ fn the_page_draws_what_lookup_says_and_shows_a_dead_board() {
     let shot = target_tmp().join("status_page.png");
     full_page_screenshot(&browser, &shot);
     println!(
-        "status_page: nodes converged and kv settled {:.1}s, drawn {:.1}s, demo and kv checked {:.1}s ({} and {} band pixels), killed {:.1}s, {} on the page {:.1}s after the kill; screenshots {} and status_page_auto.png",
+        "status_page: nodes converged and kv settled {:.1}s, drawn {:.1}s, demo and kv checked {:.1}s ({} and {} band pixels), killed {:.1}s, {} on the page {:.1}s and down {:.1}s after the kill; screenshots {} and status_page_auto.png",
         t_nodes.as_secs_f64(),
         t_drawn.as_secs_f64(),
         t_checked.as_secs_f64(),
@@ -540,6 +555,7 @@ fn the_page_draws_what_lookup_says_and_shows_a_dead_board() {
         t_kill.as_secs_f64(),
         state.as_str().unwrap_or("?"),
         (t_noticed - t_kill).as_secs_f64(),
+        (t_down - t_kill).as_secs_f64(),
         shot.display()
     );
 }
