@@ -197,6 +197,21 @@ impl ConnTable {
             .collect()
     }
 
+    /// Forgets the tree steps of `author`'s writes above clock `above`,
+    /// queued or kept for a resend (own writes that were refused: they must
+    /// never leave). Returns how many went.
+    pub fn drop_steps_above(&mut self, author: NodeId, above: u64) -> usize {
+        let keep = |p: &Pending| p.fwd.author != author || p.fwd.upto <= above;
+        let mut dropped = 0;
+        for c in self.conns.values_mut() {
+            let before = c.queue.len() + c.recent.len();
+            c.queue.retain(keep);
+            c.recent.retain(keep);
+            dropped += before - c.queue.len() - c.recent.len();
+        }
+        dropped
+    }
+
     /// The earliest instant one of them expires.
     #[must_use]
     pub fn next_expiry(&self, idle: u64, connect: u64) -> Option<Millis> {
