@@ -208,21 +208,76 @@ fn a_write_the_data_dir_refuses_takes_no_effect_and_its_retry_does() {
         format!("changed (clock {})", joined + 1)
     );
     assert_eq!(servers(&sick, "920"), vec![sick.id.clone()]);
-    w.until(PROPAGATE, |_| servers(&peer, "920") == vec![sick.id.clone()])
-        .unwrap_or_else(|| {
-            panic!(
-                "the retry did not reach the peer; events:\n{}\nlog:\n{}",
-                w.history(),
-                peer.log_text()
-            )
-        });
+    w.until(PROPAGATE, |_| {
+        servers(&peer, "920") == vec![sick.id.clone()]
+    })
+    .unwrap_or_else(|| {
+        panic!(
+            "the retry did not reach the peer; events:\n{}\nlog:\n{}",
+            w.history(),
+            peer.log_text()
+        )
+    });
 
     // A power cut and a restart: the claim was durable.
     sick.kill9();
     sick.restart();
     assert_eq!(servers(&sick, "920"), vec![sick.id.clone()]);
-    assert_eq!(
-        sick.json(&["status"])["clock"].as_u64(),
-        Some(joined + 1)
+    assert_eq!(sick.json(&["status"])["clock"].as_u64(), Some(joined + 1));
+}
+
+#[test]
+fn declared_groups_the_data_dir_refuses_are_applied_once_it_is_writable() {
+    if !is_root() {
+        eprintln!("skipped: needs root for a private mount namespace (CI runs as root)");
+        return;
+    }
+    let env = Env::new();
+    let data = env.dir.join("sick-data");
+    let ns = match MountNs::create(&data, "256k") {
+        Ok(ns) => ns,
+        Err(e) => {
+            eprintln!("skipped: no mount namespace here: {e}");
+            return;
+        }
+    };
+    let cfg = env.dir.join("sick.toml");
+    std::fs::write(&cfg, "").expect("write config");
+    let cfg_arg = cfg.display().to_string();
+    let sick = Node::start_wrapped(
+        &env,
+        "sick",
+        &[],
+        &["--config", &cfg_arg],
+        Some(&data),
+        &ns.wrap(),
     );
+    ns.remount("ro");
+    std::fs::write(
+        &cfg,
+        "[[groups]]\nname = \"demo\"\nclaims = [{ range = \"900..950\", priority = 1, port = 80 }]\n",
+    )
+    .expect("write config");
+    let pid = sick.pid().expect("running").to_string();
+    let hup = Command::new("kill").args(["-HUP", &pid]).status();
+    assert!(hup.is_ok_and(|s| s.success()));
+    assert!(
+        sick.eventually(PROPAGATE, || sick
+            .log_text()
+            .contains("the declared groups of the config are not applied")),
+        "no warning; log:\n{}",
+        sick.log_text()
+    );
+    let st = sick.json(&["status"]);
+    assert_eq!(st["clock"].as_u64(), Some(0), "nothing written: {st}");
+    assert!(servers(&sick, "920").is_empty());
+
+    // Writable again: applied by the node's own retry (every 10 s).
+    ns.remount("rw");
+    assert!(
+        sick.eventually(PROPAGATE, || servers(&sick, "920") == vec![sick.id.clone()]),
+        "the declared claim was not applied again; log:\n{}",
+        sick.log_text()
+    );
+    assert!(sick.log_text().contains("claimed (declared in the config)"));
 }
