@@ -365,7 +365,7 @@ impl Driver {
     /// Runs until `shutdown` completes, then leaves (if configured), sends a
     /// final announce and returns. A store that refuses own state does not
     /// stop the node: the writes are undone and refused (see
-    /// [`Driver::persist`]).
+    /// `Driver::persist`).
     ///
     /// # Errors
     /// None today (kept for the shell's errors to come).

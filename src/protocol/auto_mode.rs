@@ -385,7 +385,7 @@ impl AutoMode {
 
     /// What own writes change here: the groups in auto mode, their
     /// graceful leaves and their claims' priorities (kept with a write until
-    /// it is durable, see [`super::durability`]).
+    /// it is durable: a refused write puts them back).
     #[must_use]
     pub fn settings(&self) -> AutoSettings {
         AutoSettings {

@@ -19,7 +19,7 @@ impl Chatter {
     /// frames that may carry them are dropped, so nothing of them is ever
     /// sent. Their clocks may be used again (they never left the node). The
     /// node's own writes (auto-claim, re-assertion) are tried again by
-    /// their own logic, not before [`super::super::durability::RETRY_AFTER`].
+    /// their own logic, not before [`crate::protocol::RETRY_AFTER`].
     /// Ignored unless `clock` is the outstanding persist's.
     pub fn handle_persist_failed(&mut self, now: Millis, clock: u64) {
         let Some(cp) = self.durable.failed(now, clock) else {
