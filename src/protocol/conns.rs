@@ -257,6 +257,39 @@ mod tests {
     }
 
     #[test]
+    fn only_the_authors_steps_above_the_clock_are_dropped() {
+        let step = |author: u64, upto: u64| Pending {
+            fwd: Forward {
+                author: NodeId::from_u64(author),
+                upto,
+                list: Vec::new(),
+                message: crate::model::Message::empty(crate::model::GroupName::new("g").unwrap()),
+            },
+            retried: false,
+            at: Millis(0),
+        };
+        let mut t = ConnTable::new();
+        let a = t.add(addr(1), None, ConnState::Connecting(Millis(0)), Millis(0));
+        let b = t.add(addr(2), None, ConnState::Open, Millis(0));
+        let c = t.get_mut(a).unwrap();
+        c.queue = vec![step(1, 4), step(1, 5), step(2, 9)];
+        let c = t.get_mut(b).unwrap();
+        c.remember(step(1, 6), Millis(0));
+        c.remember(step(1, 3), Millis(0));
+        assert_eq!(t.drop_steps_above(NodeId::from_u64(1), 4), 2);
+        let kept = |id| -> Vec<(u64, u64)> {
+            let c = t.get(id).unwrap();
+            c.queue
+                .iter()
+                .chain(&c.recent)
+                .map(|p| (p.fwd.author.as_u64(), p.fwd.upto))
+                .collect()
+        };
+        assert_eq!(kept(a), vec![(1, 4), (2, 9)]);
+        assert_eq!(kept(b), vec![(1, 3)]);
+    }
+
+    #[test]
     fn finds_by_peer_or_unidentified_address() {
         let mut t = ConnTable::new();
         let n = NodeId::from_u64(7);
