@@ -189,28 +189,38 @@ fn ready_comes_once_every_socket_is_bound_then_pings_then_stopping() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// Where the stalling file system is: armed (the next fsync stalls),
+/// stalled (a write is stuck in it), released (the stall ends).
+#[derive(Default)]
+struct Stall {
+    armed: bool,
+    stalled: bool,
+    released: bool,
+}
+
 /// A file system whose next `fsync` hangs until released: an SD card that
 /// stalls. Everything else is the real file system.
 #[derive(Clone, Default)]
 struct StallingFs {
-    /// (armed, stalled, released), under one lock.
-    state: Arc<(Mutex<(bool, bool, bool)>, Condvar)>,
+    state: Arc<(Mutex<Stall>, Condvar)>,
 }
 
 impl StallingFs {
     fn arm(&self) {
-        self.state.0.lock().expect("lock").0 = true;
+        self.state.0.lock().expect("lock").armed = true;
     }
     /// Waits until a write is stuck in the stalled fsync.
     fn wait_stalled(&self, wait: Duration) -> bool {
         let (lock, cv) = &*self.state;
         let g = lock.lock().expect("lock");
-        let (g, _) = cv.wait_timeout_while(g, wait, |s| !s.1).expect("lock");
-        g.1
+        let (g, _) = cv
+            .wait_timeout_while(g, wait, |s| !s.stalled)
+            .expect("lock");
+        g.stalled
     }
     fn release(&self) {
         let (lock, cv) = &*self.state;
-        lock.lock().expect("lock").2 = true;
+        lock.lock().expect("lock").released = true;
         cv.notify_all();
     }
 }
@@ -223,12 +233,12 @@ impl Fs for StallingFs {
         write_atomic_with(path, bytes, |step| {
             let (lock, cv) = &*self.state;
             let mut g = lock.lock().expect("lock");
-            if step == Step::Fsync && g.0 {
-                g.0 = false;
-                g.1 = true;
+            if step == Step::Fsync && g.armed {
+                g.armed = false;
+                g.stalled = true;
                 cv.notify_all();
                 // Blocks this thread, which is the driver's whole runtime.
-                let _g = cv.wait_while(g, |s| !s.2).expect("lock");
+                let _g = cv.wait_while(g, |s| !s.released).expect("lock");
             }
             Ok(())
         })
