@@ -161,7 +161,7 @@ fn ready_comes_once_every_socket_is_bound_then_pings_then_stopping() {
     systemd.wait_for("WATCHDOG=1");
     systemd.wait_for("WATCHDOG=1");
     assert!(
-        t0.elapsed() < Duration::from_secs(2),
+        t0.elapsed() < Duration::from_secs(5),
         "pings too slow: {:?}",
         t0.elapsed()
     );
