@@ -35,6 +35,7 @@ use super::api::{
 use super::clock::{MonoClock, Stopwatch};
 use super::config::DeclaredGroup;
 use super::error::NodeError;
+use super::notify::{Notifier, Watchdog};
 use super::store::{Store, StoreError};
 use super::tcp::{self, ConnMsg};
 use super::udp::UdpSockets;
@@ -115,6 +116,10 @@ pub struct Io {
     pub udp: UdpSockets,
     /// TCP listeners.
     pub listener: tcp::Listeners,
+    /// systemd's notification socket (`Type=notify`): `run` sends
+    /// `READY=1` as it starts, so bind every socket (the control socket
+    /// too) before calling it; its event loop pings the watchdog.
+    pub notify: Option<Notifier>,
 }
 
 impl Driver {
@@ -384,6 +389,13 @@ impl Driver {
         let mut ubuf = vec![0u8; 65_536];
         let mut mbuf = vec![0u8; 65_536];
         let mut reloads = self.reload_rx.take();
+        let notify = io.notify;
+        let mut watchdog = notify
+            .as_ref()
+            .map_or_else(Watchdog::default, Notifier::watchdog);
+        if let Some(n) = &notify {
+            n.ready(&format!("listening on {}", self.info.listen));
+        }
         tokio::pin!(shutdown);
         loop {
             // A refused store is logged there; the node goes on.
@@ -395,6 +407,13 @@ impl Driver {
             tokio::select! {
                 biased;
                 () = &mut shutdown => break,
+                // In this loop, not a task of its own: a stuck loop stops
+                // the pings and systemd restarts the node.
+                () = watchdog.due() => {
+                    if let Some(n) = &notify {
+                        n.ping();
+                    }
+                }
                 r = unicast.recv_from(&mut ubuf) => {
                     if let Ok((n, from)) = r {
                         watch = Some(Stopwatch::start());
@@ -448,6 +467,9 @@ impl Driver {
                 self.inputs += 1;
                 self.input_seconds += w.seconds();
             }
+        }
+        if let Some(n) = &notify {
+            n.stopping();
         }
         self.stop(&unicast).await?;
         self.drain(&unicast, &mut conn_rx).await
