@@ -167,7 +167,9 @@ suite_browser() {
 # (production profile, offline), --syntax-check of every playbook with the
 # example inventory, the role's systemd unit rendered with the defaults must
 # equal deploy/scalesmall.service, and systemd-analyze verify on it (where
-# systemd-analyze exists; it checks ExecStart, so a stub binary stands in).
+# systemd-analyze exists; it checks ExecStart, so a stub binary stands in)
+# and `systemd-analyze security --offline=true` at most 1.9 for a 64-bit
+# and a 32-bit ARM board.
 suite_ansible() {
     local tool missing=() rc=0 p tmp
     for tool in ansible-playbook ansible-lint; do
@@ -217,6 +219,21 @@ suite_ansible() {
             else
                 cat "$tmp/render.log"
                 echo "ansible: systemd-analyze verify FAILED (exec prefix '${p}')"
+                rc=1
+            fi
+        done
+        # The hardening must not slip: exposure at most 1.9 ("19" of 100),
+        # for a 64-bit board and a 32-bit ARM one (SystemCallArchitectures).
+        for p in aarch64 armv7; do
+            local exposure
+            if ANSIBLE_CONFIG="$cfg" ansible-playbook ansible/tests/render-unit.yml \
+                -e "unit_out=$tmp/scalesmall.service" -e "scalesmall_prefix=$tmp/opt" \
+                -e "__scalesmall_board_arch=$p" >"$tmp/render.log" 2>&1 &&
+                exposure=$(systemd-analyze security --offline=true --threshold=19 "$tmp/scalesmall.service" | tail -n1); then
+                echo "ansible: systemd-analyze security ($p): ${exposure#→ }"
+            else
+                cat "$tmp/render.log"
+                echo "ansible: systemd-analyze security FAILED ($p): exposure above 1.9: ${exposure:-}"
                 rc=1
             fi
         done
@@ -298,7 +315,53 @@ suite_cluster() {
     return "$rc"
 }
 
-ALL_SUITES=(unit doc bench arm ansible browser cluster)
+# The release (deploy/release, docs/operations.md): the packages and
+# tarballs of all four boards, SHA256SUMS and its gpg signature (a throwaway
+# key), and the amd64 package installed, run, upgraded and purged in a
+# throwaway root (tests/package/check). Runs after arm and cluster so that
+# the ARM binaries are theirs: profile SCALESMALL_PACKAGE_PROFILE (default
+# cluster-upgrade, which the cluster suite's upgrade scenario built; only
+# x86_64 and armv6 are new). Needs root.
+suite_package() {
+    local tool missing=() rc=0 out g fpr t0
+    if [ "$(id -u)" != 0 ]; then
+        skip package "needs root (a private mount namespace and chroot): sudo ./test.sh package"
+        return 77
+    fi
+    for tool in dpkg-deb apt-get unshare chroot setpriv pgrep gpg readelf file systemd-analyze \
+        qemu-aarch64-static qemu-arm-static python3 rustup; do
+        command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
+    done
+    rustup run "${SCALESMALL_NIGHTLY:-nightly}" rustc --version >/dev/null 2>&1 || missing+=("the nightly toolchain")
+    cargo zigbuild --help >/dev/null 2>&1 || missing+=(cargo-zigbuild)
+    command -v zig >/dev/null 2>&1 || python3 -m ziglang version >/dev/null 2>&1 || missing+=("zig (pip: ziglang)")
+    if [ ${#missing[@]} -gt 0 ]; then
+        skip package "missing ${missing[*]}; install with: apt-get install -y dpkg apt util-linux procps gnupg binutils file systemd qemu-user-static && rustup toolchain install nightly --profile minimal --component rust-src && pip install ziglang && cargo install --locked cargo-zigbuild (or .ci/run)"
+        return 77
+    fi
+    out="$PWD/target/package-release"
+    g=$(mktemp -d) || return 1
+    # A throwaway signing key: the release is signed, the checks verify it.
+    export GNUPGHOME="$g"
+    gpg --batch --quiet --passphrase '' --quick-gen-key 'scalesmall package test <pkgtest@scalesmall.invalid>' \
+        ed25519 sign never 2>/dev/null || rc=1
+    fpr=$(gpg --batch --with-colons --list-secret-keys 2>/dev/null | awk -F: '$1 == "fpr" { print $10; exit }')
+    t0=$(date +%s)
+    if [ "$rc" -eq 0 ] && deploy/release --profile "${SCALESMALL_PACKAGE_PROFILE:-cluster-upgrade}" \
+        --out-dir "$out" --gpg-key "$fpr"; then
+        echo "--- package: deploy/release took $(( $(date +%s) - t0 ))s"
+        tests/package/check "$out" || rc=1
+    else
+        echo "package: deploy/release FAILED"
+        rc=1
+    fi
+    gpgconf --homedir "$g" --kill gpg-agent 2>/dev/null
+    unset GNUPGHOME
+    rm -rf "$g"
+    return "$rc"
+}
+
+ALL_SUITES=(unit doc bench arm ansible browser cluster package)
 
 # --- main -----------------------------------------------------------------
 

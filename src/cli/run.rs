@@ -29,6 +29,7 @@ use crate::node::config::{Config, ConfigError, DeclaredGroup, LogFormat, Overrid
 use crate::node::driver::{Driver, Io, RunInfo};
 use crate::node::fs::RealFs;
 use crate::node::keys::{self, KeySource};
+use crate::node::notify::Notifier;
 use crate::node::store::Store;
 use crate::node::udp;
 use crate::node::{NodeError, iface, netplan, tcp};
@@ -424,7 +425,12 @@ async fn serve(cfg: Config, reload: Reload) -> Result<(), NodeError> {
     );
     info!(node = %id, incarnation, listen = %listening.join(" "), "started");
 
-    let io = Io { udp, listener };
+    // Every socket is bound: the driver tells systemd it is ready.
+    let io = Io {
+        udp,
+        listener,
+        notify: Notifier::from_env(),
+    };
     let stopped = stop.clone();
     let result = driver
         .run(

@@ -551,6 +551,27 @@ class Runner:
                                     "journalctl -u scalesmall -n 15 --no-pager", timeout=20).stdout
             say(f"--- {h.name}: end of node.log\n" + "\n".join(text.splitlines()[-15:]))
 
+    # 0. check mode on the fresh boards: it must pass (no key generated yet,
+    # every handler notified, the restart included, which must not wait for
+    # a node) and change nothing on the boards or the controller.
+    def s_check_mode(self, r: Result) -> None:
+        t = self.t
+        secrets = t.inventory.parent / "scalesmall-secrets"
+        had_secrets = secrets.exists()
+        before = t.on_all(lambda h: t.sh(h, "ls -d /etc/scalesmall/scalesmall.toml 2>/dev/null || true"))
+        t0 = time.monotonic()
+        recap = t.playbook("site.yml", "check-mode.log", args=["--check", "--diff"], timeout=300)
+        r.note = f"site.yml --check --diff {time.monotonic() - t0:.0f}s"
+        if len(recap) != len(t.hosts):
+            raise Failure(f"recap lists {len(recap)} hosts, expected {len(t.hosts)}")
+        if not had_secrets and secrets.exists():
+            raise Failure(f"check mode created {secrets} on the controller")
+        after = t.on_all(lambda h: t.sh(h, "ls -d /etc/scalesmall/scalesmall.toml 2>/dev/null || true"))
+        wrote = [n for n in after if after[n].stdout != before[n].stdout]
+        if wrote:
+            raise Failure(f"check mode wrote scalesmall.toml on {wrote}")
+        r.note += f"; changed {sum(v['changed'] for v in recap.values())} tasks, wrote nothing"
+
     # 1. deploy + converge
     def s_converge(self, r: Result) -> None:
         t = self.t
@@ -889,6 +910,7 @@ class Runner:
 
     def run_all(self, only: list[str] | None) -> None:
         plan = [
+            ("check-mode", self.s_check_mode, None, False),
             ("converge", self.s_converge, None, False),
             ("rerun", self.s_rerun, None, True),
             ("power-cut", self.s_power_cut, None, True),
