@@ -43,13 +43,14 @@ run_suite() { # name, function
 
 # --- suites ---------------------------------------------------------------
 
-# Unit, property, oracle, history and integration tests (lib, bins, tests/).
+# Unit, property, oracle, history and integration tests (lib, bins, tests/),
+# and those of the workspace's xtask (completions and man pages generated).
 suite_unit() {
     if cargo nextest --version >/dev/null 2>&1; then
-        cargo nextest run --no-fail-fast
+        cargo nextest run --workspace --no-fail-fast
     else
         echo "(cargo-nextest not found; using cargo test)"
-        cargo test --no-fail-fast --lib --bins --tests
+        cargo test --workspace --no-fail-fast --lib --bins --tests
     fi
 }
 

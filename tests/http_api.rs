@@ -155,6 +155,7 @@ fn each_endpoint_answers_json_of_the_documented_shape() {
     assert_eq!(demo["name"], "demo");
     assert_eq!(demo["members"], 2);
     assert_eq!(demo["servers"], 2);
+    assert_eq!(demo["servers_alive"], 2);
     assert_eq!(demo["claims"], 2);
     assert_eq!(demo["mine"], true);
     assert!(demo["differs"].is_array());

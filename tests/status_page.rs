@@ -28,21 +28,23 @@
 
 mod support;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use support::browser::{self, Browser, Tools};
+use support::drawing::{self, MAX, Pixels};
 use support::http::get;
 use support::procs::{Env, Node, free_port};
 
-const MAX: u64 = 0xffff_ffff;
 /// Claims reaching the HTTP node.
 const PROPAGATE: Duration = Duration::from_secs(20);
 /// The page drawing them.
 const DRAWN: Duration = Duration::from_secs(30);
+/// The auto group settling at depth 2 everywhere.
+const SETTLED: Duration = Duration::from_secs(40);
 /// A killed board turning suspect (the stand-in: 15 s of silence).
 const NOTICED: Duration = Duration::from_secs(60);
 
@@ -62,34 +64,44 @@ fn tools() -> Option<Tools> {
     }
 }
 
-/// What the page has drawn, or `null` until it shows `boards` boards and
-/// `claims` claims.
-fn drawn_script(boards: usize, claims: usize) -> String {
+/// What the page has drawn for `group`, or `null` until it shows that
+/// group, `boards` boards and at least `rects` claim rectangles (manual
+/// claims and auto members' runs).
+fn drawn_script(group: &str, boards: usize, rects: usize) -> String {
     format!(
         r"
-        const rows = [...document.querySelectorAll('#boards tbody tr')].map((r) => ({{
+        const num = (v) => Number(v);
+        const all = (sel) => [...document.querySelectorAll(sel)];
+        const rows = all('#boards tbody tr').map((r) => ({{
           node: r.dataset.node, state: r.dataset.state, self: r.dataset.self === 'true' }}));
-        const claims = [...document.querySelectorAll('#band rect.claim')].map((r) => ({{
-          node: r.dataset.node, start: Number(r.dataset.start), end: Number(r.dataset.end),
-          priority: Number(r.dataset.priority), port: Number(r.dataset.port) }}));
-        const segments = [...document.querySelectorAll('#band rect.seg')].map((r) => ({{
-          start: Number(r.dataset.start), end: Number(r.dataset.end), depth: Number(r.dataset.depth),
-          alive: Number(r.dataset.alive), nodes: r.dataset.nodes ? r.dataset.nodes.split(',') : [] }}));
-        const lanes = [...document.querySelectorAll('#band [data-lane]')].map((g) => ({{
-          node: g.dataset.lane, state: g.dataset.state }}));
-        if (rows.length < {boards} || claims.length < {claims}) return null;
-        return {{ rows, claims, segments, lanes,
+        const claims = all('#band rect.claim').map((r) => ({{
+          node: r.dataset.node, start: num(r.dataset.start), end: num(r.dataset.end),
+          priority: num(r.dataset.priority), port: num(r.dataset.port) }}));
+        const claim_runs = all('#band rect.claims').map((r) => ({{
+          node: r.dataset.node, start: num(r.dataset.start), end: num(r.dataset.end), claims: num(r.dataset.claims) }}));
+        const runs = all('#band rect.run').map((r) => ({{
+          start: num(r.dataset.start), end: num(r.dataset.end), depth: num(r.dataset.depth), alive: num(r.dataset.alive) }}));
+        const segments = all('#segments tbody tr').map((r) => ({{
+          start: num(r.dataset.start), end: num(r.dataset.end), depth: num(r.dataset.depth),
+          alive: num(r.dataset.alive), nodes: r.dataset.nodes ? r.dataset.nodes.split(',') : [] }}));
+        const lanes = all('#band [data-lane]').map((g) => ({{ node: g.dataset.lane, state: g.dataset.state }}));
+        const servers = all('#groups tbody tr').map((r) => ({{ group: r.dataset.group,
+          live: num(r.querySelector('[data-live]').dataset.live), total: num(r.querySelector('[data-live]').dataset.servers) }}));
+        const down = document.getElementById('down');
+        const shown = document.getElementById('kgroup').textContent;
+        if (shown !== {group:?} || rows.length < {boards} || claims.length + claim_runs.length < {rects}) return null;
+        return {{ rows, claims, claim_runs, runs, segments, lanes, servers, down: down.hidden ? null : down.textContent,
           text: document.body.innerText, conn: document.getElementById('conn').textContent }};
         "
     )
 }
 
-fn wait_drawn(b: &Browser, boards: usize, claims: usize, within: Duration) -> Value {
-    b.wait_for(within, &drawn_script(boards, claims))
+fn wait_drawn(b: &Browser, group: &str, boards: usize, rects: usize, within: Duration) -> Value {
+    b.wait_for(within, &drawn_script(group, boards, rects))
         .unwrap_or_else(|last| {
             let page = b.eval("return document.body.innerText;");
             panic!(
-                "the page did not draw {boards} boards and {claims} claims within {within:?} (last: {last}); page:\n{}\nchromedriver log:\n{}",
+                "the page did not draw group {group} with {boards} boards and {rects} claim rectangles within {within:?} (last: {last}); page:\n{}\nchromedriver log:\n{}",
                 page.as_str().unwrap_or(""),
                 b.log_text()
             )
@@ -160,11 +172,17 @@ fn lookup(http: SocketAddr, group: &str, key: u64) -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// Checks the drawn depth band against `lookup`: the parts tile the key
-/// space in order, neighbours differ, and at each part's first, middle and
-/// last key `lookup` names exactly the drawn servers, in the drawn order.
-/// Returns the parts as `(start, end, depth, alive)`.
-fn check_segments(http: SocketAddr, group: &str, drawn: &Value) -> Vec<(u64, u64, u64, u64)> {
+/// Checks the parts the page lists under the band (the table: every part
+/// with its own servers) against `lookup`: the parts tile the key space in
+/// order, neighbours differ, and at each part's first key (with `every_key`
+/// also its middle and last) `lookup` names exactly the listed servers, in
+/// the listed order. Returns the parts as `(start, end, depth, alive)`.
+fn check_segments(
+    http: SocketAddr,
+    group: &str,
+    drawn: &Value,
+    every_key: bool,
+) -> Vec<(u64, u64, u64, u64)> {
     let segs = drawn["segments"].as_array().expect("segments drawn");
     assert!(!segs.is_empty());
     let mut next = 0;
@@ -192,7 +210,12 @@ fn check_segments(http: SocketAddr, group: &str, drawn: &Value) -> Vec<(u64, u64
             Some(&nodes),
             "neighbouring parts differ: {s}"
         );
-        for key in [start, start + (end - start) / 2, end] {
+        let keys = if every_key {
+            vec![start, start + (end - start) / 2, end]
+        } else {
+            vec![start]
+        };
+        for key in keys {
             assert_eq!(
                 lookup(http, group, key),
                 nodes,
@@ -255,47 +278,92 @@ fn full_page_screenshot(b: &Browser, path: &Path) {
     b.screenshot(path);
 }
 
-#[test]
-fn the_page_draws_what_lookup_says_and_shows_a_dead_board() {
-    let Some(tools) = tools() else { return };
-    let t0 = Instant::now();
-    let env = Env::loopback();
-    let http: SocketAddr = ([127, 0, 0, 1], free_port()).into();
-    let a = Node::start(&env, "a", &[], &["--http", &http.to_string()]);
-    let b = Node::start(&env, "b", &[a.port], &[]);
-    let mut c = Node::start(&env, "c", &[a.port, b.port], &[]);
-    claim(&a, "demo", "0..0x7fffffff", 10, 8080);
-    claim(&b, "demo", "0x40000000..0xbfffffff", 5, 8081);
-    claim(&c, "demo", "0x60000000..0x6fffffff", 7, 8082);
-    claim(&c, "demo", "0xc0000000..0xcfffffff", 1, 8082);
-    wait_converged(&a, http, "demo", 4, 2);
-    let t_nodes = t0.elapsed();
+/// The topology document of `group`.
+fn topology(http: SocketAddr, group: &str) -> Value {
+    get(http, &format!("/api/v1/groups/{group}/topology")).json()
+}
 
-    let browser = Browser::start(&tools, &env.dir, 1280, 1000);
-    browser.goto(&format!("http://{http}/#group=demo"));
-    let drawn = wait_drawn(&browser, 3, 4, DRAWN);
-    let t_drawn = t0.elapsed();
+/// A config putting group `kv` in auto mode (the default policy: R = 2,
+/// 1,024 slices), deciding 1 s after start instead of 5.
+fn auto_config(env: &Env) -> String {
+    let p = env.dir.join("auto.toml");
+    let text = "[auto]\nsettle_secs = 1\n\n[[groups]]\nname = \"kv\"\nauto = true\nport = 9090\n";
+    std::fs::write(&p, text).expect("write config");
+    p.display().to_string()
+}
 
-    // The boards: all three, alive, `a` the one serving the page.
-    let rows = drawn["rows"].as_array().expect("rows");
-    let ids: BTreeSet<&str> = rows.iter().filter_map(|r| r["node"].as_str()).collect();
-    assert_eq!(
-        ids,
-        BTreeSet::from([a.id.as_str(), b.id.as_str(), c.id.as_str()])
+/// Waits until the HTTP node sees every one of `nodes` in auto mode in
+/// `group`, serving in it, and every key served by exactly two of them.
+fn wait_auto_settled(a: &Node, http: SocketAddr, group: &str, nodes: &BTreeSet<String>) {
+    let settled = || {
+        let t = topology(http, group);
+        let markers: BTreeSet<String> = t["items"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|i| i["op"] == "auto")
+            .filter_map(|i| i["node"].as_str().map(str::to_owned))
+            .collect();
+        let servers: BTreeSet<String> = drawing::claim_runs(&t).into_keys().collect();
+        &markers == nodes && &servers == nodes && drawing::depth_parts(&t) == [(0, MAX, 2)]
+    };
+    assert!(
+        a.eventually(SETTLED, settled),
+        "{group} did not settle at depth 2 on {} within {SETTLED:?}: {}",
+        a.id,
+        topology(http, group)
     );
-    assert!(rows.iter().all(|r| r["state"] == "alive"), "{rows:?}");
-    let selves: Vec<&Value> = rows.iter().filter(|r| r["self"] == true).collect();
-    assert_eq!(selves.len(), 1);
-    assert_eq!(selves[0]["node"], a.id.as_str());
-    let text = drawn["text"].as_str().unwrap_or("");
-    assert!(text.contains("Read-only"), "the page says it is read-only");
-    assert!(!text.contains("Cannot reach"), "{text}");
+}
 
-    // The claims drawn are the topology's live claims, exactly.
-    assert_eq!(drawn_claims(&drawn), topology_claims(http, "demo"));
+/// The screenshot's pixels of the band show the API's depth (`api`), and
+/// no label overlaps the band.
+fn check_pixels_and_labels(b: &Browser, group: &str, api: &[(u64, u64, usize)]) -> Pixels {
+    let px = drawing::sample_band(b, api);
+    assert!(
+        px.sampled >= 500 && px.matched == px.sampled,
+        "group {group}: {} of {} sampled pixels of the band show the API's depth {:?}; first mismatches: {:#?}",
+        px.matched,
+        px.sampled,
+        px.by_depth,
+        px.mismatches
+    );
+    let (texts, bad) = drawing::label_overlaps(b);
+    assert!(texts >= 5, "group {group}: only {texts} texts in the band");
+    assert!(bad.is_empty(), "group {group}: {bad:#?}");
+    px
+}
 
-    // The depth band agrees with lookup everywhere, and shows the gap.
-    let parts = check_segments(http, "demo", &drawn);
+/// The claim runs drawn in auto members' rows: node -> `(start, end,
+/// claims)`.
+fn drawn_claim_runs(drawn: &Value) -> BTreeMap<String, Vec<(u64, u64, u64)>> {
+    let mut out: BTreeMap<String, Vec<(u64, u64, u64)>> = BTreeMap::new();
+    for r in drawn["claim_runs"].as_array().into_iter().flatten() {
+        let node = r["node"].as_str().unwrap_or_default().to_owned();
+        out.entry(node)
+            .or_default()
+            .push((u(&r["start"]), u(&r["end"]), u(&r["claims"])));
+    }
+    for runs in out.values_mut() {
+        runs.sort_unstable();
+    }
+    out
+}
+
+/// `(live, total)` servers the groups table shows for `group`.
+fn servers_column(drawn: &Value, group: &str) -> (u64, u64) {
+    drawn["servers"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|g| g["group"] == group)
+        .map_or((u64::MAX, u64::MAX), |g| (u(&g["live"]), u(&g["total"])))
+}
+
+/// The manual group `demo`: the claims drawn one by one, the listed parts
+/// agree with lookup, the depth runs and the pixels with the API.
+fn check_manual_group(b: &Browser, http: SocketAddr, drawn: &Value) -> Pixels {
+    assert_eq!(drawn_claims(drawn), topology_claims(http, "demo"));
+    let parts = check_segments(http, "demo", drawn, true);
     assert!(
         parts.contains(&(0xd000_0000, MAX, 0, 0)),
         "uncovered tail: {parts:?}"
@@ -304,9 +372,120 @@ fn the_page_draws_what_lookup_says_and_shows_a_dead_board() {
         parts.contains(&(0x6000_0000, 0x6fff_ffff, 3, 3)),
         "{parts:?}"
     );
+    let api = drawing::depth_parts(&topology(http, "demo"));
+    let runs = drawing::check_runs(drawn, &api);
+    assert!(runs.contains(&(0xd000_0000, MAX, 0, 0)), "{runs:?}");
+    check_pixels_and_labels(b, "demo", &api)
+}
+
+/// The auto group `kv` (1,024 slices, every key at depth 2): one depth
+/// run, each member's row one rectangle per run of adjacent slices, the
+/// listed parts agree with lookup, the pixels with the API.
+fn check_auto_group(b: &Browser, http: SocketAddr, drawn: &Value) -> Pixels {
+    let topo = topology(http, "kv");
+    let api = drawing::depth_parts(&topo);
+    assert_eq!(api, [(0, MAX, 2)], "the API's depth of kv");
+    let runs = drawing::check_runs(drawn, &api);
+    assert_eq!(runs, [(0, MAX, 2, 2)], "one run at depth 2, both alive");
+    assert!(
+        drawn["claims"].as_array().is_some_and(Vec::is_empty),
+        "auto members' rows draw runs, not claims"
+    );
+    let want = drawing::claim_runs(&topo);
+    assert_eq!(drawn_claim_runs(drawn), want, "auto members' runs");
+    let claims: u64 = want.values().flatten().map(|r| r.2).sum();
+    let rects: usize = want.values().map(Vec::len).sum();
+    assert!(
+        rects < claims as usize,
+        "{rects} rectangles for {claims} claims"
+    );
+    check_segments(http, "kv", drawn, false);
+    let px = check_pixels_and_labels(b, "kv", &api);
+    println!("status_page: kv drawn as 1 depth run and {rects} claim runs for {claims} claims");
+    px
+}
+
+/// The page's drawing of `kv` once its auto members' runs are the API's
+/// (an auto member may still move a slice after the group settled: then
+/// the next refresh must show it).
+fn wait_auto_drawn(b: &Browser, http: SocketAddr) -> Value {
+    let deadline = Instant::now() + DRAWN;
+    loop {
+        let drawn = wait_drawn(b, "kv", 3, 3, DRAWN);
+        let api = drawing::claim_runs(&topology(http, "kv"));
+        if drawn_claim_runs(&drawn) == api {
+            return drawn;
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        assert!(
+            !left.is_zero(),
+            "the page's rows of kv never matched the API's claims within {DRAWN:?}"
+        );
+        let seen = b.eval("return document.body.dataset.refreshes;");
+        let next = format!("return document.body.dataset.refreshes !== {seen};");
+        let _ = b.wait_for(left, &next);
+    }
+}
+
+#[test]
+fn the_page_draws_what_lookup_says_and_shows_a_dead_board() {
+    let Some(tools) = tools() else { return };
+    let t0 = Instant::now();
+    let env = Env::loopback();
+    let http: SocketAddr = ([127, 0, 0, 1], free_port()).into();
+    let cfg = auto_config(&env);
+    let a = Node::start(
+        &env,
+        "a",
+        &[],
+        &["--http", &http.to_string(), "--config", &cfg],
+    );
+    let b = Node::start(&env, "b", &[a.port], &["--config", &cfg]);
+    let mut c = Node::start(&env, "c", &[a.port, b.port], &["--config", &cfg]);
+    claim(&a, "demo", "0..0x7fffffff", 10, 8080);
+    claim(&b, "demo", "0x40000000..0xbfffffff", 5, 8081);
+    claim(&c, "demo", "0x60000000..0x6fffffff", 7, 8082);
+    claim(&c, "demo", "0xc0000000..0xcfffffff", 1, 8082);
+    wait_converged(&a, http, "demo", 4, 2);
+    let ids: BTreeSet<String> = [&a, &b, &c].iter().map(|n| n.id.clone()).collect();
+    wait_auto_settled(&a, http, "kv", &ids);
+    let t_nodes = t0.elapsed();
+
+    let browser = Browser::start(&tools, &env.dir, 1280, 1000);
+    browser.goto(&format!("http://{http}/#group=demo"));
+    let drawn = wait_drawn(&browser, "demo", 3, 4, DRAWN);
+    let t_drawn = t0.elapsed();
+
+    // The boards: all three, alive, `a` the one serving the page.
+    let rows = drawn["rows"].as_array().expect("rows");
+    let seen: BTreeSet<String> = rows
+        .iter()
+        .filter_map(|r| r["node"].as_str().map(str::to_owned))
+        .collect();
+    assert_eq!(seen, ids);
+    assert!(rows.iter().all(|r| r["state"] == "alive"), "{rows:?}");
+    let selves: Vec<&Value> = rows.iter().filter(|r| r["self"] == true).collect();
+    assert_eq!(selves.len(), 1);
+    assert_eq!(selves[0]["node"], a.id.as_str());
+    let text = drawn["text"].as_str().unwrap_or("");
+    assert!(text.contains("Read-only"), "the page says it is read-only");
+    assert!(!text.contains("Cannot reach"), "{text}");
+    assert_eq!(drawn["down"], Value::Null, "no board down, no banner");
+    assert_eq!(servers_column(&drawn, "demo"), (3, 3));
+    assert_eq!(servers_column(&drawn, "kv"), (3, 3));
+
+    let px_demo = check_manual_group(&browser, http, &drawn);
+    browser.goto(&format!("http://{http}/#group=kv"));
+    let drawn_kv = wait_auto_drawn(&browser, http);
+    let px_kv = check_auto_group(&browser, http, &drawn_kv);
+    full_page_screenshot(&browser, &target_tmp().join("status_page_auto.png"));
+    let t_checked = t0.elapsed();
 
     // Kill c (by PID): the page turns it suspect or down, and the parts it
     // serves count one live server fewer.
+    browser.viewport(1280, 1000);
+    browser.goto(&format!("http://{http}/#group=demo"));
+    wait_drawn(&browser, "demo", 3, 4, DRAWN);
     let cid = c.id.clone();
     c.kill9();
     let t_kill = t0.elapsed();
@@ -340,8 +519,21 @@ fn the_page_draws_what_lookup_says_and_shows_a_dead_board() {
         .unwrap_or_else(|last| panic!("the header never counted the dead board: {last}"));
     assert_eq!(header[0], "0", "{header}");
     assert_eq!(header[1], "muted", "{header}");
-    let after = wait_drawn(&browser, 3, 4, DRAWN);
-    let parts = check_segments(http, "demo", &after);
+    // Once down, a banner above the fold says how many of how many.
+    let banner = browser
+        .wait_for(
+            NOTICED,
+            r"
+            const p = document.getElementById('down');
+            return p && !p.hidden && p.dataset.down === '1' ? p.textContent : null;
+            ",
+        )
+        .unwrap_or_else(|last| panic!("no banner for the board down: {last}"));
+    let t_down = t0.elapsed();
+    let want = format!("1 of 3 boards down: {}.", &cid[..8]);
+    assert_eq!(banner.as_str(), Some(want.as_str()));
+    let after = wait_drawn(&browser, "demo", 3, 4, DRAWN);
+    let parts = check_segments(http, "demo", &after, true);
     assert!(
         parts.contains(&(0x6000_0000, 0x6fff_ffff, 3, 2)),
         "{parts:?}"
@@ -350,15 +542,20 @@ fn the_page_draws_what_lookup_says_and_shows_a_dead_board() {
         parts.contains(&(0xc000_0000, 0xcfff_ffff, 1, 0)),
         "served only by the dead board: {parts:?}"
     );
+    assert_eq!(servers_column(&after, "demo"), (2, 3));
     let shot = target_tmp().join("status_page.png");
     full_page_screenshot(&browser, &shot);
     println!(
-        "status_page: nodes converged {:.1}s, drawn {:.1}s, killed {:.1}s, {} on the page {:.1}s after the kill; screenshot {}",
+        "status_page: nodes converged and kv settled {:.1}s, drawn {:.1}s, demo and kv checked {:.1}s ({} and {} band pixels), killed {:.1}s, {} on the page {:.1}s and down {:.1}s after the kill; screenshots {} and status_page_auto.png",
         t_nodes.as_secs_f64(),
         t_drawn.as_secs_f64(),
+        t_checked.as_secs_f64(),
+        px_demo.sampled,
+        px_kv.sampled,
         t_kill.as_secs_f64(),
         state.as_str().unwrap_or("?"),
         (t_noticed - t_kill).as_secs_f64(),
+        (t_down - t_kill).as_secs_f64(),
         shot.display()
     );
 }
@@ -400,7 +597,7 @@ fn regenerate_dashboard_png() {
             ),
         )
         .unwrap_or_else(|_| panic!("n5 never turned suspect"));
-    wait_drawn(&browser, 5, 6, DRAWN);
+    wait_drawn(&browser, "cache", 5, 6, DRAWN);
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/dashboard.png");
     full_page_screenshot(&browser, &path);
     println!("wrote {}", path.display());

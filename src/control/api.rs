@@ -125,6 +125,7 @@ mod tests {
                             name: "demo".into(),
                             members: 1,
                             servers: 1,
+                            servers_alive: 1,
                             items: 1,
                             claims: 1,
                             mine: true,

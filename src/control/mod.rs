@@ -17,6 +17,8 @@ pub mod http;
 #[cfg(feature = "http")]
 pub mod page;
 #[cfg(feature = "http")]
+pub mod palette;
+#[cfg(feature = "http")]
 pub mod prometheus;
 #[cfg(feature = "http")]
 pub mod route;

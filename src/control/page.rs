@@ -7,6 +7,12 @@
 //! What it draws carries `data-*` attributes (`data-node`, `data-start`,
 //! `data-end`, `data-priority`, `data-depth`, `data-alive`, `data-nodes`,
 //! `data-state`) so a browser test can compare the drawing with `lookup`.
+//! The depth band draws one rectangle per *run* of neighbouring parts with
+//! the same depth and live count (an auto group's 1,024 slices would
+//! otherwise be 1,024 slivers), an auto member's row one per run of
+//! adjacent slices, and labels are cut to end left of the band; the table
+//! under the band keeps every part. Its colours are checked by
+//! [`super::palette`].
 
 /// The page.
 pub const PAGE: &str = include_str!("page.html");

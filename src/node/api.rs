@@ -258,6 +258,10 @@ pub struct GroupView {
     pub members: usize,
     /// Members with a live claim (a serve item).
     pub servers: usize,
+    /// Of `servers`, those alive in this node's view (this node counts as
+    /// alive; suspect and down ones do not).
+    #[serde(default)]
+    pub servers_alive: usize,
     /// Items held, retractions included.
     pub items: usize,
     /// Live claims (serve items), all members.

@@ -1133,7 +1133,7 @@ impl Driver {
                 let msg = db.message(g.as_str());
                 let items = msg.map_or(0, |m| m.items().len());
                 let ours = msg.map(|m| m.clock().fingerprint());
-                let mut servers = 0;
+                let (mut servers, mut servers_alive) = (0, 0);
                 let mut claims = 0;
                 let mut last = None;
                 for i in db.topology(
@@ -1147,6 +1147,9 @@ impl Driver {
                     claims += 1;
                     if last != Some(i.member()) {
                         servers += 1;
+                        if c.liveness(i.member()) == crate::wire::Liveness::Alive {
+                            servers_alive += 1;
+                        }
                         last = Some(i.member());
                     }
                 }
@@ -1166,6 +1169,7 @@ impl Driver {
                     auto: db.auto_members(g.as_str()).len(),
                     members: db.members(g.as_str()).len(),
                     servers,
+                    servers_alive,
                     items,
                     claims,
                     mine,

@@ -236,12 +236,55 @@ impl Browser {
         );
     }
 
+    /// A PNG of the viewport, base64-encoded (as WebDriver sends it).
+    pub fn screenshot_base64(&self) -> String {
+        let v = self.call("GET", &self.session_path("/screenshot"), &json!({}));
+        v.as_str().unwrap_or("").to_owned()
+    }
+
+    /// The colours of pixels of a viewport screenshot: `row` (device
+    /// pixels from the top) from column `from` to `to` (exclusive). The
+    /// browser decodes the PNG (`createImageBitmap` on a `Blob`, which the
+    /// page's Content-Security-Policy allows: nothing is fetched), so the
+    /// tests need no image decoder of their own.
+    pub fn pixels(&self, png_base64: &str, row: u32, from: u32, to: u32) -> Vec<[u8; 3]> {
+        let script = r"
+            const [png, row, from, to] = arguments, done = arguments[arguments.length - 1];
+            const bytes = Uint8Array.from(atob(png), (c) => c.charCodeAt(0));
+            createImageBitmap(new Blob([bytes], { type: 'image/png' })).then((bmp) => {
+              const c = new OffscreenCanvas(bmp.width, bmp.height), g = c.getContext('2d');
+              g.drawImage(bmp, 0, 0);
+              const d = g.getImageData(from, row, to - from, 1).data, out = [];
+              for (let i = 0; i < d.length; i += 4) out.push([d[i], d[i + 1], d[i + 2]]);
+              done(out);
+            }).catch((e) => done(String(e)));
+            ";
+        self.call(
+            "POST",
+            &self.session_path("/timeouts"),
+            &json!({ "script": 30_000 }),
+        );
+        let v = self.call(
+            "POST",
+            &self.session_path("/execute/async"),
+            &json!({ "script": script, "args": [png_base64, row, from, to] }),
+        );
+        let px: Option<Vec<[u8; 3]>> = v.as_array().and_then(|a| {
+            a.iter()
+                .map(|p| {
+                    let c = |i: usize| p[i].as_u64().and_then(|v| u8::try_from(v).ok());
+                    Some([c(0)?, c(1)?, c(2)?])
+                })
+                .collect()
+        });
+        px.unwrap_or_else(|| panic!("decoding the screenshot in the page: {v}"))
+    }
+
     /// Saves a PNG of the viewport to `path`.
     pub fn screenshot(&self, path: &Path) {
         use base64::Engine as _;
-        let v = self.call("GET", &self.session_path("/screenshot"), &json!({}));
         let png = base64::engine::general_purpose::STANDARD
-            .decode(v.as_str().unwrap_or(""))
+            .decode(self.screenshot_base64())
             .expect("screenshot is base64");
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).expect("screenshot dir");

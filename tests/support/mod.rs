@@ -1,10 +1,14 @@
 //! Shared test support: a simple reference model (the oracle), proptest
 //! strategies, a ground-truth history of writes, real node processes (and
-//! namespace LANs for them), a tiny HTTP client and a WebDriver-driven
-//! headless Chromium. Each test binary uses only part of it.
+//! namespace LANs for them), a tiny HTTP client, a WebDriver-driven
+//! headless Chromium and checks of what the status page draws. Each test
+//! binary uses only part of it.
 #![allow(dead_code)]
 
 pub mod browser;
+// The status page's colours come from the library's `palette` (feature http).
+#[cfg(feature = "http")]
+pub mod drawing;
 pub mod history;
 pub mod http;
 pub mod lan;
