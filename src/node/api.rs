@@ -430,7 +430,7 @@ pub struct Metrics {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WatchEvent {
     /// What happened: `watching` (first, once subscribed), `changed`,
-    /// `peer_discovered`, `own_ahead`, `key_mismatch`.
+    /// `peer_discovered`, `peer_moved`, `own_ahead`, `key_mismatch`.
     pub event: String,
     /// The group, for `changed`.
     #[serde(skip_serializing_if = "Option::is_none")]

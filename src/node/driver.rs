@@ -548,6 +548,16 @@ impl Driver {
                     at_ms: now.0,
                 }
             }
+            Event::PeerMoved { id, addr } => {
+                info!(peer = %id, addr = %addr, "peer moved to a new address");
+                WatchEvent {
+                    event: "peer_moved".into(),
+                    group: None,
+                    node: Some(id.to_string()),
+                    addr: Some(addr.to_string()),
+                    at_ms: now.0,
+                }
+            }
             Event::OwnAhead { seen, clock } => {
                 warn!(
                     seen,
