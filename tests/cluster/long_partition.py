@@ -12,7 +12,8 @@ see every other board alive.
 Two variants, two rows of the table:
 
   * late: the cut starts LATE_AT seconds after boot (the youngest board's
-    uptime), in a cluster that has settled (every far peer alive);
+    uptime; boards already up more than LATE_SLACK seconds longer are
+    restarted first), in a cluster that has settled (every far peer alive);
   * early: every board's daemon is stopped and all are started again at
     once; the cut starts as soon as every board has heard of every other,
     and at the latest EARLY_WITHIN seconds after the last board's start
@@ -33,6 +34,7 @@ from cluster import Failure
 
 CUT_SUBNET = 1  # one side of the cut; the other is every other subnet
 LATE_AT = 60.0  # s after boot: the late cut
+LATE_SLACK = 30.0  # s: boards up longer than LATE_AT + this are restarted first
 EARLY_WITHIN = 5.0  # s after the last board's start: the early cut at the latest
 EARLY_LOOK = 4.0  # s the early cut waits for every board to know every other
 HOLD_BOUND = 90.0  # s: every board reports the other side down
@@ -52,16 +54,19 @@ def sides(t: sc.Target) -> dict[str, list[sc.Host]]:
 
 
 def late(runner: sc.Runner, r: sc.Result) -> None:
-    """The cut LATE_AT s after the youngest board's start (at once if the
-    boards are older; the note says when it came)."""
+    """The cut LATE_AT s after the youngest board's start; boards older
+    than LATE_AT + LATE_SLACK are restarted first."""
     t = runner.t
+    ids_known(t)
     snaps = sc.snapshot_all(t)
     bad = [f"{n}: {s.error}" for n, s in snaps.items() if s.error]
     if bad:
         raise Failure("; ".join(bad))
     youngest = min(int(s.status.get("uptime_ms", 0)) for s in snaps.values()) / 1000
     t_boot = time.monotonic() - youngest
-    ids_known(t)
+    if youngest > LATE_AT + LATE_SLACK:
+        sc.say(f"  the boards have been up {youngest:.0f}s: restarting them for a cut at {LATE_AT:.0f}s")
+        t_boot = restart_all(t)
     sc.wait_agreement(t, runner.exp, 60, what="all agree before the cut")
     left = t_boot + LATE_AT - time.monotonic()
     if left > 0:
