@@ -247,8 +247,9 @@ suite_ansible() {
 # The simulated board cluster (tests/cluster/, docs/cluster.md): up (six
 # boards in three subnets: network, mount and UTS namespaces, own sshd),
 # run (site.yml over SSH with the real role, then the scenarios: converge,
-# second run changed=0, power cut, partition, lossy network, rolling
-# upgrade, key rotation; the ARM binaries under qemu-user), down. Needs
+# second run changed=0, long partition (late and early), power cut,
+# partition, lossy network, rolling upgrade, key rotation; the ARM
+# binaries under qemu-user), down. Needs
 # root. Fails on a scenario that fails, a playbook error, and on namespaces
 # left behind. SCALESMALL_CLUSTER_BOARDS (default 4 here, to keep the suite
 # within CI's budget: upgrade.yml and the three phases of rotate-key.yml

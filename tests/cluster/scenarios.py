@@ -436,8 +436,24 @@ def cut_router(t: Target) -> None:
 """)
 
 
+def cut_subnet(t: Target, subnet: int) -> None:
+    """The router stops forwarding to and from one subnet: two sides, the
+    subnet and the rest (which still reach each other through the router)."""
+    net = f"{cluster.NET}.{subnet}.0/24"
+    nft(t.layout.router, f"""table inet ssc_split {{
+  chain forward {{ type filter hook forward priority -10; policy accept;
+    ip saddr {net} drop
+    ip daddr {net} drop
+  }}
+}}
+""")
+
+
 def heal_router(t: Target) -> None:
+    """Removes both cuts (cut_router, cut_subnet); each on its own, as a
+    batch with a missing table fails as a whole."""
     nft_try(t.layout.router, "delete table inet ssc_cut\n")
+    nft_try(t.layout.router, "delete table inet ssc_split\n")
 
 
 LOSS_PCT = 10
@@ -909,19 +925,27 @@ class Runner:
         r.note += f"; at most {watch.max_down} board(s) down at a time"
 
     def run_all(self, only: list[str] | None) -> None:
+        import long_partition as lp  # it builds on this module
+
+        ROUTER_ONLY = "needs control of the router (simulated cluster only)"
         plan = [
             ("check-mode", self.s_check_mode, None, False),
             ("converge", self.s_converge, None, False),
             ("rerun", self.s_rerun, None, True),
+            # After rerun the boards have been up about 60 s (the late cut's
+            # moment) and have seen no fault yet.
+            ("long-partition-late", lambda r: lp.late(self, r), ROUTER_ONLY, True),
+            ("long-partition-early", lambda r: lp.early(self, r), ROUTER_ONLY, True),
             ("power-cut", self.s_power_cut, None, True),
             ("auto-power-cut", self.s_auto_power_cut, None, True),
-            ("partition", self.s_partition, "needs control of the router (simulated cluster only)", True),
+            ("partition", self.s_partition, ROUTER_ONLY, True),
             ("lossy", self.s_lossy, "needs nftables on the switches (simulated cluster only)", True),
             ("upgrade", self.s_upgrade, None, True),
             ("rotate-key", self.s_rotate, None, True),
         ]
         for name, fn, needs_sim, needs_deploy in plan:
-            if only and name not in only and name != "converge":
+            family = name.rsplit("-", 1)[0] if name.startswith("long-partition-") else name
+            if only and name not in only and family not in only and name != "converge":
                 continue
             self.scenario(name, fn, needs_sim, needs_deploy)
         if self.deployed:
