@@ -11,10 +11,11 @@
 //! each other alive, spread it as rumors, compare group digests and pull):
 //!
 //! - (a) **seeds**: every configured seed (and `AddSeed`), known or not,
-//!   down or not, at least every `reconnect_interval`; a seed that is a
-//!   known peer, alive, heard from within the interval is in touch already
-//!   and skipped. Seeds are the only way back once a partition outlasted
-//!   twice `expire_after` and the other side was forgotten.
+//!   down or not, at least every `reconnect_interval`; only a seed that is
+//!   a known peer alive in our view is skipped (the probe round reaches it,
+//!   and a path that fails makes it suspect, then down, within a few
+//!   rounds). Seeds are the only way back once a partition outlasted twice
+//!   `expire_after` and the other side was forgotten.
 //! - (b) **islands**: for each multicast island all of whose known peers
 //!   this node holds down ([`super::islands`]), one of its last known
 //!   addresses, picked at random, every `reconnect_interval`. A cut across
@@ -97,11 +98,11 @@ impl Reach<'_> {
         PeerStates::count(self.peers.iter().map(|p| self.detector.state(p.id)))
     }
 
-    /// Whether `seed` is a known peer, alive, heard from within `within`.
-    fn in_touch(&self, seed: SocketAddr, now: Millis, within: u64) -> bool {
-        self.peers.by_addr(seed).is_some_and(|p| {
-            self.detector.state(p.id) == Liveness::Alive && now.since(p.last_heard) < within
-        })
+    /// Whether `seed` is a known peer alive in our view.
+    fn in_touch(&self, seed: SocketAddr) -> bool {
+        self.peers
+            .by_addr(seed)
+            .is_some_and(|p| self.detector.state(p.id) == Liveness::Alive)
     }
 
     fn addr(&self, id: NodeId) -> Option<SocketAddr> {
@@ -193,12 +194,7 @@ impl Reconnect {
     pub fn poll(&mut self, now: Millis, reach: &Reach<'_>) -> Vec<SocketAddr> {
         let mut out = Vec::new();
         if now >= self.next_seeds {
-            out.extend(
-                reach
-                    .seeds
-                    .iter()
-                    .filter(|s| !reach.in_touch(**s, now, self.interval)),
-            );
+            out.extend(reach.seeds.iter().filter(|s| !reach.in_touch(**s)));
             self.next_seeds = now.plus(self.jittered(self.interval));
         }
         if now >= self.next_islands {
