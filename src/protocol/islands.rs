@@ -8,8 +8,9 @@
 //! one island, and the peers whose multicast this node hears are in its own.
 //! A live peer's "hears" counts while fresh; a down peer's last report
 //! counts however old, since it is all we have (as does our having heard
-//! its multicast, or its hearing ours, at any time): an island is its
-//! *last known* shape. So a board that died (even an island's representative)
+//! its multicast, or its hearing ours, at any time, and a live peer's last
+//! report of hearing a peer now down): an island is its *last known* shape.
+//! So a board that died (even an island's representative)
 //! stays in its island, whose live members keep it reachable, and a
 //! subnet cut off as a whole shows as one island with every known member
 //! down: unreachable. A part of an island cut off from the rest shows as
@@ -91,7 +92,9 @@ pub fn islands(peers: &PeerTable, multicast: bool, o: &Observed<'_>) -> Vec<Isla
             sets.join(p.id, rep);
         }
         for (h, at) in &p.hears {
-            if down || o.now.since(*at) <= o.hears_ttl {
+            // A down peer's last report, and a live peer's last report of
+            // one now down, count however old: the last known shape.
+            if down || (o.down)(*h) || o.now.since(*at) <= o.hears_ttl {
                 sets.join(p.id, *h);
             }
         }
@@ -251,6 +254,11 @@ mod tests {
         // Down, its last report still places it.
         let all = run(&table(), 1_000, &[5]);
         assert!(all.iter().any(|i| i.members == vec![id(5), id(6)]));
+        // 6 down, and its own reports never named 5: 5's last report of
+        // hearing it still places it (a dead board, not an island).
+        let all = run(&table(), 1_000, &[6]);
+        assert!(all.iter().any(|i| i.members == vec![id(5), id(6)]));
+        assert!(all.iter().all(|i| !i.unreachable()), "5 is alive");
     }
 
     #[test]

@@ -33,6 +33,8 @@ use crate::wire::{Codec, Key, Keyring, Limits, Liveness};
 use super::net::{Net, NetConfig, PORT};
 use super::truth::Truth;
 
+mod disk;
+
 /// How long a connect to a dead or unreachable node takes to fail (ms).
 const CONNECT_FAIL_MS: u64 = 1_000;
 /// How long a send on a connection whose peer vanished takes to fail (ms).
@@ -104,6 +106,8 @@ struct Node {
     conns: BTreeMap<ConnId, SimConn>,
     traffic: Traffic,
     max_conns_seen: usize,
+    /// The data dir refuses writes (a read-only or full SD card).
+    disk_failing: bool,
 }
 
 enum Ev {
@@ -219,6 +223,11 @@ pub struct Cluster {
     pub liveness_log: Vec<Verdict>,
     violations: Vec<String>,
     events_run: u64,
+    /// Own items whose persist was refused and never made durable since:
+    /// no node may ever hold one.
+    refused: Vec<(GroupName, crate::model::TimedItem)>,
+    /// Persists refused by a failing disk.
+    persists_refused: u64,
 }
 
 impl Cluster {
@@ -245,6 +254,7 @@ impl Cluster {
                 conns: BTreeMap::new(),
                 traffic: Traffic::default(),
                 max_conns_seen: 0,
+                disk_failing: false,
             })
             .collect();
         let mut c = Self {
@@ -262,6 +272,8 @@ impl Cluster {
             liveness_log: Vec::new(),
             violations: Vec::new(),
             events_run: 0,
+            refused: Vec::new(),
+            persists_refused: 0,
             cfg,
         };
         for i in 0..c.nodes.len() {
@@ -435,8 +447,10 @@ impl Cluster {
         out
     }
 
-    /// Checks the coverage invariant on every running node now.
+    /// Checks the coverage invariant on every running node now (and that
+    /// no node holds a write its author's disk refused).
     pub fn check_invariant(&mut self) {
+        self.check_refused_absent();
         let mut found = Vec::new();
         for n in &self.nodes {
             if let Some(c) = &n.chatter
@@ -716,9 +730,14 @@ impl Cluster {
                     // Crashed before the fsync completed: the write is lost.
                     return;
                 }
+                if n.disk_failing {
+                    self.persist_refused(node, &state);
+                    return;
+                }
                 trace(&mut self.trace, now, 3, node, state.clock);
                 n.store = state.clone();
                 self.truth.record(&state.items);
+                self.refused.retain(|r| !state.items.contains(r));
                 if let Some(c) = n.chatter.as_mut() {
                     c.handle_persisted(now, state.clock);
                 }

@@ -54,7 +54,7 @@ pub fn free_port() -> u16 {
     panic!("no free port");
 }
 
-fn is_root() -> bool {
+pub fn is_root() -> bool {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
@@ -171,12 +171,30 @@ pub struct Node {
     pub log: PathBuf,
     args: Vec<String>,
     netns: Option<String>,
+    /// A command the binary runs under (e.g. `nsenter` into a mount
+    /// namespace), before its own path.
+    wrap: Vec<String>,
+    banner: String,
 }
 
 impl Node {
     /// Starts a node with `extra` args and waits (up to 20 s) for its start
     /// banner. `seeds` are the ports of nodes to seed (without multicast).
     pub fn start(env: &Env, name: &str, seeds: &[u16], extra: &[&str]) -> Node {
+        Node::start_wrapped(env, name, seeds, extra, None, &[])
+    }
+
+    /// [`Node::start`] with the data dir at `data` (the control socket and
+    /// the log stay in the node's own dir) and the binary run under `wrap`
+    /// (e.g. `nsenter -t PID -m --`, into a mount namespace holding `data`).
+    pub fn start_wrapped(
+        env: &Env,
+        name: &str,
+        seeds: &[u16],
+        extra: &[&str],
+        data: Option<&Path>,
+        wrap: &[String],
+    ) -> Node {
         let port = free_port();
         let dir = env.dir.join(name);
         std::fs::create_dir_all(&dir).expect("node dir");
@@ -184,7 +202,7 @@ impl Node {
         let mut args: Vec<String> = vec![
             "run".into(),
             "--data-dir".into(),
-            dir.display().to_string(),
+            data.unwrap_or(&dir).display().to_string(),
             "--port".into(),
             port.to_string(),
             "--interface".into(),
@@ -220,19 +238,69 @@ impl Node {
             log: dir.join("node.log"),
             args,
             netns: env.netns.as_ref().map(|n| n.name.clone()),
+            wrap: wrap.to_vec(),
+            banner: String::new(),
         };
         n.launch();
         n
     }
 
+    /// Starts a node inside the network namespace `netns` (one the test
+    /// created) with no network flags but `extra`: only its data dir,
+    /// control socket, log format and the environment's key are given, so
+    /// it picks its interface, addresses, port and multicast as on a board.
+    /// Waits (up to 20 s) for its start banner.
+    pub fn start_bare(env: &Env, netns: &str, name: &str, extra: &[&str]) -> Node {
+        let dir = env.dir.join(name);
+        std::fs::create_dir_all(&dir).expect("node dir");
+        let socket = dir.join("control.sock");
+        let mut args: Vec<String> = vec![
+            "run".into(),
+            "--data-dir".into(),
+            dir.display().to_string(),
+            "--socket".into(),
+            socket.display().to_string(),
+            "--log-format".into(),
+            "compact".into(),
+            "--key-file".into(),
+            env.key.display().to_string(),
+        ];
+        args.extend(extra.iter().map(|s| (*s).to_owned()));
+        let mut n = Node {
+            child: None,
+            port: 29999,
+            dir: dir.clone(),
+            socket,
+            id: String::new(),
+            log: dir.join("node.log"),
+            args,
+            netns: Some(netns.to_owned()),
+            wrap: Vec::new(),
+            banner: String::new(),
+        };
+        n.launch();
+        n
+    }
+
+    /// The start banner's line, as the node printed it (set by `launch`).
+    pub fn banner(&self) -> &str {
+        &self.banner
+    }
+
     fn launch(&mut self) {
+        let mut prog: Vec<String> = self.wrap.clone();
+        prog.push(bin());
         let mut cmd = match &self.netns {
             Some(ns) => {
                 let mut c = Command::new("ip");
-                c.args(["netns", "exec", ns, &bin()]);
+                c.args(["netns", "exec", ns]).args(&prog);
                 c
             }
-            None => Command::new(bin()),
+            None => {
+                let mut c = Command::new(&prog[0]);
+                c.args(&prog[1..]);
+                c
+            }
         };
         let log = std::fs::File::create(&self.log).expect("log file");
         let mut child = cmd
@@ -253,6 +321,7 @@ impl Node {
             .recv_timeout(Duration::from_secs(20))
             .unwrap_or_else(|_| panic!("no start banner; log:\n{}", self.log_text()));
         assert!(banner.contains("listening"), "unexpected banner {banner:?}");
+        self.banner.clone_from(&banner);
         self.id = banner
             .split_whitespace()
             .skip_while(|w| *w != "node")
