@@ -408,3 +408,27 @@ fn a_restarted_member_is_followed_to_the_source_of_its_probes() {
     }
     assert_eq!(lab.node(0).peers().get(b).and_then(|p| p.addr), Some(new));
 }
+
+#[test]
+fn a_leave_made_while_cut_off_from_every_member_reaches_them_after_the_heal() {
+    // 0's switch fails (it reaches nobody) and it leaves g, for longer than
+    // the longest linger (10 minutes). Its peers are down in its view, so
+    // no silence counts as agreement: it keeps holding the group, and
+    // after the heal the others pull its leave.
+    let mut lab = Lab::new(&[0, 0, 0], &cfg(), &[]);
+    boot(&mut lab, 20_000);
+    assert!(lab.holds_claim(1, 0, 0));
+    lab.cut(&[0]);
+    lab.run_until(60_000, |l| down(l, 0, 1) && down(l, 0, 2))
+        .expect("0 holds the others down");
+    lab.command(0, Command::Leave(support::lab::g()));
+    lab.run_for(660_000);
+    assert!(lab.node(0).holds(&support::lab::g()), "still lingering");
+    lab.heal();
+    let took = lab.run_until(30_000, |l| {
+        !l.holds_claim(1, 0, 0) && !l.holds_claim(2, 0, 0)
+    });
+    assert!(took.is_some(), "the leave reached the others");
+    lab.run_until(60_000, |l| !l.node(0).holds(&support::lab::g()))
+        .expect("then the linger ends");
+}

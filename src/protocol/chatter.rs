@@ -1860,33 +1860,25 @@ impl Chatter {
         self.leaving.insert(group.clone(), now);
     }
 
-    /// A group left lingers (held, announced, served) until the peers that
-    /// announce it lately all announce our fingerprint (they cover our
-    /// leave; our own announces make the others pull it from us if they
-    /// lack it), at least [`LINGER_MIN`] and at most [`LINGER_MAX`]. Then
-    /// the node drops the others' items and keeps only the name: a leave
-    /// lost on its way to every member would otherwise never be repaired,
-    /// since nobody pulls a group from a non-member.
+    /// A group left lingers (held, announced, served) until a peer that
+    /// announces it lately announces our fingerprint and none announces
+    /// another (they cover our leave; our own announces make the others
+    /// pull it from us if they lack it), at least [`LINGER_MIN`]. Past
+    /// [`LINGER_MAX`] it is dropped anyway, unless a member of the group is
+    /// down (not yet expired) in our view: cut off from every member, no
+    /// announce is heard at all, and the leave must still be there to be
+    /// pulled when the cut heals. Then the node drops the others' items and
+    /// keeps only the name: a leave lost on its way to every member would
+    /// otherwise never be repaired, since nobody pulls a group from a
+    /// non-member.
     fn finish_leaving(&mut self, now: Millis) {
         if self.leaving.is_empty() {
             return;
         }
-        let recent = self.hears_ttl(now);
         let done: Vec<GroupName> = self
             .leaving
             .iter()
-            .filter(|(g, since)| {
-                let age = now.since(**since);
-                let ours = self.fingerprint(g);
-                let agreed = || {
-                    self.peers.iter().all(|p| {
-                        p.groups
-                            .get(*g)
-                            .is_none_or(|h| now.since(h.at) > recent || Some(h.fingerprint) == ours)
-                    })
-                };
-                age >= LINGER_MAX || (age >= LINGER_MIN && agreed())
-            })
+            .filter(|(g, since)| self.linger_over(now, g, **since))
             .map(|(g, _)| g.clone())
             .collect();
         for g in done {
@@ -1895,6 +1887,29 @@ impl Chatter {
             self.pulls.abandon(&g);
             self.interest.note(&g, None, now);
         }
+    }
+
+    /// Whether the linger of `group`, left at `since`, is over (see
+    /// [`Chatter::finish_leaving`]).
+    fn linger_over(&self, now: Millis, group: &GroupName, since: Millis) -> bool {
+        let age = now.since(since);
+        let recent = self.hears_ttl(now);
+        let ours = self.fingerprint(group);
+        let (mut agree, mut differ) = (false, false);
+        for h in self.peers.iter().filter_map(|p| p.groups.get(group)) {
+            if now.since(h.at) <= recent {
+                agree |= Some(h.fingerprint) == ours;
+                differ |= Some(h.fingerprint) != ours;
+            }
+        }
+        let me = self.me.id;
+        let cut_off = || {
+            self.db
+                .members(group.as_str())
+                .into_iter()
+                .any(|m| m != me && self.detector.state(m) == Liveness::Down)
+        };
+        (age >= LINGER_MIN && agree && !differ) || (age >= LINGER_MAX && !cut_off())
     }
 
     /// The tree's destinations for a write to `group` we are a member of:
