@@ -33,6 +33,7 @@ use crate::wire::{Codec, Key, Keyring, Limits, Liveness};
 use super::net::{Net, NetConfig};
 use super::truth::Truth;
 
+mod actions;
 mod tcp;
 mod tracking;
 
@@ -98,6 +99,9 @@ struct Node {
     store: OwnState,
     /// The expiry markers as last stored (they survive a restart).
     markers: Vec<(NodeId, u64)>,
+    /// The seeds in its config file (the addresses they had at the start:
+    /// a renumbered seed is not updated in the others' config).
+    seeds: Vec<SocketAddr>,
     timer_at: Option<Millis>,
     /// Timer firings at one instant that left the timer due at it again.
     spins: (Millis, u32),
@@ -224,9 +228,10 @@ impl Cluster {
         rng.fill_bytes(&mut key_bytes);
         let key = Key::from_bytes(key_bytes);
         let nodes = (0..cfg.nodes)
-            .map(|_| Node {
+            .map(|i| Node {
                 chatter: None,
                 id: NodeId::from_u64(rng.next_u64()),
+                seeds: actions::seeds_of(&net, i, subnets),
                 incarnation: 0,
                 store: OwnState::default(),
                 markers: Vec::new(),
@@ -486,42 +491,6 @@ impl Cluster {
         );
     }
 
-    /// Crashes node `i` (power cut): its process and sockets vanish; its
-    /// durable state stays.
-    pub fn crash(&mut self, i: usize) {
-        if let Some(n) = self.nodes.get_mut(i) {
-            n.chatter = None;
-            n.timer_at = None;
-            n.conns.clear();
-        }
-        // A write only this node lacked is now everywhere it must be.
-        self.sweep_tracked();
-    }
-
-    /// Restarts node `i` from its durable state with a new incarnation.
-    pub fn restart(&mut self, i: usize) {
-        if !self.alive(i) {
-            let now = self.now;
-            self.start_node(i, now);
-        }
-    }
-
-    /// Replaces node `i` by a new board at the same address: a new id, an
-    /// empty data dir (a board re-flashed or swapped). The old id never
-    /// comes back; the others expire it. Starts it now.
-    pub fn reflash(&mut self, i: usize) {
-        self.crash(i);
-        let id = NodeId::from_u64(self.rng.next_u64());
-        if let Some(n) = self.nodes.get_mut(i) {
-            n.id = id;
-            n.incarnation = 0;
-            n.store = OwnState::default();
-            n.markers = Vec::new();
-        }
-        let now = self.now;
-        self.start_node(i, now);
-    }
-
     /// Runs events until virtual time `until` (inclusive).
     pub fn run_until(&mut self, until: Millis) {
         while let Some(Reverse(q)) = self.queue.peek() {
@@ -574,20 +543,12 @@ impl Cluster {
     }
 
     fn start_node(&mut self, i: usize, at: Millis) {
-        let n_subnets = self.cfg.subnets.max(1);
-        let my_subnet = self.net.subnet_of(i);
-        // Seeds: the first node of subnet 0 and of the next subnet (as an
-        // operator would configure one or two per subnet).
-        let mut seeds = Vec::new();
-        for s in [0, (my_subnet + 1) % n_subnets] {
-            if s != my_subnet
-                && let Some(j) = (0..self.nodes.len()).find(|&j| self.net.subnet_of(j) == s)
-            {
-                seeds.push(self.net.addr(j));
-            }
-        }
         let mut pcfg = self.cfg.protocol.clone();
-        pcfg.seeds = seeds;
+        pcfg.seeds = self
+            .nodes
+            .get(i)
+            .map(|n| n.seeds.clone())
+            .unwrap_or_default();
         let addr = self.net.addr(i);
         let key = self.key.clone();
         let mut seed = [0u8; 32];
