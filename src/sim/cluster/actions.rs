@@ -81,4 +81,16 @@ impl Cluster {
     pub fn addr(&self, i: usize) -> SocketAddr {
         self.net.addr(i)
     }
+
+    /// Whether a packet from node `i` reaches node `j` now.
+    #[must_use]
+    pub fn reaches(&self, i: usize, j: usize) -> bool {
+        self.net.reaches(i, j)
+    }
+
+    /// Node `i`'s subnet.
+    #[must_use]
+    pub fn subnet_of(&self, i: usize) -> usize {
+        self.net.subnet_of(i)
+    }
 }
