@@ -133,15 +133,16 @@ struct Args {
     /// Where `--auto-picture` writes its SVG.
     #[arg(long, default_value = "docs/auto-claim.svg")]
     out: std::path::PathBuf,
-    /// Replication factor R of `--auto`.
+    /// Replication factor R of `--auto` and `--heal`.
     #[arg(long, default_value_t = 2)]
     replicas: u32,
-    /// Slices of `--auto` (a power of two).
+    /// Slices of `--auto` and `--heal` (a power of two).
     #[arg(long, default_value_t = 1024)]
     slices: u32,
-    /// Hold-down of `--auto`, ms.
-    #[arg(long, default_value_t = 15_000)]
-    hold_down: u64,
+    /// Hold-down, ms [default: `--auto` 15000; `--heal` the protocol's,
+    /// 60000].
+    #[arg(long)]
+    hold_down: Option<u64>,
     /// In `--auto`, every k-th node has weight 2 (0: all weight 1).
     #[arg(long, default_value_t = 4)]
     heavy_every: usize,

@@ -17,10 +17,11 @@
 //! - no running board holds another running board `Down`;
 //! - no running board still holds a renumbered board's old address.
 //!
-//! The run passes when it healed within the bound and is still healed after
-//! a quiet stretch (`stable_ms`) with no new fault: a cut that heals and
-//! splits again, or a board marked down while its writes arrive, fails it.
-//! A failing run carries a diagnosis (who lacks what, and what each board
+//! The heal time is the start of the first stretch of `stable_ms` during
+//! which every check (every 250 ms) found the cluster healed: a cluster
+//! that agrees for a moment and splits again, or marks a board down while
+//! its writes arrive, has not healed yet. The run passes when it healed
+//! within the bound. A failing run carries a diagnosis (who lacks what, and what each board
 //! thinks of the writer) and its replay command.
 
 use core::net::SocketAddr;
@@ -29,6 +30,7 @@ use rand_chacha::ChaCha8Rng;
 use rand_chacha::rand_core::{Rng, SeedableRng};
 
 use crate::model::GroupName;
+use crate::protocol::auto_claim::Policy;
 use crate::protocol::{Command, Millis};
 use crate::wire::Liveness;
 
@@ -51,23 +53,30 @@ pub struct HealRun {
     /// How long to keep measuring past the fault's end before giving up
     /// (ms; at least `bound_ms`): a slow heal is timed, not just failed.
     pub measure_ms: u64,
-    /// Once healed, run this long more (ms) and check again.
+    /// Healed counts from the first instant after which the cluster stays
+    /// healed for this long (ms), checked every 250 ms: writes still in
+    /// flight (auto-claim rebalancing after the fault) or a board marked
+    /// down while its writes arrive push the heal later.
     pub stable_ms: u64,
     /// Whether every board is also in auto mode for [`AUTO_GROUP`].
     pub auto: bool,
+    /// The policy of [`AUTO_GROUP`] (the decision's cost grows with its
+    /// slices).
+    pub policy: Policy,
 }
 
 impl HealRun {
     /// `fault` with the bound of issue 16 at 0% loss (30 s), measured up
     /// to 5 minutes, stable for 20 s, with auto mode.
     #[must_use]
-    pub const fn new(fault: Fault) -> Self {
+    pub fn new(fault: Fault) -> Self {
         Self {
             fault,
             bound_ms: 30_000,
             measure_ms: 300_000,
             stable_ms: 20_000,
             auto: true,
+            policy: Policy::default(),
         }
     }
 }
@@ -85,8 +94,6 @@ pub struct HealOutcome {
     pub heal_ms: Option<u64>,
     /// The bound it was held to (ms).
     pub bound_ms: u64,
-    /// Whether it was still healed `stable_ms` later.
-    pub stable: bool,
     /// Invariant violations (must be none).
     pub violations: Vec<String>,
     /// Why it did not heal (empty when it did).
@@ -100,12 +107,10 @@ pub struct HealOutcome {
 }
 
 impl HealOutcome {
-    /// Healed within the bound, stayed healed, no violation.
+    /// Healed within the bound, no violation.
     #[must_use]
     pub fn passed(&self) -> bool {
-        self.heal_ms.is_some_and(|ms| ms <= self.bound_ms)
-            && self.stable
-            && self.violations.is_empty()
+        self.heal_ms.is_some_and(|ms| ms <= self.bound_ms) && self.violations.is_empty()
     }
 }
 
@@ -119,13 +124,32 @@ pub fn long_fault_ms(cfg: &SimConfig) -> u64 {
     3 * (suspicion + cfg.protocol.auto.hold_down)
 }
 
-/// The command that replays `fault` with `cfg`.
+/// The command that replays `run` with `cfg`.
 #[must_use]
-pub fn replay(cfg: &SimConfig, fault: Fault) -> String {
+pub fn replay(cfg: &SimConfig, run: &HealRun) -> String {
     let n = &cfg.net;
+    let auto = if run.auto {
+        format!(
+            "--replicas {} --slices {}",
+            run.policy.replicas(),
+            run.policy.slices()
+        )
+    } else {
+        "--no-auto".to_owned()
+    };
     format!(
-        "cargo run --release --bin sim -- --heal {fault} --nodes {} --subnets {} --loss {} --dup {} --jitter {} --lan-latency {} --wan-latency {} --seed {}",
-        cfg.nodes, cfg.subnets, n.loss, n.dup, n.jitter, n.lan_latency, n.wan_latency, cfg.seed
+        "cargo run --release --bin sim -- --heal {} --nodes {} --subnets {} --loss {} --dup {} --jitter {} --lan-latency {} --wan-latency {} --hold-down {} {auto} --bound-ms {} --seed {}",
+        run.fault,
+        cfg.nodes,
+        cfg.subnets,
+        n.loss,
+        n.dup,
+        n.jitter,
+        n.lan_latency,
+        n.wan_latency,
+        cfg.protocol.auto.hold_down,
+        run.bound_ms,
+        cfg.seed
     )
 }
 
@@ -134,6 +158,9 @@ pub fn replay(cfg: &SimConfig, fault: Fault) -> String {
 pub fn heal(mut cfg: SimConfig, run: &HealRun) -> HealOutcome {
     if let Some(e) = run.fault.expire_after() {
         cfg.protocol.expire_after = e;
+    }
+    if run.auto {
+        cfg.protocol.auto.policies = vec![(auto_group(), run.policy)];
     }
     let long = long_fault_ms(&cfg);
     let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed ^ 0x4ea1);
@@ -159,23 +186,9 @@ pub fn heal(mut cfg: SimConfig, run: &HealRun) -> HealOutcome {
     for (k, i) in [first, second].into_iter().flatten().enumerate() {
         bump(&mut c, i, 5_000 + k as u64);
     }
-    let t0 = c.now();
-    let limit = run.measure_ms.max(run.bound_ms);
-    let mut heal_ms = None;
-    while c.now().since(t0) <= limit {
-        if healed(&c, &old) {
-            heal_ms = Some(c.now().since(t0));
-            break;
-        }
-        c.run_for(250);
-    }
-    let mut stable = false;
-    if heal_ms.is_some() {
-        c.run_for(run.stable_ms);
-        stable = healed(&c, &old);
-    }
+    let heal_ms = measure(&mut c, &old, run);
     c.check_invariant();
-    let diagnosis = if heal_ms.is_some() && stable {
+    let diagnosis = if heal_ms.is_some() {
         String::new()
     } else {
         diagnose(&c, &old)
@@ -186,12 +199,35 @@ pub fn heal(mut cfg: SimConfig, run: &HealRun) -> HealOutcome {
         boot_ms,
         heal_ms,
         bound_ms: run.bound_ms,
-        stable,
         violations: c.violations().to_vec(),
         diagnosis,
         trace: c.trace_hash(),
         events: c.events_run(),
         writes: c.truth().writes,
+    }
+}
+
+/// The time from now (the fault's end) until the start of the first
+/// stretch of `run.stable_ms` during which every check found the cluster
+/// healed, if one starts within `run.measure_ms` (at least the bound).
+fn measure(c: &mut Cluster, old: &[(usize, SocketAddr)], run: &HealRun) -> Option<u64> {
+    let t0 = c.now();
+    let limit = run.measure_ms.max(run.bound_ms);
+    let mut streak: Option<u64> = None;
+    loop {
+        let at = c.now().since(t0);
+        if healed(c, old) {
+            let since = *streak.get_or_insert(at);
+            if at - since >= run.stable_ms {
+                return Some(since);
+            }
+        } else {
+            streak = None;
+            if at > limit {
+                return None;
+            }
+        }
+        c.run_for(250);
     }
 }
 

@@ -11,6 +11,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use scalesmall::protocol::auto_claim::Policy;
 use scalesmall::sim::{self, Fault, HealOutcome, HealRun};
 
 use super::{Args, config, fmt_ms};
@@ -52,18 +53,34 @@ pub fn main(a: &Args, seed: u64) -> ExitCode {
     } else {
         a.heal_loss.clone()
     };
+    let policy = match Policy::new(a.replicas, a.slices) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("sim: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let run = |fault: Fault| HealRun {
         bound_ms: a.bound_ms,
         auto: !a.no_auto,
+        policy,
         ..HealRun::new(fault)
+    };
+    let config = |loss: f64, seed: u64| {
+        let mut cfg = config(a, nodes, subnets, loss, seed);
+        if let Some(h) = a.hold_down {
+            cfg.protocol.auto.hold_down = h;
+        }
+        cfg
     };
     if a.heal_seeds == 0 {
         let mut ok = true;
         for &loss in &losses {
             for &f in &faults {
-                let cfg = config(a, nodes, subnets, loss, seed);
-                let replay = sim::replay(&cfg, f);
-                let out = sim::heal(cfg, &run(f));
+                let cfg = config(loss, seed);
+                let run = run(f);
+                let replay = sim::replay(&cfg, &run);
+                let out = sim::heal(cfg, &run);
                 ok &= print_one(&out, &replay);
             }
         }
@@ -82,9 +99,10 @@ pub fn main(a: &Args, seed: u64) -> ExitCode {
         std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
     });
     let results = sweep(&jobs, threads.max(1), |&(f, l, s)| {
-        let cfg = config(a, nodes, subnets, l, s);
-        let replay = sim::replay(&cfg, f);
-        (sim::heal(cfg, &run(f)), replay)
+        let cfg = config(l, s);
+        let run = run(f);
+        let replay = sim::replay(&cfg, &run);
+        (sim::heal(cfg, &run), replay)
     });
     print_table(&jobs, &results, a.bound_ms, nodes, subnets);
     if results.iter().all(|(o, _)| o.passed()) {
@@ -97,12 +115,11 @@ pub fn main(a: &Args, seed: u64) -> ExitCode {
 /// Prints one run; returns whether it passed.
 fn print_one(out: &HealOutcome, replay: &str) -> bool {
     println!(
-        "{}: fault {:.0} s, healed after {} (bound {}), {}stable, {} writes, {} events, trace {:016x}",
+        "{}: fault {:.0} s, healed after {} (bound {}), {} writes, {} events, trace {:016x}",
         out.fault,
         out.fault_ms as f64 / 1000.0,
         fmt_ms(out.heal_ms),
         fmt_ms(Some(out.bound_ms)),
-        if out.stable { "" } else { "NOT " },
         out.writes,
         out.events,
         out.trace
@@ -215,11 +232,10 @@ fn print_table(
             }
         );
         for (o, replay) in failed.iter().take(LISTED) {
-            let why = match (o.heal_ms, o.stable, o.violations.len()) {
-                (_, _, v) if v > 0 => format!("{v} invariant violations"),
-                (None, _, _) => "not healed in 5 min".to_owned(),
-                (Some(ms), true, _) => format!("healed after {}", fmt_ms(Some(ms))),
-                (Some(_), false, _) => "healed, then split again".to_owned(),
+            let why = match (o.heal_ms, o.violations.len()) {
+                (_, v) if v > 0 => format!("{v} invariant violations"),
+                (None, _) => "not healed in 5 min".to_owned(),
+                (Some(ms), _) => format!("healed after {}", fmt_ms(Some(ms))),
             };
             println!("  {why}: {replay}");
         }
