@@ -146,6 +146,13 @@ struct Args {
     /// In `--auto`, every k-th node has weight 2 (0: all weight 1).
     #[arg(long, default_value_t = 4)]
     heavy_every: usize,
+    /// What reconnecting costs at rest: bytes/s per running board with no
+    /// member down, one, and half the cluster crashed for good, in the
+    /// first 5 minutes after the crash and 15 minutes later, and the
+    /// contacts per down member per minute [default: 24 nodes in 3
+    /// subnets].
+    #[arg(long)]
+    reconnect_cost: bool,
     /// The heal checker: each fault kind named (comma-separated, or
     /// `all`) against a booted cluster that keeps writing; the time from
     /// the fault's end until every board holds every write, none holds a
@@ -276,6 +283,9 @@ fn main() -> ExitCode {
     }
     if a.interest {
         return interest(&a, seed);
+    }
+    if a.reconnect_cost {
+        return checks::reconnect_cost(&a, seed);
     }
     if !a.heal.is_empty() {
         return heal::main(&a, seed);

@@ -211,6 +211,9 @@ pub struct Cluster {
     pub write_delays: Vec<u64>,
     /// Every liveness verdict any node reached, in order.
     pub liveness_log: Vec<Verdict>,
+    /// Unicast datagrams and TCP connects addressed to a stopped node
+    /// (contacts of members that are down).
+    pub to_stopped: u64,
     violations: Vec<String>,
     events_run: u64,
 }
@@ -255,6 +258,7 @@ impl Cluster {
             tracked: Vec::new(),
             write_delays: Vec::new(),
             liveness_log: Vec::new(),
+            to_stopped: 0,
             violations: Vec::new(),
             events_run: 0,
             cfg,
@@ -778,7 +782,9 @@ impl Cluster {
             }
             Transmit::Unicast { to, bytes } => {
                 self.count_out(i, bytes.len(), mtu, true);
-                if let Some(j) = self.net.node_at(to)
+                let j = self.net.node_at(to);
+                self.to_stopped += u64::from(j.is_some_and(|j| !self.alive(j)));
+                if let Some(j) = j
                     && self.net.reaches(i, j)
                 {
                     let bytes = Rc::new(bytes);

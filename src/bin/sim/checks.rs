@@ -235,3 +235,36 @@ pub fn lan_sweep(a: &Args, loss: f64, seed: u64) -> ExitCode {
     println!("seed {seed}");
     return ExitCode::SUCCESS;
 }
+
+/// `--reconnect-cost`: traffic at rest with 0, 1 and half the members down.
+pub fn reconnect_cost(a: &Args, seed: u64) -> ExitCode {
+    let nodes = a.nodes.unwrap_or(24);
+    let subnets = a.subnets.unwrap_or(3);
+    let loss = a.loss.unwrap_or(0.0);
+    println!(
+        "| members down ({nodes} nodes, {subnets} subnets, {:.0}% loss) | first 5 min after the crash: B/s, frames/s per running node | contacts per down member per minute | from 15 min after: B/s, frames/s per running node | contacts per down member per minute |",
+        loss * 100.0
+    );
+    println!("|---|---|---:|---|---:|");
+    let mut ok = true;
+    for down in [0, 1, nodes / 2] {
+        let r = sim::reconnect_cost(config(a, nodes, subnets, loss, seed), down);
+        println!(
+            "| {} | {:.0}, {:.1} | {:.1} | {:.0}, {:.1} | {:.1} |",
+            r.down,
+            r.early.bytes,
+            r.early.frames,
+            r.early.contacts,
+            r.steady.bytes,
+            r.steady.frames,
+            r.steady.contacts
+        );
+        ok &= r.exact;
+    }
+    println!("seed {seed}");
+    if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}

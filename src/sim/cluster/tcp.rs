@@ -22,7 +22,9 @@ impl Cluster {
     pub(super) fn tcp_connect(&mut self, i: usize, conn: ConnId, to: SocketAddr) {
         let now = self.now;
         let inc = self.nodes.get(i).map_or(0, |n| n.incarnation);
-        let Some(j) = self.net.node_at(to) else {
+        let j = self.net.node_at(to);
+        self.to_stopped += u64::from(j.is_some_and(|j| !self.alive(j)));
+        let Some(j) = j else {
             self.push(
                 now.plus(CONNECT_FAIL_MS),
                 Ev::TcpFailed {
