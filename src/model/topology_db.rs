@@ -31,6 +31,8 @@ use super::node_id::NodeId;
 use super::timed_item::TimedItem;
 use super::world_clock::WorldClock;
 
+mod own_part;
+
 /// A batch of own writes to one group: clocks `(prev, upto]`.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct Written {

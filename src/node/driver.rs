@@ -5,8 +5,10 @@
 //! protocol logic.
 //!
 //! Requests from the control layer arrive on a channel and are answered
-//! after any write they cause is durable. Events go to a broadcast channel
-//! for `watch`. Declared groups (the config file's `[[groups]]`, at start
+//! after any write they cause is durable; a write the store refuses (a
+//! read-only or full data dir) is undone by the protocol and answered
+//! `refused: not persisted: ...` (docs/node.md). Events go to a broadcast
+//! channel for `watch`. Declared groups (the config file's `[[groups]]`, at start
 //! and again on SIGHUP) arrive on their own channel ([`Driver::reloads`])
 //! and are applied as desired state ([`Driver::reconcile`]).
 
@@ -23,7 +25,7 @@ use tracing::{debug, info, warn};
 
 use crate::model::{GroupName, KeyRange, Kind, NodeId, TopologyFilter, key_hash};
 use crate::protocol::{
-    Chatter, Command, ConnEvent, ConnId, Event, Millis, OwnState, Transmit, Via,
+    Chatter, Command, ConnEvent, ConnId, Event, Millis, RETRY_AFTER, Transmit, Via,
 };
 
 use super::api::{
@@ -33,7 +35,7 @@ use super::api::{
 use super::clock::{MonoClock, Stopwatch};
 use super::config::DeclaredGroup;
 use super::error::NodeError;
-use super::store::Store;
+use super::store::{Store, StoreError};
 use super::tcp::{self, ConnMsg};
 use super::udp::UdpSockets;
 
@@ -100,6 +102,10 @@ pub struct Driver {
     markers_unsaved: Option<Vec<(NodeId, u64)>>,
     markers_retry: Millis,
     markers_warned: bool,
+    /// Declared groups whose writes the store refused, applied again then.
+    declared_retry: Option<(Vec<DeclaredGroup>, Millis)>,
+    /// The last store of own state failed (logged once per streak).
+    persist_failing: bool,
 }
 
 /// The sockets the driver reads.
@@ -145,6 +151,8 @@ impl Driver {
                 markers_unsaved: None,
                 markers_retry: Millis::ZERO,
                 markers_warned: false,
+                declared_retry: None,
+                persist_failing: false,
                 stopping: false,
                 tasks: TaskTracker::new(),
                 inputs: 0,
@@ -181,12 +189,17 @@ impl Driver {
     /// when `claim --auto` put it there), and leaves every group that was
     /// declared when this last ran (also in an earlier run: the list is in
     /// the data dir) but no longer is. Groups never declared are left to the
-    /// CLI. Logs each change; returns how many writes changed something.
+    /// CLI. Logs each change once it is durable; returns how many writes
+    /// changed something.
     ///
     /// # Errors
-    /// [`NodeError::Persist`] if the result cannot be made durable.
+    /// [`NodeError::Persist`] if the result cannot be made durable: every
+    /// change is undone (a write takes effect only once durable) and the
+    /// same groups are applied again [`RETRY_AFTER`] ms later, while the
+    /// node runs.
     pub fn reconcile(&mut self, groups: &[DeclaredGroup]) -> Result<usize, NodeError> {
         let now = self.clock.now();
+        self.declared_retry = None;
         let previous = match self.declared.take() {
             Some(d) => d,
             None => self.store.load_declared().unwrap_or_else(|e| {
@@ -194,89 +207,32 @@ impl Driver {
                 Vec::new()
             }),
         };
-        let mut changes = 0;
+        let mut changes: Vec<Box<dyn FnOnce() + Send>> = Vec::new();
         for gone in previous
             .iter()
             .filter(|p| !groups.iter().any(|g| g.name == **p))
         {
             if self.declare(now, Command::Leave(gone.clone())) {
-                info!(group = %gone, "left the group: no longer declared in the config");
-                changes += 1;
+                let gone = gone.clone();
+                changes.push(Box::new(move || {
+                    info!(group = %gone, "left the group: no longer declared in the config");
+                }));
             }
         }
-        let me = self.chatter.identity().id;
         for g in groups {
-            if self.declare(now, Command::Join(g.name.clone())) {
-                info!(group = %g.name, "joined the group (declared in the config)");
-                changes += 1;
-            }
-            if let Some(a) = g.auto {
-                // Auto mode picks the claims: none are released here.
-                let auto = Command::Auto {
-                    group: g.name.clone(),
-                    weight: a.weight,
-                    priority: a.priority,
-                    port: a.port,
-                };
-                if self.declare(now, auto) {
-                    info!(group = %g.name, weight = a.weight, port = a.port,
-                        "auto mode on (declared in the config)");
-                    changes += 1;
-                }
-                continue;
-            }
-            let auto_on = self
-                .chatter
-                .db()
-                .auto_members(g.name.as_str())
-                .iter()
-                .any(|m| m.0 == me);
-            if auto_on && self.declare(now, Command::Manual(g.name.clone())) {
-                info!(group = %g.name, "auto mode off: the config declares the group without auto = true; \
-                    its claims are now the ones the config lists");
-                changes += 1;
-            }
-            for c in &g.claims {
-                let claim = Command::Claim {
-                    group: g.name.clone(),
-                    range: c.range,
-                    priority: c.priority,
-                    port: c.port,
-                };
-                if self.declare(now, claim) {
-                    info!(group = %g.name, range = %c.range, priority = c.priority, port = c.port,
-                        "claimed (declared in the config)");
-                    changes += 1;
-                }
-            }
-            let stale: Vec<KeyRange> = self
-                .chatter
-                .db()
-                .topology(
-                    g.name.as_str(),
-                    TopologyFilter {
-                        kind: Some(Kind::Serve),
-                        live_only: true,
-                        member: Some(me),
-                    },
-                )
-                .map(|i| i.range())
-                .filter(|r| !g.claims.iter().any(|c| c.range == *r))
-                .collect();
-            for range in stale {
-                let release = Command::Release {
-                    group: g.name.clone(),
-                    range,
-                };
-                if self.declare(now, release) {
-                    info!(group = %g.name, range = %range, "released: not declared in the config");
-                    changes += 1;
-                }
-            }
+            self.declare_group(now, g, &mut changes);
         }
         // Own items first: a crash in between leaves the old list, and
         // leaving again changes nothing.
-        self.persist(now)?;
+        if let Err(e) = self.persist(now) {
+            self.declared = Some(previous);
+            self.declared_retry = Some((groups.to_vec(), now.plus(RETRY_AFTER)));
+            return Err(NodeError::Persist(e));
+        }
+        let n = changes.len();
+        for log in changes {
+            log();
+        }
         let names: Vec<GroupName> = groups.iter().map(|g| g.name.clone()).collect();
         if names != previous
             && let Err(e) = self.store.save_declared(&names)
@@ -285,7 +241,113 @@ impl Driver {
                  after a restart may not be left");
         }
         self.declared = Some(names);
-        Ok(changes)
+        Ok(n)
+    }
+
+    /// The writes of one declared group (see [`Driver::reconcile`]); each
+    /// change's log line is kept in `changes`.
+    fn declare_group(
+        &mut self,
+        now: Millis,
+        g: &DeclaredGroup,
+        changes: &mut Vec<Box<dyn FnOnce() + Send>>,
+    ) {
+        let me = self.chatter.identity().id;
+        let name = g.name.clone();
+        if self.declare(now, Command::Join(name.clone())) {
+            let name = name.clone();
+            changes.push(Box::new(move || {
+                info!(group = %name, "joined the group (declared in the config)");
+            }));
+        }
+        if let Some(a) = g.auto {
+            // Auto mode picks the claims: none are released here.
+            let auto = Command::Auto {
+                group: name.clone(),
+                weight: a.weight,
+                priority: a.priority,
+                port: a.port,
+            };
+            if self.declare(now, auto) {
+                changes.push(Box::new(move || {
+                    info!(group = %name, weight = a.weight, port = a.port,
+                        "auto mode on (declared in the config)");
+                }));
+            }
+            return;
+        }
+        let auto_on = self
+            .chatter
+            .db()
+            .auto_members(name.as_str())
+            .iter()
+            .any(|m| m.0 == me);
+        if auto_on && self.declare(now, Command::Manual(name.clone())) {
+            let name = name.clone();
+            changes.push(Box::new(move || {
+                info!(group = %name, "auto mode off: the config declares the group without auto = true; \
+                    its claims are now the ones the config lists");
+            }));
+        }
+        for c in &g.claims {
+            let claim = Command::Claim {
+                group: name.clone(),
+                range: c.range,
+                priority: c.priority,
+                port: c.port,
+            };
+            if self.declare(now, claim) {
+                let (name, range, priority, port) = (name.clone(), c.range, c.priority, c.port);
+                changes.push(Box::new(move || {
+                    info!(group = %name, range = %range, priority, port,
+                        "claimed (declared in the config)");
+                }));
+            }
+        }
+        let stale: Vec<KeyRange> = self
+            .chatter
+            .db()
+            .topology(
+                name.as_str(),
+                TopologyFilter {
+                    kind: Some(Kind::Serve),
+                    live_only: true,
+                    member: Some(me),
+                },
+            )
+            .map(|i| i.range())
+            .filter(|r| !g.claims.iter().any(|c| c.range == *r))
+            .collect();
+        for range in stale {
+            let release = Command::Release {
+                group: name.clone(),
+                range,
+            };
+            if self.declare(now, release) {
+                let name = name.clone();
+                changes.push(Box::new(move || {
+                    info!(group = %name, range = %range, "released: not declared in the config");
+                }));
+            }
+        }
+    }
+
+    /// Applies declared groups while running (SIGHUP, or again after the
+    /// store refused them), logging the outcome.
+    fn apply_declared(&mut self, groups: &[DeclaredGroup]) {
+        match self.reconcile(groups) {
+            Ok(changes) => {
+                info!(
+                    groups = groups.len(),
+                    changes, "applied the declared groups of the config"
+                );
+            }
+            Err(e) => warn!(
+                error = %e,
+                retry_secs = RETRY_AFTER / 1000,
+                "the declared groups of the config are not applied: nothing changed; trying again"
+            ),
+        }
     }
 
     /// One declared write; whether it changed anything (a refusal is logged).
@@ -301,10 +363,12 @@ impl Driver {
     }
 
     /// Runs until `shutdown` completes, then leaves (if configured), sends a
-    /// final announce and returns.
+    /// final announce and returns. A store that refuses own state does not
+    /// stop the node: the writes are undone and refused (see
+    /// `Driver::persist`).
     ///
     /// # Errors
-    /// [`NodeError::Persist`] if own state cannot be made durable.
+    /// None today (kept for the shell's errors to come).
     pub async fn run(
         mut self,
         io: Io,
@@ -321,11 +385,11 @@ impl Driver {
         let mut reloads = self.reload_rx.take();
         tokio::pin!(shutdown);
         loop {
-            self.pump(&unicast).await?;
-            let deadline = self.chatter.poll_timeout().map_or_else(
-                || self.clock.instant(Millis(u64::MAX / 4)),
-                |t| self.clock.instant(t),
-            );
+            // A refused store is logged there; the node goes on.
+            let _ = self.pump(&unicast).await;
+            let wake = self.chatter.poll_timeout().unwrap_or(Millis(u64::MAX / 4));
+            let retry = self.declared_retry.as_ref().map(|(_, at)| *at);
+            let deadline = self.clock.instant(retry.map_or(wake, |r| r.min(wake)));
             let mut watch: Option<Stopwatch> = None;
             tokio::select! {
                 biased;
@@ -364,13 +428,19 @@ impl Driver {
                 }
                 groups = recv_or_pending(reloads.as_mut()) => {
                     watch = Some(Stopwatch::start());
-                    let changes = self.reconcile(&groups)?;
-                    info!(groups = groups.len(), changes, "applied the declared groups of the config");
+                    self.apply_declared(&groups);
                 }
                 () = tokio::time::sleep_until(deadline.into()) => {
                     watch = Some(Stopwatch::start());
                     let now = self.clock.now();
-                    self.chatter.handle_timeout(now);
+                    if retry.is_some_and(|r| now >= r)
+                        && let Some((groups, _)) = self.declared_retry.take()
+                    {
+                        self.apply_declared(&groups);
+                    }
+                    if now >= wake {
+                        self.chatter.handle_timeout(now);
+                    }
                 }
             }
             if let Some(w) = watch {
@@ -388,10 +458,16 @@ impl Driver {
         let now = self.clock.now();
         if self.info.leave_on_exit {
             let _ = self.chatter.handle_command(now, Command::LeaveAll);
-            info!("left every group (leave-on-exit)");
+            match self.persist(now) {
+                Ok(()) => info!("left every group (leave-on-exit)"),
+                Err(e) => {
+                    warn!(error = %e, "leave-on-exit refused: not persisted; the others keep our \
+                    items until they expire this node")
+                }
+            }
         }
         self.chatter.announce_now(now);
-        self.pump(unicast).await?;
+        let _ = self.pump(unicast).await;
         Ok(())
     }
 
@@ -411,7 +487,7 @@ impl Driver {
                 () = quiet => break,
                 Some(msg) = conn_rx.recv() => {
                     self.on_conn(msg);
-                    self.pump(unicast).await?;
+                    let _ = self.pump(unicast).await;
                 }
             }
         }
@@ -440,16 +516,32 @@ impl Driver {
         }
     }
 
-    /// Makes own state durable, then releases the held transmits.
-    fn persist(&mut self, now: Millis) -> Result<(), NodeError> {
+    /// Makes own state durable, then the protocol releases what it held;
+    /// if the store refuses it (a read-only or full data dir), the protocol
+    /// undoes the writes it carried and the store's error is returned (the
+    /// first of a streak is logged as a warning). Stores the expiry markers
+    /// too, best effort.
+    fn persist(&mut self, now: Millis) -> Result<(), StoreError> {
+        let mut outcome = Ok(());
         while let Some(p) = self.chatter.poll_persist() {
-            let state = OwnState {
-                clock: p.clock,
-                items: p.items,
-                floors: p.floors,
-            };
-            self.store.save_own(&state).map_err(NodeError::Persist)?;
-            self.chatter.handle_persisted(now, p.clock);
+            match self.store.save_own(&p) {
+                Ok(()) => {
+                    self.chatter.handle_persisted(now, p.clock);
+                    if std::mem::take(&mut self.persist_failing) {
+                        info!("own state is stored again: writes take effect");
+                    }
+                }
+                Err(e) => {
+                    self.chatter.handle_persist_failed(now, p.clock);
+                    if std::mem::replace(&mut self.persist_failing, true) {
+                        debug!(error = %e, "own state not stored: writes refused and undone");
+                    } else {
+                        warn!(error = %e, "cannot store own state: writes are refused and undone until \
+                             the data dir is writable again (the node's own writes are retried)");
+                    }
+                    outcome = Err(e);
+                }
+            }
         }
         if let Some(markers) = self.chatter.poll_markers() {
             self.markers_unsaved = Some(markers);
@@ -474,13 +566,14 @@ impl Driver {
                 }
             }
         }
-        Ok(())
+        outcome
     }
 
-    /// Persist, transmit, events: after every input.
-    async fn pump(&mut self, unicast: &UdpSocket) -> Result<(), NodeError> {
+    /// Persist, transmit, events: after every input. Returns the store's
+    /// error if own state was refused (what was held is undone or sent).
+    async fn pump(&mut self, unicast: &UdpSocket) -> Result<(), StoreError> {
         let now = self.clock.now();
-        self.persist(now)?;
+        let stored = self.persist(now);
         while let Some(t) = self.chatter.poll_transmit() {
             match t {
                 Transmit::Multicast { bytes } => {
@@ -523,7 +616,7 @@ impl Driver {
         while let Some(e) = self.chatter.poll_event() {
             self.event(now, e);
         }
-        Ok(())
+        stored
     }
 
     fn event(&self, now: Millis, e: Event) {
@@ -682,10 +775,12 @@ impl Driver {
         if let Err(e) = self.chatter.handle_command(now, cmd) {
             return refused(e.to_string());
         }
-        // Durable before the answer (and before any frame) goes out.
+        // Durable before the answer (and before any frame) goes out; a
+        // write the store refuses is undone: nothing of it stays or leaves.
         if let Err(e) = self.pump(unicast).await {
-            warn!(error = %e, "cannot persist own state");
-            return refused(format!("not persisted: {e}"));
+            return refused(format!(
+                "not persisted: {e} (nothing changed; retry once the data dir is writable)"
+            ));
         }
         let clock = self.chatter.db().clock();
         Reply::Written {

@@ -57,8 +57,9 @@ pub enum NodeError {
     /// The OS refused randomness.
     #[error("no OS randomness: {0}")]
     Entropy(String),
-    /// Own state could not be made durable; the node stops rather than
-    /// send writes it might lose.
+    /// Own state could not be made durable: the writes were undone (a write
+    /// takes effect only once durable). Fatal only for the declared groups
+    /// at start; while running, writes are refused and retried.
     #[error("cannot persist own state: {0}")]
     Persist(StoreError),
 }

@@ -382,6 +382,47 @@ impl AutoMode {
             .unwrap_or(0);
         Some((plan, priority, port))
     }
+
+    /// What own writes change here: the groups in auto mode, their
+    /// graceful leaves and their claims' priorities (kept with a write until
+    /// it is durable: a refused write puts them back).
+    #[must_use]
+    pub fn settings(&self) -> AutoSettings {
+        AutoSettings {
+            groups: self
+                .groups
+                .iter()
+                .map(|(name, g)| (name.clone(), g.drain))
+                .collect(),
+            priority: self.priority.clone(),
+        }
+    }
+
+    /// Puts back the settings of before a refused write. Every group still
+    /// in auto mode is decided again, not before `retry` (nor does a
+    /// graceful leave that ran out meanwhile leave before it): a write the
+    /// disk refused is retried by the decisions, not at every timer.
+    pub fn restore(&mut self, s: AutoSettings, retry: Millis) {
+        self.groups
+            .retain(|name, _| s.groups.iter().any(|(n, _)| n == name));
+        for (name, drain) in s.groups {
+            let g = self.groups.entry(name).or_default();
+            g.drain = drain.map(|d| Drain {
+                until: d.until.max(retry),
+                ..d
+            });
+            g.dirty = true;
+            g.next = g.next.max(retry);
+        }
+        self.priority = s.priority;
+    }
+}
+
+/// [`AutoMode::settings`]: a snapshot to put back.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AutoSettings {
+    groups: Vec<(GroupName, Option<Drain>)>,
+    priority: BTreeMap<GroupName, u16>,
 }
 
 #[cfg(test)]

@@ -9,13 +9,16 @@
 //! - [`Chatter::handle_timeout`]: the deadline of [`Chatter::poll_timeout`]
 //!   has passed;
 //! - [`Chatter::handle_command`]: own writes and local requests;
-//! - [`Chatter::handle_persisted`]: own state is durable.
+//! - [`Chatter::handle_persisted`]: own state is durable;
+//!   [`Chatter::handle_persist_failed`]: it could not be stored, and the
+//!   writes it carried are undone ([`super::durability`]).
 //!
 //! # Outputs, and the order to poll them after every input
-//! 1. [`Chatter::poll_persist`]: own state to make durable, then report it
-//!    with `handle_persisted`. While a persist is outstanding,
-//!    `poll_transmit` yields nothing: no frame carrying a new own write
-//!    leaves before the write is durable.
+//! 1. [`Chatter::poll_persist`]: own state to make durable, then report
+//!    the outcome with `handle_persisted` or `handle_persist_failed` (one
+//!    persist is outstanding at a time). Until own writes are durable,
+//!    `poll_transmit` yields nothing and their events are held: a write
+//!    takes effect only once durable.
 //! 2. [`Chatter::poll_transmit`]: datagrams, multicasts, TCP connects,
 //!    sends and closes.
 //! 3. [`Chatter::poll_event`]: changes (for `watch`) and notices.
@@ -68,6 +71,7 @@ use super::auto_mode::AutoMode;
 use super::config::ProtocolConfig;
 use super::conns::{ConnState, ConnTable, Pending};
 use super::dedupe::Seen;
+use super::durability::{Durability, OwnState};
 use super::error::ProtocolError;
 use super::interest::Interest;
 use super::io::{Command, ConnEvent, ConnId, Event, Persist, Transmit, Via};
@@ -78,6 +82,8 @@ use super::stats::{Sizes, Stats};
 use super::time::Millis;
 use super::tree;
 
+mod rollback;
+
 /// Who this node is in this run.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Identity {
@@ -87,19 +93,6 @@ pub struct Identity {
     pub incarnation: u64,
     /// The addresses peers reach it at (UDP and TCP share the port).
     pub addrs: Vec<SocketAddr>,
-}
-
-/// The node's own state as persisted: its clock and its items.
-#[derive(Clone, Debug, PartialEq, Eq, Default)]
-pub struct OwnState {
-    /// The highest clock written.
-    pub clock: u64,
-    /// Every own item, per group.
-    pub items: Vec<(GroupName, TimedItem)>,
-    /// The own GC floor of each group where it is above 0: own retractions
-    /// there at or below it were collected (docs/ALGORITHM.md, section 11).
-    /// A group left long ago stays listed, so its floor survives a restart.
-    pub floors: Vec<(GroupName, u64)>,
 }
 
 /// Where a frame came from.
@@ -149,8 +142,8 @@ pub struct Chatter {
     /// multicast peers heard (so per-frame work does not scan the table).
     period: u64,
     transmits: VecDeque<Transmit>,
-    persists: VecDeque<Persist>,
-    unpersisted: Option<u64>,
+    /// Own writes not durable yet: what is held, and how to undo them.
+    durable: Durability,
     events: VecDeque<Event>,
     stats: Stats,
     auth_failures: BTreeMap<SocketAddr, u64>,
@@ -237,8 +230,7 @@ impl Chatter {
             groups_offset: 0,
             period: cfg.announce_period,
             transmits: VecDeque::new(),
-            persists: VecDeque::new(),
-            unpersisted: None,
+            durable: Durability::new(),
             events: VecDeque::new(),
             stats: Stats::default(),
             auth_failures: BTreeMap::new(),
@@ -362,15 +354,18 @@ impl Chatter {
 
     /// The next thing to send. Nothing while own state awaits persistence.
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
-        if self.unpersisted.is_some() {
+        if self.durable.holding() {
             return None;
         }
         self.transmits.pop_front()
     }
 
-    /// Own state to make durable before transmits are released.
+    /// Own state to make durable before transmits are released: the whole
+    /// own state after the writes so far, when it changed and no persist is
+    /// outstanding. Report the outcome with [`Chatter::handle_persisted`]
+    /// or [`Chatter::handle_persist_failed`].
     pub fn poll_persist(&mut self) -> Option<Persist> {
-        self.persists.pop_front()
+        self.durable.poll(&self.db)
     }
 
     /// The expiry markers, when they changed since last polled: the shell
@@ -440,11 +435,11 @@ impl Chatter {
 
     // --- inputs -------------------------------------------------------------
 
-    /// Own state up to `clock` is durable: release the held transmits.
+    /// The persist of `clock` is durable: its writes' events are released,
+    /// and the held transmits once no later write waits.
     pub fn handle_persisted(&mut self, _now: Millis, clock: u64) {
-        if self.unpersisted.is_some_and(|c| c <= clock) {
-            self.unpersisted = None;
-        }
+        let released = self.durable.persisted(clock);
+        self.events.extend(released);
     }
 
     /// An own write or local request.
@@ -453,6 +448,9 @@ impl Chatter {
     /// [`ProtocolError::Model`] if the model refuses the write (e.g. a
     /// release of a range never claimed); nothing changed then.
     pub fn handle_command(&mut self, now: Millis, cmd: Command) -> Result<(), ProtocolError> {
+        if cmd.is_write() {
+            self.begin_write();
+        }
         let written = match cmd {
             Command::Join(g) => self.db.join(g.as_str()).map(|w| w.into_iter().collect()),
             Command::Leave(g) => {
@@ -991,6 +989,7 @@ impl Chatter {
         for group in self.auto.due(now) {
             self.auto_decide(now, &group);
             if self.auto.drained(&group, now, &self.db) {
+                self.begin_write();
                 self.auto.disable(&group);
                 match self.db.leave(group.as_str()) {
                     Ok(Some(w)) => self.after_own_write(now, &w),
@@ -1013,6 +1012,7 @@ impl Chatter {
         if plan.is_empty() {
             return;
         }
+        self.begin_write();
         match self
             .db
             .rewrite_claims(group.as_str(), &plan.claim, &plan.release, priority, port)
@@ -1020,7 +1020,7 @@ impl Chatter {
             Ok(Some(w)) => {
                 self.after_own_write(now, &w);
                 let n = |v: &Vec<u32>| u32::try_from(v.len()).unwrap_or(u32::MAX);
-                self.events.push_back(Event::AutoClaimed {
+                self.own_event(Event::AutoClaimed {
                     group: group.clone(),
                     claimed: n(&plan.claimed),
                     released: n(&plan.released),
@@ -1602,6 +1602,10 @@ impl Chatter {
     /// Peers hold own writes above our clock (a restored data dir): jump the
     /// clock, re-assert, broadcast.
     fn own_ahead(&mut self, now: Millis, seen: u64, m: &Message) {
+        if !self.durable.may_retry(now) {
+            return;
+        }
+        self.begin_write();
         let foreign: Vec<(GroupName, TimedItem)> = m
             .items()
             .member_items(self.me.id)
@@ -1613,7 +1617,7 @@ impl Chatter {
                 for w in &writes {
                     self.after_own_write(now, w);
                 }
-                self.events.push_back(Event::OwnAhead {
+                self.own_event(Event::OwnAhead {
                     seen,
                     clock: self.db.clock(),
                 });
@@ -1648,14 +1652,8 @@ impl Chatter {
     fn after_own_write(&mut self, now: Millis, w: &Written) {
         self.stats.own_writes += 1;
         self.collect_tombstones(now);
-        let clock = self.db.clock();
-        self.unpersisted = Some(self.unpersisted.map_or(clock, |c| c.max(clock)));
-        self.persists.push_back(Persist {
-            clock,
-            items: self.db.own_items(),
-            floors: self.db.own_floors(),
-        });
-        self.events.push_back(Event::Changed {
+        self.durable.wrote();
+        self.own_event(Event::Changed {
             group: w.group.clone(),
             origin: self.me.id,
         });

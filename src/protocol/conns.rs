@@ -197,6 +197,21 @@ impl ConnTable {
             .collect()
     }
 
+    /// Forgets the tree steps of `author`'s writes above clock `above`,
+    /// queued or kept for a resend (own writes that were refused: they must
+    /// never leave). Returns how many went.
+    pub fn drop_steps_above(&mut self, author: NodeId, above: u64) -> usize {
+        let keep = |p: &Pending| p.fwd.author != author || p.fwd.upto <= above;
+        let mut dropped = 0;
+        for c in self.conns.values_mut() {
+            let before = c.queue.len() + c.recent.len();
+            c.queue.retain(keep);
+            c.recent.retain(keep);
+            dropped += before - c.queue.len() - c.recent.len();
+        }
+        dropped
+    }
+
     /// The earliest instant one of them expires.
     #[must_use]
     pub fn next_expiry(&self, idle: u64, connect: u64) -> Option<Millis> {
@@ -239,6 +254,39 @@ mod tests {
         assert_eq!(t.expired(Millis(1000), 1000, 3000), vec![a]);
         assert_eq!(t.expired(Millis(3000), 1000, 3000), vec![a, c]);
         assert_eq!(t.next_expiry(1000, 3000), Some(Millis(1000)));
+    }
+
+    #[test]
+    fn only_the_authors_steps_above_the_clock_are_dropped() {
+        let step = |author: u64, upto: u64| Pending {
+            fwd: Forward {
+                author: NodeId::from_u64(author),
+                upto,
+                list: Vec::new(),
+                message: crate::model::Message::empty(crate::model::GroupName::new("g").unwrap()),
+            },
+            retried: false,
+            at: Millis(0),
+        };
+        let mut t = ConnTable::new();
+        let a = t.add(addr(1), None, ConnState::Connecting(Millis(0)), Millis(0));
+        let b = t.add(addr(2), None, ConnState::Open, Millis(0));
+        let c = t.get_mut(a).unwrap();
+        c.queue = vec![step(1, 4), step(1, 5), step(2, 9)];
+        let c = t.get_mut(b).unwrap();
+        c.remember(step(1, 6), Millis(0));
+        c.remember(step(1, 3), Millis(0));
+        assert_eq!(t.drop_steps_above(NodeId::from_u64(1), 4), 2);
+        let kept = |id| -> Vec<(u64, u64)> {
+            let c = t.get(id).unwrap();
+            c.queue
+                .iter()
+                .chain(&c.recent)
+                .map(|p| (p.fwd.author.as_u64(), p.fwd.upto))
+                .collect()
+        };
+        assert_eq!(kept(a), vec![(1, 4), (2, 9)]);
+        assert_eq!(kept(b), vec![(1, 3)]);
     }
 
     #[test]

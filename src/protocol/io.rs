@@ -4,7 +4,9 @@
 
 use core::net::SocketAddr;
 
-use crate::model::{GroupName, KeyRange, NodeId, TimedItem};
+use crate::model::{GroupName, KeyRange, NodeId};
+
+use super::durability::OwnState;
 
 /// A TCP connection, named by the protocol.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
@@ -119,6 +121,14 @@ pub enum Command {
     Forget(NodeId),
 }
 
+impl Command {
+    /// Whether it writes own state (everything but `AddSeed` and `Forget`).
+    #[must_use]
+    pub const fn is_write(&self) -> bool {
+        !matches!(self, Self::AddSeed(_) | Self::Forget(_))
+    }
+}
+
 /// Something the node (and `watch`) may want to know.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub enum Event {
@@ -196,18 +206,13 @@ pub enum Event {
     },
 }
 
-/// Own state that must be durable before the frames carrying it leave.
+/// Own state that must be durable before the frames carrying it leave: the
+/// node's whole [`OwnState`] after its writes so far.
 ///
-/// After own writes the protocol emits one of these and holds every
-/// transmit until the shell calls
-/// [`crate::protocol::Chatter::handle_persisted`] with its `clock`.
-#[derive(Clone, PartialEq, Eq, Debug)]
-pub struct Persist {
-    /// The own clock to store (the highest clock ever written).
-    pub clock: u64,
-    /// Every own item, per group: the node's whole participation.
-    pub items: Vec<(GroupName, TimedItem)>,
-    /// The own GC floor per group (own retractions at or below it were
-    /// collected).
-    pub floors: Vec<(GroupName, u64)>,
-}
+/// After own writes the protocol emits one of these (one at a time) and
+/// holds every transmit and the writes' events until the shell reports the
+/// outcome: [`crate::protocol::Chatter::handle_persisted`] with its `clock`
+/// once it is stored, [`crate::protocol::Chatter::handle_persist_failed`]
+/// if it could not be (the writes are then undone: a write takes effect
+/// only once durable).
+pub type Persist = OwnState;

@@ -14,6 +14,7 @@ mod chatter;
 mod config;
 mod conns;
 mod dedupe;
+mod durability;
 mod error;
 mod interest;
 mod io;
@@ -25,8 +26,9 @@ mod time;
 mod tree;
 
 pub use auto_mode::{AutoConfig, AutoMode};
-pub use chatter::{Chatter, Identity, OwnState};
+pub use chatter::{Chatter, Identity};
 pub use config::ProtocolConfig;
+pub use durability::{OwnState, RETRY_AFTER};
 pub use error::ProtocolError;
 pub use interest::{Heard, Interest, MAX_KNOWN_GROUPS};
 pub use io::{Command, ConnEvent, ConnId, Event, Persist, Transmit, Via};

@@ -23,7 +23,7 @@ use std::rc::Rc;
 use rand_chacha::ChaCha8Rng;
 use rand_chacha::rand_core::{Rng, SeedableRng};
 
-use crate::model::NodeId;
+use crate::model::{GroupName, NodeId};
 use crate::protocol::{
     Chatter, Command, ConnEvent, ConnId, Event, Identity, Millis, OwnState, ProtocolConfig,
     Transmit, Via,
@@ -34,6 +34,7 @@ use super::net::{Net, NetConfig};
 use super::truth::Truth;
 
 mod actions;
+mod disk;
 mod tcp;
 mod tracking;
 
@@ -108,6 +109,8 @@ struct Node {
     conns: BTreeMap<ConnId, SimConn>,
     traffic: Traffic,
     max_conns_seen: usize,
+    /// The data dir refuses writes (a read-only or full SD card).
+    disk_failing: bool,
 }
 
 enum Ev {
@@ -216,6 +219,11 @@ pub struct Cluster {
     pub to_stopped: u64,
     violations: Vec<String>,
     events_run: u64,
+    /// Own items whose persist was refused and never made durable since:
+    /// no node may ever hold one.
+    refused: Vec<(GroupName, crate::model::TimedItem)>,
+    /// Persists refused by a failing disk.
+    persists_refused: u64,
 }
 
 impl Cluster {
@@ -243,6 +251,7 @@ impl Cluster {
                 conns: BTreeMap::new(),
                 traffic: Traffic::default(),
                 max_conns_seen: 0,
+                disk_failing: false,
             })
             .collect();
         let mut c = Self {
@@ -261,6 +270,8 @@ impl Cluster {
             to_stopped: 0,
             violations: Vec::new(),
             events_run: 0,
+            refused: Vec::new(),
+            persists_refused: 0,
             cfg,
         };
         for i in 0..c.nodes.len() {
@@ -434,8 +445,10 @@ impl Cluster {
         out
     }
 
-    /// Checks the coverage invariant on every running node now.
+    /// Checks the coverage invariant on every running node now (and that
+    /// no node holds a write its author's disk refused).
     pub fn check_invariant(&mut self) {
+        self.check_refused_absent();
         let mut found = Vec::new();
         for n in &self.nodes {
             if let Some(c) = &n.chatter
@@ -647,9 +660,14 @@ impl Cluster {
                     // Crashed before the fsync completed: the write is lost.
                     return;
                 }
+                if n.disk_failing {
+                    self.persist_refused(node, &state);
+                    return;
+                }
                 trace(&mut self.trace, now, 3, node, state.clock);
                 n.store = state.clone();
                 self.truth.record(&state.items);
+                self.refused.retain(|r| !state.items.contains(r));
                 if let Some(c) = n.chatter.as_mut() {
                     c.handle_persisted(now, state.clock);
                 }

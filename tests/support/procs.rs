@@ -171,12 +171,29 @@ pub struct Node {
     pub log: PathBuf,
     args: Vec<String>,
     netns: Option<String>,
+    /// A command the binary runs under (e.g. `nsenter` into a mount
+    /// namespace), before its own path.
+    wrap: Vec<String>,
 }
 
 impl Node {
     /// Starts a node with `extra` args and waits (up to 20 s) for its start
     /// banner. `seeds` are the ports of nodes to seed (without multicast).
     pub fn start(env: &Env, name: &str, seeds: &[u16], extra: &[&str]) -> Node {
+        Node::start_wrapped(env, name, seeds, extra, None, &[])
+    }
+
+    /// [`Node::start`] with the data dir at `data` (the control socket and
+    /// the log stay in the node's own dir) and the binary run under `wrap`
+    /// (e.g. `nsenter -t PID -m --`, into a mount namespace holding `data`).
+    pub fn start_wrapped(
+        env: &Env,
+        name: &str,
+        seeds: &[u16],
+        extra: &[&str],
+        data: Option<&Path>,
+        wrap: &[String],
+    ) -> Node {
         let port = free_port();
         let dir = env.dir.join(name);
         std::fs::create_dir_all(&dir).expect("node dir");
@@ -184,7 +201,7 @@ impl Node {
         let mut args: Vec<String> = vec![
             "run".into(),
             "--data-dir".into(),
-            dir.display().to_string(),
+            data.unwrap_or(&dir).display().to_string(),
             "--port".into(),
             port.to_string(),
             "--interface".into(),
@@ -220,19 +237,26 @@ impl Node {
             log: dir.join("node.log"),
             args,
             netns: env.netns.as_ref().map(|n| n.name.clone()),
+            wrap: wrap.to_vec(),
         };
         n.launch();
         n
     }
 
     fn launch(&mut self) {
+        let mut prog: Vec<String> = self.wrap.clone();
+        prog.push(bin());
         let mut cmd = match &self.netns {
             Some(ns) => {
                 let mut c = Command::new("ip");
-                c.args(["netns", "exec", ns, &bin()]);
+                c.args(["netns", "exec", ns]).args(&prog);
                 c
             }
-            None => Command::new(bin()),
+            None => {
+                let mut c = Command::new(&prog[0]);
+                c.args(&prog[1..]);
+                c
+            }
         };
         let log = std::fs::File::create(&self.log).expect("log file");
         let mut child = cmd

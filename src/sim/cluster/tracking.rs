@@ -6,7 +6,7 @@
 //! Cost per event is the writes in flight, not writes × nodes: only the
 //! writes a node has not reached yet are looked up when it changes a group.
 
-use crate::model::{GroupName, Identity as ItemIdentity, TimedItem};
+use crate::model::{GroupName, Identity as ItemIdentity, NodeId, TimedItem};
 use crate::protocol::Millis;
 
 use super::Cluster;
@@ -51,6 +51,13 @@ impl Cluster {
         // A write in a group nobody else is a member of is everywhere it
         // must be.
         self.sweep_tracked();
+    }
+
+    /// Stops following `member`'s writes above clock `durable` (refused by
+    /// its disk: they never happen).
+    pub(super) fn untrack_above(&mut self, member: NodeId, durable: u64) {
+        self.tracked
+            .retain(|t| t.identity.member != member || t.clock <= durable);
     }
 
     /// After node `i` changed `group`, marks the tracked writes it now holds.
