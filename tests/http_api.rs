@@ -115,6 +115,18 @@ fn each_endpoint_answers_json_of_the_documented_shape() {
     ] {
         assert!(!st[field].is_null(), "status has no {field}: {st}");
     }
+    // b, by disjoint state; no multicast here, so no island to lose.
+    assert_eq!(
+        [
+            &st["peers"],
+            &st["peers_alive"],
+            &st["peers_suspect"],
+            &st["peers_down"]
+        ],
+        [1, 1, 0, 0],
+        "{st}"
+    );
+    assert_eq!(st["unreachable_islands"], 0, "{st}");
     // The same document as the CLI's (one definition), up to what moves.
     let cli = a.json(&["status"]);
     let keys = |v: &Value| v.as_object().map(|o| o.keys().cloned().collect::<Vec<_>>());
@@ -229,11 +241,74 @@ fn the_page_and_metrics_are_served() {
 
     let m = get(c.http, "/metrics");
     assert_eq!(m.status, 200);
+    let text = m.text();
+    for line in [
+        "scalesmall_peers{state=\"alive\"} 1\n",
+        "scalesmall_peers{state=\"suspect\"} 0\n",
+        "scalesmall_peers{state=\"down\"} 0\n",
+        "scalesmall_peers_recent 1\n",
+        "scalesmall_peers_multicast 0\n",
+        "scalesmall_islands_unreachable 0\n",
+    ] {
+        assert!(text.contains(line), "no {line:?} in:\n{text}");
+    }
+    assert!(!text.contains("state=\"known\""), "{text}");
+}
+
+/// One sample of the Prometheus text, e.g. `scalesmall_peers{state="down"}`.
+fn sample(text: &str, name: &str) -> Option<u64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+}
+
+#[test]
+fn a_killed_peer_shows_as_suspect_then_down_in_status_api_and_metrics() {
+    let mut c = cluster();
+    c.b.kill9();
+    let a = &c.a;
+    let states = |st: &Value| {
+        [
+            st["peers_alive"].as_u64(),
+            st["peers_suspect"].as_u64(),
+            st["peers_down"].as_u64(),
+        ]
+    };
+    let mut seen_suspect = false;
+    let down = a.eventually(Duration::from_secs(30), || {
+        let st = get(c.http, "/api/v1/status").json();
+        seen_suspect |= states(&st) == [Some(0), Some(1), Some(0)];
+        states(&st) == [Some(0), Some(0), Some(1)]
+    });
+    let st = get(c.http, "/api/v1/status").json();
+    assert!(down, "b never shown down: {st}");
     assert!(
-        m.text().contains("scalesmall_peers{state=\"known\"} 1"),
-        "{}",
-        m.text()
+        seen_suspect,
+        "b went down without being shown suspect first"
     );
+    // Disjoint: the states sum to the peers known.
+    assert_eq!(st["peers"], 1);
+    // One board down is not a split (and without multicast there are no
+    // islands at all).
+    assert_eq!(st["unreachable_islands"], 0);
+    let text = get(c.http, "/metrics").text();
+    assert_eq!(
+        sample(&text, "scalesmall_peers{state=\"alive\"}"),
+        Some(0),
+        "{text}"
+    );
+    assert_eq!(
+        sample(&text, "scalesmall_peers{state=\"suspect\"}"),
+        Some(0)
+    );
+    assert_eq!(sample(&text, "scalesmall_peers{state=\"down\"}"), Some(1));
+    assert_eq!(sample(&text, "scalesmall_islands_unreachable"), Some(0));
+    let human = a.ctl(&["status"]);
+    let human = String::from_utf8_lossy(&human.stdout);
+    assert!(
+        human.contains("1 known: 0 alive, 0 suspect, 1 down;"),
+        "{human}"
+    );
+    assert!(human.contains("islands     none unreachable"), "{human}");
 }
 
 #[test]

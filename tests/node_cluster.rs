@@ -245,6 +245,9 @@ fn the_cli_reports_an_unreachable_daemon_and_refusals_with_their_exit_codes() {
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("overlapping claims: 0x00000000..0x00000064")
     );
+    // A malformed range is a usage error, caught before the node is asked
+    // (tests/cli_usage.rs has every argument).
     let out = a.ctl(&["claim", "demo", "9..1"]);
-    assert_eq!(out.status.code(), Some(4));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("\"9..1\" is not a key range"));
 }

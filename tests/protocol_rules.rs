@@ -50,6 +50,7 @@ fn quiet() -> ProtocolConfig {
         announce_period: 1_000_000,
         far_sync_period: 1_000_000,
         rep_sync_period: 1_000_000,
+        reconnect_interval: 1_000_000_000,
         ..ProtocolConfig::default()
     }
 }

@@ -4,7 +4,8 @@
 //! the page, waits for the boards, and the test checks what is *drawn*
 //! (the `data-*` attributes of the SVG band) against the node's topology
 //! and `lookup`, part by part. Then it kills a node by PID and waits for
-//! the page to show it suspect or down, and saves a screenshot under the
+//! the page to show it suspect or down (in its row, and counted in the
+//! header, which shows no split), and saves a screenshot under the
 //! target directory (`target/tmp/status_page.png`).
 //!
 //! Without Chromium the test prints `SKIP` and passes, unless
@@ -325,6 +326,20 @@ fn the_page_draws_what_lookup_says_and_shows_a_dead_board() {
         )
     });
     let t_noticed = t0.elapsed();
+    // The header counts it among the peers suspect or down; no multicast
+    // here, so no island is unreachable and the header is no warning.
+    let header = browser
+        .wait_for(
+            NOTICED,
+            r"
+            const p = document.getElementById('split');
+            if (!p || !/ 1 (suspect|down)\b/.test(p.textContent)) return null;
+            return [p.dataset.unreachableIslands, p.className, p.textContent];
+            ",
+        )
+        .unwrap_or_else(|last| panic!("the header never counted the dead board: {last}"));
+    assert_eq!(header[0], "0", "{header}");
+    assert_eq!(header[1], "muted", "{header}");
     let after = wait_drawn(&browser, 3, 4, DRAWN);
     let parts = check_segments(http, "demo", &after);
     assert!(

@@ -3,6 +3,7 @@
 //! to the running node's control socket and prints the reply as a table
 //! (or JSON with `--json`).
 
+use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -117,8 +118,8 @@ async fn talk(path: &std::path::Path, req: Request, json: bool) -> Result<ExitCo
         client.watch().await?;
         loop {
             let ev = client.next_event().await?;
-            if json {
-                println!("{}", serde_json::to_string(&ev).unwrap_or_default());
+            let line = if json {
+                serde_json::to_string(&ev).unwrap_or_default()
             } else {
                 let secs = ev.at_ms as f64 / 1000.0;
                 let what = [ev.group.as_deref(), ev.node.as_deref(), ev.addr.as_deref()]
@@ -126,7 +127,11 @@ async fn talk(path: &std::path::Path, req: Request, json: bool) -> Result<ExitCo
                     .flatten()
                     .collect::<Vec<_>>()
                     .join(" ");
-                println!("{secs:10.3}s {} {what}", ev.event);
+                format!("{secs:10.3}s {} {what}", ev.event)
+            };
+            // The reader went away (`| head -n 3`): done, not a panic.
+            if writeln!(std::io::stdout().lock(), "{line}").is_err() {
+                return Ok(ExitCode::SUCCESS);
             }
         }
     }
@@ -257,6 +262,19 @@ fn print_human(reply: &Reply) {
     }
 }
 
+/// The `islands` line of `status`: a split shows here, a dead board only
+/// as a peer down.
+fn islands_line(unreachable: usize) -> String {
+    match unreachable {
+        0 => "none unreachable".to_owned(),
+        n => format!(
+            "{n} unreachable: every known board of {} is down in this board's view \
+             (a split, or all its boards off)",
+            if n == 1 { "it" } else { "each" }
+        ),
+    }
+}
+
 fn yes(b: bool) -> &'static str {
     if b { "yes" } else { "no" }
 }
@@ -279,9 +297,10 @@ fn print_status(s: &Status) {
         s.my_groups.join(", ")
     );
     println!(
-        "peers       {} known, {} heard in the last 30 s ({} TCP connections)",
-        s.peers, s.peers_recent, s.connections
+        "peers       {} known: {} alive, {} suspect, {} down; {} heard in the last 30 s ({} TCP connections)",
+        s.peers, s.peers_alive, s.peers_suspect, s.peers_down, s.peers_recent, s.connections
     );
+    println!("islands     {}", islands_line(s.unreachable_islands));
     println!("converged   {}", yes(s.converged));
     for a in &s.auto {
         // keys / 2^32, in percent.

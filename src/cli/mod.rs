@@ -2,8 +2,10 @@
 //! by example), and dispatch to `run` (the daemon), the control commands
 //! (clients of a running node's socket) and the local tools.
 //!
-//! Exit codes: 0 ok, 1 error, 2 usage (clap's own), 3 daemon unreachable,
-//! 4 refused (the reason is printed). `run`: 0 only after a stop by SIGTERM
+//! Exit codes ([`EXIT_CODES`], also in the README): 0 ok, 1 error, 2 usage
+//! (clap's own, also for a malformed argument: [`parse`] checks key ranges,
+//! keys, group names and node ids before the node is contacted), 3 daemon
+//! unreachable, 4 refused (the reason is printed). `run`: 0 only after a stop by SIGTERM
 //! or SIGINT, 1 for an error (printed with its causes), 2 usage, 130 when a
 //! second signal cuts the shutdown short.
 
@@ -13,8 +15,11 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::node::config::LogFormat;
+
 pub mod bench;
 pub mod ctl;
+pub mod parse;
 pub mod run;
 
 /// Exit code: the daemon is unreachable.
@@ -22,8 +27,11 @@ pub const EXIT_UNREACHABLE: u8 = 3;
 /// Exit code: the daemon refused the request.
 pub const EXIT_REFUSED: u8 = 4;
 
-const EXIT_CODES: &str = "Exit codes: 0 ok, 1 error, 2 usage, 3 daemon unreachable, 4 refused (the reason is printed). \
-     `run`: see `scalesmall run --help`.";
+/// The control commands' exit codes, as `--help` prints them (the README
+/// lists the same; a test compares them).
+pub const EXIT_CODES: &str = "Exit codes: 0 ok; 1 error (such as the node closing the connection \
+     mid-request); 2 usage (a malformed argument, refused before the node is contacted); \
+     3 daemon unreachable; 4 refused (the reason is printed). `run`: see `scalesmall run --help`.";
 
 /// `scalesmall run`'s exit codes (it never answers 3 or 4).
 const RUN_EXIT_CODES: &str = "Exit codes: 0 stopped cleanly by SIGTERM or SIGINT, 1 error (printed on stderr \
@@ -79,17 +87,20 @@ pub struct RunArgs {
     #[arg(long, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
     /// UDP and TCP port (default 29999).
-    #[arg(long)]
+    #[arg(long, value_parser = parse::port)]
     pub port: Option<u16>,
-    /// Network interface (default: the one with the default route).
+    /// Network interface (default: the one with the default route, IPv4
+    /// else IPv6).
     #[arg(long, value_name = "NAME")]
     pub interface: Option<String>,
-    /// Address to advertise to peers (repeatable; default: the interface's).
+    /// Address to advertise to peers, and listen on (repeatable; default:
+    /// the interface's first IPv4 and preferred IPv6 address).
     #[arg(long, value_name = "IP")]
     pub advertise: Vec<IpAddr>,
     /// Seed peer in a subnet multicast cannot reach (repeatable), as an IP
-    /// address with an optional port, e.g. --peer 10.1.0.5:29999.
-    #[arg(long = "peer", value_name = "IP:PORT")]
+    /// address with an optional port, e.g. --peer 10.1.0.5:29999 or
+    /// --peer [fd00::5]:29999.
+    #[arg(long = "peer", value_name = "IP:PORT", value_parser = parse::peer)]
     pub peers: Vec<SocketAddr>,
     /// Do not use multicast (seeds only).
     #[arg(long)]
@@ -98,10 +109,10 @@ pub struct RunArgs {
     #[arg(long, hide = true)]
     pub multicast_loop: bool,
     /// Multicast port, if not the node's port (several nodes on one host).
-    #[arg(long, hide = true)]
+    #[arg(long, hide = true, value_parser = parse::port)]
     pub multicast_port: Option<u16>,
     /// Cluster name: clusters on one LAN ignore each other by name.
-    #[arg(long)]
+    #[arg(long, value_parser = parse::cluster)]
     pub cluster: Option<String>,
     /// Cluster key file (one line of base64 from `scalesmall keygen`).
     #[arg(long, value_name = "FILE")]
@@ -113,14 +124,14 @@ pub struct RunArgs {
     #[arg(long, value_name = "PATH")]
     pub socket: Option<PathBuf>,
     /// Serve Prometheus metrics on this address (e.g. 127.0.0.1:29980).
-    #[arg(long, value_name = "ADDR:PORT")]
+    #[arg(long, value_name = "ADDR:PORT", value_parser = parse::http)]
     pub http: Option<String>,
     /// Log filter (RUST_LOG syntax), e.g. info or scalesmall=debug.
-    #[arg(long, value_name = "FILTER")]
+    #[arg(long, value_name = "FILTER", value_parser = parse::log_filter)]
     pub log: Option<String>,
     /// Log format: auto, human, compact or json.
-    #[arg(long, value_name = "FORMAT")]
-    pub log_format: Option<String>,
+    #[arg(long, value_name = "FORMAT", value_parser = parse::log_format)]
+    pub log_format: Option<LogFormat>,
     /// Retract this node's items when it shuts down cleanly.
     #[arg(long)]
     pub leave_on_exit: bool,
@@ -132,8 +143,9 @@ pub enum Cmd {
     /// Run a node (the daemon).
     ///
     /// With no config file it works on a LAN: it picks the interface with
-    /// the default route, joins multicast group 239.255.77.77 on port 29999
-    /// (UDP and TCP), keeps its data in /var/lib/scalesmall (or
+    /// the default route, listens on its IPv4 and IPv6 addresses (port
+    /// 29999, UDP and TCP), joins multicast group 239.255.77.77 (ff02::77:77
+    /// on an interface without IPv4), keeps its data in /var/lib/scalesmall (or
     /// ~/.local/share/scalesmall) and generates a cluster key there on first
     /// start. Settings come from the config file, SCALESMALL_* variables and
     /// these flags, in that order (docs/node.md).
@@ -143,6 +155,7 @@ pub enum Cmd {
     ///   scalesmall run
     ///   scalesmall run --config /etc/scalesmall/scalesmall.toml
     ///   scalesmall run --peer 10.1.0.5:29999 --key-file /etc/scalesmall/cluster.key
+    ///   scalesmall run --peer [fd00::5]:29999
     #[command(after_help = RUN_EXIT_CODES, verbatim_doc_comment)]
     Run(RunArgs),
 
@@ -155,6 +168,7 @@ pub enum Cmd {
     /// Example: `scalesmall join demo`
     Join {
         /// The group (1 to 255 bytes of UTF-8).
+        #[arg(value_parser = parse::group)]
         group: String,
         /// How to reach the node.
         #[command(flatten)]
@@ -170,6 +184,7 @@ pub enum Cmd {
     /// Example: `scalesmall leave demo`
     Leave {
         /// The group.
+        #[arg(value_parser = parse::group)]
         group: String,
         /// How to reach the node.
         #[command(flatten)]
@@ -209,9 +224,14 @@ pub enum Cmd {
     #[command(verbatim_doc_comment)]
     Claim {
         /// The group.
+        #[arg(value_parser = parse::group)]
         group: String,
         /// START..END (inclusive); not with --auto or --manual.
-        #[arg(required_unless_present_any = ["auto", "manual"], conflicts_with_all = ["auto", "manual"])]
+        #[arg(
+            required_unless_present_any = ["auto", "manual"],
+            conflicts_with_all = ["auto", "manual"],
+            value_parser = parse::range
+        )]
         range: Option<String>,
         /// Let this board pick its own ranges of the group (auto mode).
         #[arg(long, conflicts_with = "manual")]
@@ -240,8 +260,10 @@ pub enum Cmd {
     /// Example: `scalesmall release demo 0..0x7fffffff`
     Release {
         /// The group.
+        #[arg(value_parser = parse::group)]
         group: String,
         /// The claimed START..END.
+        #[arg(value_parser = parse::range)]
         range: String,
         /// How to reach the node.
         #[command(flatten)]
@@ -259,6 +281,7 @@ pub enum Cmd {
     /// Example: `scalesmall forget 3f2a9c0d11e84b27`
     Forget {
         /// The node id (hex).
+        #[arg(value_parser = parse::node)]
         node: String,
         /// How to reach the node.
         #[command(flatten)]
@@ -268,8 +291,8 @@ pub enum Cmd {
     /// Which boards serve a key, priority high to low.
     ///
     /// Only in a group this board is a member of (`join` it first to read
-    /// it). KEY is a u32 (decimal or 0x-hex) or any string, which is hashed with
-    /// xxHash32 (seed 0) as every client should.
+    /// it). KEY is a u32 (decimal or 0x-hex) or any other non-empty string,
+    /// which is hashed with xxHash32 (seed 0) as every client should.
     ///
     /// Examples:
     ///
@@ -278,8 +301,10 @@ pub enum Cmd {
     #[command(verbatim_doc_comment)]
     Lookup {
         /// The group.
+        #[arg(value_parser = parse::group)]
         group: String,
         /// The key.
+        #[arg(value_parser = parse::key)]
         key: String,
         /// How to reach the node.
         #[command(flatten)]
@@ -291,6 +316,7 @@ pub enum Cmd {
     /// Example: `scalesmall members demo`
     Members {
         /// The group.
+        #[arg(value_parser = parse::group)]
         group: String,
         /// How to reach the node.
         #[command(flatten)]
@@ -302,6 +328,7 @@ pub enum Cmd {
     /// Example: `scalesmall topology demo`
     Topology {
         /// The group.
+        #[arg(value_parser = parse::group)]
         group: String,
         /// How to reach the node.
         #[command(flatten)]

@@ -30,8 +30,8 @@ use crate::node::driver::{Driver, Io, RunInfo};
 use crate::node::fs::RealFs;
 use crate::node::keys::{self, KeySource};
 use crate::node::store::Store;
-use crate::node::udp::{self, MulticastSpec, unspecified_like};
-use crate::node::{NodeError, iface, tcp};
+use crate::node::udp;
+use crate::node::{NodeError, iface, netplan, tcp};
 use crate::protocol::{Chatter, Identity};
 use crate::wire::{Codec, Limits};
 
@@ -40,8 +40,8 @@ use super::RunArgs;
 /// How long a clean shutdown may take before the process exits anyway.
 const SHUTDOWN_BOUND: Duration = Duration::from_secs(5);
 
-fn overrides(a: &RunArgs) -> Result<Overrides, String> {
-    Ok(Overrides {
+fn overrides(a: &RunArgs) -> Overrides {
+    Overrides {
         data_dir: a.data_dir.clone(),
         port: a.port,
         interface: a.interface.clone(),
@@ -56,15 +56,9 @@ fn overrides(a: &RunArgs) -> Result<Overrides, String> {
         socket: a.socket.clone(),
         http: a.http.clone(),
         log: a.log.clone(),
-        log_format: match &a.log_format {
-            Some(f) => Some(
-                f.parse::<LogFormat>()
-                    .map_err(|e| format!("--log-format {f:?}: {e}"))?,
-            ),
-            None => None,
-        },
+        log_format: a.log_format,
         leave_on_exit: a.leave_on_exit.then_some(true),
-    })
+    }
 }
 
 fn env(k: &str) -> Option<String> {
@@ -76,14 +70,17 @@ fn env(k: &str) -> Option<String> {
 pub fn check(file: Option<&Path>) -> ExitCode {
     match Config::load(file, &env, &Overrides::default()) {
         Ok(c) => {
-            println!(
+            // A reader that stops early (`| head`) is not a failed check.
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(
+                out,
                 "ok: {}",
                 c.file.as_ref().map_or_else(
                     || "no config file; defaults and environment".to_owned(),
                     |p| p.display().to_string()
                 )
             );
-            println!("{c:#?}");
+            let _ = writeln!(out, "{c:#?}");
             ExitCode::SUCCESS
         }
         Err(e) => {
@@ -130,13 +127,7 @@ fn init_logging(cfg: &Config) {
 /// `scalesmall run`.
 #[must_use]
 pub fn main(args: &RunArgs) -> ExitCode {
-    let flags = match overrides(args) {
-        Ok(f) => f,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(2);
-        }
-    };
+    let flags = overrides(args);
     let cfg = match Config::load(args.config.as_deref(), &env, &flags) {
         Ok(c) => c,
         Err(e) => {
@@ -347,33 +338,19 @@ async fn serve(cfg: Config, reload: Reload) -> Result<(), NodeError> {
     }
 
     let nic = iface::pick(cfg.interface.as_deref())?;
-    let advertise: Vec<IpAddr> = if cfg.advertise.is_empty() {
-        nic.addrs.iter().copied().filter(|a| a.is_ipv4()).collect()
-    } else {
-        cfg.advertise.clone()
-    };
-    let first = advertise
-        .first()
-        .copied()
-        .unwrap_or_else(|| unspecified_like(IpAddr::from([0, 0, 0, 0])));
-    let local = SocketAddr::new(first, cfg.port);
-    let mc = match (cfg.multicast, nic.ipv4()) {
-        (true, Some(v4)) => Some(MulticastSpec {
-            group: cfg.multicast_group,
-            port: cfg.multicast_port.unwrap_or(cfg.port),
-            iface: v4,
-            ttl: cfg.multicast_ttl,
-            loop_back: cfg.multicast_loop,
-        }),
-        (true, None) => {
-            warn!(interface = %nic.name, "the interface has no IPv4 address: multicast is off, seeds only");
-            None
-        }
-        (false, _) => None,
-    };
-    let udp = udp::bind(local, mc)?;
-    let local = udp.local;
-    let listener = tcp::listen(local)?;
+    let net = netplan::plan(&cfg, &nic);
+    for w in &net.warnings {
+        warn!(interface = %nic.name, "{w}");
+    }
+    let mc = net.multicast;
+    let udp = udp::bind(&net.listen, mc, &cfg.peers)?;
+    let listener = tcp::listen(&net.listen)?;
+    let local =
+        udp.local.first().copied().unwrap_or_else(|| {
+            SocketAddr::new(IpAddr::V4(core::net::Ipv4Addr::UNSPECIFIED), cfg.port)
+        });
+    let listening: Vec<String> = udp.local.iter().map(ToString::to_string).collect();
+    let advertise = net.advertise;
 
     let mut pcfg = cfg.protocol();
     pcfg.multicast = mc.is_some();
@@ -434,17 +411,18 @@ async fn serve(cfg: Config, reload: Reload) -> Result<(), NodeError> {
     // a reason to stop.
     let _ = writeln!(
         std::io::stdout().lock(),
-        "scalesmall {} node {id} incarnation {incarnation} listening udp+tcp {local}{} on {}, data {}, control {}{http_note}",
+        "scalesmall {} node {id} incarnation {incarnation} listening udp+tcp {}{} on {}, data {}, control {}{http_note}",
         env!("CARGO_PKG_VERSION"),
+        listening.join(" "),
         mc.map_or_else(
             || " (no multicast)".to_owned(),
-            |m| format!(" multicast {}:{}", m.group, m.port)
+            |m| format!(" multicast {}", m.addr())
         ),
         nic.name,
         cfg.data_dir.display(),
         socket.display(),
     );
-    info!(node = %id, incarnation, listen = %local, "started");
+    info!(node = %id, incarnation, listen = %listening.join(" "), "started");
 
     let io = Io { udp, listener };
     let stopped = stop.clone();

@@ -57,15 +57,30 @@ pub fn prometheus(m: &Metrics) -> String {
     family(
         "peers",
         "gauge",
-        "Peers known: all, heard in the last 30 s, reachable by multicast.",
+        "Peers known, by liveness in this node's view (disjoint: they sum to the peers known).",
         &[
-            ("{state=\"known\"}".into(), m.peers.to_string()),
-            ("{state=\"recent\"}".into(), m.peers_recent.to_string()),
-            (
-                "{state=\"multicast\"}".into(),
-                m.peers_multicast.to_string(),
-            ),
+            ("{state=\"alive\"}".into(), m.peers_alive.to_string()),
+            ("{state=\"suspect\"}".into(), m.peers_suspect.to_string()),
+            ("{state=\"down\"}".into(), m.peers_down.to_string()),
         ],
+    );
+    family(
+        "peers_recent",
+        "gauge",
+        "Peers heard in the last 30 s (the converged window).",
+        &one(m.peers_recent.to_string()),
+    );
+    family(
+        "peers_multicast",
+        "gauge",
+        "Peers whose multicast reached this node in the last 30 s.",
+        &one(m.peers_multicast.to_string()),
+    );
+    family(
+        "islands_unreachable",
+        "gauge",
+        "Multicast islands all of whose known peers this node holds down: a split (one peer down is a dead board).",
+        &one(m.islands_unreachable.to_string()),
     );
     family(
         "groups",
@@ -116,6 +131,12 @@ pub fn prometheus(m: &Metrics) -> String {
         &one(m.relays.to_string()),
     );
     family(
+        "reconnects_total",
+        "counter",
+        "Contacts sent by reconnect (seeds, unreachable islands, down members).",
+        &one(m.reconnects.to_string()),
+    );
+    family(
         "protocol_inputs_total",
         "counter",
         "Inputs handled by the protocol.",
@@ -152,7 +173,28 @@ mod tests {
         m.frames_in.insert("announce".into(), 3);
         m.drops.insert("auth_failed".into(), 1);
         m.converged = true;
+        m.peers_alive = 3;
+        m.peers_down = 1;
+        m.peers_recent = 3;
+        m.peers_multicast = 2;
+        m.islands_unreachable = 1;
+        m.reconnects = 7;
         let t = prometheus(&m);
+        assert!(t.contains("scalesmall_peers{state=\"alive\"} 3\n"));
+        assert!(t.contains("scalesmall_peers{state=\"suspect\"} 0\n"));
+        assert!(t.contains("scalesmall_peers{state=\"down\"} 1\n"));
+        assert!(
+            !t.contains("state=\"known\""),
+            "the peers family is disjoint"
+        );
+        assert!(t.contains("# TYPE scalesmall_peers_recent gauge\nscalesmall_peers_recent 3\n"));
+        assert!(t.contains("scalesmall_peers_multicast 2\n"));
+        assert!(t.contains(
+            "# TYPE scalesmall_reconnects_total counter\nscalesmall_reconnects_total 7\n"
+        ));
+        assert!(t.contains(
+            "# TYPE scalesmall_islands_unreachable gauge\nscalesmall_islands_unreachable 1\n"
+        ));
         assert!(t.contains("# TYPE scalesmall_frames_in_total counter"));
         assert!(t.contains("scalesmall_frames_in_total{kind=\"announce\"} 3"));
         assert!(t.contains("scalesmall_drops_total{reason=\"auth_failed\"} 1"));

@@ -285,8 +285,12 @@ pub struct Status {
     pub incarnation: u64,
     /// The own clock.
     pub clock: u64,
-    /// Where it listens (UDP and TCP).
+    /// Where it listens (UDP and TCP): the first of `addrs`.
     pub listen: String,
+    /// The addresses it advertises, IPv4 first (peers reach it at the
+    /// first); by default, the ones it listens on.
+    #[serde(default)]
+    pub addrs: Vec<String>,
     /// The data dir.
     pub data_dir: String,
     /// The cluster name.
@@ -299,6 +303,21 @@ pub struct Status {
     pub peers: usize,
     /// Peers heard within the converged window (30 s).
     pub peers_recent: usize,
+    /// Peers known, by liveness in this node's view: alive, suspect and
+    /// down are disjoint and sum to `peers`.
+    #[serde(default)]
+    pub peers_alive: usize,
+    /// ... suspect (silent for a while, not yet down).
+    #[serde(default)]
+    pub peers_suspect: usize,
+    /// ... down.
+    #[serde(default)]
+    pub peers_down: usize,
+    /// Multicast islands all of whose known peers this node holds down:
+    /// a split (or every board of the island off), where one peer down is
+    /// a dead board. Never this node's own island; 0 without multicast.
+    #[serde(default)]
+    pub unreachable_islands: usize,
     /// No peer heard recently announces a different group state, and, if
     /// the node has seeds (other than itself), it has heard a peer within
     /// the window.
@@ -394,10 +413,24 @@ pub struct Metrics {
     pub bytes_out: u64,
     /// Peers known.
     pub peers: u64,
-    /// Peers whose multicast reaches us.
+    /// Peers whose multicast reached us in the last 30 s.
     pub peers_multicast: u64,
     /// Peers heard from in the last 30 s.
     pub peers_recent: u64,
+    /// Peers alive in this node's view (with suspect and down: disjoint,
+    /// summing to `peers`).
+    #[serde(default)]
+    pub peers_alive: u64,
+    /// Peers suspect.
+    #[serde(default)]
+    pub peers_suspect: u64,
+    /// Peers down.
+    #[serde(default)]
+    pub peers_down: u64,
+    /// Multicast islands all of whose known peers are down (as
+    /// [`Status::unreachable_islands`]).
+    #[serde(default)]
+    pub islands_unreachable: u64,
     /// Groups known.
     pub groups: u64,
     /// Items held, all groups.
@@ -416,6 +449,10 @@ pub struct Metrics {
     /// how far members find each other).
     #[serde(default)]
     pub relays: u64,
+    /// Contacts sent by reconnect (seeds, unreachable islands, down
+    /// members): the cost of never giving up on a split.
+    #[serde(default)]
+    pub reconnects: u64,
     /// Inputs handled by the protocol (datagrams, frames, timers, requests).
     pub inputs: u64,
     /// Seconds spent in the protocol handling them (merges included).
@@ -430,7 +467,7 @@ pub struct Metrics {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WatchEvent {
     /// What happened: `watching` (first, once subscribed), `changed`,
-    /// `peer_discovered`, `own_ahead`, `key_mismatch`.
+    /// `peer_discovered`, `peer_moved`, `own_ahead`, `key_mismatch`.
     pub event: String,
     /// The group, for `changed`.
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -6,7 +6,7 @@
 //! came from (file and key, variable, or flag), what was wrong and what is
 //! allowed. Unknown keys in the file are errors (a typo must not be ignored).
 
-use core::net::{IpAddr, Ipv4Addr, SocketAddr};
+use core::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
@@ -22,6 +22,11 @@ pub const DEFAULT_CONFIG: &str = "/etc/scalesmall/scalesmall.toml";
 pub const DEFAULT_PORT: u16 = 29999;
 /// The default multicast group (administratively scoped, RFC 2365).
 pub const DEFAULT_GROUP: Ipv4Addr = Ipv4Addr::new(239, 255, 77, 77);
+/// The default IPv6 multicast group, used on an interface without IPv4:
+/// link-local scope (`ff02::`, never routed), group id `77:77` like the
+/// IPv4 group's last bytes (RFC 4291; clear of the well-known and
+/// solicited-node groups).
+pub const DEFAULT_GROUP_V6: Ipv6Addr = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0x77, 0x77);
 
 /// How logs are written.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -106,8 +111,10 @@ pub struct Config {
     pub peers: Vec<SocketAddr>,
     /// Whether to use multicast.
     pub multicast: bool,
-    /// The multicast group.
+    /// The IPv4 multicast group (when the interface has IPv4).
     pub multicast_group: Ipv4Addr,
+    /// The IPv6 multicast group (when the interface has no IPv4).
+    pub multicast_group_v6: Ipv6Addr,
     /// Multicast TTL (1: the LAN).
     pub multicast_ttl: u32,
     /// Receive our own multicast (tests only).
@@ -258,6 +265,7 @@ struct NodeSection {
     peers: Option<Vec<String>>,
     multicast: Option<bool>,
     multicast_group: Option<String>,
+    multicast_group_v6: Option<String>,
     multicast_ttl: Option<i64>,
     multicast_loop: Option<bool>,
     multicast_port: Option<i64>,
@@ -328,21 +336,29 @@ fn u16_field(origin: &str, key: &str, v: i64) -> Result<u16, ConfigError> {
     u16::try_from(v).map_err(|_| invalid(origin, key, v, "must be 0..=65535"))
 }
 
-fn peer(origin: &str, key: &str, s: &str) -> Result<SocketAddr, ConfigError> {
-    s.trim().parse::<SocketAddr>().or_else(|_| {
-        s.trim()
-            .parse::<IpAddr>()
+/// What a seed address must look like (config, environment and `--peer`).
+pub const PEER_FORMAT: &str = "must be an IP address with an optional port, like 10.1.0.5:29999 or \
+     [fd00::5]:29999 (static binaries cannot resolve host names beyond /etc/hosts)";
+
+/// A seed address: `IP:PORT`, `[IPv6]:PORT`, or an IP alone (the default
+/// port); `None` if it is neither.
+#[must_use]
+pub fn parse_peer(s: &str) -> Option<SocketAddr> {
+    let s = s.trim();
+    s.parse::<SocketAddr>().ok().or_else(|| {
+        // `fd00::5` and `[fd00::5]` without a port.
+        let bare = s
+            .strip_prefix('[')
+            .and_then(|r| r.strip_suffix(']'))
+            .unwrap_or(s);
+        bare.parse::<IpAddr>()
+            .ok()
             .map(|ip| SocketAddr::new(ip, DEFAULT_PORT))
-            .map_err(|_| {
-                invalid(
-                    origin,
-                    key,
-                    s,
-                    "must be an IP address with an optional port, like 10.1.0.5:29999 or \
-                     [fd00::5]:29999 (static binaries cannot resolve host names beyond /etc/hosts)",
-                )
-            })
     })
+}
+
+fn peer(origin: &str, key: &str, s: &str) -> Result<SocketAddr, ConfigError> {
+    parse_peer(s).ok_or_else(|| invalid(origin, key, s, PEER_FORMAT))
 }
 
 fn truthy(origin: &str, key: &str, s: &str) -> Result<bool, ConfigError> {
@@ -353,18 +369,24 @@ fn truthy(origin: &str, key: &str, s: &str) -> Result<bool, ConfigError> {
     }
 }
 
-fn http_addr(origin: &str, key: &str, s: &str) -> Result<Option<SocketAddr>, ConfigError> {
-    if s.trim().is_empty() || s.trim() == "off" {
-        return Ok(None);
+/// What an HTTP listen address must look like (config, environment and
+/// `--http`).
+pub const HTTP_FORMAT: &str = "must be ADDR:PORT like 127.0.0.1:29980 (0.0.0.0:29980 only on a trusted LAN), \
+     or empty or `off` for off";
+
+/// An HTTP listen address: `Some(None)` for off (empty or `off`),
+/// `None` if it is not one.
+#[must_use]
+pub fn parse_http(s: &str) -> Option<Option<SocketAddr>> {
+    let s = s.trim();
+    if s.is_empty() || s == "off" {
+        return Some(None);
     }
-    s.trim().parse::<SocketAddr>().map(Some).map_err(|_| {
-        invalid(
-            origin,
-            key,
-            s,
-            "must be ADDR:PORT like 127.0.0.1:29980 (0.0.0.0:29980 only on a trusted LAN), or empty for off",
-        )
-    })
+    s.parse::<SocketAddr>().ok().map(Some)
+}
+
+fn http_addr(origin: &str, key: &str, s: &str) -> Result<Option<SocketAddr>, ConfigError> {
+    parse_http(s).ok_or_else(|| invalid(origin, key, s, HTTP_FORMAT))
 }
 
 /// Whether `dir` accepts a new file (or, if it does not exist yet, its
@@ -496,6 +518,21 @@ impl Config {
                         )
                     })?,
                 None => DEFAULT_GROUP,
+            },
+            multicast_group_v6: match &n.multicast_group_v6 {
+                Some(s) => s
+                    .parse::<Ipv6Addr>()
+                    .ok()
+                    .filter(Ipv6Addr::is_multicast)
+                    .ok_or_else(|| {
+                        invalid(
+                            o,
+                            "node.multicast_group_v6",
+                            s,
+                            "must be an IPv6 multicast address, preferably link-local scope (ff02::/16)",
+                        )
+                    })?,
+                None => DEFAULT_GROUP_V6,
             },
             multicast_ttl: match n.multicast_ttl {
                 Some(v) => u32::try_from(v)
@@ -933,6 +970,7 @@ mod tests {
         assert_eq!(c.port, 29999);
         assert!(c.multicast);
         assert_eq!(c.multicast_group, DEFAULT_GROUP);
+        assert_eq!(c.multicast_group_v6.to_string(), "ff02::77:77");
         assert_eq!(c.data_dir, PathBuf::from("/tmp/x"));
     }
 
@@ -1196,6 +1234,10 @@ mod tests {
                 "must be an IP address",
             ),
             ("[node]\nmulticast_group = \"10.0.0.1\"\n", "IPv4 multicast"),
+            (
+                "[node]\nmulticast_group_v6 = \"fd00::1\"\n",
+                "node.multicast_group_v6 = \"fd00::1\": must be an IPv6 multicast address",
+            ),
             (
                 "[[groups]]\nname = \"g\"\nclaims = [{ range = \"9..1\" }]\n",
                 "START <= END",

@@ -18,7 +18,7 @@ use std::future::Future;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use tokio::net::{TcpListener, UdpSocket};
+use tokio::net::UdpSocket;
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio_util::task::TaskTracker;
 use tracing::{debug, info, warn};
@@ -38,6 +38,7 @@ use super::error::NodeError;
 use super::store::{Store, StoreError};
 use super::tcp::{self, ConnMsg};
 use super::udp::UdpSockets;
+use super::unicast::Unicast;
 
 /// How recent a peer's announce must be to count for `converged` (ms).
 const CONVERGED_WINDOW: u64 = 30_000;
@@ -112,8 +113,8 @@ pub struct Driver {
 pub struct Io {
     /// UDP.
     pub udp: UdpSockets,
-    /// TCP listener.
-    pub listener: TcpListener,
+    /// TCP listeners.
+    pub listener: tcp::Listeners,
 }
 
 impl Driver {
@@ -453,7 +454,7 @@ impl Driver {
     }
 
     /// The shutdown sequence after the signal.
-    async fn stop(&mut self, unicast: &UdpSocket) -> Result<(), NodeError> {
+    async fn stop(&mut self, unicast: &Unicast) -> Result<(), NodeError> {
         self.stopping = true;
         let now = self.clock.now();
         if self.info.leave_on_exit {
@@ -476,7 +477,7 @@ impl Driver {
     /// briefly, for their tasks to flush.
     async fn drain(
         &mut self,
-        unicast: &UdpSocket,
+        unicast: &Unicast,
         conn_rx: &mut mpsc::Receiver<ConnMsg>,
     ) -> Result<(), NodeError> {
         let deadline = tokio::time::Instant::now() + DRAIN;
@@ -571,7 +572,7 @@ impl Driver {
 
     /// Persist, transmit, events: after every input. Returns the store's
     /// error if own state was refused (what was held is undone or sent).
-    async fn pump(&mut self, unicast: &UdpSocket) -> Result<(), StoreError> {
+    async fn pump(&mut self, unicast: &Unicast) -> Result<(), StoreError> {
         let now = self.clock.now();
         let stored = self.persist(now);
         while let Some(t) = self.chatter.poll_transmit() {
@@ -635,6 +636,16 @@ impl Driver {
                 info!(peer = %id, addr = %addr, "peer discovered");
                 WatchEvent {
                     event: "peer_discovered".into(),
+                    group: None,
+                    node: Some(id.to_string()),
+                    addr: Some(addr.to_string()),
+                    at_ms: now.0,
+                }
+            }
+            Event::PeerMoved { id, addr } => {
+                info!(peer = %id, addr = %addr, "peer moved to a new address");
+                WatchEvent {
+                    event: "peer_moved".into(),
                     group: None,
                     node: Some(id.to_string()),
                     addr: Some(addr.to_string()),
@@ -757,7 +768,7 @@ impl Driver {
         let _ = self.events.send(ev);
     }
 
-    async fn answer(&mut self, req: Request, unicast: &UdpSocket) -> Reply {
+    async fn answer(&mut self, req: Request, unicast: &Unicast) -> Reply {
         if req.is_write() && self.stopping {
             return refused("the node is shutting down");
         }
@@ -875,6 +886,7 @@ impl Driver {
     fn metrics(&self, now: Millis) -> Metrics {
         let c = &self.chatter;
         let st = c.stats();
+        let states = c.peer_states();
         let names = |m: &BTreeMap<&'static str, u64>| {
             m.iter().map(|(k, v)| ((*k).to_owned(), *v)).collect()
         };
@@ -909,6 +921,10 @@ impl Driver {
                 })
                 .count() as u64,
             peers_recent: self.peers_recent(now) as u64,
+            peers_alive: states.alive as u64,
+            peers_suspect: states.suspect as u64,
+            peers_down: states.down as u64,
+            islands_unreachable: c.unreachable_islands(now) as u64,
             groups: c.groups().len() as u64,
             items: c
                 .db()
@@ -922,6 +938,7 @@ impl Driver {
             news: st.news,
             own_writes: st.own_writes,
             relays: st.relays,
+            reconnects: st.reconnects,
             inputs: self.inputs,
             input_seconds: self.input_seconds,
             connections: c.conn_count() as u64,
@@ -961,6 +978,7 @@ impl Driver {
     fn status(&self, now: Millis) -> Status {
         let c = &self.chatter;
         let st = c.stats();
+        let states = c.peer_states();
         Status {
             id: c.identity().id.to_string(),
             version: env!("CARGO_PKG_VERSION").to_owned(),
@@ -968,12 +986,17 @@ impl Driver {
             incarnation: c.identity().incarnation,
             clock: c.db().clock(),
             listen: self.info.listen.to_string(),
+            addrs: c.identity().addrs.iter().map(ToString::to_string).collect(),
             data_dir: self.info.data_dir.display().to_string(),
             cluster: self.info.cluster.clone(),
             groups: c.groups().iter().map(ToString::to_string).collect(),
             my_groups: c.db().my_groups().map(ToString::to_string).collect(),
             peers: c.peers().len(),
             peers_recent: self.peers_recent(now),
+            peers_alive: states.alive,
+            peers_suspect: states.suspect,
+            peers_down: states.down,
+            unreachable_islands: c.unreachable_islands(now),
             converged: self.converged(now),
             representative: c.is_representative(now),
             insecure: self.info.insecure,

@@ -1,7 +1,7 @@
 //! The node: the thin tokio shell that runs the Chatter protocol on real
 //! sockets, timers and files.
 //!
-//! It owns sockets ([`udp`], [`tcp`]), the clock and OS randomness
+//! It owns sockets ([`udp`], [`unicast`], [`tcp`]), the clock and OS randomness
 //! ([`clock`]), the data dir ([`store`]), the configuration ([`config`]) and
 //! the keyring ([`keys`]), and feeds them to the protocol through
 //! [`driver::Driver`], which holds no protocol logic. Composition (config →
@@ -15,9 +15,11 @@ pub mod error;
 pub mod fs;
 pub mod iface;
 pub mod keys;
+pub mod netplan;
 pub mod store;
 pub mod tcp;
 pub mod udp;
+pub mod unicast;
 
 pub use driver::{Driver, NodeHandle};
 pub use error::NodeError;

@@ -1,9 +1,11 @@
-//! TCP for the distribution tree: the listener, and one task per connection
+//! TCP for the distribution tree: the listeners (one per address family the
+//! node listens on), and one task per connection
 //! that turns the byte stream into whole frames (never assuming one read is
 //! one frame) and writes length-prefixed frames. The tasks only move bytes;
 //! the protocol decides everything.
 
 use core::net::SocketAddr;
+use core::task::Poll;
 use std::time::Duration;
 
 use socket2::{Domain, Protocol, Socket, Type};
@@ -15,6 +17,7 @@ use crate::protocol::ConnId;
 use crate::wire::{FrameReader, length_prefix};
 
 use super::error::NodeError;
+use super::udp::Listen;
 
 /// What a connection task reports to the driver.
 #[derive(Debug)]
@@ -32,11 +35,41 @@ pub enum ConnMsg {
 /// Frames queued per connection before it counts as stuck.
 pub const QUEUE: usize = 64;
 
-/// Binds the listener.
+/// The TCP listeners: one per address the node listens on (one per
+/// family), accepted from as one.
+pub struct Listeners(Vec<TcpListener>);
+
+impl Listeners {
+    /// The next connection on any of them, and where it comes from.
+    ///
+    /// # Errors
+    /// The OS's accept error.
+    pub async fn accept(&self) -> std::io::Result<(TcpStream, SocketAddr)> {
+        std::future::poll_fn(|cx| {
+            for l in &self.0 {
+                if let Poll::Ready(r) = l.poll_accept(cx) {
+                    return Poll::Ready(r);
+                }
+            }
+            Poll::Pending
+        })
+        .await
+    }
+}
+
+/// Binds a listener on each address of `at`.
 ///
 /// # Errors
-/// [`NodeError::Socket`].
-pub fn listen(addr: SocketAddr) -> Result<TcpListener, NodeError> {
+/// [`NodeError::Socket`] naming the address that failed.
+pub fn listen(at: &[Listen]) -> Result<Listeners, NodeError> {
+    at.iter()
+        .map(|l| listen_one(*l))
+        .collect::<Result<_, _>>()
+        .map(Listeners)
+}
+
+fn listen_one(at: Listen) -> Result<TcpListener, NodeError> {
+    let addr = at.addr;
     let err = |what| move |source| NodeError::Socket { what, addr, source };
     let domain = if addr.is_ipv4() {
         Domain::IPV4
@@ -47,6 +80,13 @@ pub fn listen(addr: SocketAddr) -> Result<TcpListener, NodeError> {
         .map_err(err("open TCP socket for"))?;
     s.set_reuse_address(true)
         .map_err(err("set SO_REUSEADDR on"))?;
+    if addr.is_ipv6() {
+        s.set_only_v6(true).map_err(err("set IPV6_V6ONLY on"))?;
+        if at.freebind {
+            s.set_freebind_v6(true)
+                .map_err(err("set IPV6_FREEBIND on"))?;
+        }
+    }
     s.bind(&addr.into()).map_err(err("bind TCP"))?;
     s.listen(64).map_err(err("listen on"))?;
     s.set_nonblocking(true).map_err(err("configure TCP"))?;

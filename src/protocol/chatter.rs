@@ -75,9 +75,11 @@ use super::durability::{Durability, OwnState};
 use super::error::ProtocolError;
 use super::interest::Interest;
 use super::io::{Command, ConnEvent, ConnId, Event, Persist, Transmit, Via};
+use super::islands::Island;
 use super::liveness::{Detector, Probing, Relay, Transition};
-use super::peers::PeerTable;
+use super::peers::{PeerStates, PeerTable, usable_addr};
 use super::rate::{Buckets, Budget};
+use super::reconnect::{Backoff, Reach, Reconnect};
 use super::stats::{Sizes, Stats};
 use super::time::Millis;
 use super::tree;
@@ -169,6 +171,8 @@ pub struct Chatter {
     /// fingerprint (they have the leave), at least [`LINGER_MIN`], at most
     /// [`LINGER_MAX`].
     leaving: BTreeMap<GroupName, Millis>,
+    /// Contacts across a cut: seeds, unreachable islands, down members.
+    reconnect: Reconnect,
 }
 
 impl Chatter {
@@ -196,6 +200,14 @@ impl Chatter {
         let held = db.my_groups().cloned().collect();
         let policy_fp = cfg.auto.fingerprint();
         let gc_mark = (now, db.clock());
+        // Its own stream, so the rest of the node's randomness is as before.
+        let seed64 = u64::from_le_bytes(seed[..8].try_into().unwrap_or([0; 8]));
+        let reconnect = Reconnect::new(
+            cfg.reconnect_interval,
+            cfg.jitter_percent,
+            seed64 ^ 0x2ec0_22ec,
+            now,
+        );
         Ok(Self {
             seeds: cfg.seeds.clone(),
             seen: Seen::new(cfg.seen_capacity),
@@ -242,6 +254,7 @@ impl Chatter {
             held,
             far_syncs: 0,
             leaving: BTreeMap::new(),
+            reconnect,
             cfg,
         })
     }
@@ -289,6 +302,35 @@ impl Chatter {
     #[must_use]
     pub fn peers(&self) -> &PeerTable {
         &self.peers
+    }
+
+    /// How many known peers this node holds alive, suspect and down
+    /// (disjoint; they sum to the peers known).
+    #[must_use]
+    pub fn peer_states(&self) -> PeerStates {
+        self.reach(Millis::ZERO).peer_states()
+    }
+
+    /// The multicast islands this node knows of, as last observed, by id
+    /// ([`super::islands`]); none without multicast.
+    #[must_use]
+    pub fn islands(&self, now: Millis) -> Vec<Island> {
+        self.reach(now).islands(now)
+    }
+
+    /// Where reconnect stands with a down member: its next contact step
+    /// and the wait after it.
+    #[must_use]
+    pub fn reconnect_backoff(&self, id: NodeId) -> Option<Backoff> {
+        self.reconnect.backoff(id)
+    }
+
+    /// How many multicast islands this node holds down as a whole (every
+    /// known peer of them down; never its own): a split, where one peer
+    /// down is a dead board.
+    #[must_use]
+    pub fn unreachable_islands(&self, now: Millis) -> usize {
+        self.islands(now).iter().filter(|i| i.unreachable()).count()
     }
 
     /// Counters: frames and bytes by kind, drops by reason.
@@ -408,6 +450,7 @@ impl Chatter {
             .next_far_sync
             .min(self.next_rep_sync)
             .min(self.detector.next_deadline())
+            .min(self.reconnect.next_deadline())
             .min(self.next_expiry());
         if self.cfg.multicast {
             next = next.min(self.next_announce);
@@ -719,6 +762,7 @@ impl Chatter {
     /// Timers: announces, far syncs, overdue pulls, idle connections.
     pub fn handle_timeout(&mut self, now: Millis) {
         self.probe(now);
+        self.reconnect(now);
         self.expire_dead(now);
         self.gc_period(now);
         self.finish_leaving(now);
@@ -863,24 +907,34 @@ impl Chatter {
         if src.via == Via::Multicast {
             peer.last_multicast = Some(now);
         }
-        if peer.addr.is_none() && src.conn.is_none() {
-            // An announce says where its sender is (it may have been passed
-            // on by another node); otherwise the datagram's source.
-            peer.addr = Some(match &frame.payload {
-                wire::Payload::Announce(a) => a.addrs.first().copied().unwrap_or(src.addr),
-                _ => src.addr,
-            });
+        // Its address follows its own frames (`Peer::note_addr`): an
+        // announce says where it is, whoever passed it on; a replay-checked
+        // datagram from a restarted sender shows where it is now.
+        let frame_at = (frame.incarnation, frame.seq);
+        let moved = match &frame.payload {
+            wire::Payload::Announce(a) => usable_addr(&self.me.addrs, &a.addrs)
+                .is_some_and(|own| peer.note_addr(own, frame_at)),
+            p if src.conn.is_none() && p.kind().needs_freshness() => {
+                peer.note_source(src.addr, frame_at)
+            }
+            _ => false,
+        };
+        if src.conn.is_none() {
+            peer.note_hearsay(src.addr);
         }
         if new {
             let addr = peer.addr.unwrap_or(src.addr);
             self.events
                 .push_back(Event::PeerDiscovered { id: sender, addr });
+        } else if moved && let Some(addr) = peer.addr {
+            self.events.push_back(Event::PeerMoved { id: sender, addr });
+            self.moved(now, PeerRef { id: sender, addr });
         }
         if let Some(t) = self
             .detector
             .heard(sender, frame.incarnation, frame.seq, now)
         {
-            self.transition(t);
+            self.transition(now, t);
         }
         // An expired member heard first-hand in a fresh frame (an announce
         // or a probe, which passed the replay check; a delta may be an old
@@ -955,6 +1009,26 @@ impl Chatter {
         }
     }
 
+    /// `to` moved: connections we opened to its old address are closed,
+    /// what they had queued goes to the new one (the probe round and every
+    /// send read the address when they go out).
+    fn moved(&mut self, now: Millis, to: PeerRef) {
+        let stale: Vec<ConnId> = self
+            .conns
+            .iter()
+            .filter(|c| c.to.is_some_and(|t| t.id == to.id && t.addr != to.addr))
+            .map(|c| c.id)
+            .collect();
+        for conn in stale {
+            if let Some(c) = self.conns.remove(conn) {
+                self.transmits.push_back(Transmit::Close { conn });
+                for p in c.queue {
+                    self.send_pending(now, to, p);
+                }
+            }
+        }
+    }
+
     /// Liveness rumors piggybacked on a frame.
     ///
     /// A suspicion of this node is refuted at once, not only by piggyback:
@@ -970,7 +1044,7 @@ impl Chatter {
                     .detector
                     .about_me(r, self.me.id, self.me.incarnation, self.seq + 1);
             } else if let Some(t) = self.detector.rumor(r, now) {
-                self.transition(t);
+                self.transition(now, t);
             }
         }
         if refute && self.last_refutation.is_none_or(|t| now.since(t) >= 1_000) {
@@ -1034,7 +1108,8 @@ impl Chatter {
     }
 
     /// A peer's liveness changed.
-    fn transition(&mut self, t: Transition) {
+    fn transition(&mut self, now: Millis, t: Transition) {
+        self.reconnect.observe(now, t.id, t.state);
         self.auto.touch_all();
         self.events.push_back(Event::Liveness {
             id: t.id,
@@ -1071,7 +1146,7 @@ impl Chatter {
             if let Some(p) = self.detector.probing.take()
                 && let Some(t) = self.detector.suspect(p.target, p.sent, now)
             {
-                self.transition(t);
+                self.transition(now, t);
                 // Tell the suspect first (Lifeguard's buddy system): if it is
                 // alive and this path works again, it acks and refutes now
                 // instead of after the suspicion has spread.
@@ -1118,7 +1193,7 @@ impl Chatter {
                 now.plus(jittered(&mut self.rng, period, self.cfg.jitter_percent));
         }
         for t in self.detector.expire(now) {
-            self.transition(t);
+            self.transition(now, t);
         }
     }
 
@@ -1148,6 +1223,7 @@ impl Chatter {
             self.expired_at.remove(&id);
             self.db.clear_expired(id);
             self.detector.forget(id);
+            self.reconnect.forget(id);
             self.peers.remove(id);
         }
     }
@@ -1208,6 +1284,38 @@ impl Chatter {
         local
     }
 
+    /// Reconnect's contacts due now ([`super::reconnect`]): unicast
+    /// announces across a cut.
+    fn reconnect(&mut self, now: Millis) {
+        if now < self.reconnect.next_deadline() {
+            return;
+        }
+        let reach = Reach {
+            me: self.me.id,
+            peers: &self.peers,
+            detector: &self.detector,
+            seeds: &self.seeds,
+            multicast: self.cfg.multicast,
+            hears_ttl: self.hears_ttl(now),
+        };
+        for addr in self.reconnect.poll(now, &reach) {
+            self.stats.reconnects += 1;
+            self.send_announce(now, Some(addr));
+        }
+    }
+
+    /// What reconnect and the island getters need to know.
+    fn reach(&self, now: Millis) -> Reach<'_> {
+        Reach {
+            me: self.me.id,
+            peers: &self.peers,
+            detector: &self.detector,
+            seeds: &self.seeds,
+            multicast: self.cfg.multicast,
+            hears_ttl: self.hears_ttl(now),
+        }
+    }
+
     /// This node's view of a peer's liveness.
     #[must_use]
     pub fn liveness(&self, id: NodeId) -> Liveness {
@@ -1245,9 +1353,6 @@ impl Chatter {
             let Some(peer) = self.peers.get_mut(sender) else {
                 return;
             };
-            if let Some(addr) = a.addrs.first() {
-                peer.addr = Some(*addr);
-            }
             peer.max_version = a.max_version;
             if a.hears.entries.contains(&me) {
                 peer.hears_me = Some(now);
@@ -1313,9 +1418,7 @@ impl Chatter {
                 continue;
             }
             let (p, new) = self.peers.entry(h.id, now);
-            if p.addr.is_none() {
-                p.addr = Some(h.addr);
-            }
+            p.note_hearsay(h.addr);
             let was_rep = p.is_rep(now, rep_ttl);
             if k == 0 {
                 p.rep_at = Some(now);
@@ -1361,8 +1464,8 @@ impl Chatter {
                         .peers
                         .iter()
                         .any(|p| p.id != sender && p.addr == Some(src.addr));
-                let to = match a.addrs.first() {
-                    Some(own) if relayed => *own,
+                let to = match usable_addr(&self.me.addrs, &a.addrs) {
+                    Some(own) if relayed => own,
                     _ => self.reply_addr(sender, src),
                 };
                 self.send_announce(now, Some(to));

@@ -59,6 +59,12 @@ pub struct ProtocolConfig {
     pub pulls_per_sec: u64,
     /// Peers given by address (other subnets multicast cannot reach).
     pub seeds: Vec<SocketAddr>,
+    /// Reconnect (ms): every seed, and one address of every multicast
+    /// island this node holds down as a whole, is contacted at least this
+    /// often; a down member first after this long, then with a doubling
+    /// wait up to 5 minutes (about one contact per down member per wait,
+    /// cluster-wide). Default 10 s.
+    pub reconnect_interval: u64,
     /// The failure detector.
     pub liveness: super::liveness::DetectorConfig,
     /// A peer down for this long (ms, monotonic) is expired: its items
@@ -103,6 +109,7 @@ impl Default for ProtocolConfig {
             groups_window: 8,
             pulls_per_sec: 20,
             seeds: Vec::new(),
+            reconnect_interval: 10_000,
             liveness: super::liveness::DetectorConfig::default(),
             // A board announces a handful of ids at most (itself and up to
             // four island heads per announce).

@@ -171,6 +171,14 @@ pub enum Event {
         /// Its address.
         addr: SocketAddr,
     },
+    /// A known peer's address changed, on the evidence of its own newer
+    /// frame (a board renumbered, with or without a restart).
+    PeerMoved {
+        /// The node.
+        id: NodeId,
+        /// Its new address.
+        addr: SocketAddr,
+    },
     /// A peer holds our own writes at a clock above ours (a restored data
     /// dir): the clock jumped and our items were re-asserted.
     OwnAhead {

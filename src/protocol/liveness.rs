@@ -116,6 +116,10 @@ pub struct Detector {
     /// Probe order (reshuffled by the caller when exhausted).
     order: Vec<NodeId>,
     next_in_order: usize,
+    /// Peers to probe before the round goes on: others suspect them, but
+    /// this node holds a later frame of theirs, so their verdicts do not
+    /// apply here and only its own probe can (see [`Self::rumor`]).
+    verify: Vec<NodeId>,
     /// The current probe.
     pub probing: Option<Probing>,
     /// Pings sent on others' behalf, by the nonce we used.
@@ -126,6 +130,9 @@ pub struct Detector {
 
 /// Most relays remembered (a flood of ping-reqs cannot grow this).
 const MAX_RELAYS: usize = 256;
+
+/// Most peers waiting for a verifying probe (the oldest makes room).
+const MAX_VERIFY: usize = 16;
 
 impl Detector {
     /// A detector that sends its first probe at `start`.
@@ -138,6 +145,7 @@ impl Detector {
             rumors: BTreeMap::new(),
             order: Vec::new(),
             next_in_order: 0,
+            verify: Vec::new(),
             probing: None,
             relays: BTreeMap::new(),
         }
@@ -251,7 +259,8 @@ impl Detector {
             seq: v.seq,
             state: v.state,
         });
-        if current.is_some_and(|c| !r.supersedes(&c)) {
+        if let Some(c) = current.filter(|c| !r.supersedes(c)) {
+            self.verify_if_stale(r, c, now);
             return None;
         }
         let old = self.views.get(&r.id).copied();
@@ -295,6 +304,35 @@ impl Detector {
             state: r.state,
             restarted,
         })
+    }
+
+    /// A suspicion or down verdict about a peer this node holds alive at a
+    /// later frame of the same incarnation does not apply here (the other
+    /// observer may have missed that frame while we heard it); but the
+    /// peer may have died right after sending it, to us alone (an ack, a
+    /// far sync), and then no other observer's verdict ever applies here.
+    /// Unless a frame from it arrived within a probe period, it goes to the
+    /// front of the probe order: our own probe decides, within a period,
+    /// instead of whenever the round reaches it (up to two rounds, minutes
+    /// on a large cluster).
+    fn verify_if_stale(&mut self, r: Rumor, current: Rumor, now: Millis) {
+        let recent = self
+            .views
+            .get(&r.id)
+            .is_some_and(|v| now.since(v.heard_at) < self.cfg.probe_period);
+        if r.state == Liveness::Alive
+            || current.state != Liveness::Alive
+            || r.incarnation != current.incarnation
+            || recent
+            || self.verify.contains(&r.id)
+            || self.probing.is_some_and(|p| p.target == r.id)
+        {
+            return;
+        }
+        if self.verify.len() >= MAX_VERIFY {
+            self.verify.remove(0);
+        }
+        self.verify.push(r.id);
     }
 
     /// A rumor about this node: a suspicion or a down verdict is refuted
@@ -361,8 +399,9 @@ impl Detector {
     }
 
     /// The next peer to probe from `candidates` (sorted; peers with an
-    /// address that are not down), reshuffling with `shuffle` when a round
-    /// ends.
+    /// address that are not down): a peer waiting for a verifying probe
+    /// first, else the round's next, reshuffling with `shuffle` when a
+    /// round ends.
     pub fn next_target(
         &mut self,
         candidates: &[NodeId],
@@ -370,6 +409,12 @@ impl Detector {
     ) -> Option<NodeId> {
         if candidates.is_empty() {
             return None;
+        }
+        while !self.verify.is_empty() {
+            let id = self.verify.remove(0);
+            if candidates.binary_search(&id).is_ok() {
+                return Some(id);
+            }
         }
         if let Some(id) = self.next_in_round(candidates) {
             return Some(id);
@@ -694,6 +739,38 @@ mod tests {
         assert_eq!(out.len(), 3);
         assert_eq!((out[0].id, out[0].state), (id(5), Liveness::Suspect));
         assert!(out[1..].iter().all(|r| r.id != id(5)), "{out:?}");
+    }
+
+    #[test]
+    fn a_suspicion_older_than_our_evidence_makes_us_probe_it_next() {
+        // We hold frame 9 of node 1 (its last, sent to us alone before it
+        // died); others suspect it as of frame 5: their verdict does not
+        // apply here, so our own probe must decide, and soon.
+        let mut d = Detector::new(DetectorConfig::default(), Millis(0));
+        for i in 1..=5 {
+            d.heard(id(i), 1, 1, Millis(0));
+        }
+        d.heard(id(1), 1, 9, Millis(0));
+        let peers: Vec<NodeId> = (1..=5).map(id).collect();
+        // Round order puts node 1 last.
+        let last = |v: &mut Vec<NodeId>| v.rotate_left(1);
+        assert_eq!(d.next_target(&peers, last), Some(id(2)));
+        assert!(d.rumor(r(5, Liveness::Suspect), Millis(100)).is_none());
+        assert_eq!(d.state(id(1)), Liveness::Alive, "stale: not applied");
+        assert_eq!(
+            d.next_target(&peers, last),
+            Some(id(3)),
+            "heard within a probe period: no need"
+        );
+        assert!(d.rumor(r(6, Liveness::Down), Millis(5_000)).is_none());
+        assert!(d.rumor(r(6, Liveness::Down), Millis(5_001)).is_none());
+        assert_eq!(d.next_target(&peers, last), Some(id(1)), "verified first");
+        assert_eq!(d.next_target(&peers, last), Some(id(4)), "once");
+        // Unanswered: suspected, then down, by our own verdict.
+        assert!(d.suspect(id(1), Millis(5_100), Millis(7_100)).is_some());
+        let timeout = d.suspect_timeout();
+        assert_eq!(d.expire(Millis(7_100 + timeout)).len(), 1);
+        assert_eq!(d.state(id(1)), Liveness::Down);
     }
 
     #[test]

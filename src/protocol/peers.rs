@@ -43,6 +43,10 @@ pub struct Peer {
     pub id: NodeId,
     /// Where to reach it (UDP and TCP), if known.
     pub addr: Option<SocketAddr>,
+    /// The `(incarnation, seq)` of its own frame that gave [`Self::addr`]
+    /// (see [`Self::note_addr`]); `None` if another node named the address,
+    /// or it came from a frame that is not replay-checked.
+    pub addr_from: Option<(u64, u64)>,
     /// Its incarnation as last seen.
     pub incarnation: u64,
     /// Highest wire version it accepts (from its announces).
@@ -83,6 +87,7 @@ impl Peer {
         Self {
             id,
             addr: None,
+            addr_from: None,
             incarnation: 0,
             max_version: crate::wire::MIN_VERSION,
             last_heard: now,
@@ -97,6 +102,46 @@ impl Peer {
             rep_direct_at: None,
             rep_of: None,
             relayed_to: Vec::new(),
+        }
+    }
+
+    /// Adopts `addr`, the address its own frame at `frame` =
+    /// `(incarnation, seq)` gives (an announce's first address, whichever
+    /// path brought it), if that frame is newer than the one behind the
+    /// stored address: a board that moved (a new DHCP lease, with or
+    /// without a restart) is followed, newest incarnation first, and an
+    /// older frame arriving late (relayed, reordered) never takes it back.
+    /// An address another node named (`None` evidence) always gives way.
+    /// Returns whether the address changed.
+    pub fn note_addr(&mut self, addr: SocketAddr, frame: (u64, u64)) -> bool {
+        if self.addr_from.is_some_and(|f| frame <= f) {
+            return false;
+        }
+        self.addr_from = Some(frame);
+        let changed = self.addr != Some(addr);
+        self.addr = Some(addr);
+        changed
+    }
+
+    /// The source `src` of a replay-checked datagram it sent us itself (a
+    /// ping, ack or ping request) at `frame`: where it is, if `frame` is of
+    /// a newer incarnation than the stored address (it restarted somewhere
+    /// else and its announce has not arrived yet). Within one incarnation
+    /// only its announces move the address: a board with several addresses
+    /// may send from one it does not announce. Returns whether the address
+    /// changed.
+    pub fn note_source(&mut self, src: SocketAddr, frame: (u64, u64)) -> bool {
+        if self.addr.is_some() && self.addr_from.is_none_or(|f| frame.0 <= f.0) {
+            return false;
+        }
+        self.note_addr(src, frame)
+    }
+
+    /// An address for it named by another node (or from a frame that is
+    /// not replay-checked): kept only if none is known.
+    pub fn note_hearsay(&mut self, addr: SocketAddr) {
+        if self.addr.is_none() {
+            self.addr = Some(addr);
         }
     }
 
@@ -216,6 +261,52 @@ impl Peer {
     }
 }
 
+/// Which of a peer's announced addresses this node uses: the first of a
+/// family (IPv4, IPv6) this node has an address of itself (an IPv6-only
+/// node cannot send to a dual-stack peer's IPv4 address), else the first.
+#[must_use]
+pub fn usable_addr(mine: &[SocketAddr], theirs: &[SocketAddr]) -> Option<SocketAddr> {
+    theirs
+        .iter()
+        .find(|t| mine.iter().any(|m| m.is_ipv4() == t.is_ipv4()))
+        .or_else(|| theirs.first())
+        .copied()
+}
+
+/// How many known peers this node holds in each liveness state: disjoint,
+/// summing to the peers known (a peer never heard of by the detector, e.g.
+/// one named second-hand, counts as alive: innocent until suspected).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PeerStates {
+    /// Alive.
+    pub alive: usize,
+    /// Suspected, not refuted yet.
+    pub suspect: usize,
+    /// Down.
+    pub down: usize,
+}
+
+impl PeerStates {
+    /// Counts `states`.
+    pub fn count(states: impl Iterator<Item = crate::wire::Liveness>) -> Self {
+        let mut s = Self::default();
+        for state in states {
+            match state {
+                crate::wire::Liveness::Alive => s.alive += 1,
+                crate::wire::Liveness::Suspect => s.suspect += 1,
+                crate::wire::Liveness::Down => s.down += 1,
+            }
+        }
+        s
+    }
+
+    /// The peers known: `alive + suspect + down`.
+    #[must_use]
+    pub fn total(&self) -> usize {
+        self.alive + self.suspect + self.down
+    }
+}
+
 /// Every peer we know, by id, with `O(1)` uniform random picks.
 #[derive(Clone, Debug, Default)]
 pub struct PeerTable {
@@ -320,6 +411,23 @@ mod tests {
         let last = NodeId::from_u64(100 + MAX_HEARS as u64 + 9);
         assert!(p.hears(last, Millis(600), 100));
         assert!(!p.hears(last, Millis(10_000), 100));
+    }
+
+    #[test]
+    fn the_usable_address_is_of_a_family_we_have() {
+        let v4: SocketAddr = "10.0.0.1:1".parse().unwrap();
+        let v6: SocketAddr = "[fd00::1]:1".parse().unwrap();
+        let w4: SocketAddr = "10.0.0.2:1".parse().unwrap();
+        let w6: SocketAddr = "[fd00::2]:1".parse().unwrap();
+        assert_eq!(usable_addr(&[v6], &[w4, w6]), Some(w6));
+        assert_eq!(usable_addr(&[v4, v6], &[w4, w6]), Some(w4));
+        assert_eq!(
+            usable_addr(&[v4], &[w6]),
+            Some(w6),
+            "the first if none fits"
+        );
+        assert_eq!(usable_addr(&[], &[w6, w4]), Some(w6));
+        assert_eq!(usable_addr(&[v4], &[]), None);
     }
 
     #[test]

@@ -29,6 +29,9 @@ pub struct Stats {
     /// Far members' announces passed on to a member of our LAN that
     /// announced one of their groups differently.
     pub relays: u64,
+    /// Reconnect contacts sent (unicast announces to seeds, unreachable
+    /// islands and down members; `super::reconnect`).
+    pub reconnects: u64,
 }
 
 /// The sizes of a node's tables now.

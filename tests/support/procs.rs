@@ -54,7 +54,7 @@ pub fn free_port() -> u16 {
     panic!("no free port");
 }
 
-fn is_root() -> bool {
+pub fn is_root() -> bool {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
@@ -174,6 +174,7 @@ pub struct Node {
     /// A command the binary runs under (e.g. `nsenter` into a mount
     /// namespace), before its own path.
     wrap: Vec<String>,
+    banner: String,
 }
 
 impl Node {
@@ -238,9 +239,52 @@ impl Node {
             args,
             netns: env.netns.as_ref().map(|n| n.name.clone()),
             wrap: wrap.to_vec(),
+            banner: String::new(),
         };
         n.launch();
         n
+    }
+
+    /// Starts a node inside the network namespace `netns` (one the test
+    /// created) with no network flags but `extra`: only its data dir,
+    /// control socket, log format and the environment's key are given, so
+    /// it picks its interface, addresses, port and multicast as on a board.
+    /// Waits (up to 20 s) for its start banner.
+    pub fn start_bare(env: &Env, netns: &str, name: &str, extra: &[&str]) -> Node {
+        let dir = env.dir.join(name);
+        std::fs::create_dir_all(&dir).expect("node dir");
+        let socket = dir.join("control.sock");
+        let mut args: Vec<String> = vec![
+            "run".into(),
+            "--data-dir".into(),
+            dir.display().to_string(),
+            "--socket".into(),
+            socket.display().to_string(),
+            "--log-format".into(),
+            "compact".into(),
+            "--key-file".into(),
+            env.key.display().to_string(),
+        ];
+        args.extend(extra.iter().map(|s| (*s).to_owned()));
+        let mut n = Node {
+            child: None,
+            port: 29999,
+            dir: dir.clone(),
+            socket,
+            id: String::new(),
+            log: dir.join("node.log"),
+            args,
+            netns: Some(netns.to_owned()),
+            wrap: Vec::new(),
+            banner: String::new(),
+        };
+        n.launch();
+        n
+    }
+
+    /// The start banner's line, as the node printed it (set by `launch`).
+    pub fn banner(&self) -> &str {
+        &self.banner
     }
 
     fn launch(&mut self) {
@@ -277,6 +321,7 @@ impl Node {
             .recv_timeout(Duration::from_secs(20))
             .unwrap_or_else(|_| panic!("no start banner; log:\n{}", self.log_text()));
         assert!(banner.contains("listening"), "unexpected banner {banner:?}");
+        self.banner.clone_from(&banner);
         self.id = banner
             .split_whitespace()
             .skip_while(|w| *w != "node")
