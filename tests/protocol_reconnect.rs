@@ -432,3 +432,43 @@ fn a_leave_made_while_cut_off_from_every_member_reaches_them_after_the_heal() {
     lab.run_until(60_000, |l| !l.node(0).holds(&support::lab::g()))
         .expect("then the linger ends");
 }
+
+#[test]
+fn a_member_renumbered_while_running_tells_every_peer_at_once() {
+    // Subnets {0, 1} and {2, 3}. 1 gets a new address while it runs; its
+    // shell sees it and calls `set_addrs`: its LAN (multicast) and the far
+    // subnet (a unicast announce each) follow it at once.
+    let seeds = vec![vec![2], vec![2], vec![0], vec![0]];
+    let mut lab = Lab::new(&[0, 0, 1, 1], &cfg(), &seeds);
+    boot(&mut lab, 30_000);
+    let b = Lab::id(1);
+    let knows = |l: &Lab| {
+        [0, 2, 3]
+            .iter()
+            .filter(|i| l.node(**i).peers().get(b).is_some())
+            .copied()
+            .collect::<Vec<usize>>()
+    };
+    let before = knows(&lab);
+    assert!(before.contains(&0) && before.len() >= 2, "{before:?}");
+    lab.renumber(1, 0, 99);
+    let (now, new) = (lab.now, lab.addr(1));
+    if let Some(c) = lab.nodes[1].as_mut() {
+        c.set_addrs(now, vec![new]);
+    }
+    lab.settle();
+    for i in before {
+        assert_eq!(
+            lab.node(i).peers().get(b).and_then(|p| p.addr),
+            Some(new),
+            "node {i}"
+        );
+    }
+    // The same addresses again: nothing sent.
+    let since = lab.log.len();
+    if let Some(c) = lab.nodes[1].as_mut() {
+        c.set_addrs(now, vec![new]);
+    }
+    lab.settle();
+    assert_eq!(lab.log.len(), since);
+}

@@ -759,6 +759,37 @@ impl Chatter {
         }
     }
 
+    /// This node's addresses changed while it runs (a new DHCP lease): its
+    /// announces carry them from now on, and it tells every peer at once
+    /// (a multicast announce, and a unicast one to each known peer off its
+    /// LAN and each seed), so each follows it on the evidence of its own
+    /// newer frame (`Peer::note_addr`) instead of probing the old address
+    /// until the far syncs come round. Nothing happens if they are the
+    /// same. The shell calls it when it sees its interface's addresses
+    /// change.
+    pub fn set_addrs(&mut self, now: Millis, addrs: Vec<SocketAddr>) {
+        if addrs == self.me.addrs {
+            return;
+        }
+        self.me.addrs = addrs;
+        if self.cfg.multicast {
+            self.send_announce(now, None);
+        }
+        let ttl = self.hears_ttl(now);
+        let mut to: Vec<SocketAddr> = self
+            .peers
+            .iter()
+            .filter(|p| !self.is_local(p, now, ttl))
+            .filter_map(|p| p.addr)
+            .chain(self.seeds.iter().copied())
+            .collect();
+        to.sort_unstable();
+        to.dedup();
+        for addr in to {
+            self.send_announce(now, Some(addr));
+        }
+    }
+
     /// Timers: announces, far syncs, overdue pulls, idle connections.
     pub fn handle_timeout(&mut self, now: Millis) {
         self.probe(now);
