@@ -75,15 +75,15 @@ use super::durability::{Durability, OwnState};
 use super::error::ProtocolError;
 use super::interest::Interest;
 use super::io::{Command, ConnEvent, ConnId, Event, Persist, Transmit, Via};
-use super::islands::Island;
 use super::liveness::{Detector, Probing, Relay, Transition};
-use super::peers::{PeerStates, PeerTable, usable_addr};
+use super::peers::{PeerTable, usable_addr};
 use super::rate::{Buckets, Budget};
-use super::reconnect::{Backoff, Reach, Reconnect};
+use super::reconnect::Reconnect;
 use super::stats::{Sizes, Stats};
 use super::time::Millis;
 use super::tree;
 
+mod reach;
 mod rollback;
 
 /// Who this node is in this run.
@@ -302,35 +302,6 @@ impl Chatter {
     #[must_use]
     pub fn peers(&self) -> &PeerTable {
         &self.peers
-    }
-
-    /// How many known peers this node holds alive, suspect and down
-    /// (disjoint; they sum to the peers known).
-    #[must_use]
-    pub fn peer_states(&self) -> PeerStates {
-        self.reach(Millis::ZERO).peer_states()
-    }
-
-    /// The multicast islands this node knows of, as last observed, by id
-    /// ([`super::islands`]); none without multicast.
-    #[must_use]
-    pub fn islands(&self, now: Millis) -> Vec<Island> {
-        self.reach(now).islands(now)
-    }
-
-    /// Where reconnect stands with a down member: its next contact step
-    /// and the wait after it.
-    #[must_use]
-    pub fn reconnect_backoff(&self, id: NodeId) -> Option<Backoff> {
-        self.reconnect.backoff(id)
-    }
-
-    /// How many multicast islands this node holds down as a whole (every
-    /// known peer of them down; never its own): a split, where one peer
-    /// down is a dead board.
-    #[must_use]
-    pub fn unreachable_islands(&self, now: Millis) -> usize {
-        self.islands(now).iter().filter(|i| i.unreachable()).count()
     }
 
     /// Counters: frames and bytes by kind, drops by reason.
@@ -759,37 +730,6 @@ impl Chatter {
         }
     }
 
-    /// This node's addresses changed while it runs (a new DHCP lease): its
-    /// announces carry them from now on, and it tells every peer at once
-    /// (a multicast announce, and a unicast one to each known peer off its
-    /// LAN and each seed), so each follows it on the evidence of its own
-    /// newer frame (`Peer::note_addr`) instead of probing the old address
-    /// until the far syncs come round. Nothing happens if they are the
-    /// same. The shell calls it when it sees its interface's addresses
-    /// change.
-    pub fn set_addrs(&mut self, now: Millis, addrs: Vec<SocketAddr>) {
-        if addrs == self.me.addrs {
-            return;
-        }
-        self.me.addrs = addrs;
-        if self.cfg.multicast {
-            self.send_announce(now, None);
-        }
-        let ttl = self.hears_ttl(now);
-        let mut to: Vec<SocketAddr> = self
-            .peers
-            .iter()
-            .filter(|p| !self.is_local(p, now, ttl))
-            .filter_map(|p| p.addr)
-            .chain(self.seeds.iter().copied())
-            .collect();
-        to.sort_unstable();
-        to.dedup();
-        for addr in to {
-            self.send_announce(now, Some(addr));
-        }
-    }
-
     /// Timers: announces, far syncs, overdue pulls, idle connections.
     pub fn handle_timeout(&mut self, now: Millis) {
         self.probe(now);
@@ -1036,26 +976,6 @@ impl Chatter {
                 };
                 let v = self.version_for(req.target.id);
                 self.send_datagram(now, Some(req.target.addr), wire::Payload::Ping(ping), v);
-            }
-        }
-    }
-
-    /// `to` moved: connections we opened to its old address are closed,
-    /// what they had queued goes to the new one (the probe round and every
-    /// send read the address when they go out).
-    fn moved(&mut self, now: Millis, to: PeerRef) {
-        let stale: Vec<ConnId> = self
-            .conns
-            .iter()
-            .filter(|c| c.to.is_some_and(|t| t.id == to.id && t.addr != to.addr))
-            .map(|c| c.id)
-            .collect();
-        for conn in stale {
-            if let Some(c) = self.conns.remove(conn) {
-                self.transmits.push_back(Transmit::Close { conn });
-                for p in c.queue {
-                    self.send_pending(now, to, p);
-                }
             }
         }
     }
@@ -1313,38 +1233,6 @@ impl Chatter {
         local.extend(far);
         local.truncate(want);
         local
-    }
-
-    /// Reconnect's contacts due now ([`super::reconnect`]): unicast
-    /// announces across a cut.
-    fn reconnect(&mut self, now: Millis) {
-        if now < self.reconnect.next_deadline() {
-            return;
-        }
-        let reach = Reach {
-            me: self.me.id,
-            peers: &self.peers,
-            detector: &self.detector,
-            seeds: &self.seeds,
-            multicast: self.cfg.multicast,
-            hears_ttl: self.hears_ttl(now),
-        };
-        for addr in self.reconnect.poll(now, &reach) {
-            self.stats.reconnects += 1;
-            self.send_announce(now, Some(addr));
-        }
-    }
-
-    /// What reconnect and the island getters need to know.
-    fn reach(&self, now: Millis) -> Reach<'_> {
-        Reach {
-            me: self.me.id,
-            peers: &self.peers,
-            detector: &self.detector,
-            seeds: &self.seeds,
-            multicast: self.cfg.multicast,
-            hears_ttl: self.hears_ttl(now),
-        }
     }
 
     /// This node's view of a peer's liveness.
