@@ -472,3 +472,39 @@ fn a_member_renumbered_while_running_tells_every_peer_at_once() {
     lab.settle();
     assert_eq!(lab.log.len(), since);
 }
+
+#[test]
+fn a_helper_introduces_a_board_that_restarted_elsewhere_to_a_peer_holding_its_old_address() {
+    // Subnets {0, 3} and {1, 2}. 2 restarts at a new address, seeded with
+    // 1 only: 3 learns of its new incarnation second-hand and keeps its old
+    // address. 3's probe of the old address fails; the helpers it asks
+    // hold the new one first-hand, ping 2 there (3 does not suspect it)
+    // and ask 2 to ping 3, which follows it there.
+    let seeds = vec![vec![1], vec![0], vec![0], vec![2]];
+    let mut lab = Lab::new(&[0, 1, 1, 0], &cfg(), &seeds);
+    boot(&mut lab, 30_000);
+    let b = Lab::id(2);
+    let old = lab.addr(2);
+    assert_eq!(lab.node(3).peers().get(b).and_then(|p| p.addr), Some(old));
+    lab.stop(2);
+    lab.renumber(2, 1, 77);
+    lab.start_with(2, vec![lab.addr(1)]);
+    let new = lab.addr(2);
+    let took = lab.run_until(60_000, |l| {
+        l.node(3).peers().get(b).and_then(|p| p.addr) == Some(new)
+    });
+    assert!(took.is_some(), "3 follows 2 to its new address");
+    let introduced: u64 = (0..4)
+        .filter(|i| lab.nodes[*i].is_some())
+        .map(|i| lab.node(i).stats().introductions)
+        .sum();
+    // The first probe round that reaches 2 does it (other paths take
+    // longer: 2's own far syncs and probes reach 3 only once 2 learns of
+    // it).
+    assert!(
+        introduced >= 1 && took.is_some_and(|t| t <= 10_000),
+        "followed after {took:?}, {introduced} introductions"
+    );
+    lab.run_for(60_000);
+    assert_eq!(lab.node(3).liveness(b), Liveness::Alive);
+}

@@ -75,7 +75,7 @@ use super::durability::{Durability, OwnState};
 use super::error::ProtocolError;
 use super::interest::Interest;
 use super::io::{Command, ConnEvent, ConnId, Event, Persist, Transmit, Via};
-use super::liveness::{Detector, Probing, Relay, Transition};
+use super::liveness::{Detector, Probing, Transition};
 use super::peers::{PeerTable, usable_addr};
 use super::rate::{Buckets, Budget};
 use super::reconnect::Reconnect;
@@ -960,22 +960,7 @@ impl Chatter {
                     self.stats.drop("reply_budget");
                     return;
                 }
-                let nonce = self.rng.next_u64();
-                self.detector.relay(
-                    nonce,
-                    Relay {
-                        requester: sender,
-                        target: req.target.id,
-                        nonce: req.nonce,
-                        expires: now.plus(self.detector.cfg.probe_period),
-                    },
-                );
-                let ping = Probe {
-                    nonce,
-                    rumors: self.detector.take_rumors(Rumor::MAX_PER_FRAME),
-                };
-                let v = self.version_for(req.target.id);
-                self.send_datagram(now, Some(req.target.addr), wire::Payload::Ping(ping), v);
+                self.ping_for(now, sender, src.addr, req);
             }
         }
     }

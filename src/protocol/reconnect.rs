@@ -29,6 +29,13 @@
 //!   contact per down member per step, not one per node (serf's reconnect
 //!   does the same). A down member that answers is a sign the network
 //!   healed: every other down member starts again from the shortest wait.
+//!   At each step this node also spreads its verdict on the member again
+//!   (a piggybacked rumor, no frame of its own): a node that holds the
+//!   member alive at a later frame verifies it and spreads its `Alive`
+//!   view, which lifts the verdict. That is the way back for a node holding
+//!   a member down that it cannot contact itself: one with no address for
+//!   it (it learned of it, and of its verdict, only second-hand), or with
+//!   an address it left (a board that restarted elsewhere).
 //!
 //! Cost at rest is in docs/ALGORITHM.md (section "Reconnect"). Pure state:
 //! the caller says what it knows ([`Reach`]) and sends the contacts.
@@ -108,6 +115,17 @@ impl Reach<'_> {
     fn addr(&self, id: NodeId) -> Option<SocketAddr> {
         self.peers.get(id).and_then(|p| p.addr)
     }
+}
+
+/// What [`Reconnect::poll`] decided.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Contacts {
+    /// Addresses to send a unicast announce to.
+    pub addrs: Vec<SocketAddr>,
+    /// Down members whose verdict to spread again (every step, by every
+    /// node holding it, contacted or not: a node holding the member alive
+    /// at a later frame then lifts it; see `Detector::respread`).
+    pub verdicts: Vec<NodeId>,
 }
 
 /// A down member's place in the backoff.
@@ -190,9 +208,11 @@ impl Reconnect {
         self.unschedule(id);
     }
 
-    /// The addresses to contact now, each once.
-    pub fn poll(&mut self, now: Millis, reach: &Reach<'_>) -> Vec<SocketAddr> {
+    /// The addresses to contact now (each once), and the down members whose
+    /// verdict to spread again now.
+    pub fn poll(&mut self, now: Millis, reach: &Reach<'_>) -> Contacts {
         let mut out = Vec::new();
+        let mut verdicts = Vec::new();
         if now >= self.next_seeds {
             out.extend(reach.seeds.iter().filter(|s| !reach.in_touch(**s)));
             self.next_seeds = now.plus(self.jittered(self.interval));
@@ -214,6 +234,7 @@ impl Reconnect {
             let s = reach.peer_states();
             let observers = (s.alive + s.suspect + 1) as u64;
             for id in self.step(now) {
+                verdicts.push(id);
                 if self.rng.next_u64() % observers == 0
                     && let Some(a) = reach.addr(id)
                 {
@@ -223,7 +244,10 @@ impl Reconnect {
         }
         out.sort_unstable();
         out.dedup();
-        out
+        Contacts {
+            addrs: out,
+            verdicts,
+        }
     }
 
     /// Advances every down member whose step is due; returns them.

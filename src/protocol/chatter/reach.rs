@@ -6,11 +6,14 @@
 
 use core::net::SocketAddr;
 
+use rand_chacha::rand_core::Rng;
+
 use crate::model::NodeId;
-use crate::wire::PeerRef;
+use crate::wire::{self, PeerRef, PingReq, Probe, Rumor};
 
 use super::super::io::{ConnId, Transmit};
 use super::super::islands::Island;
+use super::super::liveness::Relay;
 use super::super::peers::PeerStates;
 use super::super::reconnect::{Backoff, Reach};
 use super::super::time::Millis;
@@ -111,7 +114,11 @@ impl Chatter {
             multicast: self.cfg.multicast,
             hears_ttl: self.hears_ttl(now),
         };
-        for addr in self.reconnect.poll(now, &reach) {
+        let due = self.reconnect.poll(now, &reach);
+        for id in due.verdicts {
+            self.detector.respread(id);
+        }
+        for addr in due.addrs {
             self.stats.reconnects += 1;
             self.send_announce(now, Some(addr));
         }
@@ -126,6 +133,64 @@ impl Chatter {
             seeds: &self.seeds,
             multicast: self.cfg.multicast,
             hears_ttl: self.hears_ttl(now),
+        }
+    }
+
+    /// A ping for `requester`, who could not reach `req.target` (its
+    /// `PingReq`, from `from`): the target is pinged at the address asked,
+    /// and our ack relayed back. If we hold the target at another address
+    /// on the evidence of its own frame (it moved, or restarted elsewhere,
+    /// and the requester learned that only second-hand), we ping it there
+    /// too, and ask it to ping the requester (a `PingReq` naming the
+    /// requester): its ping, from its new address, is the evidence the
+    /// requester follows (`Peer::note_source`, a newer incarnation). So a
+    /// node is not marked down by peers that hold a stale address while
+    /// others reach it, and they learn where it is.
+    pub(super) fn ping_for(
+        &mut self,
+        now: Millis,
+        requester: NodeId,
+        from: SocketAddr,
+        req: PingReq,
+    ) {
+        let expires = now.plus(self.detector.cfg.probe_period);
+        let mine = self
+            .peers
+            .get(req.target.id)
+            .filter(|p| p.addr_from.is_some())
+            .and_then(|p| p.addr)
+            .filter(|a| *a != req.target.addr);
+        let v = self.version_for(req.target.id);
+        for to in core::iter::once(req.target.addr).chain(mine) {
+            let nonce = self.rng.next_u64();
+            let relay = Relay {
+                requester,
+                target: req.target.id,
+                nonce: req.nonce,
+                expires,
+            };
+            self.detector.relay(nonce, relay);
+            let ping = Probe {
+                nonce,
+                rumors: self.detector.take_rumors(Rumor::MAX_PER_FRAME),
+            };
+            self.send_datagram(now, Some(to), wire::Payload::Ping(ping), v);
+        }
+        if let Some(to) = mine {
+            let back = self
+                .peers
+                .get(requester)
+                .and_then(|p| p.addr)
+                .unwrap_or(from);
+            let intro = PingReq {
+                nonce: self.rng.next_u64(),
+                target: PeerRef {
+                    id: requester,
+                    addr: back,
+                },
+            };
+            self.stats.introductions += 1;
+            self.send_datagram(now, Some(to), wire::Payload::PingReq(intro), v);
         }
     }
 }
