@@ -982,9 +982,13 @@ fn a_non_member_does_not_answer_a_pull_and_a_leaver_forgets_the_group() {
     a.handle_timeout(now.plus(19_000));
     drain(&mut a, now.plus(19_000));
     assert!(a.holds(&g()), "at least 20 s");
-    // ... then (nobody announces another fingerprint) does not, and keeps
-    // only its own retraction.
-    let now = now.plus(20_000);
+    // ... then (nobody announces the group, no member is down: at the
+    // longest linger, 10 minutes) does not, and keeps only its own
+    // retraction.
+    a.handle_timeout(now.plus(599_000));
+    drain(&mut a, now.plus(599_000));
+    assert!(a.holds(&g()), "no announcer agreed: up to 10 minutes");
+    let now = now.plus(600_000);
     a.handle_timeout(now);
     drain(&mut a, now);
     assert!(!a.holds(&g()));

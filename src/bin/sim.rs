@@ -8,11 +8,17 @@
 //! cargo run --release --bin sim -- --curve            # CSV: convergence vs N and vs loss
 //! cargo run --release --bin sim -- --auto --seed 7     # auto-claim: 10/100/1000 nodes
 //! cargo run --release --bin sim -- --interest --seed 7 # 1 of 50 groups joined vs all 50
+//! cargo run --release --bin sim -- --heal all --loss 0.1 --seed 7       # every fault kind, once
+//! cargo run --release --bin sim -- --heal all --heal-seeds 100 --heal-loss 0,0.01,0.05
 //! cargo run --release --bin sim -- --auto-picture --seed 7 --out docs/auto-claim.svg
 //! ```
 
 #[path = "sim/auto.rs"]
 mod auto;
+#[path = "sim/checks.rs"]
+mod checks;
+#[path = "sim/heal.rs"]
+mod heal;
 
 use std::process::ExitCode;
 
@@ -127,18 +133,51 @@ struct Args {
     /// Where `--auto-picture` writes its SVG.
     #[arg(long, default_value = "docs/auto-claim.svg")]
     out: std::path::PathBuf,
-    /// Replication factor R of `--auto`.
+    /// Replication factor R of `--auto` and `--heal`.
     #[arg(long, default_value_t = 2)]
     replicas: u32,
-    /// Slices of `--auto` (a power of two).
+    /// Slices of `--auto` and `--heal` (a power of two).
     #[arg(long, default_value_t = 1024)]
     slices: u32,
-    /// Hold-down of `--auto`, ms.
-    #[arg(long, default_value_t = 15_000)]
-    hold_down: u64,
+    /// Hold-down, ms [default: `--auto` 15000; `--heal` the protocol's,
+    /// 60000].
+    #[arg(long)]
+    hold_down: Option<u64>,
     /// In `--auto`, every k-th node has weight 2 (0: all weight 1).
     #[arg(long, default_value_t = 4)]
     heavy_every: usize,
+    /// What reconnecting costs at rest: bytes/s per running board with no
+    /// member down, one, and half the cluster crashed for good, in the
+    /// first 5 minutes after the crash and 15 minutes later, and the
+    /// contacts per down member per minute [default: 24 nodes in 3
+    /// subnets].
+    #[arg(long)]
+    reconnect_cost: bool,
+    /// The heal checker: each fault kind named (comma-separated, or
+    /// `all`) against a booted cluster that keeps writing; the time from
+    /// the fault's end until every board holds every write, none holds a
+    /// running board down and none an old address, against --bound-ms.
+    /// Kinds: router-cut, subnet-split, boot-cut, router-down, one-way,
+    /// power-loss, switch-down, renumber, renumber-restart, expiry-cut
+    /// [default: 24 nodes in 3 subnets].
+    #[arg(long, value_delimiter = ',')]
+    heal: Vec<String>,
+    /// With --heal: run seeds 1..=N of every kind (and every --heal-loss)
+    /// and print a table of heal times and the failures' replay commands.
+    #[arg(long, default_value_t = 0)]
+    heal_seeds: u64,
+    /// Loss rates of --heal (comma-separated) [default: --loss].
+    #[arg(long, value_delimiter = ',')]
+    heal_loss: Vec<f64>,
+    /// A --heal run fails unless healed within this long (ms).
+    #[arg(long, default_value_t = 30_000)]
+    bound_ms: u64,
+    /// --heal without auto mode (only manual claims).
+    #[arg(long)]
+    no_auto: bool,
+    /// Threads of a --heal-seeds sweep [default: the CPUs].
+    #[arg(long)]
+    jobs: Option<usize>,
     /// Loss rates of the `--curve` (comma-separated), at 100 nodes in 4 subnets.
     #[arg(long, value_delimiter = ',', default_value = "0,0.01,0.05,0.1,0.2")]
     curve_loss: Vec<f64>,
@@ -245,230 +284,35 @@ fn main() -> ExitCode {
     if a.interest {
         return interest(&a, seed);
     }
+    if a.reconnect_cost {
+        return checks::reconnect_cost(&a, seed);
+    }
+    if !a.heal.is_empty() {
+        return heal::main(&a, seed);
+    }
     let nodes = a.nodes.unwrap_or(100);
     let subnets = a.subnets.unwrap_or(1);
     let loss = a.loss.unwrap_or(0.0);
     if a.curve {
-        println!("axis,x,seed,converge_p50_ms,converge_max_ms,idle_bytes_per_node");
-        for &n in &a.curve_nodes {
-            let subnets = (n / 32).clamp(1, 32);
-            let r = sim::measure(config(&a, n, subnets, loss, seed));
-            println!(
-                "nodes,{n},{seed},{},{},{:.0}",
-                r.delay_quantile(0.5).unwrap_or(0),
-                r.write_delays.last().copied().unwrap_or(0),
-                r.idle_bytes
-            );
-        }
-        for &loss in &a.curve_loss {
-            let r = sim::measure(config(&a, 100, 4, loss, seed));
-            println!(
-                "loss,{loss},{seed},{},{},{:.0}",
-                r.delay_quantile(0.5).unwrap_or(0),
-                r.write_delays.last().copied().unwrap_or(0),
-                r.idle_bytes
-            );
-        }
-        return ExitCode::SUCCESS;
+        return checks::curve(&a, loss, seed);
     }
     if a.expiry {
-        let r = sim::expiry(config(&a, nodes, subnets, loss, seed), 60_000, 180_000);
-        println!(
-            "| nodes / subnets / loss | grace | node 0 expired it and restarted after | expired by every node after | still listed | back, cluster exact after | invariant violations |"
-        );
-        println!("|---|---|---|---|---|---|---|");
-        println!(
-            "| {} / {} / {:.0}% | {} | {} | {} | {} | {} | {} |",
-            nodes,
-            subnets,
-            loss * 100.0,
-            fmt_ms(Some(r.grace_ms)),
-            fmt_ms(r.observer_restarted_ms),
-            fmt_ms(r.all_expired_ms),
-            r.still_listed,
-            fmt_ms(r.back_ms),
-            r.violations
-        );
-        println!("seed {seed}");
-        let ok = r.all_expired_ms.is_some() && r.back_ms.is_some() && r.violations == 0;
-        return if ok {
-            ExitCode::SUCCESS
-        } else {
-            ExitCode::FAILURE
-        };
+        return checks::expiry(&a, nodes, subnets, loss, seed);
     }
     if a.tombstones {
-        let hours = a.hours.min(48);
-        let with = sim::tombstones(
-            config(&a, nodes, subnets, loss, seed),
-            600_000,
-            hours,
-            30_000,
-        );
-        let without = sim::tombstones(config(&a, nodes, subnets, loss, seed), 0, hours, 30_000);
-        println!(
-            "| hour | releases | largest per node, collected every 10 min: items / retractions | never collected: items / retractions |"
-        );
-        println!("|---:|---:|---|---|");
-        for (w, o) in with.samples.iter().zip(&without.samples) {
-            println!(
-                "| {} | {} | {} / {} | {} / {} |",
-                w.hour, w.releases, w.max_items, w.max_retractions, o.max_items, o.max_retractions
-            );
-        }
-        let show = |ms: Option<u64>| {
-            ms.map_or_else(
-                || "NO".to_owned(),
-                |t| format!("{:.1} s", t as f64 / 1000.0),
-            )
-        };
-        println!(
-            "{nodes} nodes, {subnets} subnets, {:.0}% loss; one board partitioned for 30 min from hour 1; converged after the churn: {} (collected), {} (never); invariant violations {} / {}; seed {seed}",
-            loss * 100.0,
-            show(with.converged_ms),
-            show(without.converged_ms),
-            with.violations,
-            without.violations
-        );
-        let flat = with.samples.last().map(|s| s.max_retractions)
-            <= with.samples.get(2).map(|s| s.max_retractions.max(1) * 2);
-        return if with.converged_ms.is_some()
-            && with.violations == 0
-            && without.violations == 0
-            && flat
-        {
-            ExitCode::SUCCESS
-        } else {
-            ExitCode::FAILURE
-        };
+        return checks::tombstones(&a, nodes, subnets, loss, seed);
     }
     if a.long_run {
-        let r = sim::long_run(
-            config(&a, nodes, subnets, loss, seed),
-            600_000,
-            a.hours,
-            a.replace_every_min.max(1) * 60_000,
-        );
-        println!(
-            "| hour | boards replaced | largest per node: peers / liveness views / expiry markers / members / items |"
-        );
-        println!("|---:|---:|---|");
-        for s in &r.samples {
-            println!(
-                "| {} | {} | {} / {} / {} / {} / {} |",
-                s.hour,
-                s.replaced,
-                s.max.peers,
-                s.max.views,
-                s.max.markers,
-                s.max.members,
-                s.max.items
-            );
-        }
-        println!(
-            "{nodes} nodes, {subnets} subnets, {:.0}% loss, grace {} min, flat: {}, invariant violations {}, seed {seed}",
-            loss * 100.0,
-            r.grace_ms / 60_000,
-            if r.flat() { "yes" } else { "NO" },
-            r.violations
-        );
-        return if r.flat() && r.violations == 0 {
-            ExitCode::SUCCESS
-        } else {
-            ExitCode::FAILURE
-        };
+        return checks::long_run(&a, nodes, subnets, loss, seed);
     }
     if a.flood {
-        println!(
-            "| flood ({} datagrams/s for 30 s at node 0; {} nodes, {} subnets, {:.0}% loss) | peers known / cap | members held / cap | node 0 sends: before / during | honest writes | converged after the flood | invariant violations |",
-            a.flood_rate,
-            nodes,
-            subnets,
-            loss * 100.0
-        );
-        println!("|---|---|---|---|---|---|---|");
-        let mut ok = true;
-        for kind in [sim::Flood::Announces, sim::Flood::Pulls, sim::Flood::Deltas] {
-            let r = sim::flood(
-                config(&a, nodes, subnets, loss, seed),
-                kind,
-                a.flood_rate,
-                30,
-            );
-            println!(
-                "| {} | {} / {} | {} / {} | {:.0} / {:.0} B/s | {} | {} | {} |",
-                kind.name(),
-                r.victim_peers,
-                scalesmall::protocol::MAX_PEERS,
-                r.victim_members,
-                r.member_cap,
-                r.victim_out_before,
-                r.victim_out_bytes,
-                r.honest_writes,
-                fmt_ms(r.converged_ms),
-                r.violations
-            );
-            ok &= r.converged_ms.is_some() && r.violations == 0;
-        }
-        println!("seed {seed}");
-        return if ok {
-            ExitCode::SUCCESS
-        } else {
-            ExitCode::FAILURE
-        };
+        return checks::flood(&a, nodes, subnets, loss, seed);
     }
     if a.liveness {
-        println!(
-            "| nodes / subnets | loss | crashed marked down by all: p50 / p99 / max | not detected | false suspicions / false downs per node-hour | restarted seen alive, new incarnation, by all | exact after restart |"
-        );
-        println!("|---|---|---|---|---|---|---|");
-        let mut ok = true;
-        for &n in &a.liveness_nodes {
-            for &loss in &a.liveness_loss {
-                let subnets = n.div_ceil(25).max(1);
-                let r = sim::measure_liveness(
-                    config(&a, n, subnets, loss, seed),
-                    sim::LivenessRun::default(),
-                );
-                println!(
-                    "| {n} / {subnets} | {:.0}% | {} / {} / {} | {} | {:.2} / {:.2} | {} | {} |",
-                    loss * 100.0,
-                    fmt_ms(r.detect_quantile(0.5)),
-                    fmt_ms(r.detect_quantile(0.99)),
-                    fmt_ms(r.detect_ms.last().copied()),
-                    r.undetected,
-                    r.false_suspects_per_node_hour(),
-                    r.false_downs_per_node_hour(),
-                    fmt_ms(r.restart_ms),
-                    if r.exact_after_restart { "yes" } else { "NO" },
-                );
-                ok &= r.undetected == 0 && r.restart_ms.is_some() && r.exact_after_restart;
-            }
-        }
-        println!("seed {seed}");
-        return if ok {
-            ExitCode::SUCCESS
-        } else {
-            ExitCode::FAILURE
-        };
+        return checks::liveness(&a, seed);
     }
     if a.sweep {
-        println!(
-            "| nodes (one LAN) | idle B/s per node | write reaches all: p50 / max | boot converged |"
-        );
-        println!("|---|---|---|---|");
-        for n in [10usize, 20, 40, 100] {
-            let r = sim::measure(config(&a, n, 1, loss, seed));
-            println!(
-                "| {n} | {:.0} | {} / {} | {} |",
-                r.idle_bytes,
-                fmt_ms(r.delay_quantile(0.5)),
-                fmt_ms(r.write_delays.last().copied()),
-                fmt_ms(r.boot_ms)
-            );
-        }
-        println!("seed {seed}");
-        return ExitCode::SUCCESS;
+        return checks::lan_sweep(&a, loss, seed);
     }
     let cfg = config(&a, nodes, subnets, loss, seed);
     let replay = format!(

@@ -135,6 +135,11 @@ pub struct RunArgs {
     /// Retract this node's items when it shuts down cleanly.
     #[arg(long)]
     pub leave_on_exit: bool,
+    /// Contact seeds, unreachable islands and (backing off) down peers at
+    /// least this often, so a partition heals once the network does
+    /// (1..=3600; default 10).
+    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub reconnect_interval_secs: Option<u64>,
 }
 
 /// The subcommands.

@@ -59,6 +59,7 @@ fn overrides(a: &RunArgs) -> Overrides {
         log: a.log.clone(),
         log_format: a.log_format,
         leave_on_exit: a.leave_on_exit.then_some(true),
+        reconnect_interval_secs: a.reconnect_interval_secs,
     }
 }
 

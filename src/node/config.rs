@@ -128,6 +128,9 @@ pub struct Config {
     /// Collect own retractions written at least this many seconds ago, at
     /// the next write (0 = never).
     pub tombstone_ttl_secs: u64,
+    /// Contact seeds, unreachable islands and (with backoff) down peers at
+    /// least this often (seconds): a partition heals once the network does.
+    pub reconnect_interval_secs: u64,
     /// Log filter (`RUST_LOG` syntax).
     pub log: String,
     /// Log format.
@@ -197,6 +200,8 @@ pub struct Overrides {
     pub log_format: Option<LogFormat>,
     /// `--leave-on-exit`.
     pub leave_on_exit: Option<bool>,
+    /// `--reconnect-interval-secs`.
+    pub reconnect_interval_secs: Option<u64>,
 }
 
 /// A bad setting: where it came from, which key, what is wrong.
@@ -272,6 +277,7 @@ struct NodeSection {
     leave_on_exit: Option<bool>,
     expire_after_secs: Option<i64>,
     tombstone_ttl_secs: Option<i64>,
+    reconnect_interval_secs: Option<i64>,
     log: Option<String>,
     log_format: Option<String>,
 }
@@ -571,6 +577,10 @@ impl Config {
                     ));
                 }
             },
+            reconnect_interval_secs: match n.reconnect_interval_secs {
+                None => DEFAULT_RECONNECT_SECS,
+                Some(v) => reconnect_secs(o, "node.reconnect_interval_secs", v)?,
+            },
             log: n.log.clone().unwrap_or_else(|| "info".to_owned()),
             log_format: match &n.log_format {
                 Some(s) => s.parse().map_err(|e| invalid(o, "node.log_format", s, e))?,
@@ -670,6 +680,14 @@ impl Config {
             let o = e("SCALESMALL_AUTO_SETTLE_SECS");
             self.auto_settle_secs = env_secs(&o, "auto.settle_secs", &v, MAX_SETTLE_SECS)?;
         }
+        if let Some(v) = get("SCALESMALL_RECONNECT_INTERVAL_SECS") {
+            let o = e("SCALESMALL_RECONNECT_INTERVAL_SECS");
+            let n: i64 = v
+                .trim()
+                .parse()
+                .map_err(|_| invalid(&o, "node.reconnect_interval_secs", &v, RECONNECT_RANGE))?;
+            self.reconnect_interval_secs = reconnect_secs(&o, "node.reconnect_interval_secs", n)?;
+        }
         if let Some(v) = get("SCALESMALL_LOG_FORMAT") {
             self.log_format = v
                 .parse()
@@ -725,6 +743,9 @@ impl Config {
         if let Some(v) = f.leave_on_exit {
             self.leave_on_exit = v;
         }
+        if let Some(v) = f.reconnect_interval_secs {
+            self.reconnect_interval_secs = v;
+        }
     }
 
     /// The protocol's settings derived from this config.
@@ -735,6 +756,7 @@ impl Config {
             seeds: self.peers.clone(),
             expire_after: self.expire_after_secs.saturating_mul(1000),
             tombstone_ttl: self.tombstone_ttl_secs.saturating_mul(1000),
+            reconnect_interval: self.reconnect_interval_secs.saturating_mul(1000),
             auto: self.auto_config(),
             ..ProtocolConfig::default()
         }
@@ -805,6 +827,20 @@ fn secs(origin: &str, key: &str, v: i64, max: i64) -> Result<u64, ConfigError> {
             v,
             format!("must be 0..={max} (seconds)"),
         ))
+    }
+}
+
+/// Default `[node] reconnect_interval_secs`.
+const DEFAULT_RECONNECT_SECS: u64 = 10;
+/// What `reconnect_interval_secs` allows.
+const RECONNECT_RANGE: &str = "must be 1..=3600 (seconds)";
+
+/// A reconnect interval: 1 s to an hour.
+fn reconnect_secs(origin: &str, key: &str, v: i64) -> Result<u64, ConfigError> {
+    if (1..=3600).contains(&v) {
+        Ok(v.unsigned_abs())
+    } else {
+        Err(invalid(origin, key, v, RECONNECT_RANGE))
     }
 }
 
@@ -1021,6 +1057,47 @@ mod tests {
             }
             let _ = std::fs::remove_file(p);
         }
+    }
+
+    #[test]
+    fn reconnect_interval_comes_from_the_file_the_environment_or_a_flag() {
+        let p = write("reconnect", "");
+        let data = [("SCALESMALL_DATA_DIR", "/tmp/h")];
+        let load = |file: &str, env: &[(&str, &str)], flag: Option<u64>| {
+            std::fs::write(&p, file).unwrap();
+            let mut all = data.to_vec();
+            all.extend_from_slice(env);
+            let o = Overrides {
+                reconnect_interval_secs: flag,
+                ..Overrides::default()
+            };
+            Config::load(Some(&p), &env_of(&all), &o).map(|c| c.reconnect_interval_secs)
+        };
+        assert_eq!(load("", &[], None).ok(), Some(10));
+        assert_eq!(
+            load("[node]\nreconnect_interval_secs = 30\n", &[], None).ok(),
+            Some(30)
+        );
+        let env = [("SCALESMALL_RECONNECT_INTERVAL_SECS", "5")];
+        assert_eq!(
+            load("[node]\nreconnect_interval_secs = 30\n", &env, None).ok(),
+            Some(5)
+        );
+        assert_eq!(load("", &env, Some(2)).ok(), Some(2));
+        for bad in ["0", "3601", "-1"] {
+            let file = format!("[node]\nreconnect_interval_secs = {bad}\n");
+            let err = load(&file, &[], None).expect_err("refused").to_string();
+            assert!(
+                err.contains("reconnect_interval_secs") && err.contains("1..=3600"),
+                "{err}"
+            );
+        }
+        let env = [("SCALESMALL_RECONNECT_INTERVAL_SECS", "soon")];
+        assert!(load("", &env, None).is_err());
+        std::fs::write(&p, "[node]\nreconnect_interval_secs = 7\n").unwrap();
+        let c = Config::load(Some(&p), &env_of(&data), &Overrides::default()).unwrap();
+        assert_eq!(c.protocol().reconnect_interval, 7_000);
+        let _ = std::fs::remove_file(p);
     }
 
     #[test]

@@ -75,15 +75,15 @@ use super::durability::{Durability, OwnState};
 use super::error::ProtocolError;
 use super::interest::Interest;
 use super::io::{Command, ConnEvent, ConnId, Event, Persist, Transmit, Via};
-use super::islands::Island;
-use super::liveness::{Detector, Probing, Relay, Transition};
-use super::peers::{PeerStates, PeerTable, usable_addr};
+use super::liveness::{Detector, Probing, Transition};
+use super::peers::{PeerTable, usable_addr};
 use super::rate::{Buckets, Budget};
-use super::reconnect::{Backoff, Reach, Reconnect};
+use super::reconnect::Reconnect;
 use super::stats::{Sizes, Stats};
 use super::time::Millis;
 use super::tree;
 
+mod reach;
 mod rollback;
 
 /// Who this node is in this run.
@@ -302,35 +302,6 @@ impl Chatter {
     #[must_use]
     pub fn peers(&self) -> &PeerTable {
         &self.peers
-    }
-
-    /// How many known peers this node holds alive, suspect and down
-    /// (disjoint; they sum to the peers known).
-    #[must_use]
-    pub fn peer_states(&self) -> PeerStates {
-        self.reach(Millis::ZERO).peer_states()
-    }
-
-    /// The multicast islands this node knows of, as last observed, by id
-    /// ([`super::islands`]); none without multicast.
-    #[must_use]
-    pub fn islands(&self, now: Millis) -> Vec<Island> {
-        self.reach(now).islands(now)
-    }
-
-    /// Where reconnect stands with a down member: its next contact step
-    /// and the wait after it.
-    #[must_use]
-    pub fn reconnect_backoff(&self, id: NodeId) -> Option<Backoff> {
-        self.reconnect.backoff(id)
-    }
-
-    /// How many multicast islands this node holds down as a whole (every
-    /// known peer of them down; never its own): a split, where one peer
-    /// down is a dead board.
-    #[must_use]
-    pub fn unreachable_islands(&self, now: Millis) -> usize {
-        self.islands(now).iter().filter(|i| i.unreachable()).count()
     }
 
     /// Counters: frames and bytes by kind, drops by reason.
@@ -989,42 +960,7 @@ impl Chatter {
                     self.stats.drop("reply_budget");
                     return;
                 }
-                let nonce = self.rng.next_u64();
-                self.detector.relay(
-                    nonce,
-                    Relay {
-                        requester: sender,
-                        target: req.target.id,
-                        nonce: req.nonce,
-                        expires: now.plus(self.detector.cfg.probe_period),
-                    },
-                );
-                let ping = Probe {
-                    nonce,
-                    rumors: self.detector.take_rumors(Rumor::MAX_PER_FRAME),
-                };
-                let v = self.version_for(req.target.id);
-                self.send_datagram(now, Some(req.target.addr), wire::Payload::Ping(ping), v);
-            }
-        }
-    }
-
-    /// `to` moved: connections we opened to its old address are closed,
-    /// what they had queued goes to the new one (the probe round and every
-    /// send read the address when they go out).
-    fn moved(&mut self, now: Millis, to: PeerRef) {
-        let stale: Vec<ConnId> = self
-            .conns
-            .iter()
-            .filter(|c| c.to.is_some_and(|t| t.id == to.id && t.addr != to.addr))
-            .map(|c| c.id)
-            .collect();
-        for conn in stale {
-            if let Some(c) = self.conns.remove(conn) {
-                self.transmits.push_back(Transmit::Close { conn });
-                for p in c.queue {
-                    self.send_pending(now, to, p);
-                }
+                self.ping_for(now, sender, src.addr, req);
             }
         }
     }
@@ -1282,38 +1218,6 @@ impl Chatter {
         local.extend(far);
         local.truncate(want);
         local
-    }
-
-    /// Reconnect's contacts due now ([`super::reconnect`]): unicast
-    /// announces across a cut.
-    fn reconnect(&mut self, now: Millis) {
-        if now < self.reconnect.next_deadline() {
-            return;
-        }
-        let reach = Reach {
-            me: self.me.id,
-            peers: &self.peers,
-            detector: &self.detector,
-            seeds: &self.seeds,
-            multicast: self.cfg.multicast,
-            hears_ttl: self.hears_ttl(now),
-        };
-        for addr in self.reconnect.poll(now, &reach) {
-            self.stats.reconnects += 1;
-            self.send_announce(now, Some(addr));
-        }
-    }
-
-    /// What reconnect and the island getters need to know.
-    fn reach(&self, now: Millis) -> Reach<'_> {
-        Reach {
-            me: self.me.id,
-            peers: &self.peers,
-            detector: &self.detector,
-            seeds: &self.seeds,
-            multicast: self.cfg.multicast,
-            hears_ttl: self.hears_ttl(now),
-        }
     }
 
     /// This node's view of a peer's liveness.
@@ -1860,33 +1764,25 @@ impl Chatter {
         self.leaving.insert(group.clone(), now);
     }
 
-    /// A group left lingers (held, announced, served) until the peers that
-    /// announce it lately all announce our fingerprint (they cover our
-    /// leave; our own announces make the others pull it from us if they
-    /// lack it), at least [`LINGER_MIN`] and at most [`LINGER_MAX`]. Then
-    /// the node drops the others' items and keeps only the name: a leave
-    /// lost on its way to every member would otherwise never be repaired,
-    /// since nobody pulls a group from a non-member.
+    /// A group left lingers (held, announced, served) until a peer that
+    /// announces it lately announces our fingerprint and none announces
+    /// another (they cover our leave; our own announces make the others
+    /// pull it from us if they lack it), at least [`LINGER_MIN`]. Past
+    /// [`LINGER_MAX`] it is dropped anyway, unless a member of the group is
+    /// down (not yet expired) in our view: cut off from every member, no
+    /// announce is heard at all, and the leave must still be there to be
+    /// pulled when the cut heals. Then the node drops the others' items and
+    /// keeps only the name: a leave lost on its way to every member would
+    /// otherwise never be repaired, since nobody pulls a group from a
+    /// non-member.
     fn finish_leaving(&mut self, now: Millis) {
         if self.leaving.is_empty() {
             return;
         }
-        let recent = self.hears_ttl(now);
         let done: Vec<GroupName> = self
             .leaving
             .iter()
-            .filter(|(g, since)| {
-                let age = now.since(**since);
-                let ours = self.fingerprint(g);
-                let agreed = || {
-                    self.peers.iter().all(|p| {
-                        p.groups
-                            .get(*g)
-                            .is_none_or(|h| now.since(h.at) > recent || Some(h.fingerprint) == ours)
-                    })
-                };
-                age >= LINGER_MAX || (age >= LINGER_MIN && agreed())
-            })
+            .filter(|(g, since)| self.linger_over(now, g, **since))
             .map(|(g, _)| g.clone())
             .collect();
         for g in done {
@@ -1895,6 +1791,29 @@ impl Chatter {
             self.pulls.abandon(&g);
             self.interest.note(&g, None, now);
         }
+    }
+
+    /// Whether the linger of `group`, left at `since`, is over (see
+    /// [`Chatter::finish_leaving`]).
+    fn linger_over(&self, now: Millis, group: &GroupName, since: Millis) -> bool {
+        let age = now.since(since);
+        let recent = self.hears_ttl(now);
+        let ours = self.fingerprint(group);
+        let (mut agree, mut differ) = (false, false);
+        for h in self.peers.iter().filter_map(|p| p.groups.get(group)) {
+            if now.since(h.at) <= recent {
+                agree |= Some(h.fingerprint) == ours;
+                differ |= Some(h.fingerprint) != ours;
+            }
+        }
+        let me = self.me.id;
+        let cut_off = || {
+            self.db
+                .members(group.as_str())
+                .into_iter()
+                .any(|m| m != me && self.detector.state(m) == Liveness::Down)
+        };
+        (age >= LINGER_MIN && agree && !differ) || (age >= LINGER_MAX && !cut_off())
     }
 
     /// The tree's destinations for a write to `group` we are a member of:

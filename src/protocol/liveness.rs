@@ -120,6 +120,9 @@ pub struct Detector {
     /// this node holds a later frame of theirs, so their verdicts do not
     /// apply here and only its own probe can (see [`Self::rumor`]).
     verify: Vec<NodeId>,
+    /// Peers whose next frame makes us spread our `Alive` view of them,
+    /// against a stale verdict others hold.
+    counter: Vec<NodeId>,
     /// The current probe.
     pub probing: Option<Probing>,
     /// Pings sent on others' behalf, by the nonce we used.
@@ -146,6 +149,7 @@ impl Detector {
             order: Vec::new(),
             next_in_order: 0,
             verify: Vec::new(),
+            counter: Vec::new(),
             probing: None,
             relays: BTreeMap::new(),
         }
@@ -230,6 +234,15 @@ impl Detector {
         v.incarnation = incarnation;
         v.seq = seq;
         if v.state == Liveness::Alive && !restarted {
+            if let Some(i) = self.counter.iter().position(|c| *c == id) {
+                self.counter.remove(i);
+                self.spread(Rumor {
+                    id,
+                    incarnation,
+                    seq,
+                    state: Liveness::Alive,
+                });
+            }
             return None;
         }
         let was = v.state;
@@ -307,32 +320,79 @@ impl Detector {
     }
 
     /// A suspicion or down verdict about a peer this node holds alive at a
-    /// later frame of the same incarnation does not apply here (the other
-    /// observer may have missed that frame while we heard it); but the
-    /// peer may have died right after sending it, to us alone (an ack, a
-    /// far sync), and then no other observer's verdict ever applies here.
-    /// Unless a frame from it arrived within a probe period, it goes to the
-    /// front of the probe order: our own probe decides, within a period,
-    /// instead of whenever the round reaches it (up to two rounds, minutes
-    /// on a large cluster).
+    /// later frame (or a later incarnation) does not apply here: the other
+    /// observer may have missed that frame while we heard it. Either way
+    /// one of us is wrong, and our own probe tells which:
+    /// - the peer may have died right after sending that frame, to us alone
+    ///   (an ack, a far sync), and then no other observer's verdict ever
+    ///   applies here: unless a frame from it arrived within a probe
+    ///   period, it goes to the front of the probe order, so our own probe
+    ///   decides within a period instead of whenever the round reaches it
+    ///   (up to two rounds, minutes on a large cluster);
+    /// - or it is alive and the other observer holds a stale verdict (it
+    ///   saw none of its later frames: across a healed cut, or a board that
+    ///   restarted elsewhere): once a frame of it is heard (now, if within a
+    ///   probe period), we spread our `Alive` view, which is newer and lifts
+    ///   the verdict where it stands.
     fn verify_if_stale(&mut self, r: Rumor, current: Rumor, now: Millis) {
+        if r.state == Liveness::Alive
+            || current.state != Liveness::Alive
+            || r.incarnation > current.incarnation
+        {
+            return;
+        }
         let recent = self
             .views
             .get(&r.id)
             .is_some_and(|v| now.since(v.heard_at) < self.cfg.probe_period);
-        if r.state == Liveness::Alive
-            || current.state != Liveness::Alive
-            || r.incarnation != current.incarnation
-            || recent
-            || self.verify.contains(&r.id)
-            || self.probing.is_some_and(|p| p.target == r.id)
-        {
+        if recent {
+            self.counter(current);
+            return;
+        }
+        if !self.counter.contains(&r.id) {
+            if self.counter.len() >= MAX_VERIFY {
+                self.counter.remove(0);
+            }
+            self.counter.push(r.id);
+        }
+        if self.verify.contains(&r.id) || self.probing.is_some_and(|p| p.target == r.id) {
             return;
         }
         if self.verify.len() >= MAX_VERIFY {
             self.verify.remove(0);
         }
         self.verify.push(r.id);
+    }
+
+    /// Spreads our `Alive` view `current` of a peer against a stale verdict,
+    /// unless it is being spread already.
+    fn counter(&mut self, current: Rumor) {
+        let spreading = self
+            .rumors
+            .get(&current.id)
+            .is_some_and(|(r, _)| *r == current);
+        if !spreading {
+            self.spread(current);
+        }
+    }
+
+    /// Spreads our standing verdict about `id` again (reconnect's backoff
+    /// steps): a node that holds it alive at a later frame then verifies
+    /// and lifts it (see [`Self::rumor`]), where the verdict's own rumors
+    /// ran out before any such node heard them (a cut that healed since).
+    pub fn respread(&mut self, id: NodeId) {
+        let Some(v) = self.views.get(&id) else {
+            return;
+        };
+        if v.state != Liveness::Alive {
+            let r = Rumor {
+                id,
+                incarnation: v.incarnation,
+                seq: v.seq,
+                state: v.state,
+            };
+            self.spread(r);
+        }
     }
 
     /// A rumor about this node: a suspicion or a down verdict is refuted
@@ -771,6 +831,36 @@ mod tests {
         let timeout = d.suspect_timeout();
         assert_eq!(d.expire(Millis(7_100 + timeout)).len(), 1);
         assert_eq!(d.state(id(1)), Liveness::Down);
+    }
+
+    #[test]
+    fn a_stale_verdict_is_lifted_by_a_node_that_hears_the_peer() {
+        // We hear node 1 (frame 9); another observer holds it down as of
+        // frame 5 (it saw none of the later ones).
+        let mut d = Detector::new(DetectorConfig::default(), Millis(0));
+        d.heard(id(1), 1, 9, Millis(0));
+        d.take_rumors(100);
+        // Heard within a probe period: our Alive view goes out at once.
+        assert!(d.rumor(r(5, Liveness::Down), Millis(100)).is_none());
+        let out = d.take_rumors(6);
+        assert_eq!(out, vec![r(9, Liveness::Alive)]);
+        assert!(out[0].supersedes(&r(5, Liveness::Down)));
+        // Not heard lately: we verify first, and spread it with the next
+        // frame we hear.
+        while !d.take_rumors(6).is_empty() {}
+        assert!(d.rumor(r(6, Liveness::Down), Millis(10_000)).is_none());
+        assert!(d.take_rumors(6).is_empty(), "not before we hear it");
+        d.heard(id(1), 1, 10, Millis(10_500));
+        assert_eq!(d.take_rumors(6), vec![r(10, Liveness::Alive)]);
+        // A standing verdict of ours can be spread again.
+        let mut e = Detector::new(DetectorConfig::default(), Millis(0));
+        e.rumor(r(5, Liveness::Down), Millis(0));
+        while !e.take_rumors(6).is_empty() {}
+        e.respread(id(1));
+        assert_eq!(e.take_rumors(6), vec![r(5, Liveness::Down)]);
+        while !e.take_rumors(6).is_empty() {}
+        e.respread(id(2));
+        assert!(e.take_rumors(6).is_empty(), "unknown: nothing");
     }
 
     #[test]

@@ -38,7 +38,7 @@ pub use islands::Island;
 pub use liveness::{DetectorConfig, View};
 pub use peers::{GroupHeard, MAX_PEERS, Peer, PeerStates, PeerTable};
 pub use rate::{Buckets, Budget};
-pub use reconnect::{BACKOFF_MAX, Backoff};
+pub use reconnect::{BACKOFF_MAX, Backoff, Contacts};
 pub use stats::{Sizes, Stats};
 pub use time::Millis;
 pub use tree::{island_heads, split};

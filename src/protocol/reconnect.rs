@@ -11,10 +11,11 @@
 //! each other alive, spread it as rumors, compare group digests and pull):
 //!
 //! - (a) **seeds**: every configured seed (and `AddSeed`), known or not,
-//!   down or not, at least every `reconnect_interval`; a seed that is a
-//!   known peer, alive, heard from within the interval is in touch already
-//!   and skipped. Seeds are the only way back once a partition outlasted
-//!   twice `expire_after` and the other side was forgotten.
+//!   down or not, at least every `reconnect_interval`; only a seed that is
+//!   a known peer alive in our view is skipped (the probe round reaches it,
+//!   and a path that fails makes it suspect, then down, within a few
+//!   rounds). Seeds are the only way back once a partition outlasted twice
+//!   `expire_after` and the other side was forgotten.
 //! - (b) **islands**: for each multicast island all of whose known peers
 //!   this node holds down ([`super::islands`]), one of its last known
 //!   addresses, picked at random, every `reconnect_interval`. A cut across
@@ -28,6 +29,13 @@
 //!   contact per down member per step, not one per node (serf's reconnect
 //!   does the same). A down member that answers is a sign the network
 //!   healed: every other down member starts again from the shortest wait.
+//!   At each step this node also spreads its verdict on the member again
+//!   (a piggybacked rumor, no frame of its own): a node that holds the
+//!   member alive at a later frame verifies it and spreads its `Alive`
+//!   view, which lifts the verdict. That is the way back for a node holding
+//!   a member down that it cannot contact itself: one with no address for
+//!   it (it learned of it, and of its verdict, only second-hand), or with
+//!   an address it left (a board that restarted elsewhere).
 //!
 //! Cost at rest is in docs/ALGORITHM.md (section "Reconnect"). Pure state:
 //! the caller says what it knows ([`Reach`]) and sends the contacts.
@@ -97,16 +105,27 @@ impl Reach<'_> {
         PeerStates::count(self.peers.iter().map(|p| self.detector.state(p.id)))
     }
 
-    /// Whether `seed` is a known peer, alive, heard from within `within`.
-    fn in_touch(&self, seed: SocketAddr, now: Millis, within: u64) -> bool {
-        self.peers.by_addr(seed).is_some_and(|p| {
-            self.detector.state(p.id) == Liveness::Alive && now.since(p.last_heard) < within
-        })
+    /// Whether `seed` is a known peer alive in our view.
+    fn in_touch(&self, seed: SocketAddr) -> bool {
+        self.peers
+            .by_addr(seed)
+            .is_some_and(|p| self.detector.state(p.id) == Liveness::Alive)
     }
 
     fn addr(&self, id: NodeId) -> Option<SocketAddr> {
         self.peers.get(id).and_then(|p| p.addr)
     }
+}
+
+/// What [`Reconnect::poll`] decided.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Contacts {
+    /// Addresses to send a unicast announce to.
+    pub addrs: Vec<SocketAddr>,
+    /// Down members whose verdict to spread again (every step, by every
+    /// node holding it, contacted or not: a node holding the member alive
+    /// at a later frame then lifts it; see `Detector::respread`).
+    pub verdicts: Vec<NodeId>,
 }
 
 /// A down member's place in the backoff.
@@ -189,16 +208,13 @@ impl Reconnect {
         self.unschedule(id);
     }
 
-    /// The addresses to contact now, each once.
-    pub fn poll(&mut self, now: Millis, reach: &Reach<'_>) -> Vec<SocketAddr> {
+    /// The addresses to contact now (each once), and the down members whose
+    /// verdict to spread again now.
+    pub fn poll(&mut self, now: Millis, reach: &Reach<'_>) -> Contacts {
         let mut out = Vec::new();
+        let mut verdicts = Vec::new();
         if now >= self.next_seeds {
-            out.extend(
-                reach
-                    .seeds
-                    .iter()
-                    .filter(|s| !reach.in_touch(**s, now, self.interval)),
-            );
+            out.extend(reach.seeds.iter().filter(|s| !reach.in_touch(**s)));
             self.next_seeds = now.plus(self.jittered(self.interval));
         }
         if now >= self.next_islands {
@@ -218,6 +234,7 @@ impl Reconnect {
             let s = reach.peer_states();
             let observers = (s.alive + s.suspect + 1) as u64;
             for id in self.step(now) {
+                verdicts.push(id);
                 if self.rng.next_u64() % observers == 0
                     && let Some(a) = reach.addr(id)
                 {
@@ -227,7 +244,10 @@ impl Reconnect {
         }
         out.sort_unstable();
         out.dedup();
-        out
+        Contacts {
+            addrs: out,
+            verdicts,
+        }
     }
 
     /// Advances every down member whose step is due; returns them.

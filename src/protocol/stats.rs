@@ -32,6 +32,9 @@ pub struct Stats {
     /// Reconnect contacts sent (unicast announces to seeds, unreachable
     /// islands and down members; `super::reconnect`).
     pub reconnects: u64,
+    /// Peers asked to ping a node that holds them at an address they left
+    /// (see `Chatter::ping_for`).
+    pub introductions: u64,
 }
 
 /// The sizes of a node's tables now.

@@ -23,22 +23,22 @@ use std::rc::Rc;
 use rand_chacha::ChaCha8Rng;
 use rand_chacha::rand_core::{Rng, SeedableRng};
 
-use crate::model::{GroupName, Identity as ItemIdentity, NodeId};
+use crate::model::{GroupName, NodeId};
 use crate::protocol::{
     Chatter, Command, ConnEvent, ConnId, Event, Identity, Millis, OwnState, ProtocolConfig,
     Transmit, Via,
 };
 use crate::wire::{Codec, Key, Keyring, Limits, Liveness};
 
-use super::net::{Net, NetConfig, PORT};
+use super::net::{Net, NetConfig};
 use super::truth::Truth;
 
+mod actions;
 mod disk;
+mod tcp;
+mod tracking;
 
-/// How long a connect to a dead or unreachable node takes to fail (ms).
-const CONNECT_FAIL_MS: u64 = 1_000;
-/// How long a send on a connection whose peer vanished takes to fail (ms).
-const RTO_MS: u64 = 1_000;
+use tracking::Tracked;
 
 /// Everything a run is made of.
 #[derive(Clone, Debug)]
@@ -100,6 +100,9 @@ struct Node {
     store: OwnState,
     /// The expiry markers as last stored (they survive a restart).
     markers: Vec<(NodeId, u64)>,
+    /// The seeds in its config file (the addresses they had at the start:
+    /// a renumbered seed is not updated in the others' config).
+    seeds: Vec<SocketAddr>,
     timer_at: Option<Millis>,
     /// Timer firings at one instant that left the timer due at it again.
     spins: (Millis, u32),
@@ -179,16 +182,6 @@ impl Ord for Queued {
     }
 }
 
-/// A write being followed until every live node holds it.
-#[derive(Clone, Debug)]
-struct Tracked {
-    group: GroupName,
-    identity: ItemIdentity,
-    clock: u64,
-    start: Millis,
-    reached: Vec<bool>,
-}
-
 /// A liveness verdict a node reached about a peer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Verdict {
@@ -221,6 +214,9 @@ pub struct Cluster {
     pub write_delays: Vec<u64>,
     /// Every liveness verdict any node reached, in order.
     pub liveness_log: Vec<Verdict>,
+    /// Unicast datagrams and TCP connects addressed to a stopped node
+    /// (contacts of members that are down).
+    pub to_stopped: u64,
     violations: Vec<String>,
     events_run: u64,
     /// Own items whose persist was refused and never made durable since:
@@ -243,9 +239,10 @@ impl Cluster {
         rng.fill_bytes(&mut key_bytes);
         let key = Key::from_bytes(key_bytes);
         let nodes = (0..cfg.nodes)
-            .map(|_| Node {
+            .map(|i| Node {
                 chatter: None,
                 id: NodeId::from_u64(rng.next_u64()),
+                seeds: actions::seeds_of(&net, i, subnets),
                 incarnation: 0,
                 store: OwnState::default(),
                 markers: Vec::new(),
@@ -270,6 +267,7 @@ impl Cluster {
             tracked: Vec::new(),
             write_delays: Vec::new(),
             liveness_log: Vec::new(),
+            to_stopped: 0,
             violations: Vec::new(),
             events_run: 0,
             refused: Vec::new(),
@@ -477,31 +475,7 @@ impl Cluster {
         }
         let after = c.db().clock();
         if after > before {
-            // Follow the node's newest item(s) until everyone holds them.
-            let id = c.identity().id;
-            let fresh: Vec<(GroupName, crate::model::TimedItem)> = c
-                .db()
-                .own_items()
-                .into_iter()
-                .filter(|(_, it)| it.clock() > before && it.member() == id)
-                .collect();
-            let n = self.nodes.len();
-            for (g, it) in fresh {
-                let mut reached = vec![false; n];
-                if let Some(r) = reached.get_mut(i) {
-                    *r = true;
-                }
-                self.tracked.push(Tracked {
-                    group: g,
-                    identity: it.identity(),
-                    clock: it.clock(),
-                    start: now,
-                    reached,
-                });
-            }
-            // A write in a group nobody else is a member of is everywhere
-            // it must be.
-            self.sweep_tracked();
+            self.track_fresh(i, before, now);
         }
         self.drive(i);
     }
@@ -532,42 +506,6 @@ impl Cluster {
                 bytes: Rc::new(bytes),
             },
         );
-    }
-
-    /// Crashes node `i` (power cut): its process and sockets vanish; its
-    /// durable state stays.
-    pub fn crash(&mut self, i: usize) {
-        if let Some(n) = self.nodes.get_mut(i) {
-            n.chatter = None;
-            n.timer_at = None;
-            n.conns.clear();
-        }
-        // A write only this node lacked is now everywhere it must be.
-        self.sweep_tracked();
-    }
-
-    /// Restarts node `i` from its durable state with a new incarnation.
-    pub fn restart(&mut self, i: usize) {
-        if !self.alive(i) {
-            let now = self.now;
-            self.start_node(i, now);
-        }
-    }
-
-    /// Replaces node `i` by a new board at the same address: a new id, an
-    /// empty data dir (a board re-flashed or swapped). The old id never
-    /// comes back; the others expire it. Starts it now.
-    pub fn reflash(&mut self, i: usize) {
-        self.crash(i);
-        let id = NodeId::from_u64(self.rng.next_u64());
-        if let Some(n) = self.nodes.get_mut(i) {
-            n.id = id;
-            n.incarnation = 0;
-            n.store = OwnState::default();
-            n.markers = Vec::new();
-        }
-        let now = self.now;
-        self.start_node(i, now);
     }
 
     /// Runs events until virtual time `until` (inclusive).
@@ -622,20 +560,12 @@ impl Cluster {
     }
 
     fn start_node(&mut self, i: usize, at: Millis) {
-        let n_subnets = self.cfg.subnets.max(1);
-        let my_subnet = self.net.subnet_of(i);
-        // Seeds: the first node of subnet 0 and of the next subnet (as an
-        // operator would configure one or two per subnet).
-        let mut seeds = Vec::new();
-        for s in [0, (my_subnet + 1) % n_subnets] {
-            if s != my_subnet
-                && let Some(j) = (0..self.nodes.len()).find(|&j| self.net.subnet_of(j) == s)
-            {
-                seeds.push(self.net.addr(j));
-            }
-        }
         let mut pcfg = self.cfg.protocol.clone();
-        pcfg.seeds = seeds;
+        pcfg.seeds = self
+            .nodes
+            .get(i)
+            .map(|n| n.seeds.clone())
+            .unwrap_or_default();
         let addr = self.net.addr(i);
         let key = self.key.clone();
         let mut seed = [0u8; 32];
@@ -747,71 +677,13 @@ impl Cluster {
                 to,
                 from,
                 from_conn,
-            } => {
-                self.trace_event(4, to, from as u64);
-                let from_inc = self.nodes.get(from).map_or(0, |n| n.incarnation);
-                let reachable = self.net.connected(from, to);
-                let src = ephemeral(self.net.addr(from), from_conn);
-                let accepted = match self.nodes.get_mut(to).and_then(|n| n.chatter.as_mut()) {
-                    Some(c) if reachable => Some(c.handle_accept(now, src)),
-                    _ => None,
-                };
-                match accepted {
-                    Some(conn) => {
-                        if let Some(n) = self.nodes.get_mut(to) {
-                            n.conns.insert(
-                                conn,
-                                SimConn {
-                                    remote: from,
-                                    remote_conn: Some(from_conn),
-                                    last_delivery: now,
-                                },
-                            );
-                        }
-                        let lat = self.net.latency(to, from, &mut self.rng);
-                        self.push(
-                            now.plus(lat),
-                            Ev::TcpOpened {
-                                node: from,
-                                incarnation: from_inc,
-                                conn: from_conn,
-                                remote_conn: conn,
-                            },
-                        );
-                        self.drive(to);
-                    }
-                    None => self.push(
-                        now.plus(CONNECT_FAIL_MS),
-                        Ev::TcpFailed {
-                            node: from,
-                            incarnation: from_inc,
-                            conn: from_conn,
-                        },
-                    ),
-                }
-            }
+            } => self.tcp_syn(to, from, from_conn),
             Ev::TcpOpened {
                 node,
                 incarnation,
                 conn,
                 remote_conn,
-            } => {
-                let Some(n) = self.nodes.get_mut(node) else {
-                    return;
-                };
-                if n.incarnation != incarnation || n.chatter.is_none() {
-                    return;
-                }
-                let Some(sc) = n.conns.get_mut(&conn) else {
-                    return;
-                };
-                sc.remote_conn = Some(remote_conn);
-                trace(&mut self.trace, now, 5, node, conn.0);
-                if let Some(c) = n.chatter.as_mut() {
-                    c.handle_conn_event(now, conn, ConnEvent::Opened);
-                }
-                self.drive(node);
-            }
+            } => self.tcp_opened(node, incarnation, conn, remote_conn),
             Ev::TcpFailed {
                 node,
                 incarnation,
@@ -829,56 +701,10 @@ impl Cluster {
                 from,
                 from_conn,
                 bytes,
-            } => {
-                self.trace_event(7, to, bytes.len() as u64);
-                let known = self.nodes.get(to).is_some_and(|n| {
-                    n.incarnation == incarnation
-                        && n.chatter.is_some()
-                        && n.conns.contains_key(&conn)
-                });
-                if !known {
-                    // Reset: the sender's connection fails.
-                    let from_inc = self.nodes.get(from).map_or(0, |n| n.incarnation);
-                    self.push(
-                        now.plus(RTO_MS),
-                        Ev::TcpFailed {
-                            node: from,
-                            incarnation: from_inc,
-                            conn: from_conn,
-                        },
-                    );
-                    return;
-                }
-                if let Some(n) = self.nodes.get_mut(to) {
-                    n.traffic.bytes_in += bytes.len() as u64;
-                    n.traffic.frames_in += 1;
-                    if let Some(c) = n.chatter.as_mut() {
-                        c.handle_frame(now, conn, &bytes);
-                    }
-                }
-                self.drive(to);
-            }
+            } => self.tcp_frame(to, incarnation, conn, (from, from_conn), &bytes),
         }
     }
 
-    /// A connection of `node` failed or was closed by its peer.
-    fn conn_gone(&mut self, node: usize, incarnation: u64, conn: ConnId, event: ConnEvent) {
-        let now = self.now;
-        let Some(n) = self.nodes.get_mut(node) else {
-            return;
-        };
-        if n.incarnation != incarnation || n.conns.remove(&conn).is_none() {
-            return;
-        }
-        trace(&mut self.trace, now, 6, node, conn.0);
-        if let Some(c) = n.chatter.as_mut() {
-            c.handle_conn_event(now, conn, event);
-        }
-        self.drive(node);
-    }
-
-    /// Drains node `i`'s outputs (persist, transmits, events) and schedules
-    /// its next timer.
     fn drive(&mut self, i: usize) {
         let now = self.now;
         let mtu = self.cfg.protocol.mtu;
@@ -961,7 +787,6 @@ impl Cluster {
     }
 
     fn route(&mut self, i: usize, t: Transmit, mtu: usize) {
-        let now = self.now;
         let from = self.net.addr(i);
         match t {
             Transmit::Multicast { bytes } => {
@@ -975,107 +800,18 @@ impl Cluster {
             }
             Transmit::Unicast { to, bytes } => {
                 self.count_out(i, bytes.len(), mtu, true);
-                if let Some(j) = self.net.node_at(to)
-                    && self.net.connected(i, j)
+                let j = self.net.node_at(to);
+                self.to_stopped += u64::from(j.is_some_and(|j| !self.alive(j)));
+                if let Some(j) = j
+                    && self.net.reaches(i, j)
                 {
                     let bytes = Rc::new(bytes);
                     self.send_copies(i, j, from, Via::Unicast, &bytes);
                 }
             }
-            Transmit::Connect { conn, to } => {
-                let inc = self.nodes.get(i).map_or(0, |n| n.incarnation);
-                match self.net.node_at(to) {
-                    Some(j) => {
-                        if let Some(n) = self.nodes.get_mut(i) {
-                            n.conns.insert(
-                                conn,
-                                SimConn {
-                                    remote: j,
-                                    remote_conn: None,
-                                    last_delivery: now,
-                                },
-                            );
-                        }
-                        let lat = self.net.latency(i, j, &mut self.rng);
-                        self.push(
-                            now.plus(lat),
-                            Ev::TcpSyn {
-                                to: j,
-                                from: i,
-                                from_conn: conn,
-                            },
-                        );
-                    }
-                    None => self.push(
-                        now.plus(CONNECT_FAIL_MS),
-                        Ev::TcpFailed {
-                            node: i,
-                            incarnation: inc,
-                            conn,
-                        },
-                    ),
-                }
-            }
-            Transmit::Send { conn, bytes } => {
-                self.count_out(i, bytes.len(), usize::MAX, false);
-                let inc = self.nodes.get(i).map_or(0, |n| n.incarnation);
-                let Some((remote, remote_conn, last)) = self
-                    .nodes
-                    .get(i)
-                    .and_then(|n| n.conns.get(&conn))
-                    .map(|c| (c.remote, c.remote_conn, c.last_delivery))
-                else {
-                    return;
-                };
-                let remote_inc = self.nodes.get(remote).map_or(0, |n| n.incarnation);
-                match remote_conn {
-                    Some(rc) if self.net.connected(i, remote) && self.alive(remote) => {
-                        let lat = self.net.latency(i, remote, &mut self.rng);
-                        let at = now.plus(lat).max(last);
-                        if let Some(c) = self.nodes.get_mut(i).and_then(|n| n.conns.get_mut(&conn))
-                        {
-                            c.last_delivery = at;
-                        }
-                        self.push(
-                            at,
-                            Ev::TcpFrame {
-                                to: remote,
-                                incarnation: remote_inc,
-                                conn: rc,
-                                from: i,
-                                from_conn: conn,
-                                bytes,
-                            },
-                        );
-                    }
-                    _ => self.push(
-                        now.plus(RTO_MS),
-                        Ev::TcpFailed {
-                            node: i,
-                            incarnation: inc,
-                            conn,
-                        },
-                    ),
-                }
-            }
-            Transmit::Close { conn } => {
-                let removed = self.nodes.get_mut(i).and_then(|n| n.conns.remove(&conn));
-                if let Some(c) = removed
-                    && let Some(rc) = c.remote_conn
-                    && self.alive(c.remote)
-                {
-                    let lat = self.net.latency(i, c.remote, &mut self.rng);
-                    let inc = self.nodes.get(c.remote).map_or(0, |n| n.incarnation);
-                    self.push(
-                        now.plus(lat),
-                        Ev::TcpClosed {
-                            node: c.remote,
-                            incarnation: inc,
-                            conn: rc,
-                        },
-                    );
-                }
-            }
+            Transmit::Connect { conn, to } => self.tcp_connect(i, conn, to),
+            Transmit::Send { conn, bytes } => self.tcp_send(i, conn, bytes),
+            Transmit::Close { conn } => self.tcp_close(i, conn),
         }
     }
 
@@ -1103,60 +839,6 @@ impl Cluster {
             n.traffic.bytes_out += len as u64;
             n.traffic.frames_out += 1;
         }
-    }
-
-    /// After node `i` changed `group`, marks the tracked writes it now holds.
-    fn follow(&mut self, i: usize, group: &GroupName) {
-        let Some(db) = self
-            .nodes
-            .get(i)
-            .and_then(|n| n.chatter.as_ref())
-            .map(|c| c.db())
-        else {
-            return;
-        };
-        // Only writes node i has not reached yet are looked up, and only
-        // those it reaches now can complete (cost per event: the writes in
-        // flight, not writes x nodes).
-        let mut newly = false;
-        for t in self.tracked.iter_mut().filter(|t| &t.group == group) {
-            if t.reached.get(i).is_none_or(|r| *r) {
-                continue;
-            }
-            let holds = db
-                .message(group.as_str())
-                .and_then(|m| m.items().get(&t.identity))
-                .is_some_and(|it| it.clock() >= t.clock);
-            if holds && let Some(r) = t.reached.get_mut(i) {
-                *r = true;
-                newly = true;
-            }
-        }
-        if newly {
-            self.sweep_tracked();
-        }
-    }
-
-    /// Retires the tracked writes every running member of their group
-    /// holds, recording their delays.
-    fn sweep_tracked(&mut self) {
-        let now = self.now;
-        let nodes = &self.nodes;
-        let mut done = Vec::new();
-        // A write must reach every running member of its group (a node
-        // that has not joined the group does not store it).
-        self.tracked.retain(|t| {
-            let all = t
-                .reached
-                .iter()
-                .zip(nodes)
-                .all(|(r, n)| *r || n.chatter.as_ref().is_none_or(|c| !c.holds(&t.group)));
-            if all {
-                done.push(now.since(t.start));
-            }
-            !all
-        });
-        self.write_delays.extend(done);
     }
 
     fn trace_event(&mut self, kind: u8, node: usize, x: u64) {
@@ -1195,10 +877,4 @@ fn trace(h: &mut xxhash_rust::xxh3::Xxh3Default, now: Millis, kind: u8, node: us
     h.update(&now.0.to_le_bytes());
     h.update(&(node as u64).to_le_bytes());
     h.update(&x.to_le_bytes());
-}
-
-/// The source address of an outgoing TCP connection (an ephemeral port).
-fn ephemeral(addr: SocketAddr, conn: ConnId) -> SocketAddr {
-    let port = 32_768 + (conn.0 % 28_000) as u16;
-    SocketAddr::new(addr.ip(), if port == PORT { port + 1 } else { port })
 }

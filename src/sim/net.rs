@@ -1,18 +1,23 @@
-//! `Net`: the simulated network: subnets, latency, loss, duplication,
-//! reordering, partitions and one-way multicast.
+//! `Net`: the simulated network: subnets, addresses, latency, loss,
+//! duplication, reordering, one-way multicast, and the wiring faults of
+//! [`Links`] (partitions, one-way cuts, router and switch failures).
 //!
 //! A multicast reaches the nodes of the sender's subnet (never across the
 //! router, exactly as on a real board cluster), except where a one-way block
-//! says a receiver does not hear a sender. Unicast and TCP reach any node
-//! not cut off by a partition. Every datagram independently may be lost or
-//! duplicated; latency is a base plus uniform jitter, so datagrams reorder.
-//! All randomness comes from the caller's RNG.
+//! says a receiver does not hear a sender or a wiring fault stops it.
+//! Unicast reaches any node the links let it reach; TCP needs both
+//! directions. A node can be renumbered (a new DHCP lease): it gets a fresh
+//! address in its subnet and its old one leads nowhere. Every datagram
+//! independently may be lost or duplicated; latency is a base plus uniform
+//! jitter, so datagrams reorder. All randomness comes from the caller's RNG.
 
 use core::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::collections::{BTreeMap, BTreeSet};
 
 use rand_chacha::ChaCha8Rng;
 use rand_chacha::rand_core::Rng;
+
+use super::links::Links;
 
 /// The port every simulated node listens on.
 pub const PORT: u16 = 29999;
@@ -54,8 +59,11 @@ pub struct Net {
     by_addr: BTreeMap<SocketAddr, usize>,
     /// `(sender, receiver)` pairs whose multicast does not arrive.
     deaf: BTreeSet<(usize, usize)>,
-    /// Nodes on the far side of a partition (cut from everyone else).
-    cut: BTreeSet<usize>,
+    /// The wiring faults in force.
+    links: Links,
+    /// Addresses handed out so far per subnet (a renumbered node gets the
+    /// next).
+    hosts: BTreeMap<usize, usize>,
 }
 
 impl Net {
@@ -68,8 +76,7 @@ impl Net {
             .map(|&s| {
                 let k = per_subnet.entry(s).or_insert(0);
                 *k += 1;
-                let ip = Ipv4Addr::new(10, (s % 250) as u8, (*k >> 8) as u8, (*k & 0xff) as u8);
-                SocketAddr::new(IpAddr::V4(ip), PORT)
+                host_addr(s, *k)
             })
             .collect();
         let by_addr = addrs.iter().enumerate().map(|(i, a)| (*a, i)).collect();
@@ -79,8 +86,24 @@ impl Net {
             addrs,
             by_addr,
             deaf: BTreeSet::new(),
-            cut: BTreeSet::new(),
+            links: Links::new(),
+            hosts: per_subnet,
         }
+    }
+
+    /// Gives node `i` the next unused address of its subnet (a new DHCP
+    /// lease); its old address leads nowhere from now on. Returns the new
+    /// address.
+    pub fn renumber(&mut self, i: usize) -> Option<SocketAddr> {
+        let s = self.subnet.get(i).copied()?;
+        let k = self.hosts.entry(s).or_insert(0);
+        *k += 1;
+        let addr = host_addr(s, *k);
+        let old = self.addrs.get_mut(i)?;
+        self.by_addr.remove(old);
+        *old = addr;
+        self.by_addr.insert(addr, i);
+        Some(addr)
     }
 
     /// Node `i`'s address: `10.<subnet>.<hi>.<lo>:29999`.
@@ -123,18 +146,30 @@ impl Net {
 
     /// Cuts `nodes` off from everyone else until [`Net::heal`].
     pub fn partition(&mut self, nodes: impl IntoIterator<Item = usize>) {
-        self.cut = nodes.into_iter().collect();
+        self.links.split(&[nodes.into_iter().collect()]);
     }
 
-    /// Ends the partition.
+    /// The wiring faults, to add one (they end with [`Net::heal`]).
+    pub fn links_mut(&mut self) -> &mut Links {
+        &mut self.links
+    }
+
+    /// Ends every wiring fault (one-way multicast blocks stay).
     pub fn heal(&mut self) {
-        self.cut.clear();
+        self.links.heal();
     }
 
-    /// Whether `a` and `b` can exchange unicast or TCP traffic.
+    /// Whether a packet from `a` reaches `b` (unicast).
+    #[must_use]
+    pub fn reaches(&self, a: usize, b: usize) -> bool {
+        self.links
+            .reaches(a, self.subnet_of(a), b, self.subnet_of(b))
+    }
+
+    /// Whether `a` and `b` can exchange TCP traffic (both directions).
     #[must_use]
     pub fn connected(&self, a: usize, b: usize) -> bool {
-        self.cut.contains(&a) == self.cut.contains(&b)
+        self.reaches(a, b) && self.reaches(b, a)
     }
 
     /// Whether `b` receives `a`'s multicast.
@@ -142,7 +177,7 @@ impl Net {
     pub fn hears_multicast(&self, a: usize, b: usize) -> bool {
         a != b
             && self.subnet_of(a) == self.subnet_of(b)
-            && self.connected(a, b)
+            && self.reaches(a, b)
             && !self.deaf.contains(&(a, b))
     }
 
@@ -171,6 +206,12 @@ impl Net {
             1
         }
     }
+}
+
+/// The `k`-th address of subnet `s`: `10.<s>.<hi>.<lo>:29999`.
+fn host_addr(s: usize, k: usize) -> SocketAddr {
+    let ip = Ipv4Addr::new(10, (s % 250) as u8, (k >> 8) as u8, (k & 0xff) as u8);
+    SocketAddr::new(IpAddr::V4(ip), PORT)
 }
 
 /// True with probability `p`.
@@ -205,6 +246,29 @@ mod tests {
         assert!(!net.connected(0, 2) && net.connected(0, 1));
         net.heal();
         assert!(net.connected(0, 2));
+    }
+
+    #[test]
+    fn a_renumbered_node_leaves_its_old_address_behind() {
+        let mut net = Net::new(NetConfig::default(), vec![0, 0, 1]);
+        let old = net.addr(1);
+        let new = net.renumber(1).expect("node 1 exists");
+        assert_ne!(old, new);
+        assert_eq!(net.addr(1), new);
+        assert_eq!(net.node_at(new), Some(1));
+        assert_eq!(net.node_at(old), None);
+        assert_ne!(net.renumber(0), Some(new), "every lease is new");
+    }
+
+    #[test]
+    fn a_one_way_cut_stops_multicast_and_unicast_in_one_direction_only() {
+        let mut net = Net::new(NetConfig::default(), vec![0, 0, 1]);
+        net.links_mut().cut_one_way([0], [1]);
+        assert!(!net.hears_multicast(0, 1) && net.hears_multicast(1, 0));
+        assert!(!net.reaches(0, 1) && net.reaches(1, 0));
+        assert!(!net.connected(0, 1) && !net.connected(1, 0));
+        net.heal();
+        assert!(net.connected(0, 1));
     }
 
     #[test]

@@ -149,7 +149,7 @@ pub(super) fn join_and_claim(c: &mut Cluster, i: usize) {
 }
 
 /// A random live node.
-fn random_alive(c: &Cluster, rng: &mut ChaCha8Rng) -> Option<usize> {
+pub(super) fn random_alive(c: &Cluster, rng: &mut ChaCha8Rng) -> Option<usize> {
     for _ in 0..64 {
         let i = (rng.next_u64() % c.len().max(1) as u64) as usize;
         if c.alive(i) {
@@ -160,7 +160,7 @@ fn random_alive(c: &Cluster, rng: &mut ChaCha8Rng) -> Option<usize> {
 }
 
 /// A write at node `i` that changes something: a priority bump of its claim.
-fn bump(c: &mut Cluster, i: usize, k: u64) {
+pub(super) fn bump(c: &mut Cluster, i: usize, k: u64) {
     let n = c.len();
     c.command(
         i,

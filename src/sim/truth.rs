@@ -168,6 +168,24 @@ impl Truth {
         })
     }
 
+    /// The members some of whose latest writes `db` lacks (or holds an
+    /// older or newer version of), in the groups its node must hold, with
+    /// how many of their writes it lacks.
+    #[must_use]
+    pub fn lacking(&self, db: &TopologyDb) -> BTreeMap<NodeId, usize> {
+        let mut out = BTreeMap::new();
+        for (g, latest) in &self.groups {
+            let msg = db.message(g.as_str());
+            for (id, w) in self.wanted(g, latest, db) {
+                let held = msg.and_then(|m| m.items().get(id));
+                if held != Some(w) && !(held.is_none() && !w.live()) {
+                    *out.entry(id.member).or_insert(0) += 1;
+                }
+            }
+        }
+        out
+    }
+
     /// What `db` lacks or holds wrongly, for a failure report.
     #[must_use]
     pub fn diff(&self, db: &TopologyDb) -> String {

@@ -1,8 +1,9 @@
 //! Shared test support: a simple reference model (the oracle), proptest
 //! strategies, a ground-truth history of writes, real node processes (and
 //! namespace LANs for them), a tiny HTTP client, a WebDriver-driven
-//! headless Chromium and checks of what the status page draws. Each test
-//! binary uses only part of it.
+//! headless Chromium, checks of what the status page draws, and a lab of
+//! Chatter nodes wired by hand for scripted protocol tests. Each test binary
+//! uses only part of it.
 #![allow(dead_code)]
 
 pub mod browser;
@@ -11,6 +12,7 @@ pub mod browser;
 pub mod drawing;
 pub mod history;
 pub mod http;
+pub mod lab;
 pub mod lan;
 pub mod procs;
 pub mod reference;

@@ -55,7 +55,7 @@ pub fn main(a: &Args, seed: u64) -> ExitCode {
     };
     let run = AutoRun {
         policy,
-        hold_down: a.hold_down,
+        hold_down: a.hold_down.unwrap_or(15_000),
         heavy_every: a.heavy_every,
         leave: !a.auto_picture,
         ..AutoRun::default()
@@ -68,7 +68,7 @@ pub fn main(a: &Args, seed: u64) -> ExitCode {
         "R = {}, {} slices, hold-down {}, every {}th node weight 2 (others 1), seed {seed}\n",
         policy.replicas(),
         policy.slices(),
-        fmt_ms(Some(a.hold_down)),
+        fmt_ms(Some(a.hold_down.unwrap_or(15_000))),
         a.heavy_every
     );
     println!(

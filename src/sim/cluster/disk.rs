@@ -58,12 +58,11 @@ impl Cluster {
                 self.refused.push((g.clone(), *item));
             }
         }
-        // A followed write that was refused never happens.
-        self.tracked
-            .retain(|t| t.identity.member != id || t.clock <= durable);
         if let Some(c) = n.chatter.as_mut() {
             c.handle_persist_failed(now, state.clock);
         }
+        // A followed write that was refused never happens.
+        self.untrack_above(id, durable);
         self.drive(i);
     }
 

@@ -1,0 +1,243 @@
+//! `sim --heal KINDS`: the heal checker (see `scalesmall::sim::heal`) for
+//! one seed, printing the outcome, a diagnosis and the replay command of a
+//! failure; with `--heal-seeds N`, the sweep: seeds 1..=N for every kind and
+//! loss rate, on `--jobs` threads, with progress on stderr and a table of
+//! heal times (median, p99, max) and failures (each with its replay command)
+//! on stdout.
+
+use std::collections::BTreeMap;
+use std::process::ExitCode;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use scalesmall::protocol::auto_claim::Policy;
+use scalesmall::sim::{self, Fault, HealOutcome, HealRun};
+
+use super::{Args, config, fmt_ms};
+
+/// Failures listed per (kind, loss) row.
+const LISTED: usize = 10;
+
+/// The kinds named on the command line (`all`: every kind).
+fn kinds(names: &[String]) -> Result<Vec<Fault>, String> {
+    let mut out = Vec::new();
+    for n in names {
+        if n == "all" {
+            out.extend(Fault::ALL);
+        } else {
+            let f = Fault::parse(n).ok_or_else(|| {
+                let all: Vec<&str> = Fault::ALL.iter().map(|f| f.name()).collect();
+                format!("unknown fault kind {n:?}; kinds: all, {}", all.join(", "))
+            })?;
+            out.push(f);
+        }
+    }
+    out.dedup();
+    Ok(out)
+}
+
+/// Entry point of `--heal`.
+pub fn main(a: &Args, seed: u64) -> ExitCode {
+    let faults = match kinds(&a.heal) {
+        Ok(k) => k,
+        Err(e) => {
+            eprintln!("sim: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let nodes = a.nodes.unwrap_or(24);
+    let subnets = a.subnets.unwrap_or(3);
+    let losses = if a.heal_loss.is_empty() {
+        vec![a.loss.unwrap_or(0.0)]
+    } else {
+        a.heal_loss.clone()
+    };
+    let policy = match Policy::new(a.replicas, a.slices) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("sim: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let run = |fault: Fault| HealRun {
+        bound_ms: a.bound_ms,
+        auto: !a.no_auto,
+        policy,
+        ..HealRun::new(fault)
+    };
+    let config = |loss: f64, seed: u64| {
+        let mut cfg = config(a, nodes, subnets, loss, seed);
+        if let Some(h) = a.hold_down {
+            cfg.protocol.auto.hold_down = h;
+        }
+        cfg
+    };
+    if a.heal_seeds == 0 {
+        let mut ok = true;
+        for &loss in &losses {
+            for &f in &faults {
+                let cfg = config(loss, seed);
+                let run = run(f);
+                let replay = sim::replay(&cfg, &run);
+                let out = sim::heal(cfg, &run);
+                ok &= print_one(&out, &replay);
+            }
+        }
+        return if ok {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        };
+    }
+    let jobs: Vec<(Fault, f64, u64)> = losses
+        .iter()
+        .flat_map(|&l| faults.iter().map(move |&f| (f, l)))
+        .flat_map(|(f, l)| (1..=a.heal_seeds).map(move |s| (f, l, s)))
+        .collect();
+    let threads = a.jobs.unwrap_or_else(|| {
+        std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+    });
+    let results = sweep(&jobs, threads.max(1), |&(f, l, s)| {
+        let cfg = config(l, s);
+        let run = run(f);
+        let replay = sim::replay(&cfg, &run);
+        (sim::heal(cfg, &run), replay)
+    });
+    print_table(&jobs, &results, a.bound_ms, nodes, subnets);
+    if results.iter().all(|(o, _)| o.passed()) {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+/// Prints one run; returns whether it passed.
+fn print_one(out: &HealOutcome, replay: &str) -> bool {
+    println!(
+        "{}: fault {:.0} s, healed after {} (bound {}), {} writes, {} events, trace {:016x}",
+        out.fault,
+        out.fault_ms as f64 / 1000.0,
+        fmt_ms(out.heal_ms),
+        fmt_ms(Some(out.bound_ms)),
+        out.writes,
+        out.events,
+        out.trace
+    );
+    for v in out.violations.iter().take(10) {
+        println!("violation: {v}");
+    }
+    if out.passed() {
+        return true;
+    }
+    print!("{}", out.diagnosis);
+    println!("FAILED; replay with: {replay}");
+    false
+}
+
+/// Runs `f` over `jobs` on `threads` threads, in job order, printing
+/// progress on stderr every 10 s.
+fn sweep<J: Sync, R: Send>(jobs: &[J], threads: usize, f: impl Fn(&J) -> R + Sync) -> Vec<R> {
+    let next = AtomicUsize::new(0);
+    let done = AtomicUsize::new(0);
+    let slots: Mutex<BTreeMap<usize, R>> = Mutex::new(BTreeMap::new());
+    let start = Instant::now();
+    std::thread::scope(|s| {
+        for _ in 0..threads {
+            s.spawn(|| {
+                loop {
+                    let k = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(job) = jobs.get(k) else { break };
+                    let r = f(job);
+                    if let Ok(mut m) = slots.lock() {
+                        m.insert(k, r);
+                    }
+                    done.fetch_add(1, Ordering::Relaxed);
+                }
+            });
+        }
+        let mut last = Instant::now();
+        while done.load(Ordering::Relaxed) < jobs.len() {
+            std::thread::sleep(Duration::from_millis(200));
+            if last.elapsed() >= Duration::from_secs(10) {
+                last = Instant::now();
+                let d = done.load(Ordering::Relaxed);
+                let spent = start.elapsed().as_secs_f64();
+                let left = spent / d.max(1) as f64 * (jobs.len() - d) as f64;
+                eprintln!(
+                    "heal sweep: {d}/{} runs, {:.0} s spent, about {:.0} s left",
+                    jobs.len(),
+                    spent,
+                    left
+                );
+            }
+        }
+    });
+    slots
+        .into_inner()
+        .map(|m| m.into_values().collect())
+        .unwrap_or_default()
+}
+
+/// The `q`-quantile of sorted `v`.
+fn quantile(v: &[u64], q: f64) -> Option<u64> {
+    let i = ((v.len().checked_sub(1)?) as f64 * q).round() as usize;
+    v.get(i).copied()
+}
+
+/// The table of a sweep, then its failures.
+fn print_table(
+    jobs: &[(Fault, f64, u64)],
+    results: &[(HealOutcome, String)],
+    bound: u64,
+    nodes: usize,
+    subnets: usize,
+) {
+    let mut rows: BTreeMap<(Fault, u64), Vec<&(HealOutcome, String)>> = BTreeMap::new();
+    for ((f, l, _), r) in jobs.iter().zip(results) {
+        rows.entry((*f, (l * 1e6) as u64)).or_default().push(r);
+    }
+    println!(
+        "| fault ({nodes} nodes, {subnets} subnets) | loss | runs | failed (bound {}) | heal median / p99 / max | not healed in 5 min |",
+        fmt_ms(Some(bound))
+    );
+    println!("|---|---:|---:|---:|---|---:|");
+    for ((f, l), rs) in &rows {
+        let mut healed: Vec<u64> = rs.iter().filter_map(|(o, _)| o.heal_ms).collect();
+        healed.sort_unstable();
+        let failed = rs.iter().filter(|(o, _)| !o.passed()).count();
+        println!(
+            "| {f} | {:.0}% | {} | {failed} | {} / {} / {} | {} |",
+            *l as f64 / 1e4,
+            rs.len(),
+            fmt_ms(quantile(&healed, 0.5)),
+            fmt_ms(quantile(&healed, 0.99)),
+            fmt_ms(healed.last().copied()),
+            rs.len() - healed.len()
+        );
+    }
+    for ((f, l), rs) in &rows {
+        let failed: Vec<_> = rs.iter().filter(|(o, _)| !o.passed()).collect();
+        if failed.is_empty() {
+            continue;
+        }
+        println!(
+            "\n{f} at {:.0}% loss: {} failed{}",
+            *l as f64 / 1e4,
+            failed.len(),
+            if failed.len() > LISTED {
+                format!(" (first {LISTED} listed)")
+            } else {
+                String::new()
+            }
+        );
+        for (o, replay) in failed.iter().take(LISTED) {
+            let why = match (o.heal_ms, o.violations.len()) {
+                (_, v) if v > 0 => format!("{v} invariant violations"),
+                (None, _) => "not healed in 5 min".to_owned(),
+                (Some(ms), _) => format!("healed after {}", fmt_ms(Some(ms))),
+            };
+            println!("  {why}: {replay}");
+        }
+    }
+}

@@ -1,0 +1,196 @@
+//! Chatter's side of reconnect ([`super::super::reconnect`]), islands
+//! ([`super::super::islands`]) and addresses that follow the evidence
+//! (`Peer::note_addr`): the getters `status` shows (peers by liveness,
+//! unreachable islands), the timer's call into reconnect, a peer that
+//! moved, and this node's own addresses changing while it runs.
+
+use core::net::SocketAddr;
+
+use rand_chacha::rand_core::Rng;
+
+use crate::model::NodeId;
+use crate::wire::{self, PeerRef, PingReq, Probe, Rumor};
+
+use super::super::io::{ConnId, Transmit};
+use super::super::islands::Island;
+use super::super::liveness::Relay;
+use super::super::peers::PeerStates;
+use super::super::reconnect::{Backoff, Reach};
+use super::super::time::Millis;
+use super::Chatter;
+
+impl Chatter {
+    /// How many known peers this node holds alive, suspect and down
+    /// (disjoint; they sum to the peers known).
+    #[must_use]
+    pub fn peer_states(&self) -> PeerStates {
+        self.reach(Millis::ZERO).peer_states()
+    }
+
+    /// The multicast islands this node knows of, as last observed, by id
+    /// (see `src/protocol/islands.rs`); none without multicast.
+    #[must_use]
+    pub fn islands(&self, now: Millis) -> Vec<Island> {
+        self.reach(now).islands(now)
+    }
+
+    /// Where reconnect stands with a down member: its next contact step
+    /// and the wait after it.
+    #[must_use]
+    pub fn reconnect_backoff(&self, id: NodeId) -> Option<Backoff> {
+        self.reconnect.backoff(id)
+    }
+
+    /// How many multicast islands this node holds down as a whole (every
+    /// known peer of them down; never its own): a split, where one peer
+    /// down is a dead board.
+    #[must_use]
+    pub fn unreachable_islands(&self, now: Millis) -> usize {
+        self.islands(now).iter().filter(|i| i.unreachable()).count()
+    }
+
+    /// This node's addresses changed while it runs (a new DHCP lease): its
+    /// announces carry them from now on, and it tells every peer at once
+    /// (a multicast announce, and a unicast one to each known peer off its
+    /// LAN and each seed), so each follows it on the evidence of its own
+    /// newer frame (`Peer::note_addr`) instead of probing the old address
+    /// until the far syncs come round. Nothing happens if they are the
+    /// same. The shell calls it when it sees its interface's addresses
+    /// change.
+    pub fn set_addrs(&mut self, now: Millis, addrs: Vec<SocketAddr>) {
+        if addrs == self.me.addrs {
+            return;
+        }
+        self.me.addrs = addrs;
+        if self.cfg.multicast {
+            self.send_announce(now, None);
+        }
+        let ttl = self.hears_ttl(now);
+        let mut to: Vec<SocketAddr> = self
+            .peers
+            .iter()
+            .filter(|p| !self.is_local(p, now, ttl))
+            .filter_map(|p| p.addr)
+            .chain(self.seeds.iter().copied())
+            .collect();
+        to.sort_unstable();
+        to.dedup();
+        for addr in to {
+            self.send_announce(now, Some(addr));
+        }
+    }
+
+    /// `to` moved: connections we opened to its old address are closed,
+    /// what they had queued goes to the new one (the probe round and every
+    /// send read the address when they go out).
+    pub(super) fn moved(&mut self, now: Millis, to: PeerRef) {
+        let stale: Vec<ConnId> = self
+            .conns
+            .iter()
+            .filter(|c| c.to.is_some_and(|t| t.id == to.id && t.addr != to.addr))
+            .map(|c| c.id)
+            .collect();
+        for conn in stale {
+            if let Some(c) = self.conns.remove(conn) {
+                self.transmits.push_back(Transmit::Close { conn });
+                for p in c.queue {
+                    self.send_pending(now, to, p);
+                }
+            }
+        }
+    }
+
+    /// Reconnect's contacts due now ([`super::super::reconnect`]): unicast
+    /// announces across a cut.
+    pub(super) fn reconnect(&mut self, now: Millis) {
+        if now < self.reconnect.next_deadline() {
+            return;
+        }
+        let reach = Reach {
+            me: self.me.id,
+            peers: &self.peers,
+            detector: &self.detector,
+            seeds: &self.seeds,
+            multicast: self.cfg.multicast,
+            hears_ttl: self.hears_ttl(now),
+        };
+        let due = self.reconnect.poll(now, &reach);
+        for id in due.verdicts {
+            self.detector.respread(id);
+        }
+        for addr in due.addrs {
+            self.stats.reconnects += 1;
+            self.send_announce(now, Some(addr));
+        }
+    }
+
+    /// What reconnect and the island getters need to know.
+    fn reach(&self, now: Millis) -> Reach<'_> {
+        Reach {
+            me: self.me.id,
+            peers: &self.peers,
+            detector: &self.detector,
+            seeds: &self.seeds,
+            multicast: self.cfg.multicast,
+            hears_ttl: self.hears_ttl(now),
+        }
+    }
+
+    /// A ping for `requester`, who could not reach `req.target` (its
+    /// `PingReq`, from `from`): the target is pinged at the address asked,
+    /// and our ack relayed back. If we hold the target at another address
+    /// on the evidence of its own frame (it moved, or restarted elsewhere,
+    /// and the requester learned that only second-hand), we ping it there
+    /// too, and ask it to ping the requester (a `PingReq` naming the
+    /// requester): its ping, from its new address, is the evidence the
+    /// requester follows (`Peer::note_source`, a newer incarnation). So a
+    /// node is not marked down by peers that hold a stale address while
+    /// others reach it, and they learn where it is.
+    pub(super) fn ping_for(
+        &mut self,
+        now: Millis,
+        requester: NodeId,
+        from: SocketAddr,
+        req: PingReq,
+    ) {
+        let expires = now.plus(self.detector.cfg.probe_period);
+        let mine = self
+            .peers
+            .get(req.target.id)
+            .filter(|p| p.addr_from.is_some())
+            .and_then(|p| p.addr)
+            .filter(|a| *a != req.target.addr);
+        let v = self.version_for(req.target.id);
+        for to in core::iter::once(req.target.addr).chain(mine) {
+            let nonce = self.rng.next_u64();
+            let relay = Relay {
+                requester,
+                target: req.target.id,
+                nonce: req.nonce,
+                expires,
+            };
+            self.detector.relay(nonce, relay);
+            let ping = Probe {
+                nonce,
+                rumors: self.detector.take_rumors(Rumor::MAX_PER_FRAME),
+            };
+            self.send_datagram(now, Some(to), wire::Payload::Ping(ping), v);
+        }
+        if let Some(to) = mine {
+            let back = self
+                .peers
+                .get(requester)
+                .and_then(|p| p.addr)
+                .unwrap_or(from);
+            let intro = PingReq {
+                nonce: self.rng.next_u64(),
+                target: PeerRef {
+                    id: requester,
+                    addr: back,
+                },
+            };
+            self.stats.introductions += 1;
+            self.send_datagram(now, Some(to), wire::Payload::PingReq(intro), v);
+        }
+    }
+}
