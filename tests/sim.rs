@@ -346,6 +346,11 @@ fn heals_after_expiry_cut() {
 }
 
 #[test]
+fn heals_after_disk_failure() {
+    heals(sim::Fault::DiskFailure);
+}
+
+#[test]
 fn a_heal_run_is_deterministic() {
     let (cfg, run) = heal_setup(9, sim::Fault::PowerLoss);
     let a = sim::heal(cfg.clone(), &run);

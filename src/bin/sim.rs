@@ -158,7 +158,8 @@ struct Args {
     /// the fault's end until every board holds every write, none holds a
     /// running board down and none an old address, against --bound-ms.
     /// Kinds: router-cut, subnet-split, boot-cut, router-down, one-way,
-    /// power-loss, switch-down, renumber, renumber-restart, expiry-cut
+    /// power-loss, switch-down, renumber, renumber-restart, expiry-cut,
+    /// disk-failure
     /// [default: 24 nodes in 3 subnets].
     #[arg(long, value_delimiter = ',')]
     heal: Vec<String>,

@@ -70,6 +70,7 @@ pub fn diagnose(c: &Cluster, old: &[(usize, SocketAddr)]) -> String {
         );
         for &(i, j) in down.iter().take(MAX_LINES) {
             let _ = writeln!(out, "  {}; {}", view(c, i, j), view(c, j, i));
+            let _ = writeln!(out, "    {i}'s verdicts on {j}: {}", verdicts(c, i, j));
         }
     }
     for (i, v) in stale_addresses(c, old).into_iter().take(MAX_LINES) {
@@ -80,6 +81,27 @@ pub fn diagnose(c: &Cluster, old: &[(usize, SocketAddr)]) -> String {
         );
     }
     out
+}
+
+/// The last few liveness verdicts board `i` reached about board `j`, with
+/// their times.
+fn verdicts(c: &Cluster, i: usize, j: usize) -> String {
+    let id = c.node_id(j);
+    let all: Vec<String> = c
+        .liveness_log
+        .iter()
+        .filter(|v| v.observer == i && v.about == id)
+        .map(|v| {
+            format!(
+                "{:?}{} at {:.1} s",
+                v.state,
+                if v.restarted { " (restarted)" } else { "" },
+                v.at.0 as f64 / 1000.0
+            )
+        })
+        .collect();
+    let skip = all.len().saturating_sub(4);
+    all[skip..].join(", ")
 }
 
 /// The index of the board with id `id`.

@@ -51,11 +51,24 @@ pub enum Fault {
     /// A 5-minute cut at the router with `expire_after` = 60 s: each side
     /// expires the other's members while it lasts.
     ExpiryCut,
+    /// A board's data dir refuses writes (a read-only or full SD card) for
+    /// 10 s to 2 minutes while it keeps running and writing: its writes are
+    /// refused and undone, then retried once the disk is back.
+    DiskFailure,
+}
+
+/// What [`Fault::start`] did, for [`Fault::end`] and the checker.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Injected {
+    /// The boards it acts on (renumbers, stops, fails the disk of).
+    pub boards: Vec<usize>,
+    /// The renumbered boards, each with its address before.
+    pub old_addrs: Vec<(usize, SocketAddr)>,
 }
 
 impl Fault {
     /// Every kind, in the order tables list them.
-    pub const ALL: [Self; 10] = [
+    pub const ALL: [Self; 11] = [
         Self::RouterCut,
         Self::SubnetSplit,
         Self::BootCut,
@@ -66,6 +79,7 @@ impl Fault {
         Self::Renumber,
         Self::RenumberRestart,
         Self::ExpiryCut,
+        Self::DiskFailure,
     ];
 
     /// Its name on the command line and in tables.
@@ -82,6 +96,7 @@ impl Fault {
             Self::Renumber => "renumber",
             Self::RenumberRestart => "renumber-restart",
             Self::ExpiryCut => "expiry-cut",
+            Self::DiskFailure => "disk-failure",
         }
     }
 
@@ -112,7 +127,7 @@ impl Fault {
         let extra = |rng: &mut ChaCha8Rng, max: u64| rng.next_u64() % (max + 1);
         match self {
             Self::BootCut => 60_000 + extra(rng, long.saturating_sub(60_000)),
-            Self::PowerLoss => 10_000 + extra(rng, 110_000),
+            Self::PowerLoss | Self::DiskFailure => 10_000 + extra(rng, 110_000),
             Self::Renumber => 0,
             Self::RenumberRestart => 2_000 + extra(rng, 8_000),
             Self::ExpiryCut => 300_000,
@@ -120,9 +135,8 @@ impl Fault {
         }
     }
 
-    /// Injects the fault into `c` now. Returns the boards it renumbers
-    /// (now or when it ends), each with its address before.
-    pub fn start(self, c: &mut Cluster, rng: &mut ChaCha8Rng) -> Vec<(usize, SocketAddr)> {
+    /// Injects the fault into `c` now.
+    pub fn start(self, c: &mut Cluster, rng: &mut ChaCha8Rng) -> Injected {
         let n = c.len();
         let subnets = subnets(c);
         let pick = |rng: &mut ChaCha8Rng, k: usize| (rng.next_u64() % k.max(1) as u64) as usize;
@@ -160,22 +174,36 @@ impl Fault {
                 let v = pick(rng, n);
                 let old = c.addr(v);
                 let _ = c.renumber(v);
-                return vec![(v, old)];
+                return Injected {
+                    boards: vec![v],
+                    old_addrs: vec![(v, old)],
+                };
             }
             Self::RenumberRestart => {
                 let v = pick(rng, n);
                 c.crash(v);
-                return vec![(v, c.addr(v))];
+                return Injected {
+                    boards: vec![v],
+                    old_addrs: vec![(v, c.addr(v))],
+                };
+            }
+            Self::DiskFailure => {
+                let v = pick(rng, n);
+                c.fail_disk(v, true);
+                return Injected {
+                    boards: vec![v],
+                    old_addrs: Vec::new(),
+                };
             }
         }
-        Vec::new()
+        Injected::default()
     }
 
     /// Ends the fault: heals the links, or brings the boards back. A power
     /// loss restarts the boards in random order over up to 30 s, so this
-    /// runs the cluster meanwhile; `renumbered` are the boards
-    /// [`Fault::start`] returned.
-    pub fn end(self, c: &mut Cluster, rng: &mut ChaCha8Rng, renumbered: &[(usize, SocketAddr)]) {
+    /// runs the cluster meanwhile; `injected` is what [`Fault::start`]
+    /// returned.
+    pub fn end(self, c: &mut Cluster, rng: &mut ChaCha8Rng, injected: &Injected) {
         match self {
             Self::PowerLoss => {
                 let mut order: Vec<(u64, usize)> =
@@ -188,9 +216,14 @@ impl Fault {
                 }
             }
             Self::RenumberRestart => {
-                for &(v, _) in renumbered {
+                for &v in &injected.boards {
                     let _ = c.renumber(v);
                     c.restart(v);
+                }
+            }
+            Self::DiskFailure => {
+                for &v in &injected.boards {
+                    c.fail_disk(v, false);
                 }
             }
             Self::Renumber => {}

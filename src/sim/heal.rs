@@ -36,7 +36,7 @@ use crate::wire::Liveness;
 
 use super::cluster::{Cluster, SimConfig};
 use super::diagnose::diagnose;
-use super::fault_kind::Fault;
+use super::fault_kind::{Fault, Injected};
 use super::scenario::{bump, group, join_and_claim, random_alive};
 
 /// The auto-mode group of a heal run.
@@ -167,7 +167,7 @@ pub fn heal(mut cfg: SimConfig, run: &HealRun) -> HealOutcome {
     let mut c = Cluster::new(cfg);
     let fault_ms = run.fault.duration(long, &mut rng);
     let mut boot_ms = None;
-    let old = if run.fault.at_boot() {
+    let injected = if run.fault.at_boot() {
         boot(&mut c, &mut rng, run, true)
     } else {
         let _ = boot(&mut c, &mut rng, run, false);
@@ -176,12 +176,15 @@ pub fn heal(mut cfg: SimConfig, run: &HealRun) -> HealOutcome {
         run.fault.start(&mut c, &mut rng)
     };
     keep_writing(&mut c, &mut rng, fault_ms);
-    run.fault.end(&mut c, &mut rng, &old);
-    // Writes on both sides the moment it ends (a renumbered board first).
-    let first = old
+    run.fault.end(&mut c, &mut rng, &injected);
+    // Writes on both sides the moment it ends (a board it acted on first).
+    let first = injected
+        .boards
         .first()
-        .map(|&(v, _)| v)
+        .copied()
+        .filter(|&v| c.alive(v))
         .or_else(|| random_alive(&c, &mut rng));
+    let old = injected.old_addrs;
     let second = random_alive(&c, &mut rng);
     for (k, i) in [first, second].into_iter().flatten().enumerate() {
         bump(&mut c, i, 5_000 + k as u64);
@@ -234,12 +237,7 @@ fn measure(c: &mut Cluster, old: &[(usize, SocketAddr)], run: &HealRun) -> Optio
 /// Every board joins and claims (and goes auto) at a random moment of the
 /// first 3 s; with `cut`, the fault starts at a random moment of the first
 /// 5 s, among them. Returns what [`Fault::start`] returned.
-fn boot(
-    c: &mut Cluster,
-    rng: &mut ChaCha8Rng,
-    run: &HealRun,
-    cut: bool,
-) -> Vec<(usize, SocketAddr)> {
+fn boot(c: &mut Cluster, rng: &mut ChaCha8Rng, run: &HealRun, cut: bool) -> Injected {
     let n = c.len();
     // (time, board), board n standing for the fault.
     let mut order: Vec<(u64, usize)> = (0..n)
@@ -249,11 +247,11 @@ fn boot(
         order.push((rng.next_u64() % 5_001, n));
     }
     order.sort_unstable();
-    let mut renumbered = Vec::new();
+    let mut injected = Injected::default();
     for (at, i) in order {
         c.run_until(Millis(at));
         if i == n {
-            renumbered = run.fault.start(c, rng);
+            injected = run.fault.start(c, rng);
             continue;
         }
         join_and_claim(c, i);
@@ -269,7 +267,7 @@ fn boot(
             );
         }
     }
-    renumbered
+    injected
 }
 
 /// A random running board writes every 1 to 3 s for `ms`.
