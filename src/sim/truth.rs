@@ -178,7 +178,8 @@ impl Truth {
             let msg = db.message(g.as_str());
             for (id, w) in self.wanted(g, latest, db) {
                 let held = msg.and_then(|m| m.items().get(id));
-                if held != Some(w) && !(held.is_none() && !w.live()) {
+                // Lacking: not the wanted item, unless it is a removal never held.
+                if held != Some(w) && (held.is_some() || w.live()) {
                     *out.entry(id.member).or_insert(0) += 1;
                 }
             }

@@ -14,7 +14,7 @@ pub fn curve(a: &Args, loss: f64, seed: u64) -> ExitCode {
     println!("axis,x,seed,converge_p50_ms,converge_max_ms,idle_bytes_per_node");
     for &n in &a.curve_nodes {
         let subnets = (n / 32).clamp(1, 32);
-        let r = sim::measure(config(&a, n, subnets, loss, seed));
+        let r = sim::measure(config(a, n, subnets, loss, seed));
         println!(
             "nodes,{n},{seed},{},{},{:.0}",
             r.delay_quantile(0.5).unwrap_or(0),
@@ -23,7 +23,7 @@ pub fn curve(a: &Args, loss: f64, seed: u64) -> ExitCode {
         );
     }
     for &loss in &a.curve_loss {
-        let r = sim::measure(config(&a, 100, 4, loss, seed));
+        let r = sim::measure(config(a, 100, 4, loss, seed));
         println!(
             "loss,{loss},{seed},{},{},{:.0}",
             r.delay_quantile(0.5).unwrap_or(0),
@@ -31,12 +31,12 @@ pub fn curve(a: &Args, loss: f64, seed: u64) -> ExitCode {
             r.idle_bytes
         );
     }
-    return ExitCode::SUCCESS;
+    ExitCode::SUCCESS
 }
 
 /// `--expiry`: a dead board expired everywhere, then back.
 pub fn expiry(a: &Args, nodes: usize, subnets: usize, loss: f64, seed: u64) -> ExitCode {
-    let r = sim::expiry(config(&a, nodes, subnets, loss, seed), 60_000, 180_000);
+    let r = sim::expiry(config(a, nodes, subnets, loss, seed), 60_000, 180_000);
     println!(
         "| nodes / subnets / loss | grace | node 0 expired it and restarted after | expired by every node after | still listed | back, cluster exact after | invariant violations |"
     );
@@ -55,23 +55,23 @@ pub fn expiry(a: &Args, nodes: usize, subnets: usize, loss: f64, seed: u64) -> E
     );
     println!("seed {seed}");
     let ok = r.all_expired_ms.is_some() && r.back_ms.is_some() && r.violations == 0;
-    return if ok {
+    if ok {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
-    };
+    }
 }
 
 /// `--tombstones`: tombstone collection over hours, with and without.
 pub fn tombstones(a: &Args, nodes: usize, subnets: usize, loss: f64, seed: u64) -> ExitCode {
     let hours = a.hours.min(48);
     let with = sim::tombstones(
-        config(&a, nodes, subnets, loss, seed),
+        config(a, nodes, subnets, loss, seed),
         600_000,
         hours,
         30_000,
     );
-    let without = sim::tombstones(config(&a, nodes, subnets, loss, seed), 0, hours, 30_000);
+    let without = sim::tombstones(config(a, nodes, subnets, loss, seed), 0, hours, 30_000);
     println!(
         "| hour | releases | largest per node, collected every 10 min: items / retractions | never collected: items / retractions |"
     );
@@ -98,18 +98,17 @@ pub fn tombstones(a: &Args, nodes: usize, subnets: usize, loss: f64, seed: u64) 
     );
     let flat = with.samples.last().map(|s| s.max_retractions)
         <= with.samples.get(2).map(|s| s.max_retractions.max(1) * 2);
-    return if with.converged_ms.is_some() && with.violations == 0 && without.violations == 0 && flat
-    {
+    if with.converged_ms.is_some() && with.violations == 0 && without.violations == 0 && flat {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
-    };
+    }
 }
 
 /// `--long-run`: boards replaced for hours; the tables must stay flat.
 pub fn long_run(a: &Args, nodes: usize, subnets: usize, loss: f64, seed: u64) -> ExitCode {
     let r = sim::long_run(
-        config(&a, nodes, subnets, loss, seed),
+        config(a, nodes, subnets, loss, seed),
         600_000,
         a.hours,
         a.replace_every_min.max(1) * 60_000,
@@ -131,11 +130,11 @@ pub fn long_run(a: &Args, nodes: usize, subnets: usize, loss: f64, seed: u64) ->
         if r.flat() { "yes" } else { "NO" },
         r.violations
     );
-    return if r.flat() && r.violations == 0 {
+    if r.flat() && r.violations == 0 {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
-    };
+    }
 }
 
 /// `--flood`: a flooding key holder against node 0.
@@ -151,7 +150,7 @@ pub fn flood(a: &Args, nodes: usize, subnets: usize, loss: f64, seed: u64) -> Ex
     let mut ok = true;
     for kind in [sim::Flood::Announces, sim::Flood::Pulls, sim::Flood::Deltas] {
         let r = sim::flood(
-            config(&a, nodes, subnets, loss, seed),
+            config(a, nodes, subnets, loss, seed),
             kind,
             a.flood_rate,
             30,
@@ -172,11 +171,11 @@ pub fn flood(a: &Args, nodes: usize, subnets: usize, loss: f64, seed: u64) -> Ex
         ok &= r.converged_ms.is_some() && r.violations == 0;
     }
     println!("seed {seed}");
-    return if ok {
+    if ok {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
-    };
+    }
 }
 
 /// `--liveness`: the failure detector measured.
@@ -190,7 +189,7 @@ pub fn liveness(a: &Args, seed: u64) -> ExitCode {
         for &loss in &a.liveness_loss {
             let subnets = n.div_ceil(25).max(1);
             let r = sim::measure_liveness(
-                config(&a, n, subnets, loss, seed),
+                config(a, n, subnets, loss, seed),
                 sim::LivenessRun::default(),
             );
             println!(
@@ -209,11 +208,11 @@ pub fn liveness(a: &Args, seed: u64) -> ExitCode {
         }
     }
     println!("seed {seed}");
-    return if ok {
+    if ok {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
-    };
+    }
 }
 
 /// `--sweep`: the benchmark at 10, 20, 40 and 100 nodes on one LAN.
@@ -223,7 +222,7 @@ pub fn lan_sweep(a: &Args, loss: f64, seed: u64) -> ExitCode {
     );
     println!("|---|---|---|---|");
     for n in [10usize, 20, 40, 100] {
-        let r = sim::measure(config(&a, n, 1, loss, seed));
+        let r = sim::measure(config(a, n, 1, loss, seed));
         println!(
             "| {n} | {:.0} | {} / {} | {} |",
             r.idle_bytes,
@@ -233,7 +232,7 @@ pub fn lan_sweep(a: &Args, loss: f64, seed: u64) -> ExitCode {
         );
     }
     println!("seed {seed}");
-    return ExitCode::SUCCESS;
+    ExitCode::SUCCESS
 }
 
 /// `--reconnect-cost`: traffic at rest with 0, 1 and half the members down.

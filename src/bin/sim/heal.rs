@@ -9,7 +9,9 @@ use std::collections::BTreeMap;
 use std::process::ExitCode;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use scalesmall::node::clock::Stopwatch;
 
 use scalesmall::protocol::auto_claim::Policy;
 use scalesmall::sim::{self, Fault, HealOutcome, HealRun};
@@ -141,7 +143,7 @@ fn sweep<J: Sync, R: Send>(jobs: &[J], threads: usize, f: impl Fn(&J) -> R + Syn
     let next = AtomicUsize::new(0);
     let done = AtomicUsize::new(0);
     let slots: Mutex<BTreeMap<usize, R>> = Mutex::new(BTreeMap::new());
-    let start = Instant::now();
+    let start = Stopwatch::start();
     std::thread::scope(|s| {
         for _ in 0..threads {
             s.spawn(|| {
@@ -156,13 +158,13 @@ fn sweep<J: Sync, R: Send>(jobs: &[J], threads: usize, f: impl Fn(&J) -> R + Syn
                 }
             });
         }
-        let mut last = Instant::now();
+        let mut last = Stopwatch::start();
         while done.load(Ordering::Relaxed) < jobs.len() {
             std::thread::sleep(Duration::from_millis(200));
-            if last.elapsed() >= Duration::from_secs(10) {
-                last = Instant::now();
+            if last.seconds() >= 10.0 {
+                last = Stopwatch::start();
                 let d = done.load(Ordering::Relaxed);
-                let spent = start.elapsed().as_secs_f64();
+                let spent = start.seconds();
                 let left = spent / d.max(1) as f64 * (jobs.len() - d) as f64;
                 eprintln!(
                     "heal sweep: {d}/{} runs, {:.0} s spent, about {:.0} s left",
