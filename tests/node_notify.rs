@@ -329,6 +329,7 @@ fn a_store_stalled_in_fsync_stops_the_watchdog_pings_until_it_ends() {
                 udp,
                 listener,
                 notify: Some(notify),
+                renumber: None,
             };
             let stopped = stop.clone();
             let r = driver

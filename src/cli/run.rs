@@ -32,6 +32,7 @@ use crate::node::keys::{self, KeySource};
 use crate::node::notify::Notifier;
 use crate::node::store::Store;
 use crate::node::udp;
+use crate::node::renumber::Renumber;
 use crate::node::{NodeError, iface, netplan, tcp};
 use crate::protocol::{Chatter, Identity};
 use crate::wire::{Codec, Limits};
@@ -353,6 +354,7 @@ async fn serve(cfg: Config, reload: Reload) -> Result<(), NodeError> {
         });
     let listening: Vec<String> = udp.local.iter().map(ToString::to_string).collect();
     let advertise = net.advertise;
+    let renumber = Renumber::new(&cfg, &nic.name, advertise.clone());
 
     let mut pcfg = cfg.protocol();
     pcfg.multicast = mc.is_some();
@@ -431,6 +433,7 @@ async fn serve(cfg: Config, reload: Reload) -> Result<(), NodeError> {
         udp,
         listener,
         notify: Notifier::from_env(),
+        renumber,
     };
     let stopped = stop.clone();
     let result = driver

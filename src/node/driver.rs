@@ -36,6 +36,7 @@ use super::clock::{MonoClock, Stopwatch};
 use super::config::DeclaredGroup;
 use super::error::NodeError;
 use super::notify::{Notifier, Watchdog};
+use super::renumber::{self, Rebound, Renumber};
 use super::store::{Store, StoreError};
 use super::tcp::{self, ConnMsg};
 use super::udp::UdpSockets;
@@ -120,6 +121,8 @@ pub struct Io {
     /// `READY=1` as it starts, so bind every socket (the control socket
     /// too) before calling it; its event loop pings the watchdog.
     pub notify: Option<Notifier>,
+    /// Follows the interface's addresses (`None`: configured addresses).
+    pub renumber: Option<Renumber>,
 }
 
 impl Driver {
@@ -383,9 +386,12 @@ impl Driver {
         shutdown: impl Future<Output = ()>,
     ) -> Result<(), NodeError> {
         self.group_addr = io.udp.group;
-        let unicast = io.udp.unicast;
+        let mut unicast = io.udp.unicast;
         let multicast = io.udp.multicast;
-        let listener = io.listener;
+        let mut listener = io.listener;
+        let mut renumber = io.renumber;
+        let mut addr_check = tokio::time::interval(renumber::CHECK_EVERY);
+        addr_check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut ubuf = vec![0u8; 65_536];
         let mut mbuf = vec![0u8; 65_536];
         let mut reloads = self.reload_rx.take();
@@ -404,6 +410,7 @@ impl Driver {
             let retry = self.declared_retry.as_ref().map(|(_, at)| *at);
             let deadline = self.clock.instant(retry.map_or(wake, |r| r.min(wake)));
             let mut watch: Option<Stopwatch> = None;
+            let mut rebound = None;
             tokio::select! {
                 biased;
                 () = &mut shutdown => break,
@@ -446,6 +453,9 @@ impl Driver {
                     let answer = self.answer(req, &unicast).await;
                     let _ = reply.send(answer);
                 }
+                _ = addr_check.tick(), if renumber.is_some() => {
+                    rebound = renumber.as_mut().and_then(Self::follow_addresses);
+                }
                 groups = recv_or_pending(reloads.as_mut()) => {
                     watch = Some(Stopwatch::start());
                     self.apply_declared(&groups);
@@ -463,6 +473,19 @@ impl Driver {
                     }
                 }
             }
+            if let Some(r) = rebound {
+                let addrs = renumber
+                    .as_ref()
+                    .map(|w| w.socket_addrs(&r.advertise))
+                    .unwrap_or_default();
+                if let Some((u, l)) = r.sockets {
+                    self.info.listen = u.local_addrs().first().copied().unwrap_or(self.info.listen);
+                    unicast = u;
+                    listener = l;
+                }
+                let now = self.clock.now();
+                self.chatter.set_addrs(now, addrs);
+            }
             if let Some(w) = watch {
                 self.inputs += 1;
                 self.input_seconds += w.seconds();
@@ -473,6 +496,24 @@ impl Driver {
         }
         self.stop(&unicast).await?;
         self.drain(&unicast, &mut conn_rx).await
+    }
+
+    /// The interface's addresses changed: new sockets for them (see
+    /// `renumber.rs`); `None` if nothing changed or the bind failed (tried
+    /// again at the next check).
+    fn follow_addresses(w: &mut Renumber) -> Option<Rebound> {
+        let plan = w.check()?;
+        let old = w.current().to_vec();
+        match w.rebind(&plan) {
+            Ok(r) => {
+                info!(from = ?old, to = ?r.advertise, "this board's address changed: listening and advertising the new one");
+                Some(r)
+            }
+            Err(e) => {
+                warn!(from = ?old, to = ?plan.advertise, "this board's address changed but the new one cannot be bound yet: {e}");
+                None
+            }
+        }
     }
 
     /// The shutdown sequence after the signal.

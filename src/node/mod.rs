@@ -4,7 +4,7 @@
 //! It owns sockets ([`udp`], [`unicast`], [`tcp`]), the clock and OS randomness
 //! ([`clock`]), the data dir ([`store`]), the configuration ([`config`]) and
 //! the keyring ([`keys`]), tells systemd it is ready and alive
-//! ([`notify`]), and feeds them to the protocol through
+//! ([`notify`]), follows its interface's addresses ([`renumber`]), and feeds them to the protocol through
 //! [`driver::Driver`], which holds no protocol logic. Composition (config →
 //! store → protocol → sockets → control server) happens above, in the CLI.
 
@@ -18,6 +18,7 @@ pub mod iface;
 pub mod keys;
 pub mod netplan;
 pub mod notify;
+pub mod renumber;
 pub mod store;
 pub mod tcp;
 pub mod udp;

@@ -253,14 +253,7 @@ pub fn bind(
     mc: Option<MulticastSpec>,
     seeds: &[SocketAddr],
 ) -> Result<UdpSockets, NodeError> {
-    let mut sockets = Vec::new();
-    for l in at {
-        let sends_mc = mc
-            .as_ref()
-            .filter(|m| m.addr().is_ipv4() == l.addr.is_ipv4());
-        sockets.push(bind_unicast(*l, sends_mc)?);
-    }
-    let unicast = Unicast::new(sockets, seeds);
+    let unicast = bind_unicast_only(at, mc, seeds)?;
     let local = unicast.local_addrs();
     let (multicast, group) = match mc {
         None => (None, None),
@@ -272,6 +265,27 @@ pub fn bind(
         group,
         local,
     })
+}
+
+/// The unicast sockets alone, one per address of `at` (each sends the
+/// group's datagrams of its family if `mc`): at start, and again when the
+/// board is renumbered while running (`renumber.rs`).
+///
+/// # Errors
+/// [`NodeError::Socket`] naming the address that failed.
+pub fn bind_unicast_only(
+    at: &[Listen],
+    mc: Option<MulticastSpec>,
+    seeds: &[SocketAddr],
+) -> Result<Unicast, NodeError> {
+    let mut sockets = Vec::new();
+    for l in at {
+        let sends_mc = mc
+            .as_ref()
+            .filter(|m| m.addr().is_ipv4() == l.addr.is_ipv4());
+        sockets.push(bind_unicast(*l, sends_mc)?);
+    }
+    Ok(Unicast::new(sockets, seeds))
 }
 
 /// The socket that receives the group's datagrams; `None` if the OS does
