@@ -2,7 +2,8 @@
 //! one node appears in `lookup` on all; kill -9 and restart keeps own items
 //! with a higher clock and incarnation; bad config and garbage frames are
 //! answered correctly while the node keeps serving; nodes with different
-//! keys warn and do not merge; SIGTERM exits 0 in bounded time.
+//! keys warn and do not merge; SIGTERM exits 0 in bounded time; `members`
+//! shows each member's state and refuses an unknown group.
 //!
 //! As root the nodes run in a network namespace with multicast on its `lo`;
 //! otherwise on loopback without multicast, with seeds (see
@@ -88,7 +89,7 @@ fn a_claim_on_one_node_appears_in_lookup_on_all() {
     let members = b.json(&["members", "demo"]);
     let listed = members["members"].as_array().cloned().unwrap_or_default();
     assert!(
-        listed.iter().any(|m| m == a.id.as_str()),
+        listed.iter().any(|m| m["id"] == a.id.as_str()),
         "{members}: a is a member (b and c too: they read demo)"
     );
 }
@@ -250,4 +251,100 @@ fn the_cli_reports_an_unreachable_daemon_and_refusals_with_their_exit_codes() {
     let out = a.ctl(&["claim", "demo", "9..1"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("\"9..1\" is not a key range"));
+}
+
+/// `members GROUP`: each member with its state as `peers` has it (a killed
+/// board turns suspect, then down), `member: false` on a board that only
+/// heard of the group, and exit 4 for a group nobody has.
+#[test]
+fn members_show_each_state_and_an_unknown_group_is_refused() {
+    let env = Env::new();
+    let (mut a, b, c) = trio(&env);
+    assert!(a.ctl(&["claim", "demo", "0..100"]).status.success());
+    assert!(b.ctl(&["join", "demo"]).status.success());
+    let states = |n: &Node| -> Vec<(String, String)> {
+        let v = n.json(&["members", "demo"]);
+        v["members"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .map(|m| {
+                        (
+                            m["id"].as_str().unwrap_or("").to_owned(),
+                            m["state"].as_str().unwrap_or("").to_owned(),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let alive = |id: &str| (id.to_owned(), "alive".to_owned());
+    let mut want = vec![alive(&a.id), alive(&b.id)];
+    want.sort();
+    assert!(
+        b.eventually(PROPAGATE, || states(&b) == want),
+        "b's members of demo: {:?}, want {want:?}",
+        states(&b)
+    );
+    let out = b.ctl(&["members", "demo"]);
+    assert!(out.status.success(), "{out:?}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut lines = text.lines();
+    assert_eq!(
+        lines
+            .next()
+            .map(str::split_whitespace)
+            .map(Iterator::collect::<Vec<_>>),
+        Some(vec!["ID", "STATE"]),
+        "{text}"
+    );
+    assert!(
+        text.lines()
+            .any(|l| l.split_whitespace().collect::<Vec<_>>() == [a.id.as_str(), "alive"]),
+        "{text}"
+    );
+
+    // c heard of demo (its status lists it) but holds none of it.
+    assert!(
+        c.eventually(PROPAGATE, || c.json(&["status"])["groups"]
+            .as_array()
+            .is_some_and(|g| g.iter().any(|g| g == "demo"))),
+        "c never heard of demo"
+    );
+    let v = c.json(&["members", "demo"]);
+    assert_eq!(v["member"], false, "{v}");
+    let out = c.ctl(&["members", "demo"]);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("scalesmall join demo"),
+        "{out:?}"
+    );
+
+    // A group nobody has: refused, exit 4, the reason on stderr.
+    let out = b.ctl(&["members", "nosuch"]);
+    assert_eq!(out.status.code(), Some(4), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("no group \"nosuch\" is known"),
+        "{out:?}"
+    );
+    let out = b.ctl(&["members", "nosuch", "--json"]);
+    assert_eq!(out.status.code(), Some(4), "{out:?}");
+
+    // A killed member is no longer alive in b's view, as in `peers`.
+    a.kill9();
+    let aid = a.id.clone();
+    assert!(
+        b.eventually(Duration::from_secs(30), || states(&b)
+            .iter()
+            .any(|(id, s)| *id == aid && (s == "suspect" || s == "down"))),
+        "a stayed {:?} in b's members after kill -9",
+        states(&b)
+    );
+    // `peers` agrees: the same liveness view.
+    let peers = b.json(&["peers"]);
+    let in_peers = peers["peers"]
+        .as_array()
+        .and_then(|p| p.iter().find(|p| p["id"] == aid.as_str()))
+        .and_then(|p| p["state"].as_str())
+        .unwrap_or("");
+    assert!(in_peers == "suspect" || in_peers == "down", "{peers}");
 }

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use crate::control::client::{Client, ClientError};
-use crate::node::api::{Reply, Request, Status};
+use crate::node::api::{MemberView, Reply, Request, Status};
 use crate::node::config::{Config, Overrides};
 
 use super::{Cmd, CtlArgs, EXIT_REFUSED, EXIT_UNREACHABLE};
@@ -196,11 +196,11 @@ fn print_human(reply: &Reply) {
                 );
             }
         }
-        Reply::Members { members, .. } => {
-            for m in members {
-                println!("{m}");
-            }
-        }
+        Reply::Members {
+            group,
+            members,
+            member,
+        } => print_members(group, members, *member),
         Reply::Topology { items, .. } => {
             println!(
                 "{:<16}  {:<4}  {:<5}  {:<24}  {:>8}  {:>6}  {:>5}  {:>6}",
@@ -259,6 +259,23 @@ fn print_human(reply: &Reply) {
         Reply::Status(s) => print_status(s),
         Reply::Metrics(m) => println!("{}", serde_json::to_string_pretty(m).unwrap_or_default()),
         Reply::Refused { reason } => println!("refused: {reason}"),
+    }
+}
+
+/// `members`: one row per board. (A NAME column goes after ID once boards
+/// have names.)
+fn print_members(group: &str, members: &[MemberView], member: Option<bool>) {
+    if member == Some(false) {
+        println!(
+            "no member known: this board is not a member of {group}, and a board holds only the groups \
+             it joined (`scalesmall join {group}` to read it)"
+        );
+        return;
+    }
+    println!("{:<16}  STATE", "ID");
+    for m in members {
+        let state = if m.state.is_empty() { "-" } else { &m.state };
+        println!("{:<16}  {state}", m.id);
     }
 }
 

@@ -129,12 +129,17 @@ pub enum Reply {
     },
     /// The servers of a key.
     Lookup(LookupReply),
-    /// The members of a group.
+    /// The members of a group (a group this node does not know at all is
+    /// refused instead).
     Members {
         /// The group.
         group: String,
-        /// Their ids, sorted.
-        members: Vec<String>,
+        /// The boards with a live item in it, sorted by id.
+        members: Vec<MemberView>,
+        /// Whether this board is a member of the group (only members hold
+        /// it, so a non-member's list is empty; absent from older daemons).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        member: Option<bool>,
     },
     /// The items of a group.
     Topology {
@@ -198,6 +203,40 @@ pub struct ServerView {
     /// servers are listed last).
     #[serde(default)]
     pub state: String,
+}
+
+/// One member of a group.
+///
+/// Older daemons sent a bare id string per member; that still reads, with
+/// an empty state. (A board's name, when names exist, goes here too.)
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "MemberWire")]
+pub struct MemberView {
+    /// Its id.
+    pub id: String,
+    /// Its liveness in this node's view: `alive`, `suspect` or `down`
+    /// (this board itself is `alive`; empty from older daemons).
+    pub state: String,
+}
+
+/// A member as any daemon sends it: an object, or an older daemon's id.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum MemberWire {
+    Id(String),
+    View { id: String, state: String },
+}
+
+impl From<MemberWire> for MemberView {
+    fn from(w: MemberWire) -> Self {
+        match w {
+            MemberWire::Id(id) => MemberView {
+                id,
+                state: String::new(),
+            },
+            MemberWire::View { id, state } => MemberView { id, state },
+        }
+    }
 }
 
 /// One item of a group.

@@ -29,8 +29,8 @@ use crate::protocol::{
 };
 
 use super::api::{
-    AutoView, Counters, GroupView, ItemView, LookupReply, Metrics, PeerView, PolicyMismatchView,
-    Reply, Request, ServerView, Status, WatchEvent, arch,
+    AutoView, Counters, GroupView, ItemView, LookupReply, MemberView, Metrics, PeerView,
+    PolicyMismatchView, Reply, Request, ServerView, Status, WatchEvent, arch,
 };
 use super::clock::{MonoClock, Stopwatch};
 use super::config::DeclaredGroup;
@@ -890,10 +890,7 @@ impl Driver {
                     servers,
                 })
             }
-            Request::Members { group } => Reply::Members {
-                members: db.members(&group).iter().map(ToString::to_string).collect(),
-                group,
-            },
+            Request::Members { group } => self.members(&group),
             Request::Topology { group } => Reply::Topology {
                 items: db
                     .topology(&group, TopologyFilter::default())
@@ -943,6 +940,36 @@ impl Driver {
             | Request::Auto { .. }
             | Request::Manual { .. }
             | Request::Forget { .. } => refused("not a query"),
+        }
+    }
+
+    /// `members GROUP`: each member with its liveness; refused for a group
+    /// this node has never heard of (a typo must not read as "no members").
+    fn members(&self, group: &str) -> Reply {
+        if !self.chatter.groups().iter().any(|g| g.as_str() == group) {
+            return refused(format!(
+                "no group {group:?} is known on this board (`scalesmall status` lists the groups it knows)"
+            ));
+        }
+        let db = self.chatter.db();
+        let me = self.chatter.identity().id;
+        let members = db
+            .members(group)
+            .into_iter()
+            .map(|id| MemberView {
+                id: id.to_string(),
+                state: if id == me {
+                    "alive"
+                } else {
+                    c_state(&self.chatter, id)
+                }
+                .to_owned(),
+            })
+            .collect();
+        Reply::Members {
+            group: group.to_owned(),
+            members,
+            member: Some(db.is_member(group)),
         }
     }
 
