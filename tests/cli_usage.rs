@@ -140,10 +140,21 @@ fn assert_usage_error(args: &[&str], says: &str, situation: &str) {
         stderr.contains("For more information, try '--help'."),
         "{args:?} ({situation}): {stderr}"
     );
+    // clap's `invalid value 'X' for '<ARG>': ` then the explanation, once
+    // (it once read `"zzzz" is not a node id: "zzzz" is not a node id: …`).
+    let first = stderr.lines().next().unwrap_or_default();
+    let why = first.split_once("': ").map_or(first, |(_, w)| w);
     assert!(
         stderr.contains(says),
         "{args:?} ({situation}) should say {says:?}: {stderr}"
     );
+    let parts: Vec<&str> = why.split(": ").collect();
+    for (i, p) in parts.iter().enumerate() {
+        assert!(
+            !parts[i + 1..].contains(p),
+            "{args:?} ({situation}) repeats {p:?}: {stderr}"
+        );
+    }
 }
 
 fn wait_output(mut child: std::process::Child, args: &[&str]) -> std::process::Output {

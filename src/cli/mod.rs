@@ -18,6 +18,7 @@ use clap::{Args, Parser, Subcommand};
 use crate::node::config::LogFormat;
 
 pub mod bench;
+pub mod check;
 pub mod ctl;
 pub mod parse;
 pub mod run;
@@ -33,10 +34,31 @@ pub const EXIT_CODES: &str = "Exit codes: 0 ok; 1 error (such as the node closin
      mid-request); 2 usage (a malformed argument, refused before the node is contacted); \
      3 daemon unreachable; 4 refused (the reason is printed). `run`: see `scalesmall run --help`.";
 
-/// `scalesmall run`'s exit codes (it never answers 3 or 4).
-const RUN_EXIT_CODES: &str = "Exit codes: 0 stopped cleanly by SIGTERM or SIGINT, 1 error (printed on stderr \
-     with its causes), 2 usage, 130 a second signal cut the shutdown short. \
-     SIGHUP re-reads the config's [[groups]] and keeps running.";
+/// `scalesmall run`'s environment (every `SCALESMALL_*` variable the
+/// config reads; a test compares) and exit codes (it never answers 3 or 4).
+const RUN_AFTER_HELP: &str = "\
+Environment (above the config file, below these flags; empty means unset):
+  SCALESMALL_CONFIG                   config file, as --config
+  SCALESMALL_DATA_DIR                 node.data_dir, as --data-dir
+  SCALESMALL_PORT                     node.port, as --port
+  SCALESMALL_INTERFACE                node.interface, as --interface
+  SCALESMALL_PEERS                    node.peers, comma-separated IP:PORT (added to the file's)
+  SCALESMALL_MULTICAST                node.multicast: true or false (false: seeds only)
+  SCALESMALL_CLUSTER                  cluster.name, as --cluster
+  SCALESMALL_KEY_FILE                 cluster.key_file, as --key-file
+  SCALESMALL_INSECURE                 cluster.insecure: true runs without a key
+  SCALESMALL_SOCKET                   control.socket, as --socket
+  SCALESMALL_HTTP                     control.http, as --http (off: none)
+  SCALESMALL_LOG                      node.log, as --log (RUST_LOG, if set, wins)
+  SCALESMALL_LOG_FORMAT               node.log_format, as --log-format
+  SCALESMALL_AUTO_HOLD_DOWN_SECS      auto.hold_down_secs (0..=86400)
+  SCALESMALL_AUTO_SETTLE_SECS         auto.settle_secs (0..=600)
+  SCALESMALL_RECONNECT_INTERVAL_SECS  node.reconnect_interval_secs, as --reconnect-interval-secs
+`scalesmall config check` prints the settings these give (docs/node.md has every key).
+
+Exit codes: 0 stopped cleanly by SIGTERM or SIGINT, 1 error (printed on stderr \
+with its causes), 2 usage, 130 a second signal cut the shutdown short. \
+SIGHUP re-reads the config's [[groups]] and keeps running.";
 
 /// scalesmall: membership and key-range ownership for clusters of small
 /// boards.
@@ -123,7 +145,9 @@ pub struct RunArgs {
     /// Control socket path.
     #[arg(long, value_name = "PATH")]
     pub socket: Option<PathBuf>,
-    /// Serve Prometheus metrics on this address (e.g. 127.0.0.1:29980).
+    /// Serve the status page (/), the JSON API (/api/v1/) and Prometheus
+    /// /metrics on this address, e.g. 127.0.0.1:29980 (GET only, no
+    /// credentials: localhost or a trusted LAN; `off`: none).
     #[arg(long, value_name = "ADDR:PORT", value_parser = parse::http)]
     pub http: Option<String>,
     /// Log filter (RUST_LOG syntax), e.g. info or scalesmall=debug.
@@ -161,10 +185,11 @@ pub enum Cmd {
     ///   scalesmall run --config /etc/scalesmall/scalesmall.toml
     ///   scalesmall run --peer 10.1.0.5:29999 --key-file /etc/scalesmall/cluster.key
     ///   scalesmall run --peer [fd00::5]:29999
-    #[command(after_help = RUN_EXIT_CODES, verbatim_doc_comment)]
+    #[command(about = "Run a node (the daemon)", after_help = RUN_AFTER_HELP, verbatim_doc_comment)]
     Run(RunArgs),
 
-    /// Join a group as a reader (`Get`): this board reads the group.
+    /// Join a group as a reader (`Get`): this board then holds the group and
+    /// can look up its keys.
     ///
     /// A board stores only the groups it is a member of (joined, or claimed
     /// in): of the others it knows just the names. Joining starts the group
@@ -226,7 +251,10 @@ pub enum Cmd {
     ///   scalesmall claim kv --auto --weight 2 --port 8080
     ///   scalesmall claim kv --auto --weight 0
     ///   scalesmall claim kv --manual
-    #[command(verbatim_doc_comment)]
+    #[command(
+        about = "Claim a range of keys (`Add`): this board serves them; or, with --auto, let it pick its own",
+        verbatim_doc_comment
+    )]
     Claim {
         /// The group.
         #[arg(value_parser = parse::group)]
@@ -303,7 +331,10 @@ pub enum Cmd {
     ///
     ///   scalesmall lookup demo 42
     ///   scalesmall lookup demo user:42
-    #[command(verbatim_doc_comment)]
+    #[command(
+        about = "Which boards serve a key, priority high to low",
+        verbatim_doc_comment
+    )]
     Lookup {
         /// The group.
         #[arg(value_parser = parse::group)]
@@ -316,7 +347,12 @@ pub enum Cmd {
         ctl: CtlArgs,
     },
 
-    /// The boards with a live item in a group.
+    /// The boards with a live item in a group, and their state.
+    ///
+    /// Each board's state is this board's view of it, as `peers` shows:
+    /// alive, suspect or down. A group this board has never heard of is
+    /// refused (exit 4); on a board that is not a member of the group the
+    /// list is empty (`join` it to read it; --json has "member": false).
     ///
     /// Example: `scalesmall members demo`
     Members {
@@ -355,7 +391,10 @@ pub enum Cmd {
     ///
     ///   scalesmall status
     ///   scalesmall status --json | jq .converged
-    #[command(verbatim_doc_comment)]
+    #[command(
+        about = "This board's status: id, arch, clock, groups, peers, converged",
+        verbatim_doc_comment
+    )]
     Status {
         /// How to reach the node.
         #[command(flatten)]
@@ -382,7 +421,10 @@ pub enum Cmd {
     ///   scalesmall keygen > /etc/scalesmall/cluster.key
     ///
     /// writes a key file and nothing else.
-    #[command(verbatim_doc_comment)]
+    #[command(
+        about = "Print a new random cluster key (32 bytes, base64)",
+        verbatim_doc_comment
+    )]
     Keygen,
 
     /// Print the 32-bit key of a string key (xxHash32, seed 0), as `lookup`
@@ -401,7 +443,7 @@ pub enum Cmd {
     /// a board: `scalesmall bench`
     Bench,
 
-    /// Check a config file.
+    /// Check a config file and show the settings `run` would use.
     #[command(subcommand)]
     Config(ConfigCmd),
 }
@@ -412,11 +454,19 @@ pub enum ConfigCmd {
     /// Validate the config (file, environment and defaults) and print the
     /// settings that `scalesmall run` would use.
     ///
+    /// A summary by default; --json prints every setting in the config
+    /// file's sections (node, cluster, control, auto, groups) with "ok":
+    /// true, or {"ok": false, "error": ...} for an invalid config. Exit 0
+    /// valid, 1 invalid (the reason names the key and where it came from).
+    ///
     /// Example: `scalesmall config check --config /etc/scalesmall/scalesmall.toml`
     Check {
         /// The config file (default: /etc/scalesmall/scalesmall.toml if it exists).
         #[arg(long, value_name = "FILE")]
         config: Option<PathBuf>,
+        /// Print every setting as JSON, in the config file's sections.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -439,7 +489,7 @@ pub fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
-        Cmd::Config(ConfigCmd::Check { config }) => run::check(config.as_deref()),
+        Cmd::Config(ConfigCmd::Check { config, json }) => check::main(config.as_deref(), json),
         other => ctl::main(other),
     }
 }

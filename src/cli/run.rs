@@ -1,6 +1,6 @@
 //! `scalesmall run`: composes a node (config → store → keyring → sockets →
 //! protocol → driver → control server), installs logging and signal
-//! handling, and runs until SIGTERM or SIGINT. Also `scalesmall config check`.
+//! handling, and runs until SIGTERM or SIGINT.
 //!
 //! Signals: the handlers for SIGTERM, SIGINT and SIGHUP are installed first,
 //! before the data dir is touched and long before the control socket
@@ -12,7 +12,6 @@
 
 use core::net::{IpAddr, SocketAddr};
 use std::io::{IsTerminal, Write};
-use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -66,31 +65,6 @@ fn overrides(a: &RunArgs) -> Overrides {
 
 fn env(k: &str) -> Option<String> {
     std::env::var(k).ok()
-}
-
-/// `scalesmall config check`.
-#[must_use]
-pub fn check(file: Option<&Path>) -> ExitCode {
-    match Config::load(file, &env, &Overrides::default()) {
-        Ok(c) => {
-            // A reader that stops early (`| head`) is not a failed check.
-            let mut out = std::io::stdout().lock();
-            let _ = writeln!(
-                out,
-                "ok: {}",
-                c.file.as_ref().map_or_else(
-                    || "no config file; defaults and environment".to_owned(),
-                    |p| p.display().to_string()
-                )
-            );
-            let _ = writeln!(out, "{c:#?}");
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::FAILURE
-        }
-    }
 }
 
 fn init_logging(cfg: &Config) {

@@ -531,3 +531,34 @@ pub struct WatchEvent {
 pub const fn arch() -> &'static str {
     std::env::consts::ARCH
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn members_read_from_this_daemon_and_from_an_older_one() {
+        let new = r#"{"result":"members","group":"g","members":[{"id":"1a","state":"down"}],"member":true}"#;
+        let old = r#"{"result":"members","group":"g","members":["1a"]}"#;
+        let view = |s: &str| match serde_json::from_str::<Reply>(s) {
+            Ok(Reply::Members {
+                members, member, ..
+            }) => (members, member),
+            other => panic!("{other:?}"),
+        };
+        let m = |state: &str| MemberView {
+            id: "1a".into(),
+            state: state.into(),
+        };
+        assert_eq!(view(new), (vec![m("down")], Some(true)));
+        assert_eq!(view(old), (vec![m("")], None));
+        // What this daemon sends reads back the same.
+        let reply = Reply::Members {
+            group: "g".into(),
+            members: vec![m("alive")],
+            member: Some(false),
+        };
+        let text = serde_json::to_string(&reply).unwrap();
+        assert_eq!(serde_json::from_str::<Reply>(&text).unwrap(), reply);
+    }
+}
