@@ -170,6 +170,31 @@ suite_browser() {
 # systemd-analyze exists; it checks ExecStart, so a stub binary stands in)
 # and `systemd-analyze security --offline=true` at most 1.9 for a 64-bit
 # and a 32-bit ARM board.
+# ansible/tests/install-share.yml: from xtask's output into a temporary
+# prefix, twice, and from a missing directory.
+suite_ansible_share() { # ansible.cfg, temporary dir
+    local cfg=$1 tmp=$2 f
+    cargo run --quiet -p xtask -- generate --out "$tmp/share" >/dev/null || return 1
+    for run in 1 2; do
+        ANSIBLE_CONFIG="$cfg" ansible-playbook ansible/tests/install-share.yml \
+            -e "share_dir=$tmp/share" -e "share_prefix=$tmp/prefix" >"$tmp/share$run.log" 2>&1 || {
+            cat "$tmp/share$run.log"
+            return 1
+        }
+    done
+    grep -q 'changed=0 ' "$tmp/share2.log" || { cat "$tmp/share2.log"; echo "the second run changed something"; return 1; }
+    for f in bash-completion/completions/scalesmall zsh/site-functions/_scalesmall \
+        fish/vendor_completions.d/scalesmall.fish man/man1/scalesmall.1 man/man1/scalesmall-run.1; do
+        cmp -s "$tmp/prefix/$f" "$tmp/share/$( case $f in
+            bash-*) echo completions/scalesmall.bash ;; zsh/*) echo completions/_scalesmall ;;
+            fish/*) echo completions/scalesmall.fish ;; *) echo "$f" ;; esac)" || { echo "$f not installed"; return 1; }
+    done
+    ANSIBLE_CONFIG="$cfg" ansible-playbook ansible/tests/install-share.yml \
+        -e "share_dir=$tmp/nowhere" -e "share_prefix=$tmp/prefix2" >"$tmp/share3.log" 2>&1 &&
+        grep -q 'cargo run -p xtask -- generate' "$tmp/share3.log" && [ ! -e "$tmp/prefix2" ] ||
+        { cat "$tmp/share3.log"; echo "a missing share dir is not skipped with a note"; return 1; }
+}
+
 suite_ansible() {
     local tool missing=() rc=0 p tmp
     for tool in ansible-playbook ansible-lint; do
@@ -187,7 +212,7 @@ suite_ansible() {
         rc=1
     }
 
-    for p in ansible/site.yml ansible/upgrade.yml ansible/remove.yml ansible/rotate-key.yml ansible/tests/render-unit.yml; do
+    for p in ansible/site.yml ansible/upgrade.yml ansible/remove.yml ansible/rotate-key.yml ansible/tests/render-unit.yml ansible/tests/install-share.yml; do
         if ANSIBLE_CONFIG="$cfg" ansible-playbook -i ansible/inventory.example.yml --syntax-check "$p" >/dev/null; then
             echo "ansible: --syntax-check $p ok"
         else
@@ -205,6 +230,17 @@ suite_ansible() {
         cat "$tmp/render.log"
         echo "ansible: deploy/scalesmall.service differs from the role's template (render it again: ansible-playbook ansible/tests/render-unit.yml -e unit_out=\$PWD/deploy/scalesmall.service)"
         rc=1
+    fi
+    # The completions and man pages of a binary install (tasks/share.yml).
+    if [ "$(id -u)" = 0 ]; then
+        if suite_ansible_share "$cfg" "$tmp"; then
+            echo "ansible: share.yml installs the completions and man pages, again changes nothing, skips a missing dir"
+        else
+            echo "ansible: share.yml FAILED"
+            rc=1
+        fi
+    else
+        echo "ansible: share.yml not run (needs root: its files are owned by root)"
     fi
     if command -v systemd-analyze >/dev/null 2>&1; then
         mkdir -p "$tmp/opt/bin"
