@@ -66,7 +66,8 @@ suite_bench() {
 
 # The library's unit tests and the model/wire test binaries under qemu-user
 # for both board targets, then deploy/build-arm, whose two static artifacts
-# must run --version and --help under qemu. Linker and runner come from
+# must run --version and --help under qemu and stay under the 3,000,000-byte
+# size limit (build-arm fails otherwise; a tiny --size-limit must fail too). Linker and runner come from
 # .cargo/config.toml; see docs/deploy-arm.md.
 suite_arm() {
     local targets=(aarch64-unknown-linux-musl armv7-unknown-linux-gnueabihf)
@@ -142,6 +143,24 @@ suite_arm() {
         fi
         echo "arm: $out --version/--help ok under ${qemus[$i]}"
     done
+
+    # The size limit bites: below the binaries' size, deploy/build-arm (a
+    # no-op rebuild by now, a few seconds) must fail and name each file with
+    # its size.
+    local lim_dir lim_out
+    lim_dir=$(mktemp -d)
+    if lim_out=$(deploy/build-arm --out-dir "$lim_dir" --size-limit 1000 2>&1); then
+        echo "arm: deploy/build-arm --size-limit 1000 did not fail"
+        rc=1
+    elif ! grep -q "error: $lim_dir/scalesmall-$version-armv7 is [0-9]* bytes, at or above the size limit of 1000 bytes" <<<"$lim_out" ||
+        ! grep -q "error: $lim_dir/scalesmall-$version-aarch64 is [0-9]* bytes" <<<"$lim_out"; then
+        echo "arm: deploy/build-arm --size-limit 1000 failed without naming both binaries and their sizes:"
+        tail -n 5 <<<"$lim_out"
+        rc=1
+    else
+        echo "arm: deploy/build-arm --size-limit 1000 fails and names both binaries"
+    fi
+    rm -rf "$lim_dir"
     return "$rc"
 }
 

@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 command -v valgrind >/dev/null || { echo "valgrind is not installed (apt-get install valgrind)" >&2; exit 1; }
 K="${K:-3}"
 cargo build --quiet --profile bench --example merge_profile
-bin=target/release/examples/merge_profile
+bin="${CARGO_TARGET_DIR:-target}/release/examples/merge_profile"
 
 ir() { # args... -> total instructions
     local out
