@@ -74,6 +74,7 @@ use super::dedupe::Seen;
 use super::durability::{Durability, OwnState};
 use super::error::ProtocolError;
 use super::interest::Interest;
+use super::key_use::KeyUse;
 use super::io::{Command, ConnEvent, ConnId, Event, Persist, Transmit, Via};
 use super::liveness::{Detector, Probing, Transition};
 use super::peers::{PeerTable, usable_addr};
@@ -83,6 +84,7 @@ use super::stats::{Sizes, Stats};
 use super::time::Millis;
 use super::tree;
 
+mod keys;
 mod reach;
 mod rollback;
 
@@ -173,6 +175,8 @@ pub struct Chatter {
     leaving: BTreeMap<GroupName, Millis>,
     /// Contacts across a cut: seeds, unreachable islands, down members.
     reconnect: Reconnect,
+    /// The key id each peer last sealed a frame with.
+    key_use: KeyUse,
 }
 
 impl Chatter {
@@ -255,6 +259,7 @@ impl Chatter {
             far_syncs: 0,
             leaving: BTreeMap::new(),
             reconnect,
+            key_use: KeyUse::default(),
             cfg,
         })
     }
@@ -855,7 +860,8 @@ impl Chatter {
             return None;
         }
         self.stats.frame_in(kind);
-        let _ = now;
+        // After the replay check: a replayed old frame says nothing.
+        self.key_use.note(frame.sender, decoded.key_id, now);
         Some(frame)
     }
 
@@ -1169,6 +1175,7 @@ impl Chatter {
             return;
         }
         self.expired_at.insert(id, now);
+        self.key_use.forget(id);
         if let Some(upto) = self.db.expire(id) {
             self.events.push_back(Event::Expired { id, upto });
             for g in self.db.groups().cloned().collect::<Vec<_>>() {
