@@ -93,6 +93,37 @@ pub enum Request {
     Metrics,
     /// A stream of changes (one [`WatchEvent`] per line).
     Watch,
+    /// This board's keys (ids only) and the key each peer sends with.
+    KeysList,
+    /// Also accept frames sealed with this key (stored in the keyring
+    /// file). Sent over the local control socket only.
+    KeysInstall {
+        /// The key, base64 (what `scalesmall keygen` prints).
+        key: SecretText,
+    },
+    /// Seal with the installed key of this id from now on.
+    KeysUse {
+        /// The key id (8 hex digits, `0x` optional).
+        id: String,
+    },
+    /// Stop accepting the key of this id (never the one in use).
+    KeysRemove {
+        /// The key id.
+        id: String,
+    },
+    /// Delete the keyring file: back to the config's keys.
+    KeysReset,
+}
+
+/// Key material in a request: serialised as is, never shown by `Debug`.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct SecretText(pub String);
+
+impl std::fmt::Debug for SecretText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<redacted>")
+    }
 }
 
 impl Request {
@@ -108,6 +139,10 @@ impl Request {
                 | Request::Auto { .. }
                 | Request::Manual { .. }
                 | Request::Forget { .. }
+                | Request::KeysInstall { .. }
+                | Request::KeysUse { .. }
+                | Request::KeysRemove { .. }
+                | Request::KeysReset
         )
     }
 }
@@ -157,11 +192,49 @@ pub enum Reply {
     Status(Box<Status>),
     /// Counters for Prometheus.
     Metrics(Box<Metrics>),
+    /// This board's keys, after a `keys` command.
+    Keys(Box<KeysView>),
     /// The request was refused; nothing changed.
     Refused {
         /// Why, for a human.
         reason: String,
     },
+}
+
+/// This board's keyring, by key id (never key material), and the key each
+/// peer was last heard sealing with.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeysView {
+    /// Whether the command changed the keyring (`false` for `keys list`).
+    pub changed: bool,
+    /// Where the keys come from: `keyring` (the data dir's keyring file,
+    /// overriding the config) or `config` (cluster.key_file or
+    /// <data_dir>/cluster.key, and accept_key_files).
+    pub source: String,
+    /// The keyring file's path (it exists when `source` is `keyring`).
+    pub keyring_file: String,
+    /// The id of the key frames are sealed with, `0x` and 8 hex digits.
+    pub primary: String,
+    /// Every key id frames are accepted under, the primary first.
+    pub accepted: Vec<String>,
+    /// The id of the key just installed (`keys install`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub installed: Option<String>,
+    /// Each peer heard: the key id of its last frame.
+    pub peers: Vec<PeerKeyView>,
+}
+
+/// The key a peer sends with.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PeerKeyView {
+    /// Its id.
+    pub node: String,
+    /// The key id in the header of its last frame opened here.
+    pub key_id: String,
+    /// How long ago that frame came (ms).
+    pub age_ms: u64,
+    /// Its liveness in this node's view.
+    pub state: String,
 }
 
 /// The servers of a key, priority high to low.

@@ -35,11 +35,14 @@ use super::api::{
 use super::clock::{MonoClock, Stopwatch};
 use super::config::DeclaredGroup;
 use super::error::NodeError;
+use super::key_admin::KeyAdmin;
 use super::notify::{Notifier, Watchdog};
 use super::store::{Store, StoreError};
 use super::tcp::{self, ConnMsg};
 use super::udp::UdpSockets;
 use super::unicast::Unicast;
+
+mod keys;
 
 /// How recent a peer's announce must be to count for `converged` (ms).
 const CONVERGED_WINDOW: u64 = 30_000;
@@ -108,6 +111,8 @@ pub struct Driver {
     declared_retry: Option<(Vec<DeclaredGroup>, Millis)>,
     /// The last store of own state failed (logged once per streak).
     persist_failing: bool,
+    /// The keyring commands ([`Driver::with_keys`]).
+    keys: Option<KeyAdmin>,
 }
 
 /// The sockets the driver reads.
@@ -159,6 +164,7 @@ impl Driver {
                 markers_warned: false,
                 declared_retry: None,
                 persist_failing: false,
+                keys: None,
                 stopping: false,
                 tasks: TaskTracker::new(),
                 inputs: 0,
@@ -795,6 +801,9 @@ impl Driver {
             return refused("the node is shutting down");
         }
         let now = self.clock.now();
+        if let Some(reply) = self.answer_keys(now, &req) {
+            return reply;
+        }
         let cmd = match to_command(&req) {
             Ok(Some(cmd)) => cmd,
             Ok(None) => return self.query(now, req),
@@ -901,7 +910,12 @@ impl Driver {
             | Request::Release { .. }
             | Request::Auto { .. }
             | Request::Manual { .. }
-            | Request::Forget { .. } => refused("not a query"),
+            | Request::Forget { .. }
+            | Request::KeysList
+            | Request::KeysInstall { .. }
+            | Request::KeysUse { .. }
+            | Request::KeysRemove { .. }
+            | Request::KeysReset => refused("not a query"),
         }
     }
 

@@ -55,7 +55,11 @@ impl KeyUse {
             return;
         }
         if self.last.len() >= self.cap
-            && let Some(oldest) = self.last.iter().min_by_key(|(_, s)| s.at).map(|(id, _)| *id)
+            && let Some(oldest) = self
+                .last
+                .iter()
+                .min_by_key(|(_, s)| s.at)
+                .map(|(id, _)| *id)
         {
             self.last.remove(&oldest);
         }

@@ -1,0 +1,92 @@
+//! The driver's side of `scalesmall keys`: requests to [`KeyAdmin`], the
+//! new keyring to the protocol once it is stored, and `keys list` from
+//! the protocol's keyring and [`crate::protocol::KeyUse`].
+
+use crate::protocol::Millis;
+use crate::wire::Key;
+
+use super::super::api::{KeysView, PeerKeyView, Reply, Request};
+use super::super::key_admin::{KeyAdmin, KeyOp, ids, parse_id, show_id};
+use super::{Driver, c_state, refused};
+
+impl Driver {
+    /// Enables the keyring commands (without it they are refused).
+    #[must_use]
+    pub fn with_keys(mut self, admin: KeyAdmin) -> Self {
+        self.keys = Some(admin);
+        self
+    }
+
+    /// The answer to a `keys` request; `None` for any other request.
+    pub(super) fn answer_keys(&mut self, now: Millis, req: &Request) -> Option<Reply> {
+        let op = match req {
+            Request::KeysList => None,
+            Request::KeysInstall { key } => match Key::from_base64(&key.0) {
+                Ok(k) => Some(KeyOp::Install(k)),
+                Err(e) => return Some(refused(format!("not a cluster key: {e}"))),
+            },
+            Request::KeysUse { id } => match parse_id(id) {
+                Ok(id) => Some(KeyOp::Use(id)),
+                Err(e) => return Some(refused(e)),
+            },
+            Request::KeysRemove { id } => match parse_id(id) {
+                Ok(id) => Some(KeyOp::Remove(id)),
+                Err(e) => return Some(refused(e)),
+            },
+            Request::KeysReset => Some(KeyOp::Reset),
+            _ => return None,
+        };
+        let Some(admin) = &self.keys else {
+            return Some(refused("key commands are not enabled on this node"));
+        };
+        if let Some(r) = admin.refusal() {
+            return Some(refused(r));
+        }
+        let Some(op) = op else {
+            return Some(self.keys_view(now, false, None));
+        };
+        Some(match admin.apply(self.chatter.keyring(), op) {
+            Ok(out) => {
+                let changed = out.ring.is_some();
+                if let Some(ring) = out.ring {
+                    self.chatter.set_keyring(now, ring);
+                }
+                self.keys_view(now, changed, out.installed)
+            }
+            Err(reason) => refused(reason),
+        })
+    }
+
+    fn keys_view(&self, now: Millis, changed: bool, installed: Option<u32>) -> Reply {
+        let c = &self.chatter;
+        let ring = c.keyring();
+        let (source, file) = self.keys.as_ref().map_or_else(
+            || ("config", String::new()),
+            |a| {
+                (
+                    if a.from_file() { "keyring" } else { "config" },
+                    a.file().display().to_string(),
+                )
+            },
+        );
+        let peers = c
+            .key_use()
+            .iter()
+            .map(|(id, seen)| PeerKeyView {
+                node: id.to_string(),
+                key_id: show_id(seen.key_id),
+                age_ms: now.since(seen.at),
+                state: c_state(c, id).to_owned(),
+            })
+            .collect();
+        Reply::Keys(Box::new(KeysView {
+            changed,
+            source: source.to_owned(),
+            keyring_file: file,
+            primary: show_id(ring.primary().id()),
+            accepted: ids(ring),
+            installed: installed.map(show_id),
+            peers,
+        }))
+    }
+}
