@@ -213,3 +213,58 @@ fn key_commands_are_refused_under_insecure() {
     }
     assert!(!a.data_dir().join("keyring").exists());
 }
+
+#[test]
+fn a_damaged_keyring_stops_the_start_naming_the_file() {
+    let env = Env::new();
+    let mut a = Node::start(&env, "a", &[], &[]);
+    let key = env.dir.join("new.key");
+    let out = Command::new(bin()).arg("keygen").output().expect("keygen");
+    std::fs::write(&key, &out.stdout).expect("write the new key");
+    ok(&a, &["keys", "install", &key.display().to_string()]);
+    let file = a.data_dir().join("keyring");
+    assert!(a.terminate(Duration::from_secs(10)).is_some(), "a stops");
+    // A torn write, as a failing card leaves it: half the file.
+    let text = std::fs::read(&file).expect("keyring file");
+    std::fs::write(&file, &text[..text.len() / 2]).expect("tear it");
+    let child = Command::new(bin())
+        .args(["run", "--data-dir"])
+        .arg(a.data_dir())
+        .args(["--key-file"])
+        .arg(&env.key)
+        .args(["--no-multicast", "--interface", "lo", "--port"])
+        .arg(support::procs::free_port().to_string())
+        .arg("--socket")
+        .arg(a.data_dir().join("other.sock"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let pid = child.id();
+    let out = wait_output(child);
+    assert_eq!(out.status.code(), Some(1), "pid {pid}: {out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&file.display().to_string())
+            && err.contains("damaged")
+            && err.contains("delete it"),
+        "{err}"
+    );
+}
+
+/// The output of a process that must end within 20 s (killed by PID
+/// otherwise, and the test fails).
+fn wait_output(child: std::process::Child) -> std::process::Output {
+    let pid = child.id().to_string();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    match rx.recv_timeout(Duration::from_secs(20)) {
+        Ok(Ok(out)) => out,
+        _ => {
+            let _ = Command::new("kill").args(["-KILL", &pid]).status();
+            panic!("scalesmall run (pid {pid}) did not exit within 20 s");
+        }
+    }
+}
