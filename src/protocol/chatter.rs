@@ -860,8 +860,11 @@ impl Chatter {
             return None;
         }
         self.stats.frame_in(kind);
-        // After the replay check: a replayed old frame says nothing.
-        self.key_use.note(frame.sender, decoded.key_id, now);
+        // Replay-checked kinds only (announces and pings come from every
+        // peer every few seconds): a replayed old frame says nothing.
+        if kind.needs_freshness() {
+            self.key_use.note(frame.sender, decoded.key_id, now);
+        }
         Some(frame)
     }
 

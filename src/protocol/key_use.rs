@@ -1,6 +1,6 @@
 //! `KeyUse`: which key each peer seals its frames with, as the clear header
-//! of the last frame opened from it says (no wire change: every frame
-//! carries its key id).
+//! of the last replay-checked frame (announce, ping, ack) opened from it
+//! says (no wire change: every frame carries its key id).
 //!
 //! A key rotation without restarts (`scalesmall keys`, docs/node.md) needs
 //! one fact before the old key can go: nobody sends under it any more. This
