@@ -27,7 +27,7 @@ pub enum KeysCmd {
         ctl: CtlArgs,
     },
 
-    /// Accept frames sealed with a key (rotation step 1, on every board).
+    /// Accept frames sealed with a key (rotation step 1, on every board)
     ///
     /// FILE holds one line of base64 from `scalesmall keygen` (`-` reads
     /// standard input). This board keeps sending with its primary key; it
