@@ -153,7 +153,7 @@ async fn talk(path: &std::path::Path, req: Request, json: bool) -> Result<ExitCo
             serde_json::to_string_pretty(&reply).unwrap_or_default()
         );
     } else if let Reply::Keys(k) = &reply {
-        super::keys::print(k, req != Request::KeysList);
+        super::keys::print(k, !matches!(&req, Request::Keys { op, .. } if op == "list"));
     } else {
         print_human(&reply);
     }

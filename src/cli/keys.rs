@@ -3,7 +3,7 @@
 //! the node's control socket, and the human output (key ids only: key
 //! material is never printed).
 
-use clap::Subcommand;
+use clap::{Args, Subcommand};
 
 use crate::node::api::{KeysView, Request, SecretText};
 
@@ -21,11 +21,7 @@ pub enum KeysCmd {
     /// when every peer that is alive shows the new id.
     ///
     /// Example: `scalesmall keys list --json`
-    List {
-        /// How to reach the node.
-        #[command(flatten)]
-        ctl: CtlArgs,
-    },
+    List(CtlArgs),
 
     /// Accept frames sealed with a key (rotation step 1, on every board)
     ///
@@ -58,14 +54,7 @@ pub enum KeysCmd {
     /// installed.
     ///
     /// Example: `scalesmall keys use 0x1a2b3c4d`
-    Use {
-        /// The key id (8 hex digits, 0x optional).
-        #[arg(value_name = "ID", value_parser = parse::key_id)]
-        id: String,
-        /// How to reach the node.
-        #[command(flatten)]
-        ctl: CtlArgs,
-    },
+    Use(IdArgs),
 
     /// Stop accepting a key (rotation step 3, once no peer sends with it).
     ///
@@ -74,14 +63,7 @@ pub enum KeysCmd {
     /// list` on every board shows no peer on the old id.
     ///
     /// Example: `scalesmall keys remove 0x0badf00d`
-    Remove {
-        /// The key id (8 hex digits, 0x optional).
-        #[arg(value_name = "ID", value_parser = parse::key_id)]
-        id: String,
-        /// How to reach the node.
-        #[command(flatten)]
-        ctl: CtlArgs,
-    },
+    Remove(IdArgs),
 
     /// Delete the keyring file and go back to the config's keys.
     ///
@@ -94,22 +76,34 @@ pub enum KeysCmd {
     /// changes nothing.
     ///
     /// Example: `scalesmall keys reset`
-    Reset {
-        /// How to reach the node.
-        #[command(flatten)]
-        ctl: CtlArgs,
-    },
+    Reset(CtlArgs),
+}
+
+/// `keys use` and `keys remove`: a key id (one definition for both keeps
+/// the binary small).
+#[derive(Args, Debug)]
+pub struct IdArgs {
+    /// The key id (8 hex digits, 0x optional), as `keys list` prints it.
+    #[arg(value_name = "ID", value_parser = parse::key_id)]
+    id: SecretText,
+    /// How to reach the node.
+    #[command(flatten)]
+    ctl: CtlArgs,
 }
 
 /// The request of a `keys` subcommand and how to reach the node.
 #[must_use]
 pub fn request_of(cmd: KeysCmd) -> (Request, CtlArgs) {
+    let keys = |op: &str, arg| Request::Keys {
+        op: op.to_owned(),
+        arg,
+    };
     match cmd {
-        KeysCmd::List { ctl } => (Request::KeysList, ctl),
-        KeysCmd::Install { key, ctl } => (Request::KeysInstall { key }, ctl),
-        KeysCmd::Use { id, ctl } => (Request::KeysUse { id }, ctl),
-        KeysCmd::Remove { id, ctl } => (Request::KeysRemove { id }, ctl),
-        KeysCmd::Reset { ctl } => (Request::KeysReset, ctl),
+        KeysCmd::List(ctl) => (keys("list", None), ctl),
+        KeysCmd::Install { key, ctl } => (keys("install", Some(key)), ctl),
+        KeysCmd::Use(a) => (keys("use", Some(a.id)), a.ctl),
+        KeysCmd::Remove(a) => (keys("remove", Some(a.id)), a.ctl),
+        KeysCmd::Reset(ctl) => (keys("reset", None), ctl),
     }
 }
 

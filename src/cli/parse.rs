@@ -54,8 +54,8 @@ pub fn key(s: &str) -> Result<String, String> {
 ///
 /// # Errors
 /// What a key id looks like.
-pub fn key_id(s: &str) -> Result<String, String> {
-    crate::node::key_admin::parse_id(s).map(|_| s.to_owned())
+pub fn key_id(s: &str) -> Result<SecretText, String> {
+    crate::node::key_admin::parse_id(s).map(|_| SecretText(s.to_owned()))
 }
 
 /// A cluster key file (one line of base64 from `scalesmall keygen`), or

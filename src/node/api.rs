@@ -93,29 +93,21 @@ pub enum Request {
     Metrics,
     /// A stream of changes (one [`WatchEvent`] per line).
     Watch,
-    /// This board's keys (ids only) and the key each peer sends with.
-    KeysList,
-    /// Also accept frames sealed with this key (stored in the keyring
-    /// file). Sent over the local control socket only.
-    KeysInstall {
-        /// The key, base64 (what `scalesmall keygen` prints).
-        key: SecretText,
+    /// The keyring commands (`scalesmall keys`, docs/node.md "Keys at run
+    /// time"): `op` is `list`, `install` (`arg`: the key, base64; sent
+    /// over the local control socket only), `use` or `remove` (`arg`: the
+    /// key id, 8 hex digits, `0x` optional) or `reset`.
+    Keys {
+        /// What to do.
+        op: String,
+        /// The key or the key id, as `op` needs.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        arg: Option<SecretText>,
     },
-    /// Seal with the installed key of this id from now on.
-    KeysUse {
-        /// The key id (8 hex digits, `0x` optional).
-        id: String,
-    },
-    /// Stop accepting the key of this id (never the one in use).
-    KeysRemove {
-        /// The key id.
-        id: String,
-    },
-    /// Delete the keyring file: back to the config's keys.
-    KeysReset,
 }
 
-/// Key material in a request: serialised as is, never shown by `Debug`.
+/// Key material (or a key id) in a request: serialised as is, never shown
+/// by `Debug`.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct SecretText(pub String);
@@ -129,7 +121,7 @@ impl std::fmt::Debug for SecretText {
 impl Request {
     /// Whether this request writes (and so is refused during shutdown).
     #[must_use]
-    pub const fn is_write(&self) -> bool {
+    pub fn is_write(&self) -> bool {
         matches!(
             self,
             Request::Join { .. }
@@ -139,11 +131,7 @@ impl Request {
                 | Request::Auto { .. }
                 | Request::Manual { .. }
                 | Request::Forget { .. }
-                | Request::KeysInstall { .. }
-                | Request::KeysUse { .. }
-                | Request::KeysRemove { .. }
-                | Request::KeysReset
-        )
+        ) || matches!(self, Request::Keys { op, .. } if op != "list")
     }
 }
 

@@ -911,11 +911,7 @@ impl Driver {
             | Request::Auto { .. }
             | Request::Manual { .. }
             | Request::Forget { .. }
-            | Request::KeysList
-            | Request::KeysInstall { .. }
-            | Request::KeysUse { .. }
-            | Request::KeysRemove { .. }
-            | Request::KeysReset => refused("not a query"),
+            | Request::Keys { .. } => refused("not a query"),
         }
     }
 

@@ -19,22 +19,27 @@ impl Driver {
 
     /// The answer to a `keys` request; `None` for any other request.
     pub(super) fn answer_keys(&mut self, now: Millis, req: &Request) -> Option<Reply> {
-        let op = match req {
-            Request::KeysList => None,
-            Request::KeysInstall { key } => match Key::from_base64(&key.0) {
+        let Request::Keys { op, arg } = req else {
+            return None;
+        };
+        let arg = arg.as_ref().map_or("", |a| a.0.as_str());
+        let op = match op.as_str() {
+            "list" => None,
+            "install" => match Key::from_base64(arg) {
                 Ok(k) => Some(KeyOp::Install(k)),
                 Err(e) => return Some(refused(format!("not a cluster key: {e}"))),
             },
-            Request::KeysUse { id } => match parse_id(id) {
-                Ok(id) => Some(KeyOp::Use(id)),
-                Err(e) => return Some(refused(e)),
-            },
-            Request::KeysRemove { id } => match parse_id(id) {
+            "use" | "remove" => match parse_id(arg) {
+                Ok(id) if op == "use" => Some(KeyOp::Use(id)),
                 Ok(id) => Some(KeyOp::Remove(id)),
                 Err(e) => return Some(refused(e)),
             },
-            Request::KeysReset => Some(KeyOp::Reset),
-            _ => return None,
+            "reset" => Some(KeyOp::Reset),
+            other => {
+                return Some(refused(format!(
+                    "unknown keys command {other:?}: list, install, use, remove or reset"
+                )));
+            }
         };
         let Some(admin) = &self.keys else {
             return Some(refused("key commands are not enabled on this node"));
