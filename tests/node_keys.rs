@@ -62,7 +62,7 @@ fn all_on(nodes: &[&Node], id: &str) -> bool {
             && nodes.iter().filter(|o| o.id != n.id).all(|o| {
                 peers
                     .iter()
-                    .any(|p| p["node"] == o.id.as_str() && p["key_id"] == id)
+                    .any(|p| p["id"] == o.id.as_str() && p["key_id"] == id)
             })
     })
 }

@@ -140,16 +140,17 @@ pub fn print(k: &KeysView, write: bool) {
         "PEER", "KEY ID", "LAST FRAME"
     );
     for p in &k.peers {
-        let mark = if p.key_id == k.primary {
+        let key = p.key_id.as_deref().unwrap_or("-");
+        let mark = if key == k.primary {
             ""
         } else {
             "  (not our primary)"
         };
         println!(
             "{:<16}  {:<10}  {:>9.1}s  {}{mark}",
-            p.node,
-            p.key_id,
-            p.age_ms as f64 / 1000.0,
+            p.id,
+            key,
+            p.key_age_ms.unwrap_or(0) as f64 / 1000.0,
             p.state
         );
     }

@@ -208,21 +208,9 @@ pub struct KeysView {
     /// The id of the key just installed (`keys install`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub installed: Option<String>,
-    /// Each peer heard: the key id of its last frame.
-    pub peers: Vec<PeerKeyView>,
-}
-
-/// The key a peer sends with.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PeerKeyView {
-    /// Its id.
-    pub node: String,
-    /// The key id in the header of its last frame opened here.
-    pub key_id: String,
-    /// How long ago that frame came (ms).
-    pub age_ms: u64,
-    /// Its liveness in this node's view.
-    pub state: String,
+    /// Each peer heard since it last started, as `peers` shows it, with
+    /// `key_id` and `key_age_ms`: the key id of its last frame.
+    pub peers: Vec<PeerView>,
 }
 
 /// The servers of a key, priority high to low.
@@ -308,6 +296,13 @@ pub struct PeerView {
     pub representative: bool,
     /// Highest wire version it accepts.
     pub version: u8,
+    /// `keys list` only: the key id in the header of its last
+    /// replay-checked frame opened here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_id: Option<String>,
+    /// `keys list` only: how long ago that frame came (ms).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_age_ms: Option<u64>,
 }
 
 /// One group, as this node holds it.

@@ -885,17 +885,7 @@ impl Driver {
                     .chatter
                     .peers()
                     .iter()
-                    .map(|p| PeerView {
-                        id: p.id.to_string(),
-                        state: c_state(&self.chatter, p.id).to_owned(),
-                        addr: p.addr.map(|a| a.to_string()),
-                        incarnation: p.incarnation,
-                        last_heard_ms: now.since(p.last_heard),
-                        multicast: p.last_multicast.is_some_and(|t| now.since(t) < 60_000),
-                        hears_us: p.hears_me.is_some_and(|t| now.since(t) < 120_000),
-                        representative: p.rep_at.is_some(),
-                        version: p.max_version,
-                    })
+                    .map(|p| peer_view(&self.chatter, now, p))
                     .collect(),
             },
             Request::Status => Reply::Status(Box::new(self.status(now))),
@@ -1105,6 +1095,23 @@ impl Driver {
                 })
             })
             .collect()
+    }
+}
+
+/// A peer as `peers` shows it (`keys list` adds its key id).
+fn peer_view(c: &Chatter, now: Millis, p: &crate::protocol::Peer) -> PeerView {
+    PeerView {
+        id: p.id.to_string(),
+        state: c_state(c, p.id).to_owned(),
+        addr: p.addr.map(|a| a.to_string()),
+        incarnation: p.incarnation,
+        last_heard_ms: now.since(p.last_heard),
+        multicast: p.last_multicast.is_some_and(|t| now.since(t) < 60_000),
+        hears_us: p.hears_me.is_some_and(|t| now.since(t) < 120_000),
+        representative: p.rep_at.is_some(),
+        version: p.max_version,
+        key_id: None,
+        key_age_ms: None,
     }
 }
 

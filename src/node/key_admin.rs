@@ -197,11 +197,9 @@ impl KeyAdmin {
                 self.file().display()
             )
         })?;
-        info!(
-            primary = %show_id(ring.primary().id()),
-            accepted = %ids(&ring).join(","),
-            file = %self.file().display(),
-            "keyring changed (stored in the keyring file, which overrides the configured keys)"
+        log_change(
+            &ring,
+            "keyring changed (stored in the keyring file, which overrides the configured keys)",
         );
         Ok(Outcome {
             ring: Some(ring),
@@ -228,16 +226,22 @@ impl KeyAdmin {
                 self.file().display()
             )
         })?;
-        info!(
-            primary = %show_id(ring.primary().id()),
-            accepted = %ids(&ring).join(","),
-            "keyring file deleted: back to the configured keys"
-        );
+        log_change(&ring, "keyring file deleted: back to the configured keys");
         Ok(Outcome {
             ring: Some(ring),
             installed: None,
         })
     }
+}
+
+/// One log line per change: the key ids in force (never a key).
+#[inline(never)]
+fn log_change(ring: &Keyring, what: &str) {
+    info!(
+        primary = %show_id(ring.primary().id()),
+        accepted = %ids(ring).join(","),
+        "{what}"
+    );
 }
 
 const fn unchanged() -> Outcome {

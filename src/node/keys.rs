@@ -88,6 +88,7 @@ pub(super) fn check_mode(path: &Path) -> Result<(), NodeError> {
     }
 }
 
+#[inline(never)]
 fn read_key(path: &Path) -> Result<Key, NodeError> {
     let text = std::fs::read_to_string(path).map_err(|e| NodeError::Key {
         path: path.to_path_buf(),

@@ -5,9 +5,9 @@
 use crate::protocol::Millis;
 use crate::wire::Key;
 
-use super::super::api::{KeysView, PeerKeyView, Reply, Request};
+use super::super::api::{KeysView, Reply, Request};
 use super::super::key_admin::{KeyAdmin, KeyOp, ids, parse_id, show_id};
-use super::{Driver, c_state, refused};
+use super::{Driver, peer_view, refused};
 
 impl Driver {
     /// Enables the keyring commands (without it they are refused).
@@ -75,13 +75,14 @@ impl Driver {
             },
         );
         let peers = c
-            .key_use()
+            .peers()
             .iter()
-            .map(|(id, seen)| PeerKeyView {
-                node: id.to_string(),
-                key_id: show_id(seen.key_id),
-                age_ms: now.since(seen.at),
-                state: c_state(c, id).to_owned(),
+            .filter_map(|p| {
+                let seen = c.key_use().get(p.id)?;
+                let mut v = peer_view(c, now, p);
+                v.key_id = Some(show_id(seen.key_id));
+                v.key_age_ms = Some(now.since(seen.at));
+                Some(v)
             })
             .collect();
         Reply::Keys(Box::new(KeysView {
