@@ -73,8 +73,9 @@ fn drops(c: &Chatter, reason: &str) -> u64 {
 }
 
 fn seen(c: &Chatter, from: u8) -> Option<u32> {
-    c.key_use()
+    c.peers()
         .get(NodeId::from_u64(u64::from(from)))
+        .and_then(|p| p.key_seen)
         .map(|s| s.key_id)
 }
 
@@ -112,7 +113,8 @@ fn installed_keys_open_the_used_key_seals_and_each_peer_is_seen_on_its_key() {
     assert_eq!(seen(&b, 1), Some(new().id()));
     assert_eq!(seen(&c, 1), Some(new().id()));
     assert_eq!(drops(&b, "unknown_key_id") + drops(&c, "unknown_key_id"), 0);
-    assert_eq!(b.key_use().get(NodeId::from_u64(1)).map(|s| s.at), Some(t));
+    let at = b.peers().get(NodeId::from_u64(1)).and_then(|p| p.key_seen);
+    assert_eq!(at.map(|s| s.at), Some(t));
 
     // A node without the new key cannot open it: dropped, nothing noted.
     let mut d = node(4);

@@ -93,6 +93,17 @@ pub fn write_atomic_mode_with(
     mode: Option<u32>,
     mut before: impl FnMut(Step) -> io::Result<()>,
 ) -> io::Result<()> {
+    write_atomic_dyn(path, bytes, mode, &mut before)
+}
+
+/// The one body of the crash-safe writes (not generic: one copy in the
+/// binary whatever the hooks).
+fn write_atomic_dyn(
+    path: &Path,
+    bytes: &[u8],
+    mode: Option<u32>,
+    before: &mut dyn FnMut(Step) -> io::Result<()>,
+) -> io::Result<()> {
     use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
     let tmp = temp_path(path);
     before(Step::Write)?;

@@ -75,7 +75,7 @@ use super::durability::{Durability, OwnState};
 use super::error::ProtocolError;
 use super::interest::Interest;
 use super::io::{Command, ConnEvent, ConnId, Event, Persist, Transmit, Via};
-use super::key_use::KeyUse;
+use super::key_use::KeySeen;
 use super::liveness::{Detector, Probing, Transition};
 use super::peers::{PeerTable, usable_addr};
 use super::rate::{Buckets, Budget};
@@ -175,8 +175,9 @@ pub struct Chatter {
     leaving: BTreeMap<GroupName, Millis>,
     /// Contacts across a cut: seeds, unreachable islands, down members.
     reconnect: Reconnect,
-    /// The key id each peer last sealed a frame with.
-    key_use: KeyUse,
+    /// The key of the frame [`Chatter::open`] just opened, for `dispatch`
+    /// to note on its sender (replay-checked kinds only).
+    opened_key: Option<KeySeen>,
 }
 
 impl Chatter {
@@ -259,7 +260,7 @@ impl Chatter {
             far_syncs: 0,
             leaving: BTreeMap::new(),
             reconnect,
-            key_use: KeyUse::default(),
+            opened_key: None,
             cfg,
         })
     }
@@ -862,9 +863,10 @@ impl Chatter {
         self.stats.frame_in(kind);
         // Replay-checked kinds only (announces and pings come from every
         // peer every few seconds): a replayed old frame says nothing.
-        if kind.needs_freshness() {
-            self.key_use.note(frame.sender, decoded.key_id, now);
-        }
+        self.opened_key = kind.needs_freshness().then_some(KeySeen {
+            key_id: decoded.key_id,
+            at: now,
+        });
         Some(frame)
     }
 
@@ -876,8 +878,10 @@ impl Chatter {
             self.stats.drop("admission");
             return;
         }
+        let key_seen = self.opened_key.take();
         let (peer, new) = self.peers.entry(sender, now);
         peer.last_heard = now;
+        peer.key_seen = key_seen.or(peer.key_seen);
         if frame.incarnation > peer.incarnation {
             // A restart: what it reported about us no longer holds.
             peer.incarnation = frame.incarnation;
@@ -1178,7 +1182,6 @@ impl Chatter {
             return;
         }
         self.expired_at.insert(id, now);
-        self.key_use.forget(id);
         if let Some(upto) = self.db.expire(id) {
             self.events.push_back(Event::Expired { id, upto });
             for g in self.db.groups().cloned().collect::<Vec<_>>() {

@@ -36,7 +36,7 @@ pub use error::ProtocolError;
 pub use interest::{Heard, Interest, MAX_KNOWN_GROUPS};
 pub use io::{Command, ConnEvent, ConnId, Event, Persist, Transmit, Via};
 pub use islands::Island;
-pub use key_use::{KeySeen, KeyUse};
+pub use key_use::KeySeen;
 pub use liveness::{DetectorConfig, View};
 pub use peers::{GroupHeard, MAX_PEERS, Peer, PeerStates, PeerTable};
 pub use rate::{Buckets, Budget};

@@ -1,6 +1,6 @@
 //! The driver's side of `scalesmall keys`: requests to [`KeyAdmin`], the
 //! new keyring to the protocol once it is stored, and `keys list` from
-//! the protocol's keyring and [`crate::protocol::KeyUse`].
+//! the protocol's keyring and each peer's [`crate::protocol::KeySeen`].
 
 use crate::protocol::Millis;
 use crate::wire::Key;
@@ -78,7 +78,7 @@ impl Driver {
             .peers()
             .iter()
             .filter_map(|p| {
-                let seen = c.key_use().get(p.id)?;
+                let seen = p.key_seen?;
                 let mut v = peer_view(c, now, p);
                 v.key_id = Some(show_id(seen.key_id));
                 v.key_age_ms = Some(now.since(seen.at));

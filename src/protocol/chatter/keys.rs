@@ -1,10 +1,10 @@
 //! Chatter's side of a key rotation without restarts: the keyring replaced
-//! while running (the shell stores it; `scalesmall keys`, docs/node.md) and
-//! the key each peer was last heard sealing with ([`super::super::KeyUse`]).
+//! while running (the shell stores it; `scalesmall keys`, docs/node.md).
+//! The key each peer was last heard sealing with is in the peer table
+//! ([`super::super::Peer::key_seen`]).
 
 use crate::wire::Keyring;
 
-use super::super::key_use::KeyUse;
 use super::super::time::Millis;
 use super::Chatter;
 
@@ -13,12 +13,6 @@ impl Chatter {
     #[must_use]
     pub fn keyring(&self) -> &Keyring {
         self.codec.keyring()
-    }
-
-    /// The key id of the last frame opened from each peer.
-    #[must_use]
-    pub fn key_use(&self) -> &KeyUse {
-        &self.key_use
     }
 
     /// Seals with `ring`'s primary and opens with its keys from now on.
