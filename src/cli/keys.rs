@@ -40,7 +40,7 @@ pub enum KeysCmd {
     Install {
         /// The key file, or `-` for standard input.
         #[arg(value_name = "FILE", value_parser = parse::key_file)]
-        key: SecretText,
+        key: String,
         /// How to reach the node.
         #[command(flatten)]
         ctl: CtlArgs,
@@ -85,7 +85,7 @@ pub enum KeysCmd {
 pub struct IdArgs {
     /// The key id (8 hex digits, 0x optional), as `keys list` prints it.
     #[arg(value_name = "ID", value_parser = parse::key_id)]
-    id: SecretText,
+    id: String,
     /// How to reach the node.
     #[command(flatten)]
     ctl: CtlArgs,
@@ -94,9 +94,9 @@ pub struct IdArgs {
 /// The request of a `keys` subcommand and how to reach the node.
 #[must_use]
 pub fn request_of(cmd: KeysCmd) -> (Request, CtlArgs) {
-    let keys = |op: &str, arg| Request::Keys {
+    let keys = |op: &str, arg: Option<String>| Request::Keys {
         op: op.to_owned(),
-        arg,
+        arg: arg.map(SecretText),
     };
     match cmd {
         KeysCmd::List(ctl) => (keys("list", None), ctl),
@@ -123,9 +123,8 @@ pub fn print(k: &KeysView, write: bool) {
     }
     match k.source.as_str() {
         "keyring" => println!(
-            "source    keyring file {} (overrides cluster.key_file and accept_key_files; \
-             `scalesmall keys reset` goes back to them)",
-            k.keyring_file
+            "source    the data dir's keyring file (overrides cluster.key_file and \
+             accept_key_files; `scalesmall keys reset` goes back to them)"
         ),
         _ => println!("source    config (cluster.key_file, accept_key_files)"),
     }

@@ -12,7 +12,6 @@ use core::net::SocketAddr;
 use core::str::FromStr;
 
 use crate::model::{GroupName, KeyRange, NodeId};
-use crate::node::api::SecretText;
 use crate::node::config::{self, LogFormat};
 
 /// A group name: 1 to 255 bytes of UTF-8.
@@ -54,32 +53,28 @@ pub fn key(s: &str) -> Result<String, String> {
 ///
 /// # Errors
 /// What a key id looks like.
-pub fn key_id(s: &str) -> Result<SecretText, String> {
-    crate::node::key_admin::parse_id(s).map(|_| SecretText(s.to_owned()))
+pub fn key_id(s: &str) -> Result<String, String> {
+    crate::node::key_admin::parse_id(s).map(|_| s.to_owned())
 }
 
 /// A cluster key file (one line of base64 from `scalesmall keygen`), or
 /// `-` for standard input: read and checked here, so a bad file is a usage
-/// error before the node is contacted. The key itself is never printed.
+/// error before the node is contacted. Returns the key's text (the request
+/// carries it as [`crate::node::api::SecretText`], never printed).
 ///
 /// # Errors
 /// The file cannot be read, or does not hold a cluster key.
-pub fn key_file(s: &str) -> Result<SecretText, String> {
-    let text = if s == "-" {
-        let mut t = String::new();
-        std::io::Read::read_to_string(&mut std::io::stdin().lock(), &mut t)
-            .map_err(|e| format!("cannot read a key from standard input: {e}"))?;
-        t
+pub fn key_file(s: &str) -> Result<String, String> {
+    let (path, name) = if s == "-" {
+        ("/dev/stdin", "standard input")
     } else {
-        std::fs::read_to_string(s).map_err(|e| format!("cannot read the key file {s}: {e}"))?
+        (s, s)
     };
-    crate::wire::Key::from_base64(&text).map_err(|e| {
-        format!(
-            "{} does not hold a cluster key: {e}",
-            if s == "-" { "standard input" } else { s }
-        )
-    })?;
-    Ok(SecretText(text.trim().to_owned()))
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read the key file {name}: {e}"))?;
+    crate::wire::Key::from_base64(&text)
+        .map_err(|e| format!("{name} does not hold a cluster key: {e}"))?;
+    Ok(text.trim().to_owned())
 }
 
 /// A node id: 1 to 16 hex digits, as `peers` and `status` show it.

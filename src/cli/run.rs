@@ -337,9 +337,9 @@ async fn serve(cfg: Config, reload: Reload) -> Result<(), NodeError> {
                 p.display()
             );
         }
-        KeySource::Keyring(p) => info!(
-            keyring = %p.display(),
-            "using the keyring file (`scalesmall keys`): it overrides cluster.key_file and accept_key_files"
+        KeySource::Keyring(_) => info!(
+            "using the keyring file <data_dir>/keyring (`scalesmall keys`): it overrides cluster.key_file \
+             and accept_key_files"
         ),
         KeySource::File(_) | KeySource::DataDir(_) => {}
     }

@@ -196,11 +196,9 @@ pub struct KeysView {
     /// Whether the command changed the keyring (`false` for `keys list`).
     pub changed: bool,
     /// Where the keys come from: `keyring` (the data dir's keyring file,
-    /// overriding the config) or `config` (cluster.key_file or
-    /// <data_dir>/cluster.key, and accept_key_files).
+    /// `<data_dir>/keyring`, overriding the config) or `config`
+    /// (cluster.key_file or <data_dir>/cluster.key, and accept_key_files).
     pub source: String,
-    /// The keyring file's path (it exists when `source` is `keyring`).
-    pub keyring_file: String,
     /// The id of the key frames are sealed with, `0x` and 8 hex digits.
     pub primary: String,
     /// Every key id frames are accepted under, the primary first.

@@ -115,7 +115,7 @@ case $cmd in
         changed=false
         [ "$sub" = " list" ] || [ "$(cat "$socket.keys")" = "$old" ] || changed=true
         list=$(for a in $primary$rest; do printf '"%s",' "$a"; done)
-        printf '{"changed":%s,"source":"%s","keyring_file":"/var/lib/scalesmall/keyring","primary":"%s","accepted":[%s],%s"peers":[{"id":"5eed5eed5eed5eee","state":"alive","key_id":"%s","key_age_ms":0}]}\n' \
+        printf '{"changed":%s,"source":"%s","primary":"%s","accepted":[%s],%s"peers":[{"id":"5eed5eed5eed5eee","state":"alive","key_id":"%s","key_age_ms":0}]}\n' \
             "$changed" "$source" "$primary" "${list%,}" "${installed:+\"installed\":\"$installed\",}" "$primary"
         ;;
     config)

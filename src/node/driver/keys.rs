@@ -65,15 +65,7 @@ impl Driver {
     fn keys_view(&self, now: Millis, changed: bool, installed: Option<u32>) -> Reply {
         let c = &self.chatter;
         let ring = c.keyring();
-        let (source, file) = self.keys.as_ref().map_or_else(
-            || ("config", String::new()),
-            |a| {
-                (
-                    if a.from_file() { "keyring" } else { "config" },
-                    a.file().display().to_string(),
-                )
-            },
-        );
+        let from_file = self.keys.as_ref().is_some_and(KeyAdmin::from_file);
         let peers = c
             .peers()
             .iter()
@@ -87,8 +79,7 @@ impl Driver {
             .collect();
         Reply::Keys(Box::new(KeysView {
             changed,
-            source: source.to_owned(),
-            keyring_file: file,
+            source: if from_file { "keyring" } else { "config" }.to_owned(),
             primary: show_id(ring.primary().id()),
             accepted: ids(ring),
             installed: installed.map(show_id),
