@@ -75,7 +75,7 @@ use super::durability::{Durability, OwnState};
 use super::error::ProtocolError;
 use super::interest::Interest;
 use super::io::{Command, ConnEvent, ConnId, Event, Persist, Transmit, Via};
-use super::key_use::KeySeen;
+use super::key_seen::KeySeen;
 use super::liveness::{Detector, Probing, Transition};
 use super::peers::{PeerTable, usable_addr};
 use super::rate::{Buckets, Budget};
