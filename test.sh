@@ -307,8 +307,8 @@ suite_ansible() {
 # binaries under qemu-user), down. Needs
 # root. Fails on a scenario that fails, a playbook error, and on namespaces
 # left behind. SCALESMALL_CLUSTER_BOARDS (default 4 here, to keep the suite
-# within CI's budget: upgrade.yml and the three phases of rotate-key.yml
-# run the role board by board, about 50 s each on a busy 2-core machine;
+# within CI's budget: upgrade.yml runs the role board by board, about 50 s
+# each on a busy 2-core machine; rotate-key.yml restarts nothing;
 # tests/cluster/up alone defaults to 6), SCALESMALL_CLUSTER_ONLY
 # (comma-separated scenarios) and SCALESMALL_CLUSTER_TIMEOUT (seconds for
 # tests/cluster/run, default 1500) change it.

@@ -3,7 +3,7 @@
 //! row per argument and kind of mistake), exits 2 in clap's format with the
 //! explanation the node would have given, before it contacts any node:
 //! with no node running, and with one running (which must not see the
-//! request). A node that hangs up mid-request is exit 1; a reader that
+//! request); `keys install` reads and checks its key file first. A node that hangs up mid-request is exit 1; a reader that
 //! stops early (`| head -1`) is no panic. And the README's exit-code list
 //! is the one `--help` prints.
 //!
@@ -41,6 +41,7 @@ const _: () = assert!(LONG_GROUP.len() == 256);
 const RANGE: &str = "is not a key range: expected START..END";
 const EMPTY_GROUP: &str = "group name is empty";
 const LONG: &str = "the limit is 255 bytes";
+const KEY_ID: &str = "is not a key id: expected 8 hex digits";
 
 /// The control commands: every parsed argument, malformed.
 fn control_cases() -> Vec<Case> {
@@ -79,6 +80,23 @@ fn control_cases() -> Vec<Case> {
         ),
         case(&["forget", "12345678901234567"], "is not a node id"),
         case(&["forget", ""], "is not a node id"),
+        case(&["keys", "use", "xyz"], KEY_ID),
+        case(&["keys", "use", ""], KEY_ID),
+        case(&["keys", "use", "0x123456789"], KEY_ID),
+        case(&["keys", "remove", "0xg0000000"], KEY_ID),
+        case(
+            &["keys", "install", "/nonexistent/new.key"],
+            "cannot read the key file /nonexistent/new.key",
+        ),
+        // The crate's own manifest: a file, but not a key.
+        case(
+            &["keys", "install", "Cargo.toml"],
+            "does not hold a cluster key: the key is not base64",
+        ),
+        case(
+            &["keys", "install", "-"],
+            "standard input does not hold a cluster key",
+        ),
     ]
 }
 

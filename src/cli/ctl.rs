@@ -1,5 +1,5 @@
 //! The control commands: `join`, `leave`, `claim`, `release`, `lookup`,
-//! `members`, `topology`, `peers`, `status`, `watch`. Each sends one request
+//! `members`, `topology`, `peers`, `status`, `watch`, `keys ...`. Each sends one request
 //! to the running node's control socket and prints the reply as a table
 //! (or JSON with `--json`).
 
@@ -76,6 +76,7 @@ fn request_of(cmd: Cmd) -> Option<(Request, CtlArgs)> {
         Cmd::Peers { ctl } => (Request::Peers, ctl),
         Cmd::Status { ctl } => (Request::Status, ctl),
         Cmd::Watch { ctl } => (Request::Watch, ctl),
+        Cmd::Keys(k) => super::keys::request_of(k),
         _ => return None,
     })
 }
@@ -151,6 +152,8 @@ async fn talk(path: &std::path::Path, req: Request, json: bool) -> Result<ExitCo
             "{}",
             serde_json::to_string_pretty(&reply).unwrap_or_default()
         );
+    } else if let Reply::Keys(k) = &reply {
+        super::keys::print(k, !matches!(&req, Request::Keys { op, .. } if op == "list"));
     } else {
         print_human(&reply);
     }
@@ -258,6 +261,7 @@ fn print_human(reply: &Reply) {
         }
         Reply::Status(s) => print_status(s),
         Reply::Metrics(m) => println!("{}", serde_json::to_string_pretty(m).unwrap_or_default()),
+        Reply::Keys(k) => super::keys::print(k, false),
         Reply::Refused { reason } => println!("refused: {reason}"),
     }
 }

@@ -20,6 +20,7 @@ use crate::node::config::LogFormat;
 pub mod bench;
 pub mod check;
 pub mod ctl;
+pub mod keys;
 pub mod parse;
 pub mod run;
 
@@ -409,6 +410,23 @@ pub enum Cmd {
         #[command(flatten)]
         ctl: CtlArgs,
     },
+
+    /// This board's cluster keys, changed while it runs: a key rotation
+    /// without restarts.
+    ///
+    /// Each command acts on this board only; run it on every board (the
+    /// Ansible playbook rotate-key.yml does). A rotation:
+    ///
+    ///   scalesmall keys install new.key     # on every board: accept the new key
+    ///   scalesmall keys use 0x1a2b3c4d      # on every board: send with it
+    ///   scalesmall keys list                # until no peer sends the old id
+    ///   scalesmall keys remove 0x0badf00d   # on every board: drop the old key
+    ///
+    /// Changes are stored in the data dir's keyring file, which overrides
+    /// cluster.key_file and accept_key_files once it exists (`keys reset`
+    /// deletes it). Refused under --insecure.
+    #[command(subcommand, verbatim_doc_comment)]
+    Keys(keys::KeysCmd),
 
     /// Print a new random cluster key (32 bytes, base64).
     ///

@@ -49,6 +49,34 @@ pub fn key(s: &str) -> Result<String, String> {
     Ok(s.to_owned())
 }
 
+/// A key id: 8 hex digits, `0x` optional, as `keys list` shows it.
+///
+/// # Errors
+/// What a key id looks like.
+pub fn key_id(s: &str) -> Result<String, String> {
+    crate::node::key_admin::parse_id(s).map(|_| s.to_owned())
+}
+
+/// A cluster key file (one line of base64 from `scalesmall keygen`), or
+/// `-` for standard input: read and checked here, so a bad file is a usage
+/// error before the node is contacted. Returns the key's text (the request
+/// carries it as [`crate::node::api::SecretText`], never printed).
+///
+/// # Errors
+/// The file cannot be read, or does not hold a cluster key.
+pub fn key_file(s: &str) -> Result<String, String> {
+    let (path, name) = if s == "-" {
+        ("/dev/stdin", "standard input")
+    } else {
+        (s, s)
+    };
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read the key file {name}: {e}"))?;
+    crate::wire::Key::from_base64(&text)
+        .map_err(|e| format!("{name} does not hold a cluster key: {e}"))?;
+    Ok(text.trim().to_owned())
+}
+
 /// A node id: 1 to 16 hex digits, as `peers` and `status` show it.
 ///
 /// # Errors

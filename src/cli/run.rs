@@ -27,6 +27,7 @@ use crate::node::clock::{MonoClock, os_seed};
 use crate::node::config::{Config, ConfigError, DeclaredGroup, LogFormat, Overrides};
 use crate::node::driver::{Driver, Io, RunInfo};
 use crate::node::fs::RealFs;
+use crate::node::key_admin::{KeyAdmin, KeySources};
 use crate::node::keys::{self, KeySource};
 use crate::node::notify::Notifier;
 use crate::node::renumber::Renumber;
@@ -311,6 +312,10 @@ async fn serve(cfg: Config, reload: Reload) -> Result<(), NodeError> {
                 p.display()
             );
         }
+        KeySource::Keyring(_) => info!(
+            "using the keyring file <data_dir>/keyring (`scalesmall keys`): it overrides cluster.key_file \
+             and accept_key_files"
+        ),
         KeySource::File(_) | KeySource::DataDir(_) => {}
     }
 
@@ -358,7 +363,13 @@ async fn serve(cfg: Config, reload: Reload) -> Result<(), NodeError> {
     let mut chatter = Chatter::new(pcfg, identity, codec, own, seed, clock.now())
         .map_err(|e| NodeError::Restore(e.to_string()))?;
     chatter.restore_markers(clock.now(), &markers);
-    let (mut driver, handle, requests, conn_rx) = Driver::new(chatter, clock, store, info);
+    let (driver, handle, requests, conn_rx) = Driver::new(chatter, clock, store, info);
+    let mut driver = driver.with_keys(KeyAdmin::new(KeySources {
+        insecure: cfg.insecure,
+        key_file: cfg.key_file.clone(),
+        accept: cfg.accept_key_files.clone(),
+        data_dir: cfg.data_dir.clone(),
+    }));
     driver.reconcile(&cfg.groups)?;
     let stop = CancellationToken::new();
     tokio::spawn(signals(

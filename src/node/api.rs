@@ -93,12 +93,35 @@ pub enum Request {
     Metrics,
     /// A stream of changes (one [`WatchEvent`] per line).
     Watch,
+    /// The keyring commands (`scalesmall keys`, docs/node.md "Keys at run
+    /// time"): `op` is `list`, `install` (`arg`: the key, base64; sent
+    /// over the local control socket only), `use` or `remove` (`arg`: the
+    /// key id, 8 hex digits, `0x` optional) or `reset`.
+    Keys {
+        /// What to do.
+        op: String,
+        /// The key or the key id, as `op` needs.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        arg: Option<SecretText>,
+    },
+}
+
+/// Key material (or a key id) in a request: serialised as is, never shown
+/// by `Debug`.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct SecretText(pub String);
+
+impl std::fmt::Debug for SecretText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<redacted>")
+    }
 }
 
 impl Request {
     /// Whether this request writes (and so is refused during shutdown).
     #[must_use]
-    pub const fn is_write(&self) -> bool {
+    pub fn is_write(&self) -> bool {
         matches!(
             self,
             Request::Join { .. }
@@ -108,7 +131,7 @@ impl Request {
                 | Request::Auto { .. }
                 | Request::Manual { .. }
                 | Request::Forget { .. }
-        )
+        ) || matches!(self, Request::Keys { op, .. } if op != "list")
     }
 }
 
@@ -162,11 +185,35 @@ pub enum Reply {
     Status(Box<Status>),
     /// Counters for Prometheus.
     Metrics(Box<Metrics>),
+    /// This board's keys, after a `keys` command.
+    Keys(Box<KeysView>),
     /// The request was refused; nothing changed.
     Refused {
         /// Why, for a human.
         reason: String,
     },
+}
+
+/// This board's keyring, by key id (never key material), and the key each
+/// peer was last heard sealing with.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeysView {
+    /// Whether the command changed the keyring (`false` for `keys list`).
+    pub changed: bool,
+    /// Where the keys come from: `keyring` (the data dir's keyring file,
+    /// `<data_dir>/keyring`, overriding the config) or `config`
+    /// (cluster.key_file or <data_dir>/cluster.key, and accept_key_files).
+    pub source: String,
+    /// The id of the key frames are sealed with, `0x` and 8 hex digits.
+    pub primary: String,
+    /// Every key id frames are accepted under, the primary first.
+    pub accepted: Vec<String>,
+    /// The id of the key just installed (`keys install`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub installed: Option<String>,
+    /// Each peer heard since it last started, as `peers` shows it, with
+    /// `key_id` and `key_age_ms`: the key id of its last frame.
+    pub peers: Vec<PeerView>,
 }
 
 /// The servers of a key, priority high to low.
@@ -286,6 +333,13 @@ pub struct PeerView {
     pub representative: bool,
     /// Highest wire version it accepts.
     pub version: u8,
+    /// `keys list` only: the key id in the header of its last
+    /// replay-checked frame opened here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_id: Option<String>,
+    /// `keys list` only: how long ago that frame came (ms).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_age_ms: Option<u64>,
 }
 
 /// One group, as this node holds it.

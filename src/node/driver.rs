@@ -35,12 +35,15 @@ use super::api::{
 use super::clock::{MonoClock, Stopwatch};
 use super::config::DeclaredGroup;
 use super::error::NodeError;
+use super::key_admin::KeyAdmin;
 use super::notify::{Notifier, Watchdog};
 use super::renumber::{self, Rebound, Renumber};
 use super::store::{Store, StoreError};
 use super::tcp::{self, ConnMsg};
 use super::udp::UdpSockets;
 use super::unicast::Unicast;
+
+mod keys;
 
 /// How recent a peer's announce must be to count for `converged` (ms).
 const CONVERGED_WINDOW: u64 = 30_000;
@@ -109,6 +112,8 @@ pub struct Driver {
     declared_retry: Option<(Vec<DeclaredGroup>, Millis)>,
     /// The last store of own state failed (logged once per streak).
     persist_failing: bool,
+    /// The keyring commands ([`Driver::with_keys`]).
+    keys: Option<KeyAdmin>,
 }
 
 /// The sockets the driver reads.
@@ -162,6 +167,7 @@ impl Driver {
                 markers_warned: false,
                 declared_retry: None,
                 persist_failing: false,
+                keys: None,
                 stopping: false,
                 tasks: TaskTracker::new(),
                 inputs: 0,
@@ -836,6 +842,9 @@ impl Driver {
             return refused("the node is shutting down");
         }
         let now = self.clock.now();
+        if let Some(reply) = self.answer_keys(now, &req) {
+            return reply;
+        }
         let cmd = match to_command(&req) {
             Ok(Some(cmd)) => cmd,
             Ok(None) => return self.query(now, req),
@@ -914,17 +923,7 @@ impl Driver {
                     .chatter
                     .peers()
                     .iter()
-                    .map(|p| PeerView {
-                        id: p.id.to_string(),
-                        state: c_state(&self.chatter, p.id).to_owned(),
-                        addr: p.addr.map(|a| a.to_string()),
-                        incarnation: p.incarnation,
-                        last_heard_ms: now.since(p.last_heard),
-                        multicast: p.last_multicast.is_some_and(|t| now.since(t) < 60_000),
-                        hears_us: p.hears_me.is_some_and(|t| now.since(t) < 120_000),
-                        representative: p.rep_at.is_some(),
-                        version: p.max_version,
-                    })
+                    .map(|p| peer_view(&self.chatter, now, p))
                     .collect(),
             },
             Request::Status => Reply::Status(Box::new(self.status(now))),
@@ -939,7 +938,8 @@ impl Driver {
             | Request::Release { .. }
             | Request::Auto { .. }
             | Request::Manual { .. }
-            | Request::Forget { .. } => refused("not a query"),
+            | Request::Forget { .. }
+            | Request::Keys { .. } => refused("not a query"),
         }
     }
 
@@ -1163,6 +1163,23 @@ impl Driver {
                 })
             })
             .collect()
+    }
+}
+
+/// A peer as `peers` shows it (`keys list` adds its key id).
+fn peer_view(c: &Chatter, now: Millis, p: &crate::protocol::Peer) -> PeerView {
+    PeerView {
+        id: p.id.to_string(),
+        state: c_state(c, p.id).to_owned(),
+        addr: p.addr.map(|a| a.to_string()),
+        incarnation: p.incarnation,
+        last_heard_ms: now.since(p.last_heard),
+        multicast: p.last_multicast.is_some_and(|t| now.since(t) < 60_000),
+        hears_us: p.hears_me.is_some_and(|t| now.since(t) < 120_000),
+        representative: p.rep_at.is_some(),
+        version: p.max_version,
+        key_id: None,
+        key_age_ms: None,
     }
 }
 

@@ -75,15 +75,47 @@ impl Fs for RealFs {
 pub fn write_atomic_with(
     path: &Path,
     bytes: &[u8],
+    before: impl FnMut(Step) -> io::Result<()>,
+) -> io::Result<()> {
+    write_atomic_mode_with(path, bytes, None, before)
+}
+
+/// [`write_atomic_with`] for a secret: the temporary file (so the target)
+/// gets exactly `mode` (e.g. `0o600`) before a byte is written, also when a
+/// stale temporary file of another mode is in the way. `None`: the
+/// default mode (0666 less the umask).
+///
+/// # Errors
+/// The error of the failing step.
+pub fn write_atomic_mode_with(
+    path: &Path,
+    bytes: &[u8],
+    mode: Option<u32>,
     mut before: impl FnMut(Step) -> io::Result<()>,
 ) -> io::Result<()> {
+    write_atomic_dyn(path, bytes, mode, &mut before)
+}
+
+/// The one body of the crash-safe writes (not generic: one copy in the
+/// binary whatever the hooks).
+fn write_atomic_dyn(
+    path: &Path,
+    bytes: &[u8],
+    mode: Option<u32>,
+    before: &mut dyn FnMut(Step) -> io::Result<()>,
+) -> io::Result<()> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
     let tmp = temp_path(path);
     before(Step::Write)?;
     let mut f = OpenOptions::new()
         .write(true)
         .create(true)
         .truncate(true)
+        .mode(mode.unwrap_or(0o666))
         .open(&tmp)?;
+    if let Some(m) = mode {
+        f.set_permissions(fs::Permissions::from_mode(m))?;
+    }
     f.write_all(bytes)?;
     before(Step::Fsync)?;
     f.sync_all()?;

@@ -1,6 +1,8 @@
-//! The cluster keyring: the configured key file, or a key generated into the
-//! data dir on first start (and how to share it), plus accepted keys for
-//! rotation; or insecure mode, only when asked for by name.
+//! The cluster keyring: the runtime keyring file if `scalesmall keys` made
+//! one ([`super::keyring`]; it overrides the rest), else the configured key
+//! file, or a key generated into the data dir on first start (and how to
+//! share it), plus accepted keys for rotation; or insecure mode, only when
+//! asked for by name.
 //!
 //! Key file permissions: the file is a secret shared by the cluster, so it
 //! must not be replaceable by every user of the board (world-writable: an
@@ -28,6 +30,8 @@ pub enum KeySource {
     DataDir(PathBuf),
     /// A key just generated into the data dir.
     Generated(PathBuf),
+    /// The runtime keyring file (`scalesmall keys`), overriding the config.
+    Keyring(PathBuf),
 }
 
 /// What a key file's permission bits allow others.
@@ -55,7 +59,7 @@ pub const fn key_mode(mode: u32) -> KeyMode {
 }
 
 /// Refuses a world-writable key file, warns about a world-readable one.
-fn check_mode(path: &Path) -> Result<(), NodeError> {
+pub(super) fn check_mode(path: &Path) -> Result<(), NodeError> {
     use std::os::unix::fs::PermissionsExt;
     // The file was just read; if its metadata is gone now, the read stands.
     let Ok(meta) = std::fs::metadata(path) else {
@@ -84,6 +88,7 @@ fn check_mode(path: &Path) -> Result<(), NodeError> {
     }
 }
 
+#[inline(never)]
 fn read_key(path: &Path) -> Result<Key, NodeError> {
     let text = std::fs::read_to_string(path).map_err(|e| NodeError::Key {
         path: path.to_path_buf(),
@@ -111,13 +116,38 @@ pub fn load(
     data_dir: &Path,
 ) -> Result<(Keyring, KeySource), NodeError> {
     if insecure {
+        if super::keyring::path(data_dir).exists() {
+            warn!(
+                keyring = %super::keyring::path(data_dir).display(),
+                "--insecure: the keyring file is ignored (insecure mode asked for by name wins)"
+            );
+        }
         return Ok((Keyring::insecure(), KeySource::Insecure));
     }
+    if let Some(ring) = super::keyring::load(data_dir)? {
+        return Ok((ring, KeySource::Keyring(super::keyring::path(data_dir))));
+    }
+    load_configured(key_file, accept, data_dir, true)
+}
+
+/// The keys the config names, ignoring any keyring file: `key_file` (else
+/// `<data_dir>/cluster.key`, generated if missing and `generate`) and the
+/// accepted files. `scalesmall keys reset` goes back to these (never
+/// generating: a new random key would cut the board off).
+///
+/// # Errors
+/// As [`load`]; without `generate`, a missing data-dir key is an error.
+pub fn load_configured(
+    key_file: Option<&Path>,
+    accept: &[PathBuf],
+    data_dir: &Path,
+    generate: bool,
+) -> Result<(Keyring, KeySource), NodeError> {
     let (primary, source) = match key_file {
         Some(p) => (read_key(p)?, KeySource::File(p.to_path_buf())),
         None => {
             let p = data_dir.join("cluster.key");
-            if p.exists() {
+            if p.exists() || !generate {
                 (read_key(&p)?, KeySource::DataDir(p))
             } else {
                 let mut bytes = [0u8; 32];
@@ -176,6 +206,26 @@ mod tests {
             .to_string();
         assert!(err.contains("scalesmall keygen >"), "{err}");
         assert!(load(true, None, &[], &d).unwrap().0.is_insecure());
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn the_keyring_file_overrides_the_configured_keys_once_it_exists() {
+        let d = std::env::temp_dir().join(format!("scalesmall-keyover-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        let file = d.join("cluster.key");
+        std::fs::write(&file, format!("{}\n", Key::from_bytes([1; 32]).to_base64())).unwrap();
+        let (r, s) = load(false, Some(&file), &[], &d).unwrap();
+        assert_eq!(r.primary(), &Key::from_bytes([1; 32]));
+        assert_eq!(s, KeySource::File(file.clone()));
+        let stored = Keyring::new(Key::from_bytes([2; 32])).with_accepted(Key::from_bytes([1; 32]));
+        super::super::keyring::save(&d, &stored).unwrap();
+        let (r, s) = load(false, Some(&file), &[], &d).unwrap();
+        assert_eq!(r, stored);
+        assert_eq!(s, KeySource::Keyring(super::super::keyring::path(&d)));
+        // Insecure mode asked for by name still wins.
+        assert!(load(true, Some(&file), &[], &d).unwrap().0.is_insecure());
         let _ = std::fs::remove_dir_all(&d);
     }
 

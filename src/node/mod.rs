@@ -3,8 +3,9 @@
 //!
 //! It owns sockets ([`udp`], [`unicast`], [`tcp`]), the clock and OS randomness
 //! ([`clock`]), the data dir ([`store`]), the configuration ([`config`]) and
-//! the keyring ([`keys`]), tells systemd it is ready and alive
-//! ([`notify`]), follows its interface's addresses ([`renumber`]), and feeds them to the protocol through
+//! the keyring ([`keys`]; changed at run time by [`key_admin`], stored in
+//! [`keyring`]), tells systemd it is ready and alive ([`notify`]), follows
+//! its interface's addresses ([`renumber`]), and feeds them to the protocol through
 //! [`driver::Driver`], which holds no protocol logic. Composition (config →
 //! store → protocol → sockets → control server) happens above, in the CLI.
 
@@ -15,6 +16,8 @@ pub mod driver;
 pub mod error;
 pub mod fs;
 pub mod iface;
+pub mod key_admin;
+pub mod keyring;
 pub mod keys;
 pub mod netplan;
 pub mod notify;

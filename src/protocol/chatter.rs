@@ -75,6 +75,7 @@ use super::durability::{Durability, OwnState};
 use super::error::ProtocolError;
 use super::interest::Interest;
 use super::io::{Command, ConnEvent, ConnId, Event, Persist, Transmit, Via};
+use super::key_seen::KeySeen;
 use super::liveness::{Detector, Probing, Transition};
 use super::peers::{PeerTable, usable_addr};
 use super::rate::{Buckets, Budget};
@@ -83,6 +84,7 @@ use super::stats::{Sizes, Stats};
 use super::time::Millis;
 use super::tree;
 
+mod keys;
 mod reach;
 mod rollback;
 
@@ -173,6 +175,9 @@ pub struct Chatter {
     leaving: BTreeMap<GroupName, Millis>,
     /// Contacts across a cut: seeds, unreachable islands, down members.
     reconnect: Reconnect,
+    /// The key of the frame [`Chatter::open`] just opened, for `dispatch`
+    /// to note on its sender (replay-checked kinds only).
+    opened_key: Option<KeySeen>,
 }
 
 impl Chatter {
@@ -255,6 +260,7 @@ impl Chatter {
             far_syncs: 0,
             leaving: BTreeMap::new(),
             reconnect,
+            opened_key: None,
             cfg,
         })
     }
@@ -855,7 +861,12 @@ impl Chatter {
             return None;
         }
         self.stats.frame_in(kind);
-        let _ = now;
+        // Replay-checked kinds only (announces and pings come from every
+        // peer every few seconds): a replayed old frame says nothing.
+        self.opened_key = kind.needs_freshness().then_some(KeySeen {
+            key_id: decoded.key_id,
+            at: now,
+        });
         Some(frame)
     }
 
@@ -867,8 +878,10 @@ impl Chatter {
             self.stats.drop("admission");
             return;
         }
+        let key_seen = self.opened_key.take();
         let (peer, new) = self.peers.entry(sender, now);
         peer.last_heard = now;
+        peer.key_seen = key_seen.or(peer.key_seen);
         if frame.incarnation > peer.incarnation {
             // A restart: what it reported about us no longer holds.
             peer.incarnation = frame.incarnation;

@@ -80,6 +80,8 @@ pub struct Peer {
     /// The LAN peers we last passed its announce on to, and when (at most
     /// [`MAX_RELAYED`], the oldest making room).
     pub relayed_to: Vec<(NodeId, Millis)>,
+    /// The key id of its last replay-checked frame ([`super::KeySeen`]).
+    pub key_seen: Option<super::KeySeen>,
 }
 
 impl Peer {
@@ -102,6 +104,7 @@ impl Peer {
             rep_direct_at: None,
             rep_of: None,
             relayed_to: Vec::new(),
+            key_seen: None,
         }
     }
 

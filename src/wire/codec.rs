@@ -28,6 +28,9 @@ use super::sizer::FrameSizer;
 pub struct Decoded {
     /// The sender's format version for this frame.
     pub version: u8,
+    /// The id of the key the frame was sealed with (from its clear header):
+    /// which key the sender uses now, for `keys list` during a rotation.
+    pub key_id: u32,
     /// The frame.
     pub frame: Frame,
 }
@@ -192,6 +195,7 @@ impl Codec {
         let frame = body::decode(h.kind, h.version, h.sender, &plain)?;
         Ok(Decoded {
             version: h.version,
+            key_id: h.key_id,
             frame,
         })
     }

@@ -398,6 +398,45 @@ class Watch(threading.Thread):
             self.stop.wait(1.0)
 
 
+class KeyWatch(threading.Thread):
+    """Asks every board `scalesmall keys list --json` about twice a second
+    during a key rotation: when the first board switched away from the old
+    key id, and when every board sent with the new one and heard every peer
+    it holds alive on it (the key id of each peer's last frame)."""
+
+    def __init__(self, t: Target, old: str):
+        super().__init__(daemon=True)
+        self.t = t
+        self.old = old
+        self.stop = threading.Event()
+        self.first: float | None = None
+        self.all: float | None = None
+        self.new: str | None = None
+
+    def view(self, h: Host):
+        cp = self.t.sh(h, "scalesmall keys list --json", timeout=10)
+        try:
+            return json.loads(cp.stdout) if cp.returncode == 0 else None
+        except ValueError:
+            return None
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            views = self.t.on_all(self.view)
+            now = time.monotonic()
+            prim = [v["primary"] for v in views.values() if v]
+            if self.first is None and any(p != self.old for p in prim):
+                self.first = now
+            done = len(prim) == len(views) and len(set(prim)) == 1 and prim[0] != self.old and all(
+                p["key_id"] == prim[0] for v in views.values() for p in v["peers"] if p["state"] == "alive")
+            if done and self.all is None:
+                self.all, self.new = now, prim[0]
+            self.stop.wait(0.5)
+
+    def seconds(self) -> float | None:
+        return None if self.first is None or self.all is None else self.all - self.first
+
+
 # --- faults (sim only) -------------------------------------------------------------------------
 
 def nft(ns: str, script: str) -> None:
@@ -897,19 +936,30 @@ class Runner:
             watch.join(30)
         return f"{playbook} {time.monotonic() - t0:.0f}s; {churn.ok} writes during it ({churn.failed} refused)"
 
-    # 7. key rotation
+    # 7. key rotation, without restarts (`scalesmall keys`)
     def s_rotate(self, r: Result) -> None:
         t = self.t
         keyf = t.inventory.parent / "scalesmall-secrets" / "cluster.key"
         old = keyf.read_text().strip() if keyf.exists() else None
-        churn, watch = Churn(t, self.exp, t.hosts), Watch(t)
-        # Half the boards at a time (each phase still ends on every board
-        # before the next): the same safety argument, half the time.
-        r.note = self.playbook_under_churn(churn, watch, "rotate-key.yml", "rotate.log",
-                                           ["-e", "scalesmall_rotate_serial=50%"], 1200)
+        before = KeyWatch(t, "").view(t.hosts[0])
+        if not before:
+            raise Failure(f"{t.hosts[0].name}: `scalesmall keys list --json` did not answer")
+        churn, watch, keys = Churn(t, self.exp, t.hosts), Watch(t), KeyWatch(t, before["primary"])
+        keys.start()
+        try:
+            r.note = self.playbook_under_churn(churn, watch, "rotate-key.yml", "rotate.log", [], 600)
+        finally:
+            keys.stop.set()
+            keys.join(30)
         t1 = time.monotonic()
         wait_agreement(t, self.exp, 120, what="all agree after the rotation")
         r.converge = time.monotonic() - t1
+        switch = keys.seconds()
+        if switch is None:
+            raise Failure(f"the boards never all sent with one new key (old {before['primary']})")
+        say(f"  every board on the new key {keys.new} {switch:.1f}s after the first one switched")
+        if switch > 30:
+            raise Failure(f"every board on the new key only after {switch:.0f}s (target 30 s)")
         if keyf.exists():
             new = keyf.read_text().strip()
             if new == old:
@@ -918,11 +968,15 @@ class Runner:
             got = t.on_all(lambda h: t.sh(h, "tr -d '\\n' </etc/scalesmall/cluster.key | sha256sum").stdout.split()[:1])
             stale = [n for n, s in got.items() if s != [want]]
             if stale:
-                raise Failure(f"boards without the new key: {stale}")
-        half = (len(t.hosts) + 1) // 2
-        if watch.max_down > half:
-            raise Failure(f"{watch.max_down} boards were down at once (at most {half} expected)")
-        r.note += f"; at most {watch.max_down} board(s) down at a time"
+                raise Failure(f"boards without the new key in cluster.key: {stale}")
+        after = t.on_all(keys.view)
+        off = [n for n, v in after.items() if not v or v["primary"] != keys.new or v["source"] != "config"
+               or v["accepted"] != [keys.new]]
+        if off:
+            raise Failure(f"boards not on the new key alone from their config (keys list): {off}")
+        if watch.max_down > 0:
+            raise Failure(f"{watch.max_down} board(s) down during the rotation (seen down: {sorted(watch.down_seen)})")
+        r.note += f"; every board on the new key {switch:.0f}s after the first; no board down"
 
     def run_all(self, only: list[str] | None) -> None:
         import long_partition as lp  # it builds on this module
