@@ -411,8 +411,7 @@ pub enum Cmd {
         ctl: CtlArgs,
     },
 
-    /// This board's cluster keys, changed while it runs: a key rotation
-    /// without restarts.
+    /// This board's cluster keys: rotate them without restarts
     ///
     /// Each command acts on this board only; run it on every board (the
     /// Ansible playbook rotate-key.yml does). A rotation:
