@@ -555,10 +555,10 @@ impl Chatter {
             via,
             conn: None,
         };
-        if let Some(frame) = self.open(now, src, bytes) {
+        if let Some((frame, version)) = self.open(now, src, bytes) {
             let sender = frame.sender;
             let digests = self.relay_candidate(src, &frame);
-            self.dispatch(now, src, frame);
+            self.dispatch(now, src, frame, version);
             let relay = match digests {
                 Some(d) => self.relay_targets(now, src, sender, &d),
                 None => Vec::new(),
@@ -676,12 +676,12 @@ impl Chatter {
             via: Via::Unicast,
             conn: Some(conn),
         };
-        if let Some(frame) = self.open(now, src, bytes) {
+        if let Some((frame, version)) = self.open(now, src, bytes) {
             if let Some(c) = self.conns.get_mut(conn) {
                 c.last_used = now;
                 c.peer = Some(frame.sender);
             }
-            self.dispatch(now, src, frame);
+            self.dispatch(now, src, frame, version);
         }
     }
 
@@ -813,8 +813,9 @@ impl Chatter {
 
     // --- receiving ----------------------------------------------------------
 
-    /// Decodes and checks a frame; counts and drops what fails.
-    fn open(&mut self, now: Millis, src: Source, bytes: &[u8]) -> Option<Frame> {
+    /// Decodes and checks a frame, with the version it came in; counts
+    /// and drops what fails.
+    fn open(&mut self, now: Millis, src: Source, bytes: &[u8]) -> Option<(Frame, u8)> {
         self.stats.bytes_in += bytes.len() as u64;
         let decoded = match self.codec.decode(bytes) {
             Ok(d) => d,
@@ -856,10 +857,10 @@ impl Chatter {
         }
         self.stats.frame_in(kind);
         let _ = now;
-        Some(frame)
+        Some((frame, decoded.version))
     }
 
-    fn dispatch(&mut self, now: Millis, src: Source, frame: Frame) {
+    fn dispatch(&mut self, now: Millis, src: Source, frame: Frame, version: u8) {
         let sender = frame.sender;
         // New members from one address are admitted at a bounded rate: a
         // key holder inventing ids cannot flush the peer table.
@@ -869,6 +870,7 @@ impl Chatter {
         }
         let (peer, new) = self.peers.entry(sender, now);
         peer.last_heard = now;
+        peer.note_version(version, frame.incarnation);
         if frame.incarnation > peer.incarnation {
             // A restart: what it reported about us no longer holds.
             peer.incarnation = frame.incarnation;

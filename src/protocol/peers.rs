@@ -137,6 +137,22 @@ impl Peer {
         self.note_addr(src, frame)
     }
 
+    /// A frame of it at `incarnation` came in format `version`: it speaks
+    /// that version at least. Its announce says exactly how far it goes
+    /// (`max_version`), but until one arrives a peer known only from
+    /// others' reports would be sent nothing newer than
+    /// [`crate::wire::MIN_VERSION`]: no ack to its ping, no ping it is
+    /// introduced to (a board that restarted, or restarted elsewhere, does
+    /// not know its old peers' versions). A newer incarnation (it
+    /// restarted, maybe with another build) starts from this frame's.
+    pub fn note_version(&mut self, version: u8, incarnation: u64) {
+        if incarnation > self.incarnation {
+            self.max_version = version;
+        } else if incarnation == self.incarnation {
+            self.max_version = self.max_version.max(version);
+        }
+    }
+
     /// An address for it named by another node (or from a frame that is
     /// not replay-checked): kept only if none is known.
     pub fn note_hearsay(&mut self, addr: SocketAddr) {

@@ -160,7 +160,13 @@ impl Chatter {
             .filter(|p| p.addr_from.is_some())
             .and_then(|p| p.addr)
             .filter(|a| *a != req.target.addr);
-        let v = self.version_for(req.target.id);
+        // The asker speaks pings (it sent one), and asks because it probes
+        // the target, which it does only at a version that has pings: we
+        // may know the target only from others' reports (a board that
+        // restarted does not know its old peers' versions yet).
+        let v = self
+            .version_for(req.target.id)
+            .max(wire::FrameKind::Ping.since_version());
         for to in core::iter::once(req.target.addr).chain(mine) {
             let nonce = self.rng.next_u64();
             let relay = Relay {
