@@ -982,6 +982,7 @@ impl Chatter {
                     .detector
                     .about_me(r, self.me.id, self.me.incarnation, self.seq + 1);
             } else if let Some(t) = self.detector.rumor(r, now) {
+                self.told_restart(t, sender);
                 self.transition(now, t);
             }
         }
@@ -1048,6 +1049,11 @@ impl Chatter {
     /// A peer's liveness changed.
     fn transition(&mut self, now: Millis, t: Transition) {
         self.reconnect.observe(now, t.id, t.state);
+        if t.restarted && self.address_doubtful(t.id) {
+            // It restarted, maybe elsewhere: our probe finds out soon, and
+            // the helpers it asks introduce it (`ping_for`).
+            self.detector.probe_again(t.id);
+        }
         self.auto.touch_all();
         self.events.push_back(Event::Liveness {
             id: t.id,
@@ -1217,9 +1223,9 @@ impl Chatter {
         }
         shuffle(&mut self.rng, &mut local);
         shuffle(&mut self.rng, &mut far);
-        local.extend(far);
-        local.truncate(want);
-        local
+        let mut first = self.order_helpers(target, local, far);
+        first.truncate(want);
+        first
     }
 
     /// This node's view of a peer's liveness.
@@ -1324,7 +1330,7 @@ impl Chatter {
                 continue;
             }
             let (p, new) = self.peers.entry(h.id, now);
-            p.note_hearsay(h.addr);
+            p.note_named(h.addr);
             let was_rep = p.is_rep(now, rep_ttl);
             if k == 0 {
                 p.rep_at = Some(now);
