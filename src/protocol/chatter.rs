@@ -133,6 +133,9 @@ pub struct Chatter {
     /// Pulls served per source address (as well as per member id).
     serves: Buckets<IpAddr>,
     seeds: Vec<SocketAddr>,
+    /// Rounds of unicast announces to every far peer still owed since our
+    /// addresses changed (`set_addrs`).
+    readdress: u8,
     next_announce: Millis,
     next_far_sync: Millis,
     next_rep_sync: Millis,
@@ -233,6 +236,7 @@ impl Chatter {
                 },
                 MAX_ADDRS_TRACKED,
             ),
+            readdress: 0,
             next_announce: now,
             // The first far sync goes out soon so seeds are contacted early.
             next_far_sync: now.plus(far / 10),
@@ -741,6 +745,7 @@ impl Chatter {
         if self.cfg.multicast && now >= self.next_announce {
             self.period = self.announce_period(now);
             self.send_announce(now, None);
+            self.readdress_again(now);
             self.next_announce = now.plus(jittered(
                 &mut self.rng,
                 self.period,

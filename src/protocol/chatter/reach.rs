@@ -19,6 +19,10 @@ use super::super::reconnect::{Backoff, Reach};
 use super::super::time::Millis;
 use super::Chatter;
 
+/// Rounds of unicast announces to every far peer after our addresses
+/// change, besides the first (with the periodic multicast announces).
+const READDRESS_ROUNDS: u8 = 2;
+
 impl Chatter {
     /// How many known peers this node holds alive, suspect and down
     /// (disjoint; they sum to the peers known).
@@ -52,9 +56,10 @@ impl Chatter {
     /// This node's addresses changed while it runs (a new DHCP lease): its
     /// announces carry them from now on, and it tells every peer at once
     /// (a multicast announce, and a unicast one to each known peer off its
-    /// LAN and each seed), so each follows it on the evidence of its own
-    /// newer frame (`Peer::note_addr`) instead of probing the old address
-    /// until the far syncs come round. Nothing happens if they are the
+    /// LAN and each seed, sent again with the next two multicast
+    /// announces against loss), so each follows it on the evidence of its
+    /// own newer frame (`Peer::note_addr`) instead of probing the old
+    /// address until the far syncs come round. Nothing happens if they are the
     /// same. The shell calls it when it sees its interface's addresses
     /// change.
     pub fn set_addrs(&mut self, now: Millis, addrs: Vec<SocketAddr>) {
@@ -65,6 +70,23 @@ impl Chatter {
         if self.cfg.multicast {
             self.send_announce(now, None);
         }
+        self.readdress = READDRESS_ROUNDS;
+        self.announce_far(now);
+    }
+
+    /// The next of the [`READDRESS_ROUNDS`] rounds after `set_addrs`, with
+    /// the periodic multicast announce: a lost unicast announce would
+    /// otherwise leave a far peer with our old address (within one
+    /// incarnation nothing else moves it), probing it and suspecting us.
+    pub(super) fn readdress_again(&mut self, now: Millis) {
+        if self.readdress > 0 {
+            self.readdress -= 1;
+            self.announce_far(now);
+        }
+    }
+
+    /// A unicast announce to every known peer off our LAN and every seed.
+    fn announce_far(&mut self, now: Millis) {
         let ttl = self.hears_ttl(now);
         let mut to: Vec<SocketAddr> = self
             .peers
