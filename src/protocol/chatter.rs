@@ -135,6 +135,9 @@ pub struct Chatter {
     /// Pulls served per source address (as well as per member id).
     serves: Buckets<IpAddr>,
     seeds: Vec<SocketAddr>,
+    /// Rounds of unicast announces to every far peer still owed since our
+    /// addresses changed (`set_addrs`).
+    readdress: u8,
     next_announce: Millis,
     next_far_sync: Millis,
     next_rep_sync: Millis,
@@ -238,6 +241,7 @@ impl Chatter {
                 },
                 MAX_ADDRS_TRACKED,
             ),
+            readdress: 0,
             next_announce: now,
             // The first far sync goes out soon so seeds are contacted early.
             next_far_sync: now.plus(far / 10),
@@ -561,10 +565,10 @@ impl Chatter {
             via,
             conn: None,
         };
-        if let Some(frame) = self.open(now, src, bytes) {
+        if let Some((frame, version)) = self.open(now, src, bytes) {
             let sender = frame.sender;
             let digests = self.relay_candidate(src, &frame);
-            self.dispatch(now, src, frame);
+            self.dispatch(now, src, frame, version);
             let relay = match digests {
                 Some(d) => self.relay_targets(now, src, sender, &d),
                 None => Vec::new(),
@@ -682,12 +686,12 @@ impl Chatter {
             via: Via::Unicast,
             conn: Some(conn),
         };
-        if let Some(frame) = self.open(now, src, bytes) {
+        if let Some((frame, version)) = self.open(now, src, bytes) {
             if let Some(c) = self.conns.get_mut(conn) {
                 c.last_used = now;
                 c.peer = Some(frame.sender);
             }
-            self.dispatch(now, src, frame);
+            self.dispatch(now, src, frame, version);
         }
     }
 
@@ -747,6 +751,7 @@ impl Chatter {
         if self.cfg.multicast && now >= self.next_announce {
             self.period = self.announce_period(now);
             self.send_announce(now, None);
+            self.readdress_again(now);
             self.next_announce = now.plus(jittered(
                 &mut self.rng,
                 self.period,
@@ -819,8 +824,9 @@ impl Chatter {
 
     // --- receiving ----------------------------------------------------------
 
-    /// Decodes and checks a frame; counts and drops what fails.
-    fn open(&mut self, now: Millis, src: Source, bytes: &[u8]) -> Option<Frame> {
+    /// Decodes and checks a frame, with the version it came in; counts
+    /// and drops what fails.
+    fn open(&mut self, now: Millis, src: Source, bytes: &[u8]) -> Option<(Frame, u8)> {
         self.stats.bytes_in += bytes.len() as u64;
         let decoded = match self.codec.decode(bytes) {
             Ok(d) => d,
@@ -867,10 +873,10 @@ impl Chatter {
             key_id: decoded.key_id,
             at: now,
         });
-        Some(frame)
+        Some((frame, decoded.version))
     }
 
-    fn dispatch(&mut self, now: Millis, src: Source, frame: Frame) {
+    fn dispatch(&mut self, now: Millis, src: Source, frame: Frame, version: u8) {
         let sender = frame.sender;
         // New members from one address are admitted at a bounded rate: a
         // key holder inventing ids cannot flush the peer table.
@@ -882,6 +888,7 @@ impl Chatter {
         let (peer, new) = self.peers.entry(sender, now);
         peer.last_heard = now;
         peer.key_seen = key_seen.or(peer.key_seen);
+        peer.note_version(version, frame.incarnation);
         if frame.incarnation > peer.incarnation {
             // A restart: what it reported about us no longer holds.
             peer.incarnation = frame.incarnation;
@@ -993,6 +1000,7 @@ impl Chatter {
                     .detector
                     .about_me(r, self.me.id, self.me.incarnation, self.seq + 1);
             } else if let Some(t) = self.detector.rumor(r, now) {
+                self.told_restart(t, sender);
                 self.transition(now, t);
             }
         }
@@ -1059,6 +1067,11 @@ impl Chatter {
     /// A peer's liveness changed.
     fn transition(&mut self, now: Millis, t: Transition) {
         self.reconnect.observe(now, t.id, t.state);
+        if t.restarted && self.address_doubtful(t.id) {
+            // It restarted, maybe elsewhere: our probe finds out soon, and
+            // the helpers it asks introduce it (`ping_for`).
+            self.detector.probe_again(t.id);
+        }
         self.auto.touch_all();
         self.events.push_back(Event::Liveness {
             id: t.id,
@@ -1228,9 +1241,9 @@ impl Chatter {
         }
         shuffle(&mut self.rng, &mut local);
         shuffle(&mut self.rng, &mut far);
-        local.extend(far);
-        local.truncate(want);
-        local
+        let mut first = self.order_helpers(target, local, far);
+        first.truncate(want);
+        first
     }
 
     /// This node's view of a peer's liveness.
@@ -1335,7 +1348,7 @@ impl Chatter {
                 continue;
             }
             let (p, new) = self.peers.entry(h.id, now);
-            p.note_hearsay(h.addr);
+            p.note_named(h.addr);
             let was_rep = p.is_rep(now, rep_ttl);
             if k == 0 {
                 p.rep_at = Some(now);

@@ -184,6 +184,34 @@ impl Detector {
         self.views.get(&id).map(|v| (v.state, v.since))
     }
 
+    /// Its incarnation as last known (first- or second-hand), if ever heard
+    /// of.
+    #[must_use]
+    pub fn incarnation(&self, id: NodeId) -> Option<u64> {
+        self.views.get(&id).map(|v| v.incarnation)
+    }
+
+    /// Probes `id` before the round goes on, unless it is being probed.
+    pub fn probe_next(&mut self, id: NodeId) {
+        if self.probing.is_some_and(|p| p.target == id) {
+            return;
+        }
+        self.probe_again(id);
+    }
+
+    /// Probes `id` before the round goes on, even if it is being probed:
+    /// what we know of it changed since the current probe went out (it
+    /// restarted, maybe at another address).
+    pub fn probe_again(&mut self, id: NodeId) {
+        if self.verify.contains(&id) {
+            return;
+        }
+        if self.verify.len() >= MAX_VERIFY {
+            self.verify.remove(0);
+        }
+        self.verify.push(id);
+    }
+
     /// Its state (`Alive` if never heard of: innocent until suspected).
     #[must_use]
     pub fn state(&self, id: NodeId) -> Liveness {
@@ -355,13 +383,7 @@ impl Detector {
             }
             self.counter.push(r.id);
         }
-        if self.verify.contains(&r.id) || self.probing.is_some_and(|p| p.target == r.id) {
-            return;
-        }
-        if self.verify.len() >= MAX_VERIFY {
-            self.verify.remove(0);
-        }
-        self.verify.push(r.id);
+        self.probe_next(r.id);
     }
 
     /// Spreads our `Alive` view `current` of a peer against a stale verdict,

@@ -82,6 +82,9 @@ pub struct Peer {
     pub relayed_to: Vec<(NodeId, Millis)>,
     /// The key id of its last replay-checked frame ([`super::KeySeen`]).
     pub key_seen: Option<super::KeySeen>,
+    /// Who last told us (a rumor) that it restarted: whom to ask first
+    /// when our probe at the address we hold fails.
+    pub restart_told_by: Option<NodeId>,
 }
 
 impl Peer {
@@ -105,6 +108,7 @@ impl Peer {
             rep_of: None,
             relayed_to: Vec::new(),
             key_seen: None,
+            restart_told_by: None,
         }
     }
 
@@ -128,20 +132,47 @@ impl Peer {
 
     /// The source `src` of a replay-checked datagram it sent us itself (a
     /// ping, ack or ping request) at `frame`: where it is, if `frame` is of
-    /// a newer incarnation than the stored address (it restarted somewhere
-    /// else and its announce has not arrived yet). Within one incarnation
-    /// only its announces move the address: a board with several addresses
-    /// may send from one it does not announce. Returns whether the address
-    /// changed.
+    /// a newer incarnation than the stored address's evidence (it restarted
+    /// somewhere else and its announce has not arrived yet), or if the
+    /// stored address has none (another node named it). Within one
+    /// incarnation only its announces move the address: a board with
+    /// several addresses may send from one it does not announce. Returns
+    /// whether the address changed.
     pub fn note_source(&mut self, src: SocketAddr, frame: (u64, u64)) -> bool {
-        if self.addr.is_some() && self.addr_from.is_none_or(|f| frame.0 <= f.0) {
+        if self.addr_from.is_some_and(|f| frame.0 <= f.0) {
             return false;
         }
         self.note_addr(src, frame)
     }
 
-    /// An address for it named by another node (or from a frame that is
-    /// not replay-checked): kept only if none is known.
+    /// A frame of it at `incarnation` came in format `version`: it speaks
+    /// that version at least. Its announce says exactly how far it goes
+    /// (`max_version`), but until one arrives a peer known only from
+    /// others' reports would be sent nothing newer than
+    /// [`crate::wire::MIN_VERSION`]: no ack to its ping, no ping it is
+    /// introduced to (a board that restarted, or restarted elsewhere, does
+    /// not know its old peers' versions). Never lowered here, not even by
+    /// a newer incarnation: a frame is sent at the version its sender
+    /// negotiated for us, which may be below what it speaks; a board
+    /// restarted with an older build says so in its first announces.
+    pub fn note_version(&mut self, version: u8, incarnation: u64) {
+        if incarnation >= self.incarnation {
+            self.max_version = self.max_version.max(version);
+        }
+    }
+
+    /// Its address as another node names it now (an island representative
+    /// in an announce's `heads`): taken unless its own frame gave the one
+    /// stored. A later report replaces an earlier one, so a representative
+    /// known only by name is followed when it moves, as its island reports.
+    pub fn note_named(&mut self, addr: SocketAddr) {
+        if self.addr_from.is_none() {
+            self.addr = Some(addr);
+        }
+    }
+
+    /// An address for it from a frame that is not replay-checked: kept only
+    /// if none is known.
     pub fn note_hearsay(&mut self, addr: SocketAddr) {
         if self.addr.is_none() {
             self.addr = Some(addr);

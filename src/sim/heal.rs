@@ -189,13 +189,8 @@ pub fn heal(mut cfg: SimConfig, run: &HealRun) -> HealOutcome {
     for (k, i) in [first, second].into_iter().flatten().enumerate() {
         bump(&mut c, i, 5_000 + k as u64);
     }
-    let heal_ms = measure(&mut c, &old, run);
+    let (heal_ms, diagnosis) = measure(&mut c, &old, run);
     c.check_invariant();
-    let diagnosis = if heal_ms.is_some() {
-        String::new()
-    } else {
-        diagnose(&c, &old)
-    };
     HealOutcome {
         fault: run.fault,
         fault_ms,
@@ -212,22 +207,28 @@ pub fn heal(mut cfg: SimConfig, run: &HealRun) -> HealOutcome {
 
 /// The time from now (the fault's end) until the start of the first
 /// stretch of `run.stable_ms` during which every check found the cluster
-/// healed, if one starts within `run.measure_ms` (at least the bound).
-fn measure(c: &mut Cluster, old: &[(usize, SocketAddr)], run: &HealRun) -> Option<u64> {
+/// healed, if one starts within `run.measure_ms` (at least the bound);
+/// and the diagnosis of the cluster as the bound passed unhealed, if it
+/// did (a late heal is a failure too: what held it up is what matters).
+fn measure(c: &mut Cluster, old: &[(usize, SocketAddr)], run: &HealRun) -> (Option<u64>, String) {
     let t0 = c.now();
     let limit = run.measure_ms.max(run.bound_ms);
     let mut streak: Option<u64> = None;
+    let mut diagnosis = String::new();
     loop {
         let at = c.now().since(t0);
         if healed(c, old) {
             let since = *streak.get_or_insert(at);
             if at - since >= run.stable_ms {
-                return Some(since);
+                return (Some(since), diagnosis);
             }
         } else {
             streak = None;
+            if at > run.bound_ms && diagnosis.is_empty() {
+                diagnosis = format!("as the bound passed:\n{}", diagnose(c, old));
+            }
             if at > limit {
-                return None;
+                return (None, diagnosis);
             }
         }
         c.run_for(250);

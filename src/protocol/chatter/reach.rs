@@ -13,11 +13,15 @@ use crate::wire::{self, PeerRef, PingReq, Probe, Rumor};
 
 use super::super::io::{ConnId, Transmit};
 use super::super::islands::Island;
-use super::super::liveness::Relay;
+use super::super::liveness::{Relay, Transition};
 use super::super::peers::PeerStates;
 use super::super::reconnect::{Backoff, Reach};
 use super::super::time::Millis;
 use super::Chatter;
+
+/// Rounds of unicast announces to every far peer after our addresses
+/// change, besides the first (with the periodic multicast announces).
+const READDRESS_ROUNDS: u8 = 2;
 
 impl Chatter {
     /// How many known peers this node holds alive, suspect and down
@@ -52,9 +56,10 @@ impl Chatter {
     /// This node's addresses changed while it runs (a new DHCP lease): its
     /// announces carry them from now on, and it tells every peer at once
     /// (a multicast announce, and a unicast one to each known peer off its
-    /// LAN and each seed), so each follows it on the evidence of its own
-    /// newer frame (`Peer::note_addr`) instead of probing the old address
-    /// until the far syncs come round. Nothing happens if they are the
+    /// LAN and each seed, sent again with the next two multicast
+    /// announces against loss), so each follows it on the evidence of its
+    /// own newer frame (`Peer::note_addr`) instead of probing the old
+    /// address until the far syncs come round. Nothing happens if they are the
     /// same. The shell calls it when it sees its interface's addresses
     /// change.
     pub fn set_addrs(&mut self, now: Millis, addrs: Vec<SocketAddr>) {
@@ -65,6 +70,23 @@ impl Chatter {
         if self.cfg.multicast {
             self.send_announce(now, None);
         }
+        self.readdress = READDRESS_ROUNDS;
+        self.announce_far(now);
+    }
+
+    /// The next of the [`READDRESS_ROUNDS`] rounds after `set_addrs`, with
+    /// the periodic multicast announce: a lost unicast announce would
+    /// otherwise leave a far peer with our old address (within one
+    /// incarnation nothing else moves it), probing it and suspecting us.
+    pub(super) fn readdress_again(&mut self, now: Millis) {
+        if self.readdress > 0 {
+            self.readdress -= 1;
+            self.announce_far(now);
+        }
+    }
+
+    /// A unicast announce to every known peer off our LAN and every seed.
+    fn announce_far(&mut self, now: Millis) {
         let ttl = self.hears_ttl(now);
         let mut to: Vec<SocketAddr> = self
             .peers
@@ -160,7 +182,13 @@ impl Chatter {
             .filter(|p| p.addr_from.is_some())
             .and_then(|p| p.addr)
             .filter(|a| *a != req.target.addr);
-        let v = self.version_for(req.target.id);
+        // The asker speaks pings (it sent one), and asks because it probes
+        // the target, which it does only at a version that has pings: we
+        // may know the target only from others' reports (a board that
+        // restarted does not know its old peers' versions yet).
+        let v = self
+            .version_for(req.target.id)
+            .max(wire::FrameKind::Ping.since_version());
         for to in core::iter::once(req.target.addr).chain(mine) {
             let nonce = self.rng.next_u64();
             let relay = Relay {
@@ -192,5 +220,67 @@ impl Chatter {
             self.stats.introductions += 1;
             self.send_datagram(now, Some(to), wire::Payload::PingReq(intro), v);
         }
+    }
+
+    /// Whether our address of `id` may be one it left: no frame of its
+    /// current incarnation (as we know it, first- or second-hand) gave it,
+    /// either because it restarted since (a board that restarts often
+    /// comes back at a new address, a new DHCP lease) or because another
+    /// node named it.
+    pub(super) fn address_doubtful(&self, id: NodeId) -> bool {
+        let Some(known) = self.detector.incarnation(id) else {
+            return false;
+        };
+        self.peers
+            .get(id)
+            .is_some_and(|p| p.addr.is_some() && p.addr_from.is_none_or(|f| f.0 < known))
+    }
+
+    /// `sender` told us (a rumor) of a transition `t`: if it is of a new
+    /// incarnation, `sender` is who to ask first when our probe of it at
+    /// the address we hold fails (see [`Self::order_helpers`]).
+    pub(super) fn told_restart(&mut self, t: Transition, sender: NodeId) {
+        if t.restarted
+            && let Some(p) = self.peers.get_mut(t.id)
+        {
+            p.restart_told_by = Some(sender);
+        }
+    }
+
+    /// Helpers to ask to probe `target` for us, in the order to ask them:
+    /// `local` (our LAN, a different path than ours) then `far`; but if our
+    /// address of it is doubtful (it restarted, maybe elsewhere), those
+    /// likely to hold its new one first: whoever told us of the restart
+    /// (it heard it earlier, often first-hand), then peers of its island
+    /// (its LAN hears its new address by multicast), then the rest. A
+    /// helper that holds a newer address introduces it (`ping_for`).
+    pub(super) fn order_helpers(
+        &self,
+        target: NodeId,
+        local: Vec<PeerRef>,
+        far: Vec<PeerRef>,
+    ) -> Vec<PeerRef> {
+        if !self.address_doubtful(target) {
+            return local.into_iter().chain(far).collect();
+        }
+        let teller = self.peers.get(target).and_then(|p| p.restart_told_by);
+        let mut all: Vec<PeerRef> = far.into_iter().chain(local).collect();
+        // Stable: within each rank the shuffled order stays.
+        all.sort_by_key(|h| (Some(h.id) != teller, !self.same_island(target, h.id)));
+        all
+    }
+
+    /// Whether `a` and `b` were last seen in one multicast island (one
+    /// names the other its representative, or hears it, or they name the
+    /// same representative).
+    pub(super) fn same_island(&self, a: NodeId, b: NodeId) -> bool {
+        let (Some(pa), Some(pb)) = (self.peers.get(a), self.peers.get(b)) else {
+            return false;
+        };
+        pa.hears.contains_key(&b)
+            || pb.hears.contains_key(&a)
+            || pa.rep_of == Some(b)
+            || pb.rep_of == Some(a)
+            || pa.rep_of.is_some() && pa.rep_of == pb.rep_of
     }
 }

@@ -65,14 +65,19 @@ impl Cluster {
 
     /// Gives node `i` a new address in its subnet (a new DHCP lease),
     /// keeping its id and data dir; returns it. A running node goes on
-    /// running: its sockets (bound to every address, as the shell's are)
-    /// send from the new address, its TCP connections break, and it keeps
-    /// advertising the address it started with (the shell reads its
-    /// addresses at start) until it restarts. The others' seed lists are
-    /// not updated.
+    /// running: its sockets send from the new address, its TCP connections
+    /// break, and its shell, noticing the interface's new address, tells
+    /// the protocol (`Chatter::set_addrs`), which announces it. (The real
+    /// shell reads its addresses only at start today: see README, "Boards
+    /// that change address".) The others' seed lists are not updated.
     pub fn renumber(&mut self, i: usize) -> Option<SocketAddr> {
         let addr = self.net.renumber(i)?;
         self.tcp_break_all(i);
+        let now = self.now;
+        if let Some(c) = self.nodes.get_mut(i).and_then(|n| n.chatter.as_mut()) {
+            c.set_addrs(now, vec![addr]);
+            self.drive(i);
+        }
         Some(addr)
     }
 
