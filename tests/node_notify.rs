@@ -38,7 +38,7 @@ use scalesmall::node::store::Store;
 use scalesmall::node::{tcp, udp};
 use scalesmall::protocol::{Chatter, Identity};
 use scalesmall::wire::{Codec, Keyring, Limits};
-use support::procs::{bin, free_port};
+use support::procs::{bin, free_port, wait_exit};
 
 const DEADLINE: Duration = Duration::from_secs(20);
 
@@ -97,12 +97,14 @@ impl Systemd {
 }
 
 /// A child process killed by PID on drop.
-struct Killed(Child);
+struct Killed(Option<Child>);
 
 impl Drop for Killed {
     fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+        if let Some(c) = self.0.as_mut() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
     }
 }
 
@@ -134,7 +136,7 @@ fn ready_comes_once_every_socket_is_bound_then_pings_then_stopping() {
         .stderr(Stdio::null())
         .spawn()
         .expect("scalesmall run starts");
-    let mut node = Killed(child);
+    let mut node = Killed(Some(child));
 
     let ready = systemd.wait_for("READY=1");
     assert!(ready.contains("STATUS=listening on 127.0.0.1:"), "{ready}");
@@ -166,7 +168,11 @@ fn ready_comes_once_every_socket_is_bound_then_pings_then_stopping() {
         t0.elapsed()
     );
 
-    let pid = node.0.id().to_string();
+    let pid = node
+        .0
+        .as_ref()
+        .map(|c| c.id().to_string())
+        .unwrap_or_default();
     assert!(
         Command::new("kill")
             .args(["-TERM", &pid])
@@ -174,18 +180,12 @@ fn ready_comes_once_every_socket_is_bound_then_pings_then_stopping() {
             .is_ok_and(|s| s.success())
     );
     systemd.wait_for("STOPPING=1");
-    let end = Instant::now() + DEADLINE;
-    let code = loop {
-        if let Some(s) = node.0.try_wait().expect("wait") {
-            break s;
-        }
-        assert!(
-            Instant::now() < end,
-            "no exit within {DEADLINE:?} of SIGTERM"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    assert!(code.success(), "{code:?}");
+    // Waits on the exit itself (killed and `None` past the deadline).
+    let code = node.0.take().and_then(|c| wait_exit(c, DEADLINE));
+    assert!(
+        code.is_some_and(|c| c.success()),
+        "no clean exit within {DEADLINE:?} of SIGTERM: {code:?}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 
