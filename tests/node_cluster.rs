@@ -25,18 +25,6 @@ fn trio(env: &Env) -> (Node, Node, Node) {
     (a, b, c)
 }
 
-fn servers(n: &Node, key: &str) -> Vec<String> {
-    let v = n.json(&["lookup", "demo", key]);
-    v["servers"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|s| s["node"].as_str().map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 #[test]
 fn a_claim_on_one_node_appears_in_lookup_on_all() {
     let env = Env::new();
@@ -62,7 +50,7 @@ fn a_claim_on_one_node_appears_in_lookup_on_all() {
     );
     for (w, n) in [(&wb, &b), (&wc, &c)] {
         w.until(PROPAGATE, |e| {
-            e["event"] == "changed" && servers(n, "42") == vec![a.id.clone()]
+            e["event"] == "changed" && n.servers("demo", "42") == vec![a.id.clone()]
         })
         .unwrap_or_else(|| {
             panic!(
@@ -72,8 +60,8 @@ fn a_claim_on_one_node_appears_in_lookup_on_all() {
                 n.log_text()
             )
         });
-        assert_eq!(servers(n, "42"), vec![a.id.clone()]);
-        assert!(servers(n, "0x80000000").is_empty());
+        assert_eq!(n.servers("demo", "42"), vec![a.id.clone()]);
+        assert!(n.servers("demo", "0x80000000").is_empty());
     }
     // An identical claim changes nothing and uses no clock.
     let out = a.ctl(&[
@@ -103,7 +91,7 @@ fn kill_9_and_restart_keeps_own_items_with_a_higher_clock() {
     a.ctl(&["join", "demo"]);
     a.ctl(&["claim", "demo", "100..200"]);
     wb.until(PROPAGATE, |e| {
-        e["event"] == "changed" && servers(&b, "150") == vec![a.id.clone()]
+        e["event"] == "changed" && b.servers("demo", "150") == vec![a.id.clone()]
     })
     .expect("propagated");
     let before = a.json(&["status"]);
@@ -116,7 +104,11 @@ fn kill_9_and_restart_keeps_own_items_with_a_higher_clock() {
         after["incarnation"],
         before["incarnation"].as_u64().unwrap_or(0) + 1
     );
-    assert_eq!(servers(&a, "150"), vec![id.clone()], "own items are back");
+    assert_eq!(
+        a.servers("demo", "150"),
+        vec![id.clone()],
+        "own items are back"
+    );
     // A new write gets a higher clock, and the peers agree.
     let out = a.ctl(&["claim", "demo", "300..400"]);
     assert_eq!(
@@ -124,11 +116,11 @@ fn kill_9_and_restart_keeps_own_items_with_a_higher_clock() {
         "changed (clock 3)"
     );
     wb.until(PROPAGATE, |e| {
-        e["event"] == "changed" && servers(&b, "350") == vec![id.clone()]
+        e["event"] == "changed" && b.servers("demo", "350") == vec![id.clone()]
     })
     .expect("the new claim propagated");
-    assert_eq!(servers(&b, "350"), vec![id.clone()]);
-    assert_eq!(servers(&b, "150"), vec![id]);
+    assert_eq!(b.servers("demo", "350"), vec![id.clone()]);
+    assert_eq!(b.servers("demo", "150"), vec![id]);
 }
 
 #[test]
@@ -200,7 +192,7 @@ fn nodes_with_different_keys_warn_and_do_not_merge() {
         .unwrap_or_else(|| panic!("no key warning; log:\n{}", a.log_text()));
     assert!(a.log_text().contains("different cluster key?"));
     assert!(
-        servers(&a, "5").is_empty(),
+        a.servers("demo", "5").is_empty(),
         "frames under another key are not merged"
     );
 }
@@ -214,7 +206,7 @@ fn sigterm_exits_cleanly_and_leave_on_exit_retracts() {
     let wa = a.watch();
     b.ctl(&["claim", "demo", "0..10"]);
     wa.until(PROPAGATE, |e| {
-        e["event"] == "changed" && servers(&a, "5") == vec![b.id.clone()]
+        e["event"] == "changed" && a.servers("demo", "5") == vec![b.id.clone()]
     })
     .expect("claim propagated");
     let bid = b.id.clone();
@@ -224,7 +216,7 @@ fn sigterm_exits_cleanly_and_leave_on_exit_retracts() {
     assert!(status.success(), "{status:?}");
     assert!(!b.socket.exists(), "the control socket is removed");
     wa.until(PROPAGATE, |e| {
-        e["event"] == "changed" && servers(&a, "5").is_empty()
+        e["event"] == "changed" && a.servers("demo", "5").is_empty()
     })
     .unwrap_or_else(|| panic!("the retraction of {bid} did not arrive: {}", wa.history()));
 }

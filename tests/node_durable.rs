@@ -122,18 +122,6 @@ fn text(o: &Output) -> String {
     )
 }
 
-fn servers(n: &Node, key: &str) -> Vec<String> {
-    let v = n.json(&["lookup", "demo", key]);
-    v["servers"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|s| s["node"].as_str().map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 /// `claim demo RANGE` is refused as not persisted, with `why` in the
 /// reason, and leaves no trace on the node.
 fn refused(sick: &Node, range: &str, key: &str, why: &str) {
@@ -146,7 +134,7 @@ fn refused(sick: &Node, range: &str, key: &str, why: &str) {
         "{t}"
     );
     assert!(
-        servers(sick, key).is_empty(),
+        sick.servers("demo", key).is_empty(),
         "the node serves a refused claim itself"
     );
     assert_eq!(sick.json(&["status"])["clock"], clock, "clock given back");
@@ -181,7 +169,7 @@ fn a_write_the_data_dir_refuses_takes_no_effect_and_its_retry_does() {
     // Read-only: refused, nothing served, nothing sent.
     ns.remount("ro");
     refused(&sick, "900..950", "920", "Read-only file system");
-    assert!(servers(&peer, "920").is_empty());
+    assert!(peer.servers("demo", "920").is_empty());
     assert!(
         sick.log_text().contains("cannot store own state"),
         "the refusal is logged:\n{}",
@@ -207,9 +195,9 @@ fn a_write_the_data_dir_refuses_takes_no_effect_and_its_retry_does() {
         String::from_utf8_lossy(&out.stdout).trim(),
         format!("changed (clock {})", joined + 1)
     );
-    assert_eq!(servers(&sick, "920"), vec![sick.id.clone()]);
+    assert_eq!(sick.servers("demo", "920"), vec![sick.id.clone()]);
     w.until(PROPAGATE, |_| {
-        servers(&peer, "920") == vec![sick.id.clone()]
+        peer.servers("demo", "920") == vec![sick.id.clone()]
     })
     .unwrap_or_else(|| {
         panic!(
@@ -222,7 +210,7 @@ fn a_write_the_data_dir_refuses_takes_no_effect_and_its_retry_does() {
     // A power cut and a restart: the claim was durable.
     sick.kill9();
     sick.restart();
-    assert_eq!(servers(&sick, "920"), vec![sick.id.clone()]);
+    assert_eq!(sick.servers("demo", "920"), vec![sick.id.clone()]);
     assert_eq!(sick.json(&["status"])["clock"].as_u64(), Some(joined + 1));
 }
 
@@ -270,12 +258,13 @@ fn declared_groups_the_data_dir_refuses_are_applied_once_it_is_writable() {
     );
     let st = sick.json(&["status"]);
     assert_eq!(st["clock"].as_u64(), Some(0), "nothing written: {st}");
-    assert!(servers(&sick, "920").is_empty());
+    assert!(sick.servers("demo", "920").is_empty());
 
     // Writable again: applied by the node's own retry (every 10 s).
     ns.remount("rw");
     assert!(
-        sick.eventually(PROPAGATE, || servers(&sick, "920") == vec![sick.id.clone()]),
+        sick.eventually(PROPAGATE, || sick.servers("demo", "920")
+            == vec![sick.id.clone()]),
         "the declared claim was not applied again; log:\n{}",
         sick.log_text()
     );

@@ -32,18 +32,6 @@ use support::procs::{Env, Node};
 
 const DEADLINE: Duration = Duration::from_secs(15);
 
-fn servers(n: &Node, key: &str) -> Vec<String> {
-    let v = n.json(&["lookup", "demo", key]);
-    v["servers"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|s| s["node"].as_str().map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 /// `writer` claims a range of `demo`; every reader (which joins `demo`)
 /// lists it as the key's server within the deadline.
 fn a_claim_reaches(writer: &Node, readers: &[&Node]) {
@@ -54,7 +42,9 @@ fn a_claim_reaches(writer: &Node, readers: &[&Node]) {
     let out = writer.ctl(&["claim", "demo", "0..99"]);
     assert!(out.status.success(), "claim: {out:?}");
     for r in readers {
-        let ok = r.eventually(DEADLINE, || servers(r, "5") == vec![writer.id.clone()]);
+        let ok = r.eventually(DEADLINE, || {
+            r.servers("demo", "5") == vec![writer.id.clone()]
+        });
         assert!(
             ok,
             "the claim of {} did not reach {}; its peers: {}\nlog:\n{}\nwriter's log:\n{}",
@@ -65,25 +55,6 @@ fn a_claim_reaches(writer: &Node, readers: &[&Node]) {
             writer.log_text()
         );
     }
-}
-
-fn peer_addr(n: &Node, id: &str) -> Option<String> {
-    n.json(&["peers"])["peers"]
-        .as_array()?
-        .iter()
-        .find(|p| p["id"] == id)
-        .and_then(|p| p["addr"].as_str().map(str::to_owned))
-}
-
-fn addrs(n: &Node) -> Vec<String> {
-    n.json(&["status"])["addrs"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|s| s.as_str().map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 /// Waits until `n`'s log mentions `text` (a warning at start-up, written
@@ -115,10 +86,10 @@ fn ipv6_only_lan_converges_by_multicast_with_no_flags() {
             "{banner}"
         );
         assert!(banner.contains(" on eth0,"), "{banner}");
-        assert_eq!(addrs(n), vec![me.to_owned()]);
+        assert_eq!(n.addrs(), vec![me.to_owned()]);
     }
     a_claim_reaches(&a, &[&b]);
-    assert_eq!(peer_addr(&b, &a.id).as_deref(), Some("[fd77::1]:29999"));
+    assert_eq!(b.peer_addr(&a.id).as_deref(), Some("[fd77::1]:29999"));
     for seed in ["[fd99::9]:29999", "10.9.9.9:29999"] {
         assert!(
             logs(
@@ -145,15 +116,15 @@ fn ipv6_only_subnets_converge_through_ipv6_seeds() {
     let (ha, hb) = (&subnets[0][0], &subnets[1][0]);
     let a = Node::start_bare(&env, ha, "a", &["--peer", "[fd77:2::2]:29999"]);
     let b = Node::start_bare(&env, hb, "b", &["--peer", "[fd77:1::2]:29999"]);
-    assert_eq!(addrs(&a), vec!["[fd77:1::2]:29999".to_owned()]);
-    assert_eq!(addrs(&b), vec!["[fd77:2::2]:29999".to_owned()]);
+    assert_eq!(a.addrs(), vec!["[fd77:1::2]:29999".to_owned()]);
+    assert_eq!(b.addrs(), vec!["[fd77:2::2]:29999".to_owned()]);
     a_claim_reaches(&a, &[&b]);
     a_claim_reaches(&b, &[]);
     let ok = a.eventually(DEADLINE, || {
-        a.json(&["status"])["converged"] == true && servers(&a, "5").len() == 2
+        a.json(&["status"])["converged"] == true && a.servers("demo", "5").len() == 2
     });
     assert!(ok, "a: {}", a.json(&["status"]));
-    assert_eq!(peer_addr(&a, &b.id).as_deref(), Some("[fd77:2::2]:29999"));
+    assert_eq!(a.peer_addr(&b.id).as_deref(), Some("[fd77:2::2]:29999"));
 }
 
 #[test]
@@ -176,7 +147,7 @@ fn dual_stack_lan_advertises_both_families_and_an_ipv6_only_node_joins_by_seed()
         a.banner()
     );
     assert_eq!(
-        addrs(&a),
+        a.addrs(),
         vec!["10.77.0.1:29999".to_owned(), "[fd77::1]:29999".to_owned()]
     );
     assert!(
@@ -187,8 +158,8 @@ fn dual_stack_lan_advertises_both_families_and_an_ipv6_only_node_joins_by_seed()
     a_claim_reaches(&a, &[&b, &c]);
     // Dual-stack peers use each other's first (IPv4) address; the
     // IPv6-only node is known at its IPv6 one ...
-    assert_eq!(peer_addr(&b, &a.id).as_deref(), Some("10.77.0.1:29999"));
-    assert_eq!(peer_addr(&a, &c.id).as_deref(), Some("[fd77::3]:29999"));
+    assert_eq!(b.peer_addr(&a.id).as_deref(), Some("10.77.0.1:29999"));
+    assert_eq!(a.peer_addr(&c.id).as_deref(), Some("[fd77::3]:29999"));
     // ... and it stores them at an address of its own family, IPv6.
-    assert_eq!(peer_addr(&c, &a.id).as_deref(), Some("[fd77::1]:29999"));
+    assert_eq!(c.peer_addr(&a.id).as_deref(), Some("[fd77::1]:29999"));
 }

@@ -27,41 +27,13 @@ use support::procs::{Env, Node};
 /// comes with the change.
 const DEADLINE: Duration = Duration::from_secs(20);
 
-fn peer_addr(n: &Node, id: &str) -> Option<String> {
-    n.json(&["peers"])["peers"]
-        .as_array()?
-        .iter()
-        .find(|p| p["id"] == id)
-        .and_then(|p| p["addr"].as_str().map(str::to_owned))
-}
-
-fn addrs(n: &Node) -> Vec<String> {
-    n.json(&["status"])["addrs"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|s| s.as_str().map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-fn servers(n: &Node, key: &str) -> Vec<String> {
-    n.json(&["lookup", "demo", key])["servers"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|s| s["node"].as_str().map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 /// `writer` claims `range`; `reader` lists `writer` for `key` in time.
 fn claim_reaches(writer: &Node, range: &str, key: &str, reader: &Node) {
     let out = writer.ctl(&["claim", "demo", range]);
     assert!(out.status.success(), "claim on {}: {out:?}", writer.id);
-    let ok = reader.eventually(DEADLINE, || servers(reader, key).contains(&writer.id));
+    let ok = reader.eventually(DEADLINE, || {
+        reader.servers("demo", key).contains(&writer.id)
+    });
     assert!(
         ok,
         "the claim of {} did not reach {}; its peers: {}\nlog:\n{}\nwriter's log:\n{}",
@@ -89,7 +61,7 @@ fn a_board_renumbered_while_running_is_followed_by_its_lan_and_far_peers() {
         assert!(out.status.success(), "join on {}: {out:?}", n.id);
     }
     claim_reaches(&b1, "0..99", "5", &a);
-    assert_eq!(peer_addr(&a, &b1.id).as_deref(), Some("[fd77:2::2]:29999"));
+    assert_eq!(a.peer_addr(&b1.id).as_deref(), Some("[fd77:2::2]:29999"));
 
     // The new lease: the old address goes, a new one comes.
     ip(&["-n", hb1, "addr", "del", "fd77:2::2/64", "dev", "eth0"]);
@@ -105,11 +77,11 @@ fn a_board_renumbered_while_running_is_followed_by_its_lan_and_far_peers() {
     ]);
 
     let new = "[fd77:2::9]:29999";
-    let ok = b1.eventually(DEADLINE, || addrs(&b1) == vec![new.to_owned()]);
+    let ok = b1.eventually(DEADLINE, || b1.addrs() == vec![new.to_owned()]);
     assert!(
         ok,
         "b1 still advertises {:?}\nlog:\n{}",
-        addrs(&b1),
+        b1.addrs(),
         b1.log_text()
     );
     assert!(
@@ -118,12 +90,12 @@ fn a_board_renumbered_while_running_is_followed_by_its_lan_and_far_peers() {
         b1.log_text()
     );
     for n in [&a, &b2] {
-        let ok = n.eventually(DEADLINE, || peer_addr(n, &b1.id).as_deref() == Some(new));
+        let ok = n.eventually(DEADLINE, || n.peer_addr(&b1.id).as_deref() == Some(new));
         assert!(
             ok,
             "{} holds b1 at {:?}, not {new}; peers: {}\nlog:\n{}",
             n.id,
-            peer_addr(n, &b1.id),
+            n.peer_addr(&b1.id),
             n.json(&["peers"]),
             n.log_text()
         );

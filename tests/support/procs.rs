@@ -436,6 +436,39 @@ impl Node {
         }
     }
 
+    /// The ids of the servers of `key` in `group` (`lookup --json`).
+    pub fn servers(&self, group: &str, key: &str) -> Vec<String> {
+        self.json(&["lookup", group, key])["servers"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|s| s["node"].as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Where this node holds peer `id` (`peers --json`).
+    pub fn peer_addr(&self, id: &str) -> Option<String> {
+        self.json(&["peers"])["peers"]
+            .as_array()?
+            .iter()
+            .find(|p| p["id"] == id)
+            .and_then(|p| p["addr"].as_str().map(str::to_owned))
+    }
+
+    /// The addresses this node advertises (`status --json`).
+    pub fn addrs(&self) -> Vec<String> {
+        self.json(&["status"])["addrs"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|s| s.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     pub fn data_dir(&self) -> &Path {
         &self.dir
     }
