@@ -5,6 +5,8 @@
 use std::fmt::Write as _;
 
 use crate::node::api::Metrics;
+#[cfg(test)]
+use serde_json::Value;
 
 /// The Prometheus text exposition of `m`.
 #[must_use]
@@ -166,6 +168,36 @@ pub fn prometheus(m: &Metrics) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A state with every field set to a distinct value (floats with more
+    /// decimals than shown), so that a moved or dropped family changes the
+    /// exposition.
+    fn fixed_state() -> Metrics {
+        let mut fields = serde_json::to_value(Metrics::default()).unwrap_or(Value::Null);
+        let kinds = ["announce", "delta", "ping"];
+        if let Value::Object(map) = &mut fields {
+            for (i, v) in map.values_mut().enumerate() {
+                let i = i as u64 + 1;
+                *v = match v {
+                    Value::Bool(_) => Value::Bool(true),
+                    Value::Object(_) => {
+                        serde_json::json!({ kinds[0]: 10 * i, kinds[1]: 10 * i + 1, kinds[2]: 10 * i + 2 })
+                    }
+                    Value::Number(n) if n.is_f64() => serde_json::json!(i as f64 + 0.234_567_8),
+                    _ => serde_json::json!(i),
+                };
+            }
+        }
+        serde_json::from_value(fields).unwrap_or_default()
+    }
+
+    /// The whole exposition of a fixed state, byte for byte (pinned before
+    /// the families became a table: the table must keep it).
+    #[test]
+    fn the_exposition_of_a_fixed_state_is_pinned() {
+        let t = prometheus(&fixed_state());
+        assert_eq!(t, include_str!("prometheus_golden.txt"));
+    }
 
     #[test]
     fn the_exposition_has_help_type_and_labels() {
