@@ -1,8 +1,11 @@
-//! README's quick starts, run as written against real `scalesmall`
-//! processes, so the front door cannot drift from what the binary does.
+//! README's quick starts (and the first cluster of docs/operations.md),
+//! run as written against real `scalesmall` processes, so the front door
+//! cannot drift from what the binary does.
 //!
 //! Every fenced block under a `<!-- quickstart: NAME -->` marker belongs to
-//! scenario NAME; a scenario's blocks run in order. A line is
+//! scenario NAME; a scenario's blocks run in order. In a scenario whose
+//! name ends in `(started)` the boards run as services (systemd in
+//! operations.md), so a board's node starts when the block first uses it. A line is
 //! `[BOARD$ ]COMMAND [&& COMMAND ...] [# comment]`, and a command is
 //! `scalesmall ARGS` or `cargo run --release -- ARGS` (the binary under
 //! test runs either). `run` starts a node for BOARD (`local` when the line
@@ -28,6 +31,7 @@ use std::time::Duration;
 use support::procs::{Env, Node, bin};
 
 const README: &str = include_str!("../README.md");
+const OPERATIONS: &str = include_str!("../docs/operations.md");
 const PROPAGATE: Duration = Duration::from_secs(20);
 
 /// One command of a quick start: the board it runs on and its arguments
@@ -50,17 +54,21 @@ fn scenarios(readme: &str) -> BTreeMap<String, Vec<String>> {
         else {
             continue;
         };
-        let fence = lines.next().unwrap_or_default();
+        let fence = lines
+            .by_ref()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or_default()
+            .trim_start();
         assert!(
             fence.starts_with("```"),
             "a quickstart marker must sit right above a fenced block, found {fence:?}"
         );
         let block = out.entry(name.trim().to_owned()).or_default();
         for l in lines.by_ref() {
-            if l.starts_with("```") {
+            if l.trim_start().starts_with("```") {
                 break;
             }
-            block.push(l.to_owned());
+            block.push(l.trim().to_owned());
         }
     }
     out
@@ -130,6 +138,8 @@ struct Run<'a> {
     /// (group, board, start, end) of every claim made so far.
     claims: Vec<(String, String, u64, u64)>,
     lookups: usize,
+    /// Boards run as services: a node starts when its board is first used.
+    started: bool,
 }
 
 impl Run<'_> {
@@ -151,6 +161,16 @@ impl Run<'_> {
         let node = Node::start(self.env, &step.board, &seeds, &extra);
         self.first_port.get_or_insert(node.port);
         self.nodes.insert(step.board.clone(), node);
+    }
+
+    /// Starts `board`'s node if the scenario's boards run as services.
+    fn ensure(&mut self, board: &str) {
+        if self.started && !self.nodes.contains_key(board) {
+            self.start(&Step {
+                board: board.to_owned(),
+                args: vec!["run".to_owned()],
+            });
+        }
     }
 
     fn node(&self, board: &str) -> &Node {
@@ -211,6 +231,9 @@ impl Run<'_> {
     }
 
     fn step(&mut self, step: &Step) {
+        if step.args.first().map(String::as_str) != Some("run") {
+            self.ensure(&step.board);
+        }
         match step.args.first().map(String::as_str) {
             Some("run") => self.start(step),
             Some("lookup") => self.lookup(step),
@@ -229,6 +252,7 @@ fn run_scenario(name: &str, lines: &[String]) -> usize {
         first_port: None,
         claims: Vec::new(),
         lookups: 0,
+        started: name.ends_with("(started)"),
     };
     for line in lines {
         for step in steps_of(line) {
@@ -241,13 +265,18 @@ fn run_scenario(name: &str, lines: &[String]) -> usize {
 
 #[test]
 fn readme_quick_starts_run_as_written() {
-    let all = scenarios(README);
+    let readme = scenarios(README);
     assert!(
-        all.contains_key("one machine") && all.contains_key("three boards"),
+        readme.contains_key("one machine") && readme.contains_key("three boards"),
         "README has the quick starts `one machine` and `three boards`: {:?}",
-        all.keys().collect::<Vec<_>>()
+        readme.keys().collect::<Vec<_>>()
     );
-    for (name, lines) in &all {
+    let ops = scenarios(OPERATIONS);
+    assert!(
+        !ops.is_empty(),
+        "docs/operations.md marks its first cluster's commands as a quickstart"
+    );
+    for (name, lines) in readme.iter().chain(&ops) {
         let lookups = run_scenario(name, lines);
         assert!(lookups > 0, "quick start {name:?} looks nothing up");
     }
