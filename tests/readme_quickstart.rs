@@ -12,7 +12,8 @@
 //! has no prompt); every other `scalesmall` command runs against BOARD's
 //! node and must succeed. `lookup GROUP KEY` must name a server: exactly the
 //! boards whose claims in the scenario cover the key's hash, in the view of
-//! the board that asks (waited for, bounded). Lines that are not
+//! the board that asks (waited for, bounded); `status` must show the board
+//! converged with every other board of the quick start alive. Lines that are not
 //! `scalesmall` commands (`./test.sh`, `scp`) are not run: the nodes share
 //! the test's key instead of a copied one.
 //!
@@ -230,6 +231,24 @@ impl Run<'_> {
         self.lookups += 1;
     }
 
+    /// `status`: as README shows it, the board is converged and holds
+    /// every other board of the quick start alive.
+    fn status(&mut self, step: &Step) {
+        let others = self.nodes.len() - 1;
+        let n = self.node(&step.board);
+        let mut last = serde_json::Value::Null;
+        let ok = n.eventually(PROPAGATE, || {
+            last = n.json(&["status"]);
+            last["converged"] == true && last["peers_alive"] == others
+        });
+        assert!(
+            ok,
+            "status on {}: not converged with {others} peers alive: {last}",
+            step.board
+        );
+        self.control(step);
+    }
+
     fn step(&mut self, step: &Step) {
         if step.args.first().map(String::as_str) != Some("run") {
             self.ensure(&step.board);
@@ -237,6 +256,7 @@ impl Run<'_> {
         match step.args.first().map(String::as_str) {
             Some("run") => self.start(step),
             Some("lookup") => self.lookup(step),
+            Some("status") => self.status(step),
             Some(_) => self.control(step),
             None => panic!("an empty scalesmall command in README"),
         }
