@@ -21,6 +21,7 @@ pub mod keyring;
 pub mod keys;
 pub mod netplan;
 pub mod notify;
+pub mod process_stats;
 pub mod renumber;
 pub mod store;
 pub mod tcp;
