@@ -15,6 +15,7 @@ pub mod config;
 pub mod driver;
 pub mod error;
 pub mod fs;
+pub mod group_health;
 pub mod iface;
 pub mod key_admin;
 pub mod keyring;
