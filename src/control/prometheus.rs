@@ -4,168 +4,149 @@
 
 use std::fmt::Write as _;
 
+use serde_json::Value;
+
 use crate::node::api::Metrics;
+
+/// Every family, in the order of the exposition, one a line: its name
+/// (after `scalesmall_`), its type, its samples and its help line. A new
+/// metric is one line here.
+///
+/// The samples column names [`Metrics`] fields (as they are serialised),
+/// joined by `+`:
+/// - `field`: one unlabelled sample (a bool shows as 0 or 1);
+/// - `field~N`: a float, with N decimals;
+/// - `label@field`: a map field, one sample per key, labelled `{label="key"}`;
+/// - `label=value@field`: one sample labelled `{label="value"}`.
+const FAMILIES: &str = "\
+frames_in_total counter kind@frames_in Frames received and accepted, by kind.
+frames_out_total counter kind@frames_out Frames sent, by kind.
+drops_total counter reason@drops Frames dropped, by reason.
+bytes_in_total counter bytes_in Bytes received.
+bytes_out_total counter bytes_out Bytes sent.
+peers gauge state=alive@peers_alive+state=suspect@peers_suspect+state=down@peers_down \
+Peers known, by liveness in this node's view (disjoint: they sum to the peers known).
+peers_recent gauge peers_recent Peers heard in the last 30 s (the converged window).
+peers_multicast gauge peers_multicast Peers whose multicast reached this node in the last 30 s.
+islands_unreachable gauge islands_unreachable \
+Multicast islands all of whose known peers this node holds down: a split (one peer down is a dead board).
+groups gauge groups Groups known.
+items gauge items Items held, all groups.
+clock gauge clock This node's own clock.
+converged gauge converged 1 if no recent peer announces a different group state.
+digest_mismatches gauge digest_mismatches Recent peers' group digests that differ from ours (lag).
+news_total counter news Received messages that changed something.
+own_writes_total counter own_writes Own writes.
+relays_total counter relays Far members' announces passed on to a member of our LAN.
+reconnects_total counter reconnects Contacts sent by reconnect (seeds, unreachable islands, down members).
+protocol_inputs_total counter inputs Inputs handled by the protocol.
+protocol_seconds_total counter input_seconds~6 Seconds spent in the protocol on them (merges included).
+connections gauge connections TCP connections open.
+uptime_seconds gauge uptime_seconds~3 Seconds since start.
+";
 
 /// The Prometheus text exposition of `m`.
 #[must_use]
 pub fn prometheus(m: &Metrics) -> String {
+    let fields = serde_json::to_value(m).unwrap_or(Value::Null);
     let mut out = String::new();
-    let mut family = |name: &str, kind: &str, help: &str, samples: &[(String, String)]| {
+    for line in FAMILIES.lines() {
+        let mut cols = line.splitn(4, ' ');
+        let (name, kind, samples, help) = (
+            cols.next().unwrap_or_default(),
+            cols.next().unwrap_or_default(),
+            cols.next().unwrap_or_default(),
+            cols.next().unwrap_or_default(),
+        );
         let _ = writeln!(out, "# HELP scalesmall_{name} {help}");
         let _ = writeln!(out, "# TYPE scalesmall_{name} {kind}");
-        for (labels, value) in samples {
-            let _ = writeln!(out, "scalesmall_{name}{labels} {value}");
+        for sample in samples.split('+') {
+            for (labels, value) in values(&fields, sample) {
+                let _ = writeln!(out, "scalesmall_{name}{labels} {value}");
+            }
         }
-    };
-    let by =
-        |label: &str, map: &std::collections::BTreeMap<String, u64>| -> Vec<(String, String)> {
-            map.iter()
-                .map(|(k, v)| (format!("{{{label}=\"{k}\"}}"), v.to_string()))
-                .collect()
-        };
-    let one = |v: String| vec![(String::new(), v)];
-    family(
-        "frames_in_total",
-        "counter",
-        "Frames received and accepted, by kind.",
-        &by("kind", &m.frames_in),
-    );
-    family(
-        "frames_out_total",
-        "counter",
-        "Frames sent, by kind.",
-        &by("kind", &m.frames_out),
-    );
-    family(
-        "drops_total",
-        "counter",
-        "Frames dropped, by reason.",
-        &by("reason", &m.drops),
-    );
-    family(
-        "bytes_in_total",
-        "counter",
-        "Bytes received.",
-        &one(m.bytes_in.to_string()),
-    );
-    family(
-        "bytes_out_total",
-        "counter",
-        "Bytes sent.",
-        &one(m.bytes_out.to_string()),
-    );
-    family(
-        "peers",
-        "gauge",
-        "Peers known, by liveness in this node's view (disjoint: they sum to the peers known).",
-        &[
-            ("{state=\"alive\"}".into(), m.peers_alive.to_string()),
-            ("{state=\"suspect\"}".into(), m.peers_suspect.to_string()),
-            ("{state=\"down\"}".into(), m.peers_down.to_string()),
-        ],
-    );
-    family(
-        "peers_recent",
-        "gauge",
-        "Peers heard in the last 30 s (the converged window).",
-        &one(m.peers_recent.to_string()),
-    );
-    family(
-        "peers_multicast",
-        "gauge",
-        "Peers whose multicast reached this node in the last 30 s.",
-        &one(m.peers_multicast.to_string()),
-    );
-    family(
-        "islands_unreachable",
-        "gauge",
-        "Multicast islands all of whose known peers this node holds down: a split (one peer down is a dead board).",
-        &one(m.islands_unreachable.to_string()),
-    );
-    family(
-        "groups",
-        "gauge",
-        "Groups known.",
-        &one(m.groups.to_string()),
-    );
-    family(
-        "items",
-        "gauge",
-        "Items held, all groups.",
-        &one(m.items.to_string()),
-    );
-    family(
-        "clock",
-        "gauge",
-        "This node's own clock.",
-        &one(m.clock.to_string()),
-    );
-    family(
-        "converged",
-        "gauge",
-        "1 if no recent peer announces a different group state.",
-        &one(u8::from(m.converged).to_string()),
-    );
-    family(
-        "digest_mismatches",
-        "gauge",
-        "Recent peers' group digests that differ from ours (lag).",
-        &one(m.digest_mismatches.to_string()),
-    );
-    family(
-        "news_total",
-        "counter",
-        "Received messages that changed something.",
-        &one(m.news.to_string()),
-    );
-    family(
-        "own_writes_total",
-        "counter",
-        "Own writes.",
-        &one(m.own_writes.to_string()),
-    );
-    family(
-        "relays_total",
-        "counter",
-        "Far members' announces passed on to a member of our LAN.",
-        &one(m.relays.to_string()),
-    );
-    family(
-        "reconnects_total",
-        "counter",
-        "Contacts sent by reconnect (seeds, unreachable islands, down members).",
-        &one(m.reconnects.to_string()),
-    );
-    family(
-        "protocol_inputs_total",
-        "counter",
-        "Inputs handled by the protocol.",
-        &one(m.inputs.to_string()),
-    );
-    family(
-        "protocol_seconds_total",
-        "counter",
-        "Seconds spent in the protocol on them (merges included).",
-        &one(format!("{:.6}", m.input_seconds)),
-    );
-    family(
-        "connections",
-        "gauge",
-        "TCP connections open.",
-        &one(m.connections.to_string()),
-    );
-    family(
-        "uptime_seconds",
-        "gauge",
-        "Seconds since start.",
-        &one(format!("{:.3}", m.uptime_seconds)),
-    );
+    }
     out
+}
+
+/// The `(labels, value)` samples one entry of the samples column gives.
+fn values(fields: &Value, sample: &str) -> Vec<(String, String)> {
+    let (label, field) = sample.split_once('@').unwrap_or(("", sample));
+    let (field, decimals) = match field.split_once('~') {
+        Some((field, n)) => (field, n.parse::<usize>().ok()),
+        None => (field, None),
+    };
+    match (&fields[field], label.split_once('=')) {
+        (Value::Object(map), None) => map
+            .iter()
+            .map(|(key, v)| (format!("{{{label}=\"{key}\"}}"), number(v, None)))
+            .collect(),
+        (v, Some((label, value))) => {
+            vec![(format!("{{{label}=\"{value}\"}}"), number(v, decimals))]
+        }
+        (v, None) => vec![(String::new(), number(v, decimals))],
+    }
+}
+
+/// One sample's value: a number as it is (or with `decimals`), a bool as 0 or 1.
+fn number(v: &Value, decimals: Option<usize>) -> String {
+    match (v, decimals) {
+        (Value::Bool(b), _) => u8::from(*b).to_string(),
+        (Value::Number(n), Some(d)) => format!("{:.d$}", n.as_f64().unwrap_or_default()),
+        (v, _) => v.to_string(),
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A state with every field set to a distinct value (floats with more
+    /// decimals than shown), so that a moved or dropped family changes the
+    /// exposition.
+    fn fixed_state() -> Metrics {
+        let mut fields = serde_json::to_value(Metrics::default()).unwrap_or(Value::Null);
+        let kinds = ["announce", "delta", "ping"];
+        if let Value::Object(map) = &mut fields {
+            for (i, v) in map.values_mut().enumerate() {
+                let i = i as u64 + 1;
+                *v = match v {
+                    Value::Bool(_) => Value::Bool(true),
+                    Value::Object(_) => {
+                        serde_json::json!({ kinds[0]: 10 * i, kinds[1]: 10 * i + 1, kinds[2]: 10 * i + 2 })
+                    }
+                    Value::Number(n) if n.is_f64() => serde_json::json!(i as f64 + 0.234_567_8),
+                    _ => serde_json::json!(i),
+                };
+            }
+        }
+        serde_json::from_value(fields).unwrap_or_default()
+    }
+
+    /// Every field the table names is a field of [`Metrics`], and every
+    /// line has its four columns.
+    #[test]
+    fn the_table_names_real_fields() {
+        let fields = serde_json::to_value(Metrics::default()).unwrap_or(Value::Null);
+        for line in FAMILIES.lines() {
+            let cols: Vec<&str> = line.splitn(4, ' ').collect();
+            assert_eq!(cols.len(), 4, "{line}");
+            assert!(matches!(cols[1], "counter" | "gauge"), "{line}");
+            for sample in cols[2].split('+') {
+                let field = sample.rsplit('@').next().unwrap_or(sample);
+                let field = field.split('~').next().unwrap_or(field);
+                assert!(fields.get(field).is_some(), "{line}: no field {field}");
+            }
+        }
+    }
+
+    /// The whole exposition of a fixed state, byte for byte (pinned before
+    /// the families became a table: the table must keep it).
+    #[test]
+    fn the_exposition_of_a_fixed_state_is_pinned() {
+        let t = prometheus(&fixed_state());
+        assert_eq!(t, include_str!("prometheus_golden.txt"));
+    }
 
     #[test]
     fn the_exposition_has_help_type_and_labels() {
