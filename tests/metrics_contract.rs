@@ -89,7 +89,11 @@ fn pair() -> Pair {
         let t = get(http, "/metrics").text();
         sample(&t, "scalesmall_group_uncovered_keys{group=\"demo\"}") == Some(0.0)
     });
-    assert!(served, "a never saw demo fully served:\n{}", get(http, "/metrics").text());
+    assert!(
+        served,
+        "a never saw demo fully served:\n{}",
+        get(http, "/metrics").text()
+    );
     Pair {
         _env: env,
         a,
@@ -107,14 +111,24 @@ fn every_metric_the_alerts_and_the_dashboard_query_exists_on_a_live_node() {
     wanted.extend(metric_names(&repo_file("deploy/grafana/scalesmall.json")));
     assert!(wanted.len() >= 10, "too few names found: {wanted:?}");
     let missing: Vec<&String> = wanted.iter().filter(|m| !have.contains(*m)).collect();
-    assert!(missing.is_empty(), "queried but not exported: {missing:?}\n{text}");
+    assert!(
+        missing.is_empty(),
+        "queried but not exported: {missing:?}\n{text}"
+    );
 
     let g = |m: &str| sample(&text, &format!("{m}{{group=\"demo\"}}"));
     assert_eq!(g("scalesmall_group_uncovered_keys"), Some(0.0), "{text}");
     assert_eq!(g("scalesmall_group_min_live_depth"), Some(1.0), "{text}");
-    assert_eq!(g("scalesmall_group_replication_target"), None, "a manual group has no R");
     assert_eq!(
-        sample(&text, "scalesmall_group_members{group=\"demo\",state=\"alive\"}"),
+        g("scalesmall_group_replication_target"),
+        None,
+        "a manual group has no R"
+    );
+    assert_eq!(
+        sample(
+            &text,
+            "scalesmall_group_members{group=\"demo\",state=\"alive\"}"
+        ),
         Some(2.0),
         "{text}"
     );
@@ -151,7 +165,10 @@ fn a_killed_server_leaves_its_keys_uncovered_and_its_member_down() {
     // detector to down.
     let down = p.a.eventually(Duration::from_secs(30), || {
         let t = get(p.http, "/metrics").text();
-        sample(&t, "scalesmall_group_members{group=\"demo\",state=\"down\"}") == Some(1.0)
+        sample(
+            &t,
+            "scalesmall_group_members{group=\"demo\",state=\"down\"}",
+        ) == Some(1.0)
     });
     assert!(down, "{}", get(p.http, "/metrics").text());
 }

@@ -9,60 +9,60 @@
 //! ([`KeyDepth`]).
 
 use crate::model::{KeyDepth, Kind, TopologyFilter};
+use crate::node::api::GroupHealthView;
 use crate::protocol::Chatter;
 use crate::wire::Liveness;
 
-/// One group's health.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct GroupHealth {
-    /// The group's name.
-    pub group: String,
-    /// Members with a live item, by liveness: alive, suspect, down.
-    pub members: [u64; 3],
-    /// Keys no live member serves.
-    pub uncovered_keys: u64,
-    /// The fewest live servers over any key (0 when a key is uncovered).
-    pub min_live_depth: u32,
-    /// An auto group's replication factor R; `None` for a group with no
-    /// member in auto mode.
-    pub replication_target: Option<u32>,
-}
+/// Number of keys in the key space.
+const KEYS: f64 = 4_294_967_296.0;
 
 /// The health of every group this node knows, sorted by name.
-pub fn group_health(c: &Chatter) -> Vec<GroupHealth> {
+pub fn group_health(c: &Chatter) -> Vec<GroupHealthView> {
     let db = c.db();
     let me = c.identity().id;
     let alive = |m| m == me || c.liveness(m) == Liveness::Alive;
     db.groups()
         .map(|g| {
-            let mut members = [0u64; 3];
+            let mut v = GroupHealthView {
+                group: g.to_string(),
+                ..GroupHealthView::default()
+            };
             for m in db.members(g.as_str()) {
-                let slot = match c.liveness(m) {
-                    _ if m == me => 0,
-                    Liveness::Alive => 0,
-                    Liveness::Suspect => 1,
-                    Liveness::Down => 2,
-                };
-                members[slot] += 1;
+                match c.liveness(m) {
+                    _ if m == me => v.alive += 1,
+                    Liveness::Alive => v.alive += 1,
+                    Liveness::Suspect => v.suspect += 1,
+                    Liveness::Down => v.down += 1,
+                }
             }
-            let serving = TopologyFilter {
+            let serving = |member| TopologyFilter {
                 kind: Some(Kind::Serve),
                 live_only: true,
-                member: None,
+                member,
             };
             let depth = KeyDepth::of(
-                db.topology(g.as_str(), serving)
+                db.topology(g.as_str(), serving(None))
                     .filter(|i| alive(i.member()))
                     .map(|i| (i.member(), i.range())),
             );
-            let auto = !db.auto_members(g.as_str()).is_empty();
-            GroupHealth {
-                group: g.to_string(),
-                members,
-                uncovered_keys: depth.uncovered,
-                min_live_depth: depth.min,
-                replication_target: auto.then(|| c.config().auto.policy(g).replicas()),
+            v.uncovered_keys = depth.uncovered;
+            v.min_live_depth = depth.min;
+            let auto = db.auto_members(g.as_str());
+            if !auto.is_empty() {
+                let r = c.config().auto.policy(g).replicas();
+                v.replication_target = Some(r);
+                let total: f64 = auto.iter().map(|m| f64::from(m.1)).sum();
+                if let Some(&(_, weight, _)) = auto.iter().find(|m| m.0 == me) {
+                    let fair = (f64::from(r) * f64::from(weight) / total.max(1.0)).min(1.0) * KEYS;
+                    let mine = KeyDepth::of(
+                        db.topology(g.as_str(), serving(Some(me)))
+                            .map(|i| (i.member(), i.range())),
+                    );
+                    let keys = KEYS - mine.uncovered as f64;
+                    v.auto_share_ratio = Some(if fair > 0.0 { keys / fair } else { 0.0 });
+                }
             }
+            v
         })
         .collect()
 }
