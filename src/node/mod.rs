@@ -16,6 +16,7 @@ pub mod driver;
 pub mod error;
 pub mod fs;
 pub mod group_health;
+pub mod hooks;
 pub mod iface;
 pub mod key_admin;
 pub mod keyring;
