@@ -159,7 +159,10 @@ async fn handle(
             Some(Reply::Metrics(m)) => response(
                 200,
                 "text/plain; version=0.0.4",
-                prometheus(&m, &crate::node::process_stats::ProcessStats::read()),
+                prometheus(
+                    &m,
+                    &crate::node::process_stats::ProcessStats::read(m.uptime_seconds),
+                ),
             ),
             _ => text(503, "the node is shutting down\n".into()),
         },

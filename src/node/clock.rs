@@ -70,6 +70,17 @@ pub fn wall_rfc3339() -> String {
     rfc3339(SystemTime::now())
 }
 
+/// Seconds since the Unix epoch by the wall clock (display only, as above:
+/// `process_start_time_seconds`).
+#[must_use]
+#[allow(clippy::disallowed_methods)] // display only, as above
+pub fn wall_unix_seconds() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs_f64()
+}
+
 /// `t` as RFC 3339 in UTC with milliseconds (the epoch for times before it).
 #[must_use]
 pub fn rfc3339(t: SystemTime) -> String {

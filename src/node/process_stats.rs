@@ -1,6 +1,7 @@
 //! The process's own resource use, for the standard `process_*` metrics
 //! (resident memory, CPU time, open and maximum file descriptors, start
-//! time), read from Linux's `/proc/self` on each scrape.
+//! time), read from Linux's `/proc/self` on each scrape. Only `/proc/self`
+//! is read: the shipped unit's `ProcSubset=pid` hides the rest of /proc.
 //!
 //! A few small text parsers instead of a procfs crate: the four files and
 //! fields used here are stable kernel ABI, and a dependency would cost the
@@ -30,12 +31,12 @@ pub struct ProcessStats {
 }
 
 impl ProcessStats {
-    /// Reads `/proc/self`.
-    pub fn read() -> Self {
+    /// Reads `/proc/self`; the start time is the wall clock now less
+    /// `uptime_secs`, the node's own monotonic age.
+    pub fn read(uptime_secs: f64) -> Self {
         let text = |p: &str| fs::read_to_string(p).ok();
         let stat = text("/proc/self/stat");
         let times = stat.as_deref().and_then(stat_times);
-        let btime = text("/proc/stat").as_deref().and_then(boot_time);
         ProcessStats {
             resident_bytes: text("/proc/self/status").as_deref().and_then(vm_rss),
             cpu_seconds: times.map(|t| (t.0 + t.1) as f64 / USER_HZ),
@@ -43,9 +44,7 @@ impl ProcessStats {
             max_fds: text("/proc/self/limits")
                 .as_deref()
                 .and_then(max_open_files),
-            start_time_seconds: times
-                .zip(btime)
-                .map(|(t, b)| b as f64 + t.2 as f64 / USER_HZ),
+            start_time_seconds: Some(crate::node::clock::wall_unix_seconds() - uptime_secs),
         }
     }
 }
@@ -57,24 +56,15 @@ fn vm_rss(status: &str) -> Option<u64> {
     kb.checked_mul(1024)
 }
 
-/// (utime, stime, starttime) in ticks from `/proc/self/stat`: fields 14, 15
-/// and 22, counted after the command name, which is in parentheses and may
+/// (utime, stime) in ticks from `/proc/self/stat`: fields 14 and 15,
+/// counted after the command name, which is in parentheses and may
 /// itself hold spaces or parentheses.
-fn stat_times(stat: &str) -> Option<(u64, u64, u64)> {
+fn stat_times(stat: &str) -> Option<(u64, u64)> {
     let rest = &stat[stat.rfind(')')? + 1..];
     // `rest` starts at field 3 (state).
     let f: Vec<&str> = rest.split_whitespace().collect();
     let field = |n: usize| f.get(n - 3)?.parse::<u64>().ok();
-    Some((field(14)?, field(15)?, field(22)?))
-}
-
-/// `btime` from `/proc/stat`: boot time, seconds since the epoch.
-fn boot_time(stat: &str) -> Option<u64> {
-    stat.lines()
-        .find_map(|l| l.strip_prefix("btime "))?
-        .trim()
-        .parse()
-        .ok()
+    Some((field(14)?, field(15)?))
 }
 
 /// The soft limit of "Max open files" in `/proc/self/limits`.
@@ -98,11 +88,7 @@ mod tests {
         // A command name with a space and a parenthesis in it.
         let stat = "4242 (scale (small) x) S 1 4242 4242 0 -1 4194560 300 0 0 0 \
                     250 150 0 0 20 0 2 0 123456 10000000 1280 18446744073709551615";
-        assert_eq!(stat_times(stat), Some((250, 150, 123_456)));
-        assert_eq!(
-            boot_time("cpu  1 2 3\nbtime 1700000000\nprocesses 9\n"),
-            Some(1_700_000_000)
-        );
+        assert_eq!(stat_times(stat), Some((250, 150)));
         let limits = "Limit                     Soft Limit           Hard Limit           Units     \n\
                       Max open files            1024                 524288               files     \n";
         assert_eq!(max_open_files(limits), Some(1024));
@@ -116,19 +102,17 @@ mod tests {
             "VmRSS:",
             "VmRSS: many kB",
             "1 (x",
-            "btime x",
             "Max open files",
         ] {
             assert_eq!(vm_rss(bad), None);
             assert_eq!(stat_times(bad), None);
-            assert_eq!(boot_time(bad), None);
             assert_eq!(max_open_files(bad), None);
         }
     }
 
     #[test]
     fn this_process_reads_its_own_use_on_linux() {
-        let s = ProcessStats::read();
+        let s = ProcessStats::read(1.0);
         if cfg!(target_os = "linux") {
             assert!(s.resident_bytes.is_some_and(|b| b > 0), "{s:?}");
             assert!(s.open_fds.is_some_and(|n| n >= 3), "{s:?}");
