@@ -34,7 +34,7 @@ pub use config::ProtocolConfig;
 pub use durability::{OwnState, RETRY_AFTER};
 pub use error::ProtocolError;
 pub use interest::{Heard, Interest, MAX_KNOWN_GROUPS};
-pub use io::{Command, ConnEvent, ConnId, Event, Persist, Transmit, Via};
+pub use io::{Command, ConnEvent, ConnId, Event, Outputs, Persisted, Transmit, Via};
 pub use islands::Island;
 pub use key_seen::KeySeen;
 pub use liveness::{DetectorConfig, View};

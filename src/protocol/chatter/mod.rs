@@ -26,6 +26,11 @@
 //!    them back with [`Chatter::restore_markers`] after a restart).
 //! 5. [`Chatter::poll_timeout`]: when to call `handle_timeout` next.
 //!
+//! [`Chatter::drain_outputs`] does all five in this order in one call (the
+//! shell says what became of the own state through a callback returning
+//! [`super::Persisted`]) and returns them as [`super::Outputs`]: drivers
+//! use it rather than polling by hand.
+//!
 //! `now` must never go backwards. Randomness comes from a seed given at
 //! construction, so a run is reproducible from its seeds.
 //!
@@ -74,7 +79,7 @@ use super::dedupe::Seen;
 use super::durability::{Durability, OwnState};
 use super::error::ProtocolError;
 use super::interest::Interest;
-use super::io::{Command, ConnEvent, ConnId, Event, Persist, Transmit, Via};
+use super::io::{Command, ConnEvent, ConnId, Event, Outputs, Persisted, Transmit, Via};
 use super::key_seen::KeySeen;
 use super::liveness::{Detector, Probing, Transition};
 use super::peers::{PeerTable, usable_addr};
@@ -101,6 +106,8 @@ mod receive;
 mod relay;
 mod rollback;
 mod swim;
+#[cfg(test)]
+mod tests;
 
 use random::{jittered, pick, shuffle};
 
@@ -399,7 +406,7 @@ impl Chatter {
     /// own state after the writes so far, when it changed and no persist is
     /// outstanding. Report the outcome with [`Chatter::handle_persisted`]
     /// or [`Chatter::handle_persist_failed`].
-    pub fn poll_persist(&mut self) -> Option<Persist> {
+    pub fn poll_persist(&mut self) -> Option<OwnState> {
         self.durable.poll(&self.db)
     }
 
@@ -434,6 +441,36 @@ impl Chatter {
     /// The next event.
     pub fn poll_event(&mut self) -> Option<Event> {
         self.events.pop_front()
+    }
+
+    /// Every output after an input, polled once in the documented order
+    /// (the module docs): own state to persist is handed to `persist`
+    /// (which stores it and says how that went, or [`Persisted::Later`]),
+    /// then the markers, transmits and events are drained and the next
+    /// deadline is read. The driver, the simulator and the tests all poll
+    /// through this, so the order exists once.
+    pub fn drain_outputs(
+        &mut self,
+        now: Millis,
+        mut persist: impl FnMut(OwnState) -> Persisted,
+    ) -> Outputs {
+        while let Some(p) = self.poll_persist() {
+            let clock = p.clock;
+            match persist(p) {
+                Persisted::Durable => self.handle_persisted(now, clock),
+                Persisted::Failed => self.handle_persist_failed(now, clock),
+                Persisted::Later => break,
+            }
+        }
+        let markers = self.poll_markers();
+        let transmits = core::iter::from_fn(|| self.poll_transmit()).collect();
+        let events = core::iter::from_fn(|| self.poll_event()).collect();
+        Outputs {
+            markers,
+            transmits,
+            events,
+            timeout: self.poll_timeout(),
+        }
     }
 
     /// When [`Chatter::handle_timeout`] should be called next.
