@@ -22,7 +22,6 @@ impl Chatter {
         }
         let first = self.seen.insert(f.author, f.upto);
         self.apply(now, f.author, &f.message);
-        let _ = sender;
         if !first {
             return;
         }
