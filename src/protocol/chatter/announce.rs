@@ -128,7 +128,7 @@ impl Chatter {
                 };
                 self.send_announce(now, Some(to));
             } else {
-                self.stats.drop("reply_budget");
+                self.stats.drop(DropReason::ReplyBudget);
             }
         }
     }
@@ -162,7 +162,7 @@ impl Chatter {
                 upto,
             };
             let Ok(chunks) = self.db.own_delta(&mine, self.cfg.mtu, &sizer) else {
-                self.stats.drop("delta_budget");
+                self.stats.drop(DropReason::DeltaBudget);
                 continue;
             };
             for chunk in chunks {

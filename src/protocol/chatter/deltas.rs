@@ -54,7 +54,7 @@ impl Chatter {
     /// (and a sign of own writes above our clock is still heeded).
     pub(super) fn apply(&mut self, now: Millis, origin: NodeId, m: &Message) -> bool {
         if !self.holds(m.group()) {
-            self.stats.drop("not_member");
+            self.stats.drop(DropReason::NotMember);
             self.interest.note(m.group(), None, now);
             let me = self.me.id;
             let seen = m
@@ -70,7 +70,7 @@ impl Chatter {
         if applied.refused > 0 {
             // Counted as drops: a cap or an expiry marker refused some
             // members' writes whole.
-            self.stats.drop("refused_members");
+            self.stats.drop(DropReason::RefusedMembers);
         }
         if let Some(seen) = applied.own_ahead {
             self.own_ahead(now, seen, m);
@@ -139,7 +139,7 @@ impl Chatter {
         }
         let Some(addr) = p.addr else { return };
         if !self.replies.allow(addr.ip(), now) {
-            self.stats.drop("reply_budget");
+            self.stats.drop(DropReason::ReplyBudget);
             return;
         }
         self.send_announce_with(now, Some(addr), Some(group));
@@ -180,7 +180,7 @@ impl Chatter {
                     clock: self.db.clock(),
                 });
             }
-            Err(_) => self.stats.drop("clock_exhausted"),
+            Err(_) => self.stats.drop(DropReason::ClockExhausted),
         }
     }
 }

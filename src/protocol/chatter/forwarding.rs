@@ -103,7 +103,7 @@ impl Chatter {
                 }
                 self.transmits.push_back(Transmit::Send { conn, bytes });
             }
-            Err(e) => self.stats.drop(e.reason()),
+            Err(e) => self.stats.drop(DropReason::Wire(e)),
         }
     }
 
@@ -133,7 +133,7 @@ impl Chatter {
             };
             self.send_forward(now, *next, fwd);
         } else {
-            self.stats.drop("tree_dead_end");
+            self.stats.drop(DropReason::TreeDeadEnd);
         }
     }
 

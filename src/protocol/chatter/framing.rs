@@ -26,7 +26,7 @@ impl Chatter {
                     None => Transmit::Multicast { bytes },
                 });
             }
-            Err(e) => self.stats.drop(e.reason()),
+            Err(e) => self.stats.drop(DropReason::Wire(e)),
         }
     }
 

@@ -76,6 +76,7 @@ use super::auto_mode::AutoMode;
 use super::config::ProtocolConfig;
 use super::conns::{ConnState, ConnTable, Pending};
 use super::dedupe::Seen;
+use super::drop_reason::DropReason;
 use super::durability::{Durability, OwnState};
 use super::error::ProtocolError;
 use super::interest::Interest;

@@ -21,7 +21,7 @@ impl Chatter {
         let chunks = self.db.own_delta(w, budget, &sizer).unwrap_or_else(|_| {
             // Nothing goes out (anti-entropy repairs it); the join or leave
             // below still takes effect.
-            self.stats.drop("delta_budget");
+            self.stats.drop(DropReason::DeltaBudget);
             Vec::new()
         });
         let floor = self.db.floor(w.group.as_str(), self.me.id);

@@ -6,13 +6,13 @@ impl Chatter {
     pub(super) fn on_pull(&mut self, now: Millis, sender: NodeId, src: Source, p: Pull) {
         if !self.holds(&p.group) {
             // Not a member: we keep no view of the group to answer with.
-            self.stats.drop("pull_not_member");
+            self.stats.drop(DropReason::PullNotMember);
             return;
         }
         if !self.pulls.allow_serve(sender, now, self.cfg.pulls_per_sec)
             || !self.serves.allow(src.addr.ip(), now)
         {
-            self.stats.drop("pull_rate");
+            self.stats.drop(DropReason::PullRate);
             return;
         }
         let version = self.version_for(sender);
@@ -26,7 +26,7 @@ impl Chatter {
         ) {
             Ok(c) => c,
             Err(_) => {
-                self.stats.drop("delta_budget");
+                self.stats.drop(DropReason::DeltaBudget);
                 return;
             }
         };

@@ -11,7 +11,7 @@ impl Chatter {
         let decoded = match self.codec.decode(bytes) {
             Ok(d) => d,
             Err(e) => {
-                self.stats.drop(e.reason());
+                self.stats.drop(DropReason::Wire(e));
                 if matches!(
                     e,
                     wire::WireError::UnknownKeyId(_) | wire::WireError::AuthFailed
@@ -34,7 +34,7 @@ impl Chatter {
         let frame = decoded.frame;
         if frame.sender == self.me.id {
             // Our own multicast, looped back.
-            self.stats.drop("own");
+            self.stats.drop(DropReason::Own);
             return None;
         }
         let kind = frame.payload.kind();
@@ -43,7 +43,7 @@ impl Chatter {
                 .freshness
                 .check(frame.sender, frame.incarnation, frame.seq)
         {
-            self.stats.drop(e.reason());
+            self.stats.drop(DropReason::Wire(e));
             return None;
         }
         self.stats.frame_in(kind);
@@ -61,7 +61,7 @@ impl Chatter {
         // New members from one address are admitted at a bounded rate: a
         // key holder inventing ids cannot flush the peer table.
         if self.peers.get(sender).is_none() && !self.admissions.allow(src.addr.ip(), now) {
-            self.stats.drop("admission");
+            self.stats.drop(DropReason::Admission);
             return;
         }
         let key_seen = self.opened_key.take();
@@ -126,7 +126,7 @@ impl Chatter {
             wire::Payload::Ping(p) => {
                 self.on_rumors(now, sender, src, p.rumors);
                 if !self.replies.allow(src.addr.ip(), now) {
-                    self.stats.drop("reply_budget");
+                    self.stats.drop(DropReason::ReplyBudget);
                     return;
                 }
                 let to = self.reply_addr(sender, src);
@@ -157,7 +157,7 @@ impl Chatter {
             wire::Payload::PingReq(req) => {
                 // A ping on another's behalf is a reflection: budgeted.
                 if !self.replies.allow(src.addr.ip(), now) {
-                    self.stats.drop("reply_budget");
+                    self.stats.drop(DropReason::ReplyBudget);
                     return;
                 }
                 self.ping_for(now, sender, src.addr, req);

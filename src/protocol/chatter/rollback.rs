@@ -5,6 +5,7 @@
 
 use crate::model::GroupName;
 
+use super::super::drop_reason::DropReason;
 use super::super::durability::{Checkpoint, OwnState};
 use super::super::io::{Event, Transmit};
 use super::super::time::Millis;
@@ -25,7 +26,7 @@ impl Chatter {
         let Some(cp) = self.durable.failed(now, clock) else {
             return;
         };
-        self.stats.drop("not_persisted");
+        self.stats.drop(DropReason::NotPersisted);
         self.undo(now, cp);
     }
 
@@ -57,7 +58,7 @@ impl Chatter {
             .is_err()
         {
             // Cannot happen: the checkpoint was read from this view.
-            self.stats.drop("restore_refused");
+            self.stats.drop(DropReason::RestoreRefused);
         }
         // Frames queued since may carry the writes: only connects and
         // closes (no bytes) stay, so the connection table stays true.
