@@ -77,7 +77,7 @@ pub struct Checkpoint {
     /// Auto mode's settings.
     pub auto: AutoSettings,
     /// The groups the node was a member of.
-    pub held: BTreeSet<GroupName>,
+    pub member_of: BTreeSet<GroupName>,
     /// The groups left and still lingering, since when.
     pub leaving: BTreeMap<GroupName, Millis>,
     /// How many transmits were queued (those after it may carry the write).

@@ -94,8 +94,8 @@ impl Chatter {
                 });
             }
         }
-        if !self.held.is_empty() {
-            let held: Vec<GroupName> = self.held.iter().cloned().collect();
+        if !self.member_of.is_empty() {
+            let held: Vec<GroupName> = self.member_of.iter().cloned().collect();
             for id in new_reps {
                 self.introduce(now, id, &held);
             }

@@ -147,7 +147,7 @@ impl Chatter {
 
     /// The peers known to hold `group`, with an address: its members in our
     /// view of it and the peers announcing it.
-    pub(super) fn holders(&self, group: &GroupName) -> Vec<NodeId> {
+    pub(super) fn group_holders(&self, group: &GroupName) -> Vec<NodeId> {
         let members: BTreeSet<NodeId> = self.db.members(group.as_str()).into_iter().collect();
         self.peers
             .iter()

@@ -7,13 +7,13 @@ impl Chatter {
     /// only and pulls the group at once from a holder it knows (otherwise
     /// from the first member that welcomes it or announces the group).
     pub(super) fn joined(&mut self, now: Millis, group: &GroupName) {
-        self.held.insert(group.clone());
+        self.member_of.insert(group.clone());
         if self.leaving.remove(group).is_some() {
             // Back before the leave was done: still holding everything.
             return;
         }
         self.interest.forget(group);
-        let holders = self.holders(group);
+        let holders = self.group_holders(group);
         if let Some(target) = pick(&mut self.rng, &holders)
             && !self.pulls.busy(group, now)
         {
@@ -24,7 +24,7 @@ impl Chatter {
     /// This node stopped being a member of `group` (its leave is on its
     /// way): it drops the others' items and keeps only the name.
     pub(super) fn left(&mut self, now: Millis, group: &GroupName) {
-        self.held.remove(group);
+        self.member_of.remove(group);
         self.leaving.insert(group.clone(), now);
     }
 

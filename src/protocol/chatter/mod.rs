@@ -114,7 +114,7 @@ use random::{jittered, pick, shuffle};
 
 /// Who this node is in this run.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Identity {
+pub struct NodeIdentity {
     /// The node's id (persisted across runs).
     pub id: NodeId,
     /// Bumped and made durable at every start, before the first frame.
@@ -134,7 +134,7 @@ struct Source {
 /// The Chatter protocol state machine (see the module docs).
 pub struct Chatter {
     cfg: ProtocolConfig,
-    me: Identity,
+    me: NodeIdentity,
     seq: u64,
     db: TopologyDb,
     codec: Codec,
@@ -192,7 +192,7 @@ pub struct Chatter {
     interest: Interest,
     /// The groups this node is a member of, as of its last own write (to
     /// see a write join or leave).
-    held: BTreeSet<GroupName>,
+    member_of: BTreeSet<GroupName>,
     /// Far syncs made (they alternate between a random far peer and a far
     /// member of one of our groups).
     far_syncs: u64,
@@ -214,7 +214,7 @@ impl Chatter {
     /// [`ProtocolError::Restore`] if the persisted state is not valid.
     pub fn new(
         cfg: ProtocolConfig,
-        me: Identity,
+        me: NodeIdentity,
         codec: Codec,
         restored: Option<OwnState>,
         seed: [u8; 32],
@@ -229,7 +229,7 @@ impl Chatter {
         let mut rng = ChaCha8Rng::from_seed(seed);
         let far = jittered(&mut rng, cfg.far_sync_period, cfg.jitter_percent);
         let auto = AutoMode::new(cfg.auto.clone(), now, &db);
-        let held = db.my_groups().cloned().collect();
+        let member_of = db.my_groups().cloned().collect();
         let policy_fp = cfg.auto.fingerprint();
         let gc_mark = (now, db.clock());
         // Its own stream, so the rest of the node's randomness is as before.
@@ -284,7 +284,7 @@ impl Chatter {
             gc_mark,
             gc_upto: 0,
             interest: Interest::default(),
-            held,
+            member_of,
             far_syncs: 0,
             leaving: BTreeMap::new(),
             reconnect,
@@ -362,7 +362,7 @@ impl Chatter {
 
     /// This node.
     #[must_use]
-    pub fn identity(&self) -> &Identity {
+    pub fn identity(&self) -> &NodeIdentity {
         &self.me
     }
 
@@ -762,7 +762,7 @@ impl Chatter {
                 continue;
             }
             let holder = self
-                .holders(&group)
+                .group_holders(&group)
                 .into_iter()
                 .filter(|id| !flight.tried.contains(id))
                 .collect::<Vec<_>>();

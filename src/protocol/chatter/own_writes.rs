@@ -29,7 +29,7 @@ impl Chatter {
         // write that makes us a member (a join) or one in a group we hold no
         // view of goes to every island: we do not know its members yet,
         // they must learn of us, and non-members drop it.
-        let was = self.held.contains(&w.group);
+        let was = self.member_of.contains(&w.group);
         let is = self.db.is_member(w.group.as_str());
         let dests = if was {
             self.member_destinations(now, &w.group)

@@ -164,7 +164,7 @@ impl Chatter {
     /// turn; returns whether one was sent.
     pub(super) fn member_far_sync(&mut self, now: Millis) -> bool {
         let held: Vec<GroupName> = self
-            .held
+            .member_of
             .iter()
             .chain(self.leaving.keys())
             .cloned()
@@ -178,7 +178,7 @@ impl Chatter {
         };
         let ttl = self.hears_ttl(now);
         let far: Vec<NodeId> = self
-            .holders(group)
+            .group_holders(group)
             .into_iter()
             .filter(|id| *id != self.me.id)
             .filter(|id| {

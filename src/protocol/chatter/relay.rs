@@ -95,7 +95,7 @@ impl Chatter {
         let ttl = self.hears_ttl(now);
         let multicast = self.cfg.multicast;
         let far: Vec<NodeId> = self
-            .holders(m.group())
+            .group_holders(m.group())
             .into_iter()
             .filter(|id| *id != from)
             .filter(|id| {

@@ -9,7 +9,7 @@ use super::*;
 fn node(id: u64) -> Chatter {
     let key = Key::from_base64("AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=").expect("key");
     let codec = Codec::new("unit", Keyring::new(key), Limits::default());
-    let me = Identity {
+    let me = NodeIdentity {
         id: NodeId::from_u64(id),
         incarnation: 1,
         addrs: vec![SocketAddr::from(([10, 0, 0, 1], 7946))],
