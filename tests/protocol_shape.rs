@@ -36,8 +36,6 @@ const LONG_TODAY: &[(&str, &str, usize)] = &[
     ("chatter/mod.rs", "handle_command", 86),
     ("chatter/mod.rs", "handle_timeout", 80),
     ("chatter/pulls.rs", "on_pull", 72),
-    ("chatter/receive.rs", "dispatch", 108),
-    ("chatter/swim.rs", "probe", 76),
 ];
 
 fn rust_files(dir: &Path) -> Vec<PathBuf> {

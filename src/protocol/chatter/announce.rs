@@ -54,7 +54,7 @@ impl Chatter {
         // heads[0] is the sender's own island representative (first-hand);
         // the rest are other islands' representatives the sender knows
         // first-hand, trusted one hop into the sender's own island.
-        let ttl = self.hears_ttl(now);
+        let ttl = self.hears_ttl();
         let from_local = self
             .peers
             .get(sender)
@@ -139,7 +139,7 @@ impl Chatter {
     /// when we learn of an island, so members find each other across
     /// subnets whatever the order of joins and island discovery.
     pub(super) fn introduce(&mut self, now: Millis, rep: NodeId, groups: &[GroupName]) {
-        let ttl = self.hears_ttl(now);
+        let ttl = self.hears_ttl();
         let Some(p) = self.peers.get(rep) else { return };
         if self.is_local(p, now, ttl) || self.detector.state(rep) == Liveness::Down {
             return;
@@ -206,7 +206,7 @@ impl Chatter {
         to: Option<SocketAddr>,
         focus: Option<&GroupName>,
     ) {
-        let ttl = self.hears_ttl(now);
+        let ttl = self.hears_ttl();
         let heard: Vec<NodeId> = self
             .peers
             .iter()
@@ -216,22 +216,7 @@ impl Chatter {
         let digests = self.held_digests();
         let groups_fp = groups_fp(&digests);
         let focused = focus.and_then(|f| digests.iter().find(|d| &d.group == f).cloned());
-        let rep_ttl = self.rep_ttl();
-        // heads[0]: our island's representative, or a placeholder (our id at
-        // the unspecified address) while we do not know it yet.
-        let mut heads = vec![self.my_rep(now).unwrap_or(PeerRef {
-            id: self.me.id,
-            addr: UNKNOWN_REP,
-        })];
-        let mut reps: Vec<PeerRef> = self
-            .peers
-            .iter()
-            .filter(|p| p.is_rep_direct(now, rep_ttl) && !self.is_local(p, now, ttl))
-            .filter_map(|p| p.peer_ref())
-            .collect();
-        shuffle(&mut self.rng, &mut reps);
-        let room = Announce::MAX_HEADS.saturating_sub(heads.len());
-        heads.extend(reps.into_iter().take(room));
+        let heads = self.announce_heads(now, ttl);
         let hears = window(&heard, &mut self.hears_offset, self.cfg.hears_window);
         let version = match to {
             Some(addr) => self
@@ -266,19 +251,36 @@ impl Chatter {
                 policy_fp: self.policy_fp,
                 rumors: rumors.clone(),
             };
-            let frame = Frame {
-                sender: self.me.id,
-                incarnation: self.me.incarnation,
-                seq: self.seq,
-                payload: wire::Payload::Announce(announce),
-            };
-            if self.codec.encoded_len(&frame, version) <= self.cfg.mtu || groups_window == 0 {
+            let (fits, payload) =
+                self.fits_mtu(self.seq, wire::Payload::Announce(announce), version);
+            if fits || groups_window == 0 {
                 self.groups_offset = offset;
-                self.send_datagram(now, to, frame.payload, version);
+                self.send_datagram(now, to, payload, version);
                 return;
             }
             groups_window /= 2;
         }
+    }
+
+    /// An announce's heads: first our island's representative, or a
+    /// placeholder (our id at the unspecified address) while we do not know
+    /// it yet, then other islands' representatives in random order.
+    fn announce_heads(&mut self, now: Millis, ttl: u64) -> Vec<PeerRef> {
+        let rep_ttl = self.rep_ttl();
+        let mut heads = vec![self.my_rep(now).unwrap_or(PeerRef {
+            id: self.me.id,
+            addr: UNKNOWN_REP,
+        })];
+        let mut reps: Vec<PeerRef> = self
+            .peers
+            .iter()
+            .filter(|p| p.is_rep_direct(now, rep_ttl) && !self.is_local(p, now, ttl))
+            .filter_map(|p| p.peer_ref())
+            .collect();
+        shuffle(&mut self.rng, &mut reps);
+        let room = Announce::MAX_HEADS.saturating_sub(heads.len());
+        heads.extend(reps.into_iter().take(room));
+        heads
     }
 
     pub(super) fn fingerprint(&self, group: &GroupName) -> Option<u64> {
@@ -308,7 +310,7 @@ impl Chatter {
     /// the number of multicast peers so a LAN's announce rate stays bounded.
     /// Scans the peer table; called once per announce.
     pub(super) fn announce_period(&self, now: Millis) -> u64 {
-        let ttl = self.hears_ttl(now);
+        let ttl = self.hears_ttl();
         let heard = self
             .peers
             .iter()
@@ -317,4 +319,37 @@ impl Chatter {
         let spread = heard.saturating_mul(1000) / self.cfg.lan_announce_rate.max(1);
         self.cfg.announce_period.max(spread)
     }
+}
+
+/// The next `size` entries of `all` from `offset` (wrapping); advances the
+/// offset.
+pub(super) fn window<T: Clone>(all: &[T], offset: &mut usize, size: usize) -> Window<T> {
+    let total = all.len();
+    if total == 0 {
+        *offset = 0;
+        return Window::empty();
+    }
+    if total <= size {
+        *offset = 0;
+        return Window::whole(all.to_vec());
+    }
+    let start = *offset % total;
+    let entries: Vec<T> = all.iter().cycle().skip(start).take(size).cloned().collect();
+    *offset = (start + size) % total;
+    Window {
+        total: u32::try_from(total).unwrap_or(u32::MAX),
+        offset: u32::try_from(start).unwrap_or(0),
+        entries,
+    }
+}
+
+/// Hash over every `(group, fingerprint)` in name order.
+pub(super) fn groups_fp(digests: &[GroupDigest]) -> u64 {
+    let mut h = xxhash_rust::xxh3::Xxh3Default::new();
+    for d in digests {
+        h.update(&(d.group.as_str().len() as u64).to_le_bytes());
+        h.update(d.group.as_str().as_bytes());
+        h.update(&d.fingerprint.to_le_bytes());
+    }
+    h.digest()
 }

@@ -25,7 +25,7 @@ impl Chatter {
         if !first {
             return;
         }
-        let ttl = self.hears_ttl(now);
+        let ttl = self.hears_ttl();
         let hears_author = self
             .peers
             .get(f.author)
@@ -132,7 +132,7 @@ impl Chatter {
     /// announce carrying its fingerprint; it pulls from us. Within the
     /// per-address answer budget.
     pub(super) fn welcome(&mut self, now: Millis, group: &GroupName, id: NodeId) {
-        let ttl = self.hears_ttl(now);
+        let ttl = self.hears_ttl();
         let Some(p) = self.peers.get(id) else { return };
         if self.is_local(p, now, ttl) || self.detector.state(id) == Liveness::Down {
             return;

@@ -61,7 +61,7 @@ impl Chatter {
     /// [`Chatter::finish_leaving`]).
     pub(super) fn linger_over(&self, now: Millis, group: &GroupName, since: Millis) -> bool {
         let age = now.since(since);
-        let recent = self.hears_ttl(now);
+        let recent = self.hears_ttl();
         let ours = self.fingerprint(group);
         let (mut agree, mut differ) = (false, false);
         for h in self.peers.iter().filter_map(|p| p.groups.get(group)) {
@@ -86,7 +86,7 @@ impl Chatter {
     /// representative is not a member, or whose island we do not know, gets
     /// its own step. Plus one random member that hears our multicast.
     pub(super) fn member_destinations(&mut self, now: Millis, group: &GroupName) -> Vec<PeerRef> {
-        let ttl = self.hears_ttl(now);
+        let ttl = self.hears_ttl();
         let rep_ttl = self.rep_ttl();
         let multicast = self.cfg.multicast;
         let members: BTreeSet<NodeId> = self.db.members(group.as_str()).into_iter().collect();
@@ -157,3 +157,9 @@ impl Chatter {
         dests
     }
 }
+
+/// A group left is held on at least this long (ms) ...
+pub(super) const LINGER_MIN: u64 = 20_000;
+
+/// ... and at most this long (ms), whatever the others announce.
+pub(super) const LINGER_MAX: u64 = 600_000;

@@ -110,7 +110,10 @@ mod swim;
 #[cfg(test)]
 mod tests;
 
+use framing::carries_floors;
+use islands::UNKNOWN_REP;
 use random::{jittered, pick, shuffle};
+use receive::MAX_ADDRS_TRACKED;
 
 /// Who this node is in this run.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -197,8 +200,8 @@ pub struct Chatter {
     /// member of one of our groups).
     far_syncs: u64,
     /// Groups left, held on since when: until the others announce our
-    /// fingerprint (they have the leave), at least [`LINGER_MIN`], at most
-    /// [`LINGER_MAX`].
+    /// fingerprint (they have the leave), at least [`membership::LINGER_MIN`], at most
+    /// [`membership::LINGER_MAX`].
     leaving: BTreeMap<GroupName, Millis>,
     /// Contacts across a cut: seeds, unreachable islands, down members.
     reconnect: Reconnect,
@@ -723,7 +726,7 @@ impl Chatter {
         if now >= self.next_rep_sync {
             if self.is_representative(now) {
                 let rep_ttl = self.rep_ttl();
-                let ttl = self.hears_ttl(now);
+                let ttl = self.hears_ttl();
                 let far_reps: Vec<SocketAddr> = self
                     .peers
                     .iter()
@@ -818,62 +821,4 @@ impl Chatter {
     pub fn is_representative(&self, now: Millis) -> bool {
         self.my_rep(now).is_some_and(|r| r.id == self.me.id)
     }
-}
-
-/// Source addresses with a budget remembered (per kind of budget).
-const MAX_ADDRS_TRACKED: usize = 1_024;
-
-/// The address of the placeholder in `heads[0]` that says "I do not know my
-/// island's representative yet".
-const UNKNOWN_REP: SocketAddr =
-    SocketAddr::new(core::net::IpAddr::V4(core::net::Ipv4Addr::UNSPECIFIED), 0);
-
-/// `ms` spread by up to `percent` either way.
-/// Bytes an own delta leaves free for the floor it carries (format version
-/// 3: the floor list's length, the member's index and the floor, as varints).
-const FLOOR_SLACK: usize = 16;
-
-/// A group left is held on at least this long (ms) ...
-const LINGER_MIN: u64 = 20_000;
-/// ... and at most this long (ms), whatever the others announce.
-const LINGER_MAX: u64 = 600_000;
-
-/// Most LAN members a far node's announce is passed on to.
-const RELAY_FANOUT: usize = 2;
-
-/// A far node's announce goes to the same LAN member at most once in this
-/// many ms: once the member has it, the two far-sync each other.
-const RELAY_PERIOD: u64 = 600_000;
-
-/// The next `size` entries of `all` from `offset` (wrapping); advances the
-/// offset.
-fn window<T: Clone>(all: &[T], offset: &mut usize, size: usize) -> Window<T> {
-    let total = all.len();
-    if total == 0 {
-        *offset = 0;
-        return Window::empty();
-    }
-    if total <= size {
-        *offset = 0;
-        return Window::whole(all.to_vec());
-    }
-    let start = *offset % total;
-    let entries: Vec<T> = all.iter().cycle().skip(start).take(size).cloned().collect();
-    *offset = (start + size) % total;
-    Window {
-        total: u32::try_from(total).unwrap_or(u32::MAX),
-        offset: u32::try_from(start).unwrap_or(0),
-        entries,
-    }
-}
-
-/// Hash over every `(group, fingerprint)` in name order.
-fn groups_fp(digests: &[GroupDigest]) -> u64 {
-    let mut h = xxhash_rust::xxh3::Xxh3Default::new();
-    for d in digests {
-        h.update(&(d.group.as_str().len() as u64).to_le_bytes());
-        h.update(d.group.as_str().as_bytes());
-        h.update(&d.fingerprint.to_le_bytes());
-    }
-    h.digest()
 }

@@ -37,7 +37,7 @@ impl Chatter {
             self.tree_destinations(now)
         };
         for mut chunk in chunks {
-            if version >= 3 {
+            if carries_floors(version) {
                 chunk.attach_floor(self.me.id, floor);
             }
             if self.cfg.multicast {
@@ -80,9 +80,13 @@ impl Chatter {
     /// not learn the floor).
     pub(super) fn collect_tombstones(&mut self, now: Millis) {
         self.gc_period(now);
-        if self.gc_upto > 0 && self.send_version() >= 3 {
+        if self.gc_upto > 0 && carries_floors(self.send_version()) {
             let rose = self.db.collect_own(self.gc_upto);
             self.stats.floors_raised += rose.len() as u64;
         }
     }
 }
+
+/// Bytes an own delta leaves free for the floor it carries (format version
+/// 3: the floor list's length, the member's index and the floor, as varints).
+pub(super) const FLOOR_SLACK: usize = 16;

@@ -34,15 +34,10 @@ impl Chatter {
         for chunk in chunks {
             // Chunks are cut to fit; only a reset (it carries a floor) may
             // not, and only it is measured.
-            let fits = chunk.clock().floors().is_empty() || {
-                let probe = Frame {
-                    sender: self.me.id,
-                    incarnation: self.me.incarnation,
-                    seq: self.seq + 1,
-                    payload: wire::Payload::Delta(chunk.clone()),
-                };
-                self.codec.encoded_len(&probe, version) <= self.cfg.mtu
-            };
+            let fits = chunk.clock().floors().is_empty()
+                || self
+                    .fits_mtu(self.seq + 1, wire::Payload::Delta(chunk.clone()), version)
+                    .0;
             if fits {
                 self.send_datagram(now, Some(to), wire::Payload::Delta(chunk), version);
                 continue;
@@ -107,21 +102,13 @@ impl Chatter {
             clock: clock.restricted(&part),
             part: part.clone(),
         };
-        let probe = Frame {
-            sender: self.me.id,
-            incarnation: self.me.incarnation,
-            seq: self.seq,
-            payload: wire::Payload::Pull(pull),
-        };
-        if self.codec.encoded_len(&probe, version) <= self.cfg.mtu {
-            let wire::Payload::Pull(pull) = probe.payload else {
-                return Vec::new();
-            };
-            return vec![pull];
-        }
-        let wire::Payload::Pull(pull) = probe.payload else {
+        let (fits, payload) = self.fits_mtu(self.seq, wire::Payload::Pull(pull), version);
+        let wire::Payload::Pull(pull) = payload else {
             return Vec::new();
         };
+        if fits {
+            return vec![pull];
+        }
         let members: Vec<NodeId> = pull.clock.entries().iter().map(|e| e.member()).collect();
         let Some(&mid) = members.get(members.len() / 2) else {
             return Vec::new();
@@ -140,7 +127,7 @@ impl Chatter {
     /// digest, so members in subnets multicast cannot reach compare it; the
     /// rest to a random far peer (discovery, liveness); and to unknown seeds.
     pub(super) fn far_sync(&mut self, now: Millis) {
-        let ttl = self.hears_ttl(now);
+        let ttl = self.hears_ttl();
         let multicast = self.cfg.multicast;
         self.far_syncs = self.far_syncs.wrapping_add(1);
         if self.far_syncs % 2 == 0 && self.member_far_sync(now) {
@@ -176,7 +163,7 @@ impl Chatter {
         let Some(group) = held.get(turn) else {
             return false;
         };
-        let ttl = self.hears_ttl(now);
+        let ttl = self.hears_ttl();
         let far: Vec<NodeId> = self
             .group_holders(group)
             .into_iter()
