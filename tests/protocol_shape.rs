@@ -30,12 +30,7 @@ const CHATTER_FIELDS_TODAY: usize = 42;
 const LONG_TODAY: &[(&str, &str, usize)] = &[
     ("auto_claim/assignment.rs", "stable_match", 81),
     ("auto_mode.rs", "decide", 108),
-    ("chatter/announce.rs", "on_announce", 129),
-    ("chatter/announce.rs", "send_announce_with", 80),
-    ("chatter/membership.rs", "member_destinations", 71),
     ("chatter/mod.rs", "handle_command", 86),
-    ("chatter/mod.rs", "handle_timeout", 80),
-    ("chatter/pulls.rs", "on_pull", 72),
 ];
 
 fn rust_files(dir: &Path) -> Vec<PathBuf> {

@@ -109,11 +109,13 @@ mod rollback;
 mod swim;
 #[cfg(test)]
 mod tests;
+mod timers;
 
 use framing::carries_floors;
 use islands::UNKNOWN_REP;
 use random::{jittered, pick, shuffle};
 use receive::MAX_ADDRS_TRACKED;
+use timers::Timer;
 
 /// Who this node is in this run.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -480,34 +482,7 @@ impl Chatter {
     /// When [`Chatter::handle_timeout`] should be called next.
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Millis> {
-        let mut next = self
-            .next_far_sync
-            .min(self.next_rep_sync)
-            .min(self.detector.next_deadline())
-            .min(self.reconnect.next_deadline())
-            .min(self.next_expiry());
-        if self.cfg.multicast {
-            next = next.min(self.next_announce);
-        }
-        if let Some(t) = self.pulls.next_deadline() {
-            next = next.min(t);
-        }
-        if let Some(t) = self.auto.next_deadline() {
-            next = next.min(t);
-        }
-        if let Some(t) = self
-            .pulls
-            .next_due(self.cfg.pull_quiet, self.cfg.pull_max_delay)
-        {
-            next = next.min(t);
-        }
-        if let Some(t) = self
-            .conns
-            .next_expiry(self.cfg.conn_idle, self.cfg.connect_timeout)
-        {
-            next = next.min(t);
-        }
-        Some(next)
+        Timer::ALL.iter().filter_map(|t| self.deadline(*t)).min()
     }
 
     /// The persist of `clock` is durable: its writes' events are released,
@@ -707,83 +682,8 @@ impl Chatter {
 
     /// Timers: announces, far syncs, overdue pulls, idle connections.
     pub fn handle_timeout(&mut self, now: Millis) {
-        self.probe(now);
-        self.reconnect(now);
-        self.expire_dead(now);
-        self.gc_period(now);
-        self.finish_leaving(now);
-        self.auto_claim(now);
-        if self.cfg.multicast && now >= self.next_announce {
-            self.period = self.announce_period(now);
-            self.send_announce(now, None);
-            self.readdress_again(now);
-            self.next_announce = now.plus(jittered(
-                &mut self.rng,
-                self.period,
-                self.cfg.jitter_percent,
-            ));
-        }
-        if now >= self.next_rep_sync {
-            if self.is_representative(now) {
-                let rep_ttl = self.rep_ttl();
-                let ttl = self.hears_ttl();
-                let far_reps: Vec<SocketAddr> = self
-                    .peers
-                    .iter()
-                    .filter(|p| p.is_rep(now, rep_ttl) && !self.is_local(p, now, ttl))
-                    .filter_map(|p| p.addr)
-                    .collect();
-                for addr in far_reps {
-                    self.send_announce(now, Some(addr));
-                }
-            }
-            self.next_rep_sync = now.plus(jittered(
-                &mut self.rng,
-                self.cfg.rep_sync_period,
-                self.cfg.jitter_percent,
-            ));
-        }
-        if now >= self.next_far_sync {
-            self.far_sync(now);
-            self.next_far_sync = now.plus(jittered(
-                &mut self.rng,
-                self.cfg.far_sync_period,
-                self.cfg.jitter_percent,
-            ));
-        }
-        for (group, peer) in self
-            .pulls
-            .take_due(now, self.cfg.pull_quiet, self.cfg.pull_max_delay)
-        {
-            if !self.pulls.busy(&group, now) && self.holds(&group) {
-                self.pull_from(now, &group, peer);
-            }
-        }
-        for (group, flight) in self.pulls.overdue(now) {
-            if !self.holds(&group) {
-                self.pulls.abandon(&group);
-                continue;
-            }
-            let holder = self
-                .group_holders(&group)
-                .into_iter()
-                .filter(|id| !flight.tried.contains(id))
-                .collect::<Vec<_>>();
-            match pick(&mut self.rng, &holder) {
-                Some(next) => self.pull_from(now, &group, next),
-                None => self.pulls.abandon(&group),
-            }
-        }
-        for conn in self
-            .conns
-            .expired(now, self.cfg.conn_idle, self.cfg.connect_timeout)
-        {
-            if let Some(c) = self.conns.remove(conn) {
-                self.transmits.push_back(Transmit::Close { conn });
-                for p in c.queue {
-                    self.reroute(now, p.fwd);
-                }
-            }
+        for timer in Timer::ALL {
+            self.on_timer(timer, now);
         }
     }
 

@@ -31,6 +31,28 @@ impl Chatter {
             }
         };
         let to = self.reply_addr(sender, src);
+        self.serve_chunks(now, sender, to, chunks, version);
+        // Push-pull: if the requester covers what we lack, ask it back.
+        let ours = self
+            .db
+            .message(p.group.as_str())
+            .map(|m| m.clock().restricted(&p.part))
+            .unwrap_or_default();
+        if !ours.covers_all(&p.clock) {
+            self.pulls.suspect(&p.group, sender, now);
+        }
+    }
+
+    /// Sends a pull's answer, chunk by chunk, to `to`: in datagrams, or a
+    /// reset too large for one over TCP.
+    fn serve_chunks(
+        &mut self,
+        now: Millis,
+        sender: NodeId,
+        to: SocketAddr,
+        chunks: Vec<Message>,
+        version: u8,
+    ) {
         for chunk in chunks {
             // Chunks are cut to fit; only a reset (it carries a floor) may
             // not, and only it is measured.
@@ -59,15 +81,6 @@ impl Chatter {
                     message: chunk,
                 },
             );
-        }
-        // Push-pull: if the requester covers what we lack, ask it back.
-        let ours = self
-            .db
-            .message(p.group.as_str())
-            .map(|m| m.clock().restricted(&p.part))
-            .unwrap_or_default();
-        if !ours.covers_all(&p.clock) {
-            self.pulls.suspect(&p.group, sender, now);
         }
     }
 
