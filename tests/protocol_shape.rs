@@ -8,10 +8,9 @@
 //! excluded. A function's length runs from `fn` to its closing brace with
 //! comments stripped.
 //!
-//! The cut is not finished: the functions still over the limit and the
-//! field count are ratchets below (`LONG_TODAY`, `CHATTER_FIELDS_TODAY`).
-//! They may only go down: a function on the list that grows fails, one
-//! that is now short must leave the list, and nothing new may join it.
+//! Every function is under the limit now (`LONG_TODAY` is empty and must
+//! stay so); `Chatter`'s field count is still a ratchet
+//! (`CHATTER_FIELDS_TODAY`, down to the goal of 16): it may only go down.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -27,11 +26,7 @@ const CHATTER_FIELDS_TODAY: usize = 42;
 
 /// Functions over [`MAX_FN_LINES`] today, `(file under src/protocol, fn,
 /// lines)`: each may only shrink, and leaves the list once short.
-const LONG_TODAY: &[(&str, &str, usize)] = &[
-    ("auto_claim/assignment.rs", "stable_match", 81),
-    ("auto_mode.rs", "decide", 108),
-    ("chatter/mod.rs", "handle_command", 86),
-];
+const LONG_TODAY: &[(&str, &str, usize)] = &[];
 
 fn rust_files(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();

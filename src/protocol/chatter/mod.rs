@@ -503,28 +503,7 @@ impl Chatter {
         }
         let written = match cmd {
             Command::Join(g) => self.db.join(g.as_str()).map(|w| w.into_iter().collect()),
-            Command::Leave(g) => {
-                let me = self.me.id;
-                let markers = self.db.auto_members(g.as_str());
-                let mine = markers.iter().find(|m| m.0 == me).map(|m| m.2);
-                match mine {
-                    // An auto member others can take over from: leave
-                    // gracefully (hand the ranges over, then leave).
-                    Some(port)
-                        if markers.iter().any(|m| m.0 != me) && !self.auto.is_draining(&g) =>
-                    {
-                        let w = self.db.unset_auto(g.as_str());
-                        if w.is_ok() {
-                            self.auto.drain(g, port, now);
-                        }
-                        w.map(|w| w.into_iter().collect())
-                    }
-                    _ => {
-                        self.auto.disable(&g);
-                        self.db.leave(g.as_str()).map(|w| w.into_iter().collect())
-                    }
-                }
-            }
+            Command::Leave(g) => self.leave_command(now, g),
             Command::Auto {
                 group,
                 weight,
@@ -556,15 +535,7 @@ impl Chatter {
                 .db
                 .release(group.as_str(), range)
                 .map(|w| w.into_iter().collect()),
-            Command::LeaveAll => {
-                let groups: Vec<GroupName> = self.db.my_groups().cloned().collect();
-                let mut all = Vec::new();
-                for g in groups {
-                    self.auto.disable(&g);
-                    all.extend(self.db.leave(g.as_str()).map_err(ProtocolError::Model)?);
-                }
-                Ok(all)
-            }
+            Command::LeaveAll => Ok(self.leave_all()?),
             Command::AddSeed(addr) => {
                 if !self.seeds.contains(&addr) {
                     self.seeds.push(addr);

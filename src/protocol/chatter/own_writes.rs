@@ -1,8 +1,48 @@
 //! Own writes: what follows a durable own write, and tombstone collection.
 
+use crate::model::ModelError;
+
 use super::*;
 
 impl Chatter {
+    /// `Command::Leave`: an auto member others can take over from leaves
+    /// gracefully (its ranges handed over first); otherwise at once.
+    pub(super) fn leave_command(
+        &mut self,
+        now: Millis,
+        g: GroupName,
+    ) -> Result<Vec<Written>, ModelError> {
+        let me = self.me.id;
+        let markers = self.db.auto_members(g.as_str());
+        let mine = markers.iter().find(|m| m.0 == me).map(|m| m.2);
+        match mine {
+            // An auto member others can take over from: leave
+            // gracefully (hand the ranges over, then leave).
+            Some(port) if markers.iter().any(|m| m.0 != me) && !self.auto.is_draining(&g) => {
+                let w = self.db.unset_auto(g.as_str());
+                if w.is_ok() {
+                    self.auto.drain(g, port, now);
+                }
+                w.map(|w| w.into_iter().collect())
+            }
+            _ => {
+                self.auto.disable(&g);
+                self.db.leave(g.as_str()).map(|w| w.into_iter().collect())
+            }
+        }
+    }
+
+    /// `Command::LeaveAll`: every group left at once.
+    pub(super) fn leave_all(&mut self) -> Result<Vec<Written>, ProtocolError> {
+        let groups: Vec<GroupName> = self.db.my_groups().cloned().collect();
+        let mut all = Vec::new();
+        for g in groups {
+            self.auto.disable(&g);
+            all.extend(self.db.leave(g.as_str()).map_err(ProtocolError::Model)?);
+        }
+        Ok(all)
+    }
+
     pub(super) fn after_own_write(&mut self, now: Millis, w: &Written) {
         self.stats.own_writes += 1;
         self.collect_tombstones(now);
