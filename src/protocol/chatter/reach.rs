@@ -175,7 +175,7 @@ impl Chatter {
         from: SocketAddr,
         req: PingReq,
     ) {
-        let expires = now.plus(self.detector.cfg.probe_period);
+        let expires = now.plus(self.detector.cfg().probe_period);
         let mine = self
             .peers
             .get(req.target.id)

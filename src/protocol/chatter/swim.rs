@@ -23,7 +23,7 @@ impl Chatter {
     /// ping timeout, and ping the next target each period.
     pub(super) fn probe(&mut self, now: Millis) {
         self.probe_indirectly(now);
-        if now >= self.detector.next_probe {
+        if now >= self.detector.next_probe() {
             self.suspect_unanswered(now);
             self.ping_next(now);
         }
@@ -35,10 +35,10 @@ impl Chatter {
     /// The probe unanswered past the ping timeout: ask a few helpers to
     /// ping its target for us (once).
     fn probe_indirectly(&mut self, now: Millis) {
-        if let Some(p) = self.detector.probing
+        if let Some(p) = self.detector.probing()
             && !p.indirect_sent
-            && now >= p.sent.plus(self.detector.cfg.ping_timeout)
-            && now < self.detector.next_probe
+            && now >= p.sent.plus(self.detector.cfg().ping_timeout)
+            && now < self.detector.next_probe()
         {
             let helpers = self.pick_helpers(p.target, now);
             let target = self.peers.get(p.target).and_then(|q| q.peer_ref());
@@ -52,16 +52,14 @@ impl Chatter {
                     self.send_datagram(now, Some(h.addr), wire::Payload::PingReq(req), v);
                 }
             }
-            if let Some(q) = self.detector.probing.as_mut() {
-                q.indirect_sent = true;
-            }
+            self.detector.indirect_sent();
         }
     }
 
     /// At the end of a probe round: the target that never acked becomes a
     /// suspect, and is told first.
     fn suspect_unanswered(&mut self, now: Millis) {
-        if let Some(p) = self.detector.probing.take()
+        if let Some(p) = self.detector.end_probe()
             && let Some(t) = self.detector.suspect(p.target, p.sent, now)
         {
             self.transition(now, t);
@@ -97,7 +95,7 @@ impl Chatter {
             && let Some(addr) = self.peers.get(target).and_then(|q| q.addr)
         {
             let nonce = self.rng.next_u64();
-            self.detector.probing = Some(Probing {
+            self.detector.start_probe(Probing {
                 target,
                 nonce,
                 sent: now,
@@ -110,15 +108,15 @@ impl Chatter {
             let v = self.version_for(target);
             self.send_datagram(now, Some(addr), wire::Payload::Ping(ping), v);
         }
-        let period = self.detector.cfg.probe_period;
-        self.detector.next_probe =
-            now.plus(jittered(&mut self.rng, period, self.cfg.jitter_percent));
+        let period = self.detector.cfg().probe_period;
+        let next = now.plus(jittered(&mut self.rng, period, self.cfg.jitter_percent));
+        self.detector.next_round_at(next);
     }
 
     /// Up to `indirect` random alive peers other than `target` to probe it
     /// for us, preferring our LAN (a different path than ours).
     pub(super) fn pick_helpers(&mut self, target: NodeId, now: Millis) -> Vec<PeerRef> {
-        let want = self.detector.cfg.indirect;
+        let want = self.detector.cfg().indirect;
         let ttl = self.hears_ttl();
         let (mut local, mut far): (Vec<PeerRef>, Vec<PeerRef>) = (Vec::new(), Vec::new());
         for q in self.peers.iter() {
