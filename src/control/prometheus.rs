@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 
 use serde_json::Value;
 
-use crate::node::api::Metrics;
+use crate::node::request::Metrics;
 
 /// Every family, in the order of the exposition, one a line: its name
 /// (after `scalesmall_`), its type, its samples and its help line. A new

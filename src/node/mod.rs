@@ -9,7 +9,6 @@
 //! [`driver::Driver`], which holds no protocol logic. Composition (config →
 //! store → protocol → sockets → control server) happens above, in the CLI.
 
-pub mod api;
 pub mod clock;
 pub mod config;
 pub mod driver;
@@ -22,6 +21,7 @@ pub mod keys;
 pub mod netplan;
 pub mod notify;
 pub mod renumber;
+pub mod request;
 pub mod store;
 pub mod tcp;
 pub mod udp;
