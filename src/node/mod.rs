@@ -6,8 +6,10 @@
 //! the keyring ([`keys`]; changed at run time by [`key_admin`], stored in
 //! [`keyring`]), tells systemd it is ready and alive ([`notify`]), follows
 //! its interface's addresses ([`renumber`]), and feeds them to the protocol through
-//! [`driver::Driver`], which holds no protocol logic. Composition (config →
-//! store → protocol → sockets → control server) happens above, in the CLI.
+//! [`driver::Driver`], which holds no protocol logic. [`run`] composes a node
+//! from its config (store → keys → sockets → protocol → driver), so a test
+//! can run one in-process; the control socket and the signals are added
+//! above, in the CLI. [`request`] is what the control layer may ask.
 
 pub mod clock;
 pub mod config;
@@ -22,6 +24,7 @@ pub mod netplan;
 pub mod notify;
 pub mod renumber;
 pub mod request;
+pub mod run;
 pub mod store;
 pub mod tcp;
 pub mod udp;
@@ -29,3 +32,4 @@ pub mod unicast;
 
 pub use driver::{Driver, NodeHandle};
 pub use error::NodeError;
+pub use run::{Node, run, start};
