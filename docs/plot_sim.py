@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
 """Plots the simulator's convergence curves as one SVG, with no dependencies.
 
-    cargo run --release --bin sim -- --curve --seed 7 > docs/sim-curve.csv
+    cargo run --release --bin sim -- curve --seed 7 > docs/sim-curve.csv
     python3 docs/plot_sim.py docs/sim-curve.csv docs/sim-convergence.svg
 
-Input: the CSV that `sim --curve` prints (axis, x, seed, converge_p50_ms,
+Input: the CSV that `sim curve` prints (axis, x, seed, converge_p50_ms,
 converge_max_ms, idle_bytes_per_node). Output: two panels, the time a single
 write takes to reach every node versus the number of nodes (log scale) and
 versus the datagram loss rate.

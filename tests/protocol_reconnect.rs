@@ -595,7 +595,7 @@ fn a_renumbered_members_announces_lost_to_a_far_peer_are_sent_again() {
     // else moves a stored address, so 1 sends its announce to every far
     // peer twice more with its next multicast announces, and the far
     // subnet follows it once the path is back. (In this small lab the far
-    // syncs also carry it soon; at 24 boards and 10% loss `sim --heal
+    // syncs also carry it soon; at 24 boards and 10% loss `sim heal
     // renumber` failed 1 seed in 10 without the repeats, none with them.)
     let seeds = vec![vec![2], vec![2], vec![0], vec![0]];
     let mut lab = Lab::new(&[0, 0, 1, 1], &cfg(), &seeds);

@@ -31,7 +31,7 @@ fn run(seed: u64, nodes: usize, subnets: usize, loss: f64) {
     let f = Faults::default();
     let out = sim::faults(config(seed, nodes, subnets, loss), &f);
     let replay = format!(
-        "SCALESMALL_SEED={seed} cargo test --test sim   (or: cargo run --release --bin sim -- --faults --nodes {nodes} --subnets {subnets} --loss {loss} --dup 0.05 --jitter 8 --seed {seed})"
+        "SCALESMALL_SEED={seed} cargo test --test sim   (or: cargo run --release --bin sim -- faults --nodes {nodes} --subnets {subnets} --loss {loss} --dup 0.05 --jitter 8 --seed {seed})"
     );
     assert!(
         out.violations.is_empty(),
@@ -232,7 +232,7 @@ const HEAL_NODES: usize = if cfg!(debug_assertions) { 12 } else { 24 };
 /// fault lasts 3 × (10 s suspicion + 15 s) = 75 s to 135 s of simulated
 /// time; healed within [`HEAL_BOUND_LOSSY_MS`] and still healed 10 s
 /// later. The invariant is checked every 10 s and at the end (after every
-/// event it would double the cost); the `sim --heal` sweep runs the
+/// event it would double the cost); the `sim heal` sweep runs the
 /// defaults.
 fn heal_setup(seed: u64, fault: sim::Fault) -> (SimConfig, sim::HealRun) {
     let mut cfg = config(seed, HEAL_NODES, 3, 0.10);

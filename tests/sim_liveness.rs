@@ -9,7 +9,7 @@
 
 use scalesmall::sim::{self, NetConfig, SimConfig};
 
-/// `sim --liveness --liveness-nodes <nodes> --liveness-loss <loss> --seed <seed>`.
+/// `sim liveness --nodes <nodes> --loss <loss> --seed <seed>`.
 fn liveness(seed: u64, nodes: usize, loss: f64) -> sim::LivenessReport {
     let cfg = SimConfig {
         nodes,
@@ -35,8 +35,8 @@ fn an_observer_holding_a_crashed_nodes_last_frame_still_marks_it_down() {
     // that observer's evidence and did not apply there; its own probe
     // round did not come back to the node within the two minutes it was
     // down. A stale verdict now makes the observer probe the node next.
-    // Replay: cargo run --release --bin sim -- --liveness
-    //   --liveness-nodes 100 --liveness-loss 0.05 --seed 3
+    // Replay: cargo run --release --bin sim -- liveness --nodes 100
+    //   --loss 0.05 --seed 3
     let r = liveness(3, 100, 0.05);
     assert_eq!(r.undetected, 0, "{r:?}");
     assert_eq!(r.detect_ms.len(), 2 * 98, "{r:?}");

@@ -1,22 +1,25 @@
 //! `sim`: runs the deterministic many-node simulation and prints what it
-//! measured.
+//! measured. One subcommand per mode (src/bin/sim/cli.rs), one function per
+//! mode, each report printed by its own function.
 //!
 //! ```text
-//! cargo run --release --bin sim -- --nodes 1000 --subnets 32 --loss 0.01 --seed 7
-//! cargo run --release --bin sim -- --faults --nodes 30 --subnets 3 --loss 0.1 --seed 7
-//! cargo run --release --bin sim -- --sweep            # 10/20/40/100 nodes on one LAN
-//! cargo run --release --bin sim -- --curve            # CSV: convergence vs N and vs loss
-//! cargo run --release --bin sim -- --auto --seed 7     # auto-claim: 10/100/1000 nodes
-//! cargo run --release --bin sim -- --interest --seed 7 # 1 of 50 groups joined vs all 50
-//! cargo run --release --bin sim -- --heal all --loss 0.1 --seed 7       # every fault kind, once
-//! cargo run --release --bin sim -- --heal all --heal-seeds 100 --heal-loss 0,0.01,0.05
-//! cargo run --release --bin sim -- --auto-picture --seed 7 --out docs/auto-claim.svg
+//! cargo run --release --bin sim -- run --nodes 1000 --subnets 32 --loss 0.01 --seed 7
+//! cargo run --release --bin sim -- faults --nodes 30 --subnets 3 --loss 0.1 --seed 7
+//! cargo run --release --bin sim -- sweep             # 10/20/40/100 nodes on one LAN
+//! cargo run --release --bin sim -- curve             # CSV: convergence vs N and vs loss
+//! cargo run --release --bin sim -- auto --seed 7      # auto-claim: 10/100/1000 nodes
+//! cargo run --release --bin sim -- interest --seed 7  # 1 of 50 groups joined vs all 50
+//! cargo run --release --bin sim -- heal all --loss 0.1 --seed 7       # every fault kind, once
+//! cargo run --release --bin sim -- heal all --seeds 100 --loss 0,0.01,0.05
+//! cargo run --release --bin sim -- auto-picture --seed 7 --out docs/auto-claim.svg
 //! ```
 
 #[path = "sim/auto.rs"]
 mod auto;
 #[path = "sim/checks.rs"]
 mod checks;
+#[path = "sim/cli.rs"]
+mod cli;
 #[path = "sim/heal.rs"]
 mod heal;
 
@@ -26,178 +29,55 @@ use clap::Parser;
 use scalesmall::protocol::ProtocolConfig;
 use scalesmall::sim::{self, Faults, NetConfig, Report, SimConfig};
 
-/// Deterministic simulation of a scalesmall cluster.
-///
-/// The same seed always gives the same run. A failing run prints its seed and
-/// the command that replays it.
-#[derive(Parser, Debug)]
-#[command(version, about, long_about)]
-struct Args {
-    /// Number of nodes [default: 100; `--auto`: 10, 100 and 1000].
-    #[arg(long)]
-    nodes: Option<usize>,
-    /// Number of subnets (multicast does not cross between them)
-    /// [default: 1; `--auto`: nodes / 25, from 2 to 32].
-    #[arg(long)]
-    subnets: Option<usize>,
-    /// Datagram loss rate (0 to 1) [default: 0; `--auto`: 0.01].
-    #[arg(long)]
-    loss: Option<f64>,
-    /// Datagram duplication rate (0 to 1).
-    #[arg(long, default_value_t = 0.0)]
-    dup: f64,
-    /// One-way latency within a subnet, ms.
-    #[arg(long, default_value_t = 1)]
-    lan_latency: u64,
-    /// One-way latency across subnets, ms.
-    #[arg(long, default_value_t = 5)]
-    wan_latency: u64,
-    /// Extra random latency 0..=jitter ms (reorders datagrams).
-    #[arg(long, default_value_t = 2)]
-    jitter: u64,
-    /// The run's seed (random if omitted; always printed).
-    #[arg(long)]
-    seed: Option<u64>,
-    /// Run the fault-injection correctness scenario instead of the benchmark.
-    #[arg(long)]
-    faults: bool,
-    /// Benchmark 10, 20, 40 and 100 nodes on one LAN.
-    #[arg(long)]
-    sweep: bool,
-    /// Measure the failure detector: time until every node marks a crashed
-    /// node down, false verdicts in a quiet 10-minute window, and a restart
-    /// (see --liveness-nodes and --liveness-loss; subnets of up to 25).
-    #[arg(long)]
-    liveness: bool,
-    /// A hostile key holder floods node 0 (announces from invented members,
-    /// pulls of everything, deltas of invented members) at --flood-rate
-    /// datagrams/s for 30 s while the others keep writing.
-    #[arg(long)]
-    flood: bool,
-    /// A board dies holding claims and stays down 3 minutes with a 60 s
-    /// grace period: time until every node expired it, then its return.
-    #[arg(long)]
-    expiry: bool,
-    /// Boards replaced for --hours simulated hours (a new board every
-    /// --replace-every-min minutes, 10-minute grace period): the largest
-    /// tables of any node, hourly; they must stay flat.
-    #[arg(long)]
-    long_run: bool,
-    /// Boards claim and release a new range every 30 s for --hours
-    /// simulated hours, with a 10-minute tombstone period and, in the same
-    /// run, without collection: the largest item and retraction counts of
-    /// any node, hourly. One board is partitioned away for three periods
-    /// and must converge without resurrecting anything.
-    #[arg(long)]
-    tombstones: bool,
-    /// Interest: --groups groups, each node joining one of them (run A) and
-    /// then all of them (run B), with the same claims and writes: bytes per
-    /// node and convergence of each, and the ratio [default: 50 nodes in 5
-    /// subnets].
-    #[arg(long)]
-    interest: bool,
-    /// Groups of `--interest`.
-    #[arg(long, default_value_t = 50)]
-    groups: usize,
-    /// Simulated hours of `--long-run`.
-    #[arg(long, default_value_t = 24)]
-    hours: u64,
-    /// Minutes between two board replacements in `--long-run`.
-    #[arg(long, default_value_t = 20)]
-    replace_every_min: u64,
-    /// Datagrams per second of `--flood`.
-    #[arg(long, default_value_t = 1000)]
-    flood_rate: u64,
-    /// Node counts of `--liveness` (comma-separated).
-    #[arg(long, value_delimiter = ',', default_value = "10,50,100")]
-    liveness_nodes: Vec<usize>,
-    /// Loss rates of `--liveness` (comma-separated).
-    #[arg(long, value_delimiter = ',', default_value = "0.05,0.2")]
-    liveness_loss: Vec<f64>,
-    /// Print CSV of convergence time vs nodes and vs loss (for docs/plot_sim.py).
-    #[arg(long)]
-    curve: bool,
-    /// Node counts of the `--curve` (comma-separated).
-    #[arg(long, value_delimiter = ',', default_value = "10,100,1000,10000")]
-    curve_nodes: Vec<usize>,
-    /// Auto-claim in the protocol: every node in auto mode for one group
-    /// through a boot, a crash past the hold-down, its return, a newcomer
-    /// and a leave; a table of coverage, movement and load per event (for
-    /// 10, 100 and 1000 nodes unless --nodes is given).
-    #[arg(long)]
-    auto: bool,
-    /// Draw the key space before and after a board failure and after its
-    /// return as an SVG (to --out; 8 nodes in 2 subnets unless given).
-    #[arg(long)]
-    auto_picture: bool,
-    /// Where `--auto-picture` writes its SVG.
-    #[arg(long, default_value = "docs/auto-claim.svg")]
-    out: std::path::PathBuf,
-    /// Replication factor R of `--auto` and `--heal`.
-    #[arg(long, default_value_t = 2)]
-    replicas: u32,
-    /// Slices of `--auto` and `--heal` (a power of two).
-    #[arg(long, default_value_t = 1024)]
-    slices: u32,
-    /// Hold-down, ms [default: `--auto` 15000; `--heal` the protocol's,
-    /// 60000].
-    #[arg(long)]
-    hold_down: Option<u64>,
-    /// In `--auto`, every k-th node has weight 2 (0: all weight 1).
-    #[arg(long, default_value_t = 4)]
-    heavy_every: usize,
-    /// What reconnecting costs at rest: bytes/s per running board with no
-    /// member down, one, and half the cluster crashed for good, in the
-    /// first 5 minutes after the crash and 15 minutes later, and the
-    /// contacts per down member per minute [default: 24 nodes in 3
-    /// subnets].
-    #[arg(long)]
-    reconnect_cost: bool,
-    /// The heal checker: each fault kind named (comma-separated, or
-    /// `all`) against a booted cluster that keeps writing; the time from
-    /// the fault's end until every board holds every write, none holds a
-    /// running board down and none an old address, against --bound-ms.
-    /// Kinds: router-cut, subnet-split, boot-cut, router-down, one-way,
-    /// power-loss, switch-down, renumber, renumber-restart, expiry-cut,
-    /// disk-failure
-    /// [default: 24 nodes in 3 subnets].
-    #[arg(long, value_delimiter = ',')]
-    heal: Vec<String>,
-    /// With --heal: run seeds 1..=N of every kind (and every --heal-loss)
-    /// and print a table of heal times and the failures' replay commands.
-    #[arg(long, default_value_t = 0)]
-    heal_seeds: u64,
-    /// Loss rates of --heal (comma-separated) [default: --loss].
-    #[arg(long, value_delimiter = ',')]
-    heal_loss: Vec<f64>,
-    /// A --heal run fails unless healed within this long (ms).
-    #[arg(long, default_value_t = 30_000)]
-    bound_ms: u64,
-    /// --heal without auto mode (only manual claims).
-    #[arg(long)]
-    no_auto: bool,
-    /// Threads of a --heal-seeds sweep [default: the CPUs].
-    #[arg(long)]
-    jobs: Option<usize>,
-    /// Loss rates of the `--curve` (comma-separated), at 100 nodes in 4 subnets.
-    #[arg(long, value_delimiter = ',', default_value = "0,0.01,0.05,0.1,0.2")]
-    curve_loss: Vec<f64>,
+use cli::{Cli, Mode, Net, Size};
+
+/// The network flags and the seed of this invocation.
+pub struct Setup {
+    net: Net,
+    /// The run's seed (chosen at random when not given).
+    pub seed: u64,
 }
 
-fn config(a: &Args, nodes: usize, subnets: usize, loss: f64, seed: u64) -> SimConfig {
-    SimConfig {
-        nodes,
-        subnets,
-        net: NetConfig {
-            lan_latency: a.lan_latency,
-            wan_latency: a.wan_latency,
-            jitter: a.jitter,
-            loss,
-            dup: a.dup,
-        },
-        protocol: ProtocolConfig::default(),
-        seed,
-        ..SimConfig::default()
+impl Setup {
+    /// A simulation of `nodes` in `subnets` at `loss`, with the run's seed.
+    pub fn config(&self, nodes: usize, subnets: usize, loss: f64) -> SimConfig {
+        self.config_seeded(nodes, subnets, loss, self.seed)
+    }
+
+    /// The same with another seed (a sweep over seeds).
+    pub fn config_seeded(&self, nodes: usize, subnets: usize, loss: f64, seed: u64) -> SimConfig {
+        let n = &self.net;
+        SimConfig {
+            nodes,
+            subnets,
+            net: NetConfig {
+                lan_latency: n.lan_latency,
+                wan_latency: n.wan_latency,
+                jitter: n.jitter,
+                loss,
+                dup: n.dup,
+            },
+            protocol: ProtocolConfig::default(),
+            seed,
+            ..SimConfig::default()
+        }
+    }
+
+    /// The flags that replay this network: `--dup`, the latencies and the
+    /// jitter (the defaults left out).
+    fn replay_net(&self) -> String {
+        let n = &self.net;
+        let mut out = format!(" --dup {}", n.dup);
+        if n.jitter != 2 {
+            out += &format!(" --jitter {}", n.jitter);
+        }
+        if n.lan_latency != 1 {
+            out += &format!(" --lan-latency {}", n.lan_latency);
+        }
+        if n.wan_latency != 5 {
+            out += &format!(" --wan-latency {}", n.wan_latency);
+        }
+        out
     }
 }
 
@@ -271,81 +151,74 @@ fn print_report(r: &Report, seed: u64) {
 }
 
 fn main() -> ExitCode {
-    let a = Args::parse();
-    let seed = a.seed.unwrap_or_else(|| {
+    let cli = Cli::parse();
+    let seed = cli.net.seed.unwrap_or_else(|| {
         let mut b = [0u8; 8];
         // Only for picking a seed when none is given; the run itself is
         // deterministic from the printed seed.
         let _ = getrandom_seed(&mut b);
         u64::from_le_bytes(b)
     });
-    if a.auto || a.auto_picture {
-        return auto::main(&a, seed);
+    let s = Setup { net: cli.net, seed };
+    match &cli.mode {
+        Mode::Run(size) => bench(&s, size),
+        Mode::Faults(size) => faults(&s, size),
+        Mode::Sweep {
+            nodes,
+            subnets,
+            loss,
+        } => checks::lan_sweep(&s, nodes, *subnets, *loss),
+        Mode::Curve {
+            nodes,
+            loss,
+            nodes_loss,
+            subnets,
+        } => checks::curve(&s, nodes, loss, *nodes_loss, *subnets),
+        Mode::Interest { size, groups } => interest(&s, size, *groups),
+        Mode::Liveness {
+            nodes,
+            loss,
+            subnets,
+        } => checks::liveness(&s, nodes, loss, *subnets),
+        Mode::Flood { size, rate } => checks::flood(&s, size, *rate),
+        Mode::Expiry(size) => checks::expiry(&s, size),
+        Mode::LongRun {
+            size,
+            hours,
+            replace_every_min,
+        } => checks::long_run(&s, size, *hours, *replace_every_min),
+        Mode::Tombstones { size, hours } => checks::tombstones(&s, size, *hours),
+        Mode::Auto {
+            size,
+            policy,
+            heavy_every,
+        } => auto::table(&s, size, policy, *heavy_every),
+        Mode::AutoPicture {
+            size,
+            policy,
+            heavy_every,
+            out,
+        } => auto::picture(&s, size, policy, *heavy_every, out),
+        Mode::ReconnectCost(size) => checks::reconnect_cost(&s, size),
+        Mode::Heal(h) => heal::main(&s, h),
     }
-    if a.interest {
-        return interest(&a, seed);
-    }
-    if a.reconnect_cost {
-        return checks::reconnect_cost(&a, seed);
-    }
-    if !a.heal.is_empty() {
-        return heal::main(&a, seed);
-    }
-    let nodes = a.nodes.unwrap_or(100);
-    let subnets = a.subnets.unwrap_or(1);
-    let loss = a.loss.unwrap_or(0.0);
-    if a.curve {
-        return checks::curve(&a, loss, seed);
-    }
-    if a.expiry {
-        return checks::expiry(&a, nodes, subnets, loss, seed);
-    }
-    if a.tombstones {
-        return checks::tombstones(&a, nodes, subnets, loss, seed);
-    }
-    if a.long_run {
-        return checks::long_run(&a, nodes, subnets, loss, seed);
-    }
-    if a.flood {
-        return checks::flood(&a, nodes, subnets, loss, seed);
-    }
-    if a.liveness {
-        return checks::liveness(&a, seed);
-    }
-    if a.sweep {
-        return checks::lan_sweep(&a, loss, seed);
-    }
-    let cfg = config(&a, nodes, subnets, loss, seed);
-    let replay = format!(
-        "cargo run --release --bin sim -- {}--nodes {} --subnets {} --loss {} --dup {} --seed {seed}",
-        if a.faults { "--faults " } else { "" },
-        nodes,
-        subnets,
-        loss,
-        a.dup
-    );
-    if a.faults {
-        let out = sim::faults(cfg, &Faults::default());
-        println!(
-            "faults run: {} writes, {} events, converged after the last fault in {}, trace {:016x}",
-            out.writes,
-            out.events,
-            fmt_ms(out.converged_ms),
-            out.trace
-        );
-        if out.converged_ms.is_none() || !out.violations.is_empty() {
-            for v in out.violations.iter().take(10) {
-                println!("violation: {v}");
-            }
-            print!("{}", out.divergence);
-            println!("FAILED; replay with: {replay}");
-            return ExitCode::FAILURE;
-        }
-        return ExitCode::SUCCESS;
-    }
-    let r = sim::measure(cfg);
-    print_report(&r, seed);
-    println!("\nreplay: {replay}");
+}
+
+/// The command that replays a `run` or `faults` of `nodes` in `subnets`.
+fn replay(s: &Setup, mode: &str, nodes: usize, subnets: usize, loss: f64) -> String {
+    format!(
+        "cargo run --release --bin sim -- {mode} --nodes {nodes} --subnets {subnets} --loss {loss}{} --seed {}",
+        s.replay_net(),
+        s.seed
+    )
+}
+
+/// `run`: the benchmark.
+fn bench(s: &Setup, size: &Size) -> ExitCode {
+    let (nodes, subnets, loss) = size.or(100, 1, 0.0);
+    let r = sim::measure(s.config(nodes, subnets, loss));
+    print_report(&r, s.seed);
+    println!("\nreplay: {}", replay(s, "run", nodes, subnets, loss));
     if r.exact && r.violations.is_empty() {
         ExitCode::SUCCESS
     } else {
@@ -353,12 +226,48 @@ fn main() -> ExitCode {
     }
 }
 
-/// `--interest`: runs A and B and prints a table row for each.
-fn interest(a: &Args, seed: u64) -> ExitCode {
-    let nodes = a.nodes.unwrap_or(50);
-    let subnets = a.subnets.unwrap_or(5);
-    let loss = a.loss.unwrap_or(0.0);
-    let r = sim::interest(config(a, nodes, subnets, loss, seed), a.groups);
+/// `faults`: the fault-injection correctness scenario.
+fn faults(s: &Setup, size: &Size) -> ExitCode {
+    let (nodes, subnets, loss) = size.or(100, 1, 0.0);
+    let out = sim::faults(s.config(nodes, subnets, loss), &Faults::default());
+    println!(
+        "faults run: {} writes, {} events, converged after the last fault in {}, trace {:016x}",
+        out.writes,
+        out.events,
+        fmt_ms(out.converged_ms),
+        out.trace
+    );
+    if out.converged_ms.is_some() && out.violations.is_empty() {
+        return ExitCode::SUCCESS;
+    }
+    for v in out.violations.iter().take(10) {
+        println!("violation: {v}");
+    }
+    print!("{}", out.divergence);
+    println!(
+        "FAILED; replay with: {}",
+        replay(s, "faults", nodes, subnets, loss)
+    );
+    ExitCode::FAILURE
+}
+
+/// `interest`: runs A (one group joined) and B (all joined).
+fn interest(s: &Setup, size: &Size, groups: usize) -> ExitCode {
+    let (nodes, subnets, loss) = size.or(50, 5, 0.0);
+    let r = sim::interest(s.config(nodes, subnets, loss), groups);
+    print_interest(&r, loss, s.seed);
+    let ok = [&r.one, &r.all]
+        .iter()
+        .all(|run| run.exact && run.violations == 0 && run.boot_ms.is_some());
+    if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+/// The table of `interest`: a row per run, the ratio, any divergence.
+fn print_interest(r: &sim::InterestReport, loss: f64, seed: u64) {
     println!(
         "| groups joined per node ({} nodes, {} subnets, {} groups, {:.0}% loss) | boot converged | idle B/s per node | churn B/s per node | whole run B/s per node | settled after churn | most items on a node | exact / violations |",
         r.nodes,
@@ -395,14 +304,6 @@ fn interest(a: &Args, seed: u64) -> ExitCode {
                 println!("{line}");
             }
         }
-    }
-    let ok = [&r.one, &r.all]
-        .iter()
-        .all(|run| run.exact && run.violations == 0 && run.boot_ms.is_some());
-    if ok {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
     }
 }
 

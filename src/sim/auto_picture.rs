@@ -66,7 +66,6 @@ fn esc(t: &str) -> String {
 #[must_use]
 pub fn svg(policy: &Policy, weights: &[u16], panels: &[Panel], caption: &str) -> String {
     let slices = policy.slices() as usize;
-    let r = policy.replicas() as usize;
     let nodes = weights.len();
     let panel_h = 22.0 + (nodes as f64 + 1.0) * (BAND + GAP) + 24.0;
     let height = 40.0 + panel_h * panels.len() as f64 + 40.0;
@@ -93,103 +92,130 @@ pub fn svg(policy: &Policy, weights: &[u16], panels: &[Panel], caption: &str) ->
         let mut counts = vec![0usize; slices];
         for i in 0..nodes {
             let y = top + 22.0 + i as f64 * (BAND + GAP);
-            let held = p.holdings.get(i).and_then(Option::as_ref);
             let w = weights.get(i).copied().unwrap_or(1);
-            let state = if held.is_none() { " (off)" } else { "" };
-            let _ = writeln!(
-                o,
-                r#"<text x="8" y="{}">node {i} w{w}{state}</text>"#,
-                y + BAND - 3.0
-            );
-            let _ = writeln!(
-                o,
-                r#"<rect x="{LEFT}" y="{y}" width="{AXIS}" height="{BAND}" fill="{EMPTY}"/>"#
-            );
-            let Some(held) = held else { continue };
-            let before: &[u32] = previous
-                .and_then(|h| h.get(i))
-                .and_then(Option::as_ref)
-                .map_or(&[], Vec::as_slice);
-            let mut mark = vec![0u8; slices];
-            for &s in before {
-                if let Some(m) = mark.get_mut(s as usize) {
-                    *m = 3;
-                }
-            }
-            for &s in held {
-                let s = s as usize;
-                if let Some(m) = mark.get_mut(s) {
-                    *m = if previous.is_some() && before.binary_search(&(s as u32)).is_err() {
-                        2
-                    } else {
-                        1
-                    };
-                }
-                if let Some(c) = counts.get_mut(s) {
-                    *c += 1;
-                }
-            }
-            for (first, len, m) in runs(slices, |s| mark.get(s).copied().unwrap_or(0)) {
-                let fill = match m {
-                    1 => KEPT,
-                    2 => NEW,
-                    3 => GONE,
-                    _ => continue,
-                };
-                let x = x_of(first, slices);
-                let wd = x_of(first + len, slices) - x;
-                let _ = writeln!(
-                    o,
-                    r#"<rect x="{x:.2}" y="{y}" width="{wd:.2}" height="{BAND}" fill="{fill}"/>"#
-                );
-            }
+            let before = previous.map(|h| h.get(i).and_then(Option::as_ref));
+            let held = p.holdings.get(i).and_then(Option::as_ref);
+            node_band(&mut o, (i, w, y, slices), held, before, &mut counts);
         }
         // The coverage strip: running holders per slice.
         let y = top + 22.0 + nodes as f64 * (BAND + GAP);
-        let _ = writeln!(o, r#"<text x="8" y="{}">coverage</text>"#, y + BAND - 3.0);
-        for (first, len, c) in runs(slices, |s| counts.get(s).copied().unwrap_or(0)) {
-            let fill = if c == r {
-                "#3a9a4a"
-            } else if c + 1 == r {
-                "#f0b429"
-            } else if c < r {
-                "#c0392b"
-            } else {
-                "#8e5bb5"
-            };
-            let x = x_of(first, slices);
-            let wd = x_of(first + len, slices) - x;
-            let _ = writeln!(
-                o,
-                r#"<rect x="{x:.2}" y="{y}" width="{wd:.2}" height="{BAND}" fill="{fill}"><title>{c} holders</title></rect>"#
-            );
-        }
-        // Key axis.
-        let ay = y + BAND + 12.0;
-        for (q, label) in [
-            "0",
-            "0x4000_0000",
-            "0x8000_0000",
-            "0xc000_0000",
-            "0xffff_ffff",
-        ]
-        .iter()
-        .enumerate()
-        {
-            let x = LEFT + AXIS * q as f64 / 4.0;
-            let anchor = match q {
-                0 => "start",
-                4 => "end",
-                _ => "middle",
-            };
-            let _ = writeln!(
-                o,
-                r##"<text x="{x}" y="{ay}" text-anchor="{anchor}" fill="#666">{label}</text>"##
-            );
-        }
+        coverage_strip(&mut o, y, &counts, policy.replicas() as usize);
+        key_axis(&mut o, y + BAND + 12.0);
         previous = Some(&p.holdings);
     }
-    let ly = height - 18.0;
+    legend(&mut o, height - 18.0);
+    o.push_str("</svg>\n");
+    o
+}
+
+/// Node `i`'s band (weight `w`, at `y`): its label and the slices it
+/// holds, marked against what it held in the panel before (`before`:
+/// `None` in the first panel); counts its slices into `counts`.
+fn node_band(
+    o: &mut String,
+    (i, w, y, slices): (usize, u16, f64, usize),
+    held: Option<&Vec<u32>>,
+    before: Option<Option<&Vec<u32>>>,
+    counts: &mut [usize],
+) {
+    let state = if held.is_none() { " (off)" } else { "" };
+    let _ = writeln!(
+        o,
+        r#"<text x="8" y="{}">node {i} w{w}{state}</text>"#,
+        y + BAND - 3.0
+    );
+    let _ = writeln!(
+        o,
+        r#"<rect x="{LEFT}" y="{y}" width="{AXIS}" height="{BAND}" fill="{EMPTY}"/>"#
+    );
+    let Some(held) = held else { return };
+    let first_panel = before.is_none();
+    let before: &[u32] = before.flatten().map_or(&[], Vec::as_slice);
+    let mut mark = vec![0u8; slices];
+    for &s in before {
+        if let Some(m) = mark.get_mut(s as usize) {
+            *m = 3;
+        }
+    }
+    for &s in held {
+        let s = s as usize;
+        if let Some(m) = mark.get_mut(s) {
+            *m = if !first_panel && before.binary_search(&(s as u32)).is_err() {
+                2
+            } else {
+                1
+            };
+        }
+        if let Some(c) = counts.get_mut(s) {
+            *c += 1;
+        }
+    }
+    for (first, len, m) in runs(slices, |s| mark.get(s).copied().unwrap_or(0)) {
+        let fill = match m {
+            1 => KEPT,
+            2 => NEW,
+            3 => GONE,
+            _ => continue,
+        };
+        let x = x_of(first, slices);
+        let wd = x_of(first + len, slices) - x;
+        let _ = writeln!(
+            o,
+            r#"<rect x="{x:.2}" y="{y}" width="{wd:.2}" height="{BAND}" fill="{fill}"/>"#
+        );
+    }
+}
+
+/// The coverage strip at `y`: running holders per slice against `r`.
+fn coverage_strip(o: &mut String, y: f64, counts: &[usize], r: usize) {
+    let slices = counts.len();
+    let _ = writeln!(o, r#"<text x="8" y="{}">coverage</text>"#, y + BAND - 3.0);
+    for (first, len, c) in runs(slices, |s| counts.get(s).copied().unwrap_or(0)) {
+        let fill = if c == r {
+            "#3a9a4a"
+        } else if c + 1 == r {
+            "#f0b429"
+        } else if c < r {
+            "#c0392b"
+        } else {
+            "#8e5bb5"
+        };
+        let x = x_of(first, slices);
+        let wd = x_of(first + len, slices) - x;
+        let _ = writeln!(
+            o,
+            r#"<rect x="{x:.2}" y="{y}" width="{wd:.2}" height="{BAND}" fill="{fill}"><title>{c} holders</title></rect>"#
+        );
+    }
+}
+
+/// The key axis at `ay`: five labels from 0 to the top of the key space.
+fn key_axis(o: &mut String, ay: f64) {
+    for (q, label) in [
+        "0",
+        "0x4000_0000",
+        "0x8000_0000",
+        "0xc000_0000",
+        "0xffff_ffff",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let x = LEFT + AXIS * q as f64 / 4.0;
+        let anchor = match q {
+            0 => "start",
+            4 => "end",
+            _ => "middle",
+        };
+        let _ = writeln!(
+            o,
+            r##"<text x="{x}" y="{ay}" text-anchor="{anchor}" fill="#666">{label}</text>"##
+        );
+    }
+}
+
+/// The legend at `ly`.
+fn legend(o: &mut String, ly: f64) {
     let legend = [
         (KEPT, "served (as in the panel above)"),
         (NEW, "newly picked up"),
@@ -210,6 +236,4 @@ pub fn svg(policy: &Policy, weights: &[u16], panels: &[Panel], caption: &str) ->
         );
         x += 30.0 + 6.2 * text.chars().count() as f64;
     }
-    o.push_str("</svg>\n");
-    o
 }

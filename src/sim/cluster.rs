@@ -602,77 +602,21 @@ impl Cluster {
         }
     }
 
+    /// One event: each variant has its own method.
     fn handle(&mut self, ev: Ev) {
-        let now = self.now;
         match ev {
             Ev::Datagram {
                 to,
                 from,
                 via,
                 bytes,
-            } => {
-                self.trace_event(1, to, bytes.len() as u64);
-                if let Some(n) = self.nodes.get_mut(to)
-                    && let Some(c) = n.chatter.as_mut()
-                {
-                    n.traffic.bytes_in += bytes.len() as u64;
-                    n.traffic.frames_in += 1;
-                    c.handle_datagram(now, from, via, &bytes);
-                    self.drive(to);
-                }
-            }
-            Ev::Timer { node } => {
-                let Some(n) = self.nodes.get_mut(node) else {
-                    return;
-                };
-                // Stale timers (superseded by an earlier one) are no-ops.
-                if n.timer_at.is_some_and(|t| t > now) {
-                    return;
-                }
-                n.timer_at = None;
-                let Some(c) = n.chatter.as_mut() else { return };
-                trace(&mut self.trace, now, 2, node, 0);
-                c.handle_timeout(now);
-                // A state machine whose timeout stays due after it was
-                // handled would spin here forever: fail loudly instead.
-                if c.poll_timeout().is_some_and(|t| t <= now) {
-                    n.spins = if n.spins.0 == now {
-                        (now, n.spins.1 + 1)
-                    } else {
-                        (now, 1)
-                    };
-                    assert!(
-                        n.spins.1 < 1_000,
-                        "node {node}: poll_timeout stays due at {now:?} after handle_timeout (a spinning timer)"
-                    );
-                }
-                self.drive(node);
-            }
+            } => self.on_datagram(to, from, via, &bytes),
+            Ev::Timer { node } => self.on_timer(node),
             Ev::Persisted {
                 node,
                 incarnation,
                 state,
-            } => {
-                let Some(n) = self.nodes.get_mut(node) else {
-                    return;
-                };
-                if n.incarnation != incarnation || n.chatter.is_none() {
-                    // Crashed before the fsync completed: the write is lost.
-                    return;
-                }
-                if n.disk_failing {
-                    self.persist_refused(node, &state);
-                    return;
-                }
-                trace(&mut self.trace, now, 3, node, state.clock);
-                n.store = state.clone();
-                self.truth.record(&state.items);
-                self.refused.retain(|r| !state.items.contains(r));
-                if let Some(c) = n.chatter.as_mut() {
-                    c.handle_persisted(now, state.clock);
-                }
-                self.drive(node);
-            }
+            } => self.on_persisted(node, incarnation, &state),
             Ev::TcpSyn {
                 to,
                 from,
@@ -703,6 +647,75 @@ impl Cluster {
                 bytes,
             } => self.tcp_frame(to, incarnation, conn, (from, from_conn), &bytes),
         }
+    }
+
+    /// A datagram reaches node `to` (if it runs).
+    fn on_datagram(&mut self, to: usize, from: SocketAddr, via: Via, bytes: &[u8]) {
+        let now = self.now;
+        self.trace_event(1, to, bytes.len() as u64);
+        if let Some(n) = self.nodes.get_mut(to)
+            && let Some(c) = n.chatter.as_mut()
+        {
+            n.traffic.bytes_in += bytes.len() as u64;
+            n.traffic.frames_in += 1;
+            c.handle_datagram(now, from, via, bytes);
+            self.drive(to);
+        }
+    }
+
+    /// Node `node`'s timer fires (a stale one, superseded by an earlier
+    /// deadline, does nothing).
+    fn on_timer(&mut self, node: usize) {
+        let now = self.now;
+        let Some(n) = self.nodes.get_mut(node) else {
+            return;
+        };
+        if n.timer_at.is_some_and(|t| t > now) {
+            return;
+        }
+        n.timer_at = None;
+        let Some(c) = n.chatter.as_mut() else { return };
+        trace(&mut self.trace, now, 2, node, 0);
+        c.handle_timeout(now);
+        // A state machine whose timeout stays due after it was
+        // handled would spin here forever: fail loudly instead.
+        if c.poll_timeout().is_some_and(|t| t <= now) {
+            n.spins = if n.spins.0 == now {
+                (now, n.spins.1 + 1)
+            } else {
+                (now, 1)
+            };
+            assert!(
+                n.spins.1 < 1_000,
+                "node {node}: poll_timeout stays due at {now:?} after handle_timeout (a spinning timer)"
+            );
+        }
+        self.drive(node);
+    }
+
+    /// Node `node`'s store completes the write of `state` (lost if the
+    /// node crashed meanwhile, refused if its disk is failing).
+    fn on_persisted(&mut self, node: usize, incarnation: u64, state: &OwnState) {
+        let now = self.now;
+        let Some(n) = self.nodes.get_mut(node) else {
+            return;
+        };
+        if n.incarnation != incarnation || n.chatter.is_none() {
+            // Crashed before the fsync completed: the write is lost.
+            return;
+        }
+        if n.disk_failing {
+            self.persist_refused(node, state);
+            return;
+        }
+        trace(&mut self.trace, now, 3, node, state.clock);
+        n.store = state.clone();
+        self.truth.record(&state.items);
+        self.refused.retain(|r| !state.items.contains(r));
+        if let Some(c) = n.chatter.as_mut() {
+            c.handle_persisted(now, state.clock);
+        }
+        self.drive(node);
     }
 
     fn drive(&mut self, i: usize) {

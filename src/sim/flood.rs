@@ -104,44 +104,8 @@ pub fn flood(cfg: SimConfig, kind: Flood, rate: u64, secs: u64) -> FloodReport {
     while c.now().since(start) < secs * 1_000 {
         for _ in 0..per_step {
             seq += 1;
-            let frame = match kind {
-                Flood::Announces => Frame {
-                    sender: NodeId::from_u64(rng.next_u64()),
-                    incarnation: 1,
-                    seq: 1,
-                    payload: wire::Payload::Announce(fake_announce(&group, &mut rng)),
-                },
-                Flood::Pulls => Frame {
-                    sender: flooder,
-                    incarnation: 1,
-                    seq,
-                    payload: wire::Payload::Pull(Pull {
-                        group: group.clone(),
-                        part: NodeId::ALL,
-                        clock: WorldClock::new(),
-                    }),
-                },
-                Flood::Deltas => {
-                    let member = rng.next_u64();
-                    let mut w = TopologyDb::new(NodeId::from_u64(member));
-                    for k in 0..4u32 {
-                        let _ = w.claim(
-                            GROUP,
-                            KeyRange::new(k * 100, k * 100 + 99).unwrap_or(KeyRange::FULL),
-                            1,
-                            80,
-                        );
-                    }
-                    let Some(m) = w.message(GROUP).cloned() else {
-                        continue;
-                    };
-                    Frame {
-                        sender: NodeId::from_u64(member),
-                        incarnation: 1,
-                        seq: 1,
-                        payload: wire::Payload::Delta(m),
-                    }
-                }
+            let Some(frame) = flood_frame(kind, &group, flooder, seq, &mut rng) else {
+                continue;
             };
             let mut nonce = [0u8; 24];
             rng.fill_bytes(&mut nonce);
@@ -184,6 +148,53 @@ pub fn flood(cfg: SimConfig, kind: Flood, rate: u64, secs: u64) -> FloodReport {
             .max(ch.db().message(GROUP).map_or(0, |m| m.clock().len()));
     }
     report
+}
+
+/// One frame of the flood `kind` (`None`: none this time).
+fn flood_frame(
+    kind: Flood,
+    group: &GroupName,
+    flooder: NodeId,
+    seq: u64,
+    rng: &mut ChaCha8Rng,
+) -> Option<Frame> {
+    Some(match kind {
+        Flood::Announces => Frame {
+            sender: NodeId::from_u64(rng.next_u64()),
+            incarnation: 1,
+            seq: 1,
+            payload: wire::Payload::Announce(fake_announce(group, rng)),
+        },
+        Flood::Pulls => Frame {
+            sender: flooder,
+            incarnation: 1,
+            seq,
+            payload: wire::Payload::Pull(Pull {
+                group: group.clone(),
+                part: NodeId::ALL,
+                clock: WorldClock::new(),
+            }),
+        },
+        Flood::Deltas => {
+            let member = rng.next_u64();
+            let mut w = TopologyDb::new(NodeId::from_u64(member));
+            for k in 0..4u32 {
+                let _ = w.claim(
+                    GROUP,
+                    KeyRange::new(k * 100, k * 100 + 99).unwrap_or(KeyRange::FULL),
+                    1,
+                    80,
+                );
+            }
+            let m = w.message(GROUP).cloned()?;
+            Frame {
+                sender: NodeId::from_u64(member),
+                incarnation: 1,
+                seq: 1,
+                payload: wire::Payload::Delta(m),
+            }
+        }
+    })
 }
 
 fn fake_announce(group: &GroupName, rng: &mut ChaCha8Rng) -> Announce {

@@ -138,7 +138,7 @@ pub fn replay(cfg: &SimConfig, run: &HealRun) -> String {
         "--no-auto".to_owned()
     };
     format!(
-        "cargo run --release --bin sim -- --heal {} --nodes {} --subnets {} --loss {} --dup {} --jitter {} --lan-latency {} --wan-latency {} --hold-down {} {auto} --bound-ms {} --seed {}",
+        "cargo run --release --bin sim -- heal {} --nodes {} --subnets {} --loss {} --dup {} --jitter {} --lan-latency {} --wan-latency {} --hold-down {} {auto} --bound-ms {} --seed {}",
         run.fault,
         cfg.nodes,
         cfg.subnets,

@@ -3,7 +3,7 @@
 //! marked down under loss, and whether a restarted node comes back alive
 //! with a new incarnation and its own items.
 //!
-//! This is what README's liveness rows come from (`sim --liveness`): the
+//! This is what the liveness rows of docs/results.md come from (`sim liveness`): the
 //! detector's figures are only worth what a lossy, multi-subnet network
 //! makes of them, so they are measured here rather than argued.
 

@@ -4,7 +4,7 @@
 //! own state. Deterministic from one seed.
 //!
 //! It is the proof of the protocol (checks run throughout against its own
-//! log of writes) and its benchmark (`cargo run --release --bin sim`).
+//! log of writes) and its benchmark (`cargo run --release --bin sim -- run`).
 //! Uses [`crate::protocol`] (and the model and wire it builds on) only; like
 //! them it does no I/O and reads no clock.
 

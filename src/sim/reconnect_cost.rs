@@ -5,7 +5,7 @@
 //! The run boots the cluster (every board joins the scenario group and
 //! claims a range), lets it settle for a minute, crashes K boards drawn at
 //! random and never restarts them. It then measures, per running board
-//! (sent plus received, as README's "at rest" figure), two windows: the
+//! (sent plus received, as the "at rest" figure of docs/results.md), two windows: the
 //! first five minutes after the crash (the down verdicts and the first,
 //! frequent reconnect attempts) and five minutes starting 15 minutes after
 //! it (backoff at its ceiling: the steady cost). It also counts the

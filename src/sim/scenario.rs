@@ -1,6 +1,6 @@
 //! Scenarios: what happens to a simulated cluster, and what is measured.
 //!
-//! [`measure`] is the benchmark behind README's table: boot a cluster
+//! [`measure`] is the benchmark behind the tables of docs/results.md: boot a cluster
 //! (every node joins a group and claims a range), measure idle traffic, time
 //! single writes until every node holds them, measure traffic during churn,
 //! restart 10% of the nodes and time their recovery, then check the end
@@ -173,7 +173,7 @@ pub(super) fn bump(c: &mut Cluster, i: usize, k: u64) {
     );
 }
 
-/// The benchmark run behind README's table.
+/// The benchmark run behind the tables of docs/results.md.
 #[must_use]
 pub fn measure(cfg: SimConfig) -> Report {
     let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed ^ 0x005c_a1e5_ca11);

@@ -133,23 +133,7 @@ pub fn tombstones(mut cfg: SimConfig, ttl_ms: u64, hours: u64, churn_ms: u64) ->
         }
         if next_event >= next_sample {
             c.check_invariant();
-            let mut s = TombSample {
-                hour: next_sample / hour,
-                releases,
-                ..TombSample::default()
-            };
-            for ch in (0..n).filter_map(|i| c.chatter(i)) {
-                let mut items = 0;
-                let mut rmv = 0;
-                for g in ch.db().groups() {
-                    if let Some(m) = ch.db().message(g.as_str()) {
-                        items += m.items().len();
-                        rmv += m.items().items().iter().filter(|i| !i.live()).count();
-                    }
-                }
-                s.max_items = s.max_items.max(items);
-                s.max_retractions = s.max_retractions.max(rmv);
-            }
+            let s = sample(&c, next_sample / hour, releases);
             report.samples.push(s);
             next_sample += hour;
         }
@@ -171,4 +155,26 @@ pub fn tombstones(mut cfg: SimConfig, ttl_ms: u64, hours: u64, churn_ms: u64) ->
     c.check_invariant();
     report.violations = c.violations().len();
     report
+}
+
+/// The largest item and retraction counts of any running node now.
+fn sample(c: &Cluster, hour: u64, releases: u64) -> TombSample {
+    let mut s = TombSample {
+        hour,
+        releases,
+        ..TombSample::default()
+    };
+    for ch in (0..c.len()).filter_map(|i| c.chatter(i)) {
+        let mut items = 0;
+        let mut rmv = 0;
+        for g in ch.db().groups() {
+            if let Some(m) = ch.db().message(g.as_str()) {
+                items += m.items().len();
+                rmv += m.items().items().iter().filter(|i| !i.live()).count();
+            }
+        }
+        s.max_items = s.max_items.max(items);
+        s.max_retractions = s.max_retractions.max(rmv);
+    }
+    s
 }

@@ -2,7 +2,8 @@
 //! strategies, a ground-truth history of writes, real node processes (and
 //! namespace LANs for them), a tiny HTTP client, a WebDriver-driven
 //! headless Chromium, checks of what the status page draws, and a lab of
-//! Chatter nodes wired by hand for scripted protocol tests. Each test binary
+//! Chatter nodes wired by hand for scripted protocol tests (lab.rs: a network
+//! that delivers at once; chatter.rs: a bench moved frame by frame). Each test binary
 //! uses only part of it.
 #![allow(dead_code)]
 

@@ -1,14 +1,16 @@
-//! `sim --auto` and `sim --auto-picture`: auto-claim in the protocol
+//! `sim auto` and `sim auto-picture`: auto-claim in the protocol
 //! simulation, as a markdown table per node count and as an SVG of the key
 //! space around a board failure (see `scalesmall::sim::auto`).
 
 use std::io::Write as _;
+use std::path::Path;
 use std::process::ExitCode;
 
 use scalesmall::protocol::auto_claim::Policy;
 use scalesmall::sim::{self, AutoPhase, AutoReport, AutoRun, Panel};
 
-use super::{Args, config, fmt_ms};
+use super::cli::{AutoPolicy, Size};
+use super::{Setup, fmt_ms};
 
 /// Subnets of a run of `n` nodes unless given: about 25 nodes a subnet,
 /// from 2 to 32.
@@ -44,32 +46,35 @@ fn row(r: &AutoReport, p: &AutoPhase) -> String {
     )
 }
 
-/// Runs `--auto` or `--auto-picture`.
-pub fn main(a: &Args, seed: u64) -> ExitCode {
-    let policy = match Policy::new(a.replicas, a.slices) {
-        Ok(p) => p,
-        Err(e) => {
-            eprintln!("sim: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let run = AutoRun {
+/// The run of `auto` (with a leave) or of `auto-picture` (without).
+fn auto_run(p: &AutoPolicy, heavy_every: usize, leave: bool) -> Result<AutoRun, ExitCode> {
+    let policy = Policy::new(p.replicas, p.slices).map_err(|e| {
+        eprintln!("sim: {e}");
+        ExitCode::FAILURE
+    })?;
+    Ok(AutoRun {
         policy,
-        hold_down: a.hold_down.unwrap_or(15_000),
-        heavy_every: a.heavy_every,
-        leave: !a.auto_picture,
+        hold_down: p.hold_down.unwrap_or(15_000),
+        heavy_every,
+        leave,
         ..AutoRun::default()
+    })
+}
+
+/// `auto`: the table of every event, per node count.
+pub fn table(s: &Setup, size: &Size, p: &AutoPolicy, heavy_every: usize) -> ExitCode {
+    let run = match auto_run(p, heavy_every, true) {
+        Ok(r) => r,
+        Err(code) => return code,
     };
-    if a.auto_picture {
-        return picture(a, seed, &run);
-    }
-    let counts = a.nodes.map_or_else(|| vec![10, 100, 1000], |n| vec![n]);
+    let (policy, seed) = (run.policy, s.seed);
+    let counts = size.nodes.map_or_else(|| vec![10, 100, 1000], |n| vec![n]);
     println!(
         "R = {}, {} slices, hold-down {}, every {}th node weight 2 (others 1), seed {seed}\n",
         policy.replicas(),
         policy.slices(),
-        fmt_ms(Some(a.hold_down.unwrap_or(15_000))),
-        a.heavy_every
+        fmt_ms(Some(run.hold_down)),
+        heavy_every
     );
     println!(
         "| nodes / subnets / loss | event | R everywhere, views agree | settled on targets | slice-replicas added / removed | minimum: forced, or fair share | max/mean load (nominal) | min coverage (samples < R−1) | items written settling / after | per node: live ranges / items (max) |"
@@ -78,9 +83,9 @@ pub fn main(a: &Args, seed: u64) -> ExitCode {
     let mut ok = true;
     let mut footer = Vec::new();
     for n in counts {
-        let subnets = a.subnets.unwrap_or_else(|| subnets_for(n));
-        let loss = a.loss.unwrap_or(0.01);
-        let r = sim::auto(config(a, n, subnets, loss, seed), &run);
+        let subnets = size.subnets.unwrap_or_else(|| subnets_for(n));
+        let loss = size.loss.unwrap_or(0.01);
+        let r = sim::auto(s.config(n, subnets, loss), &run);
         for p in &r.phases {
             println!("{}", row(&r, p));
         }
@@ -110,11 +115,15 @@ pub fn main(a: &Args, seed: u64) -> ExitCode {
     }
 }
 
-fn picture(a: &Args, seed: u64, run: &AutoRun) -> ExitCode {
-    let n = a.nodes.unwrap_or(8);
-    let subnets = a.subnets.unwrap_or(2);
-    let loss = a.loss.unwrap_or(0.01);
-    let r = sim::auto(config(a, n, subnets, loss, seed), run);
+/// `auto-picture`: the key space around a board failure, as an SVG.
+pub fn picture(s: &Setup, size: &Size, p: &AutoPolicy, heavy_every: usize, out: &Path) -> ExitCode {
+    let run = match auto_run(p, heavy_every, false) {
+        Ok(r) => r,
+        Err(code) => return code,
+    };
+    let seed = s.seed;
+    let (n, subnets, loss) = size.or(8, 2, 0.01);
+    let r = sim::auto(s.config(n, subnets, loss), &run);
     let mut panels = Vec::new();
     for (k, p) in r.phases.iter().enumerate() {
         if k == 1
@@ -144,20 +153,20 @@ fn picture(a: &Args, seed: u64, run: &AutoRun) -> ExitCode {
         });
     }
     let caption = format!(
-        "Auto-claim, {n} nodes in {subnets} subnets, {:.0}% loss, R = {}, {} slices, hold-down {} (sim --auto-picture --seed {seed})",
+        "Auto-claim, {n} nodes in {subnets} subnets, {:.0}% loss, R = {}, {} slices, hold-down {} (sim auto-picture --seed {seed})",
         loss * 100.0,
         run.policy.replicas(),
         run.policy.slices(),
         fmt_ms(Some(run.hold_down))
     );
     let text = sim::auto_svg(&run.policy, &r.weights, &panels, &caption);
-    if let Err(e) = std::fs::write(&a.out, text) {
-        eprintln!("sim: cannot write {}: {e}", a.out.display());
+    if let Err(e) = std::fs::write(out, text) {
+        eprintln!("sim: cannot write {}: {e}", out.display());
         return ExitCode::FAILURE;
     }
     println!(
         "wrote {} ({} panels), trace {:016x}, seed {seed}",
-        a.out.display(),
+        out.display(),
         panels.len(),
         r.trace
     );

@@ -1,20 +1,28 @@
-//! The measurement modes of `sim` beyond the benchmark: `--curve`,
-//! `--expiry`, `--tombstones`, `--long-run`, `--flood`, `--liveness` and
-//! `--sweep` (see `--help`). Each prints its table and exits 1 when its
-//! check fails.
+//! The measurement modes of `sim` beyond the benchmark: `curve`,
+//! `expiry`, `tombstones`, `long-run`, `flood`, `liveness`, `sweep` and
+//! `reconnect-cost` (see `sim help <mode>`). Each prints its table and
+//! exits 1 when its check fails.
 
 use std::process::ExitCode;
 
 use scalesmall::sim;
 
-use super::{Args, config, fmt_ms};
+use super::cli::Size;
+use super::{Setup, fmt_ms};
 
-/// `--curve`: CSV of convergence time vs nodes and vs loss.
-pub fn curve(a: &Args, loss: f64, seed: u64) -> ExitCode {
+/// `curve`: CSV of convergence time vs nodes and vs loss.
+pub fn curve(
+    s: &Setup,
+    nodes: &[usize],
+    losses: &[f64],
+    nodes_loss: f64,
+    subnets: Option<usize>,
+) -> ExitCode {
+    let seed = s.seed;
     println!("axis,x,seed,converge_p50_ms,converge_max_ms,idle_bytes_per_node");
-    for &n in &a.curve_nodes {
-        let subnets = (n / 32).clamp(1, 32);
-        let r = sim::measure(config(a, n, subnets, loss, seed));
+    for &n in nodes {
+        let subnets = subnets.unwrap_or((n / 32).clamp(1, 32));
+        let r = sim::measure(s.config(n, subnets, nodes_loss));
         println!(
             "nodes,{n},{seed},{},{},{:.0}",
             r.delay_quantile(0.5).unwrap_or(0),
@@ -22,8 +30,8 @@ pub fn curve(a: &Args, loss: f64, seed: u64) -> ExitCode {
             r.idle_bytes
         );
     }
-    for &loss in &a.curve_loss {
-        let r = sim::measure(config(a, 100, 4, loss, seed));
+    for &loss in losses {
+        let r = sim::measure(s.config(100, subnets.unwrap_or(4), loss));
         println!(
             "loss,{loss},{seed},{},{},{:.0}",
             r.delay_quantile(0.5).unwrap_or(0),
@@ -34,9 +42,10 @@ pub fn curve(a: &Args, loss: f64, seed: u64) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-/// `--expiry`: a dead board expired everywhere, then back.
-pub fn expiry(a: &Args, nodes: usize, subnets: usize, loss: f64, seed: u64) -> ExitCode {
-    let r = sim::expiry(config(a, nodes, subnets, loss, seed), 60_000, 180_000);
+/// `expiry`: a dead board expired everywhere, then back.
+pub fn expiry(s: &Setup, size: &Size) -> ExitCode {
+    let (seed, (nodes, subnets, loss)) = (s.seed, size.or(100, 1, 0.0));
+    let r = sim::expiry(s.config(nodes, subnets, loss), 60_000, 180_000);
     println!(
         "| nodes / subnets / loss | grace | node 0 expired it and restarted after | expired by every node after | still listed | back, cluster exact after | invariant violations |"
     );
@@ -62,16 +71,12 @@ pub fn expiry(a: &Args, nodes: usize, subnets: usize, loss: f64, seed: u64) -> E
     }
 }
 
-/// `--tombstones`: tombstone collection over hours, with and without.
-pub fn tombstones(a: &Args, nodes: usize, subnets: usize, loss: f64, seed: u64) -> ExitCode {
-    let hours = a.hours.min(48);
-    let with = sim::tombstones(
-        config(a, nodes, subnets, loss, seed),
-        600_000,
-        hours,
-        30_000,
-    );
-    let without = sim::tombstones(config(a, nodes, subnets, loss, seed), 0, hours, 30_000);
+/// `tombstones`: tombstone collection over hours, with and without.
+pub fn tombstones(s: &Setup, size: &Size, hours: u64) -> ExitCode {
+    let (seed, (nodes, subnets, loss)) = (s.seed, size.or(100, 1, 0.0));
+    let hours = hours.min(48);
+    let with = sim::tombstones(s.config(nodes, subnets, loss), 600_000, hours, 30_000);
+    let without = sim::tombstones(s.config(nodes, subnets, loss), 0, hours, 30_000);
     println!(
         "| hour | releases | largest per node, collected every 10 min: items / retractions | never collected: items / retractions |"
     );
@@ -105,13 +110,14 @@ pub fn tombstones(a: &Args, nodes: usize, subnets: usize, loss: f64, seed: u64) 
     }
 }
 
-/// `--long-run`: boards replaced for hours; the tables must stay flat.
-pub fn long_run(a: &Args, nodes: usize, subnets: usize, loss: f64, seed: u64) -> ExitCode {
+/// `long-run`: boards replaced for hours; the tables must stay flat.
+pub fn long_run(s: &Setup, size: &Size, hours: u64, replace_every_min: u64) -> ExitCode {
+    let (seed, (nodes, subnets, loss)) = (s.seed, size.or(100, 1, 0.0));
     let r = sim::long_run(
-        config(a, nodes, subnets, loss, seed),
+        s.config(nodes, subnets, loss),
         600_000,
-        a.hours,
-        a.replace_every_min.max(1) * 60_000,
+        hours,
+        replace_every_min.max(1) * 60_000,
     );
     println!(
         "| hour | boards replaced | largest per node: peers / liveness views / expiry markers / members / items |"
@@ -137,11 +143,12 @@ pub fn long_run(a: &Args, nodes: usize, subnets: usize, loss: f64, seed: u64) ->
     }
 }
 
-/// `--flood`: a flooding key holder against node 0.
-pub fn flood(a: &Args, nodes: usize, subnets: usize, loss: f64, seed: u64) -> ExitCode {
+/// `flood`: a flooding key holder against node 0.
+pub fn flood(s: &Setup, size: &Size, rate: u64) -> ExitCode {
+    let (seed, (nodes, subnets, loss)) = (s.seed, size.or(100, 1, 0.0));
     println!(
         "| flood ({} datagrams/s for 30 s at node 0; {} nodes, {} subnets, {:.0}% loss) | peers known / cap | members held / cap | node 0 sends: before / during | honest writes | converged after the flood | invariant violations |",
-        a.flood_rate,
+        rate,
         nodes,
         subnets,
         loss * 100.0
@@ -149,12 +156,7 @@ pub fn flood(a: &Args, nodes: usize, subnets: usize, loss: f64, seed: u64) -> Ex
     println!("|---|---|---|---|---|---|---|");
     let mut ok = true;
     for kind in [sim::Flood::Announces, sim::Flood::Pulls, sim::Flood::Deltas] {
-        let r = sim::flood(
-            config(a, nodes, subnets, loss, seed),
-            kind,
-            a.flood_rate,
-            30,
-        );
+        let r = sim::flood(s.config(nodes, subnets, loss), kind, rate, 30);
         println!(
             "| {} | {} / {} | {} / {} | {:.0} / {:.0} B/s | {} | {} | {} |",
             kind.name(),
@@ -178,20 +180,19 @@ pub fn flood(a: &Args, nodes: usize, subnets: usize, loss: f64, seed: u64) -> Ex
     }
 }
 
-/// `--liveness`: the failure detector measured.
-pub fn liveness(a: &Args, seed: u64) -> ExitCode {
+/// `liveness`: the failure detector measured (one subnet per 25 nodes
+/// unless `subnets` is given).
+pub fn liveness(s: &Setup, nodes: &[usize], losses: &[f64], subnets: Option<usize>) -> ExitCode {
+    let seed = s.seed;
     println!(
         "| nodes / subnets | loss | crashed marked down by all: p50 / p99 / max | not detected | false suspicions / false downs per node-hour | restarted seen alive, new incarnation, by all | exact after restart |"
     );
     println!("|---|---|---|---|---|---|---|");
     let mut ok = true;
-    for &n in &a.liveness_nodes {
-        for &loss in &a.liveness_loss {
-            let subnets = n.div_ceil(25).max(1);
-            let r = sim::measure_liveness(
-                config(a, n, subnets, loss, seed),
-                sim::LivenessRun::default(),
-            );
+    for &n in nodes {
+        for &loss in losses {
+            let subnets = subnets.unwrap_or(n.div_ceil(25).max(1));
+            let r = sim::measure_liveness(s.config(n, subnets, loss), sim::LivenessRun::default());
             println!(
                 "| {n} / {subnets} | {:.0}% | {} / {} / {} | {} | {:.2} / {:.2} | {} | {} |",
                 loss * 100.0,
@@ -215,14 +216,15 @@ pub fn liveness(a: &Args, seed: u64) -> ExitCode {
     }
 }
 
-/// `--sweep`: the benchmark at 10, 20, 40 and 100 nodes on one LAN.
-pub fn lan_sweep(a: &Args, loss: f64, seed: u64) -> ExitCode {
+/// `sweep`: the benchmark at several sizes on one LAN (unless `subnets`).
+pub fn lan_sweep(s: &Setup, nodes: &[usize], subnets: Option<usize>, loss: f64) -> ExitCode {
+    let seed = s.seed;
     println!(
         "| nodes (one LAN) | idle B/s per node | write reaches all: p50 / max | boot converged |"
     );
     println!("|---|---|---|---|");
-    for n in [10usize, 20, 40, 100] {
-        let r = sim::measure(config(a, n, 1, loss, seed));
+    for &n in nodes {
+        let r = sim::measure(s.config(n, subnets.unwrap_or(1), loss));
         println!(
             "| {n} | {:.0} | {} / {} | {} |",
             r.idle_bytes,
@@ -235,11 +237,9 @@ pub fn lan_sweep(a: &Args, loss: f64, seed: u64) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-/// `--reconnect-cost`: traffic at rest with 0, 1 and half the members down.
-pub fn reconnect_cost(a: &Args, seed: u64) -> ExitCode {
-    let nodes = a.nodes.unwrap_or(24);
-    let subnets = a.subnets.unwrap_or(3);
-    let loss = a.loss.unwrap_or(0.0);
+/// `reconnect-cost`: traffic at rest with 0, 1 and half the members down.
+pub fn reconnect_cost(s: &Setup, size: &Size) -> ExitCode {
+    let (seed, (nodes, subnets, loss)) = (s.seed, size.or(24, 3, 0.0));
     println!(
         "| members down ({nodes} nodes, {subnets} subnets, {:.0}% loss) | first 5 min after the crash: B/s, frames/s per running node | contacts per down member per minute | from 15 min after: B/s, frames/s per running node | contacts per down member per minute |",
         loss * 100.0
@@ -247,7 +247,7 @@ pub fn reconnect_cost(a: &Args, seed: u64) -> ExitCode {
     println!("|---|---|---:|---|---:|");
     let mut ok = true;
     for down in [0, 1, nodes / 2] {
-        let r = sim::reconnect_cost(config(a, nodes, subnets, loss, seed), down);
+        let r = sim::reconnect_cost(s.config(nodes, subnets, loss), down);
         println!(
             "| {} | {:.0}, {:.1} | {:.1} | {:.0}, {:.1} | {:.1} |",
             r.down,

@@ -1,6 +1,6 @@
-//! `sim --heal KINDS`: the heal checker (see `scalesmall::sim::heal`) for
+//! `sim heal KINDS`: the heal checker (see `scalesmall::sim::heal`) for
 //! one seed, printing the outcome, a diagnosis and the replay command of a
-//! failure; with `--heal-seeds N`, the sweep: seeds 1..=N for every kind and
+//! failure; with `--seeds N`, the sweep: seeds 1..=N for every kind and
 //! loss rate, on `--jobs` threads, with progress on stderr and a table of
 //! heal times (median, p99, max) and failures (each with its replay command)
 //! on stdout.
@@ -14,9 +14,10 @@ use std::time::Duration;
 use scalesmall::node::clock::Stopwatch;
 
 use scalesmall::protocol::auto_claim::Policy;
-use scalesmall::sim::{self, Fault, HealOutcome, HealRun};
+use scalesmall::sim::{self, Fault, HealOutcome, HealRun, SimConfig};
 
-use super::{Args, config, fmt_ms};
+use super::cli::Heal;
+use super::{Setup, fmt_ms};
 
 /// Failures listed per (kind, loss) row.
 const LISTED: usize = 10;
@@ -39,78 +40,105 @@ fn kinds(names: &[String]) -> Result<Vec<Fault>, String> {
     Ok(out)
 }
 
-/// Entry point of `--heal`.
-pub fn main(a: &Args, seed: u64) -> ExitCode {
-    let faults = match kinds(&a.heal) {
+/// `sim heal`: one run per kind and loss rate, or the `--seeds` sweep.
+pub fn main(s: &Setup, h: &Heal) -> ExitCode {
+    let faults = match kinds(&h.kinds) {
         Ok(k) => k,
         Err(e) => {
             eprintln!("sim: {e}");
             return ExitCode::from(2);
         }
     };
-    let nodes = a.nodes.unwrap_or(24);
-    let subnets = a.subnets.unwrap_or(3);
-    let losses = if a.heal_loss.is_empty() {
-        vec![a.loss.unwrap_or(0.0)]
-    } else {
-        a.heal_loss.clone()
-    };
-    let policy = match Policy::new(a.replicas, a.slices) {
+    let policy = match Policy::new(h.policy.replicas, h.policy.slices) {
         Ok(p) => p,
         Err(e) => {
             eprintln!("sim: {e}");
             return ExitCode::from(2);
         }
     };
-    let run = |fault: Fault| HealRun {
-        bound_ms: a.bound_ms,
-        auto: !a.no_auto,
+    let plan = Plan {
+        s,
+        h,
         policy,
-        ..HealRun::new(fault)
+        nodes: h.nodes.unwrap_or(24),
+        subnets: h.subnets.unwrap_or(3),
     };
-    let config = |loss: f64, seed: u64| {
-        let mut cfg = config(a, nodes, subnets, loss, seed);
-        if let Some(h) = a.hold_down {
+    let ok = if h.seeds == 0 {
+        plan.each_once(&faults)
+    } else {
+        plan.seeds(&faults)
+    };
+    if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+/// What every run of one `sim heal` shares.
+struct Plan<'a> {
+    s: &'a Setup,
+    h: &'a Heal,
+    policy: Policy,
+    nodes: usize,
+    subnets: usize,
+}
+
+impl Plan<'_> {
+    fn run(&self, fault: Fault) -> HealRun {
+        HealRun {
+            bound_ms: self.h.bound_ms,
+            auto: !self.h.no_auto,
+            policy: self.policy,
+            ..HealRun::new(fault)
+        }
+    }
+
+    fn config(&self, loss: f64, seed: u64) -> SimConfig {
+        let mut cfg = self.s.config_seeded(self.nodes, self.subnets, loss, seed);
+        if let Some(h) = self.h.policy.hold_down {
             cfg.protocol.auto.hold_down = h;
         }
         cfg
-    };
-    if a.heal_seeds == 0 {
+    }
+
+    /// Every kind at every loss rate once, with the run's seed; prints each.
+    fn each_once(&self, faults: &[Fault]) -> bool {
         let mut ok = true;
-        for &loss in &losses {
-            for &f in &faults {
-                let cfg = config(loss, seed);
-                let run = run(f);
+        for &loss in &self.h.loss {
+            for &f in faults {
+                let cfg = self.config(loss, self.s.seed);
+                let run = self.run(f);
                 let replay = sim::replay(&cfg, &run);
                 let out = sim::heal(cfg, &run);
                 ok &= print_one(&out, &replay);
             }
         }
-        return if ok {
-            ExitCode::SUCCESS
-        } else {
-            ExitCode::FAILURE
-        };
+        ok
     }
-    let jobs: Vec<(Fault, f64, u64)> = losses
-        .iter()
-        .flat_map(|&l| faults.iter().map(move |&f| (f, l)))
-        .flat_map(|(f, l)| (1..=a.heal_seeds).map(move |s| (f, l, s)))
-        .collect();
-    let threads = a.jobs.unwrap_or_else(|| {
-        std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
-    });
-    let results = sweep(&jobs, threads.max(1), |&(f, l, s)| {
-        let cfg = config(l, s);
-        let run = run(f);
-        let replay = sim::replay(&cfg, &run);
-        (sim::heal(cfg, &run), replay)
-    });
-    print_table(&jobs, &results, a.bound_ms, nodes, subnets);
-    if results.iter().all(|(o, _)| o.passed()) {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
+
+    /// Seeds 1..=N of every kind and loss rate on `--jobs` threads; prints
+    /// the table.
+    fn seeds(&self, faults: &[Fault]) -> bool {
+        let seeds = self.h.seeds;
+        let jobs: Vec<(Fault, f64, u64)> = self
+            .h
+            .loss
+            .iter()
+            .flat_map(|&l| faults.iter().map(move |&f| (f, l)))
+            .flat_map(|(f, l)| (1..=seeds).map(move |s| (f, l, s)))
+            .collect();
+        let threads = self.h.jobs.unwrap_or_else(|| {
+            std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+        });
+        let results = sweep(&jobs, threads.max(1), |&(f, l, s)| {
+            let cfg = self.config(l, s);
+            let run = self.run(f);
+            let replay = sim::replay(&cfg, &run);
+            (sim::heal(cfg, &run), replay)
+        });
+        print_table(&jobs, &results, self.h.bound_ms, self.nodes, self.subnets);
+        results.iter().all(|(o, _)| o.passed())
     }
 }
 

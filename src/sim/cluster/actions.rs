@@ -67,9 +67,9 @@ impl Cluster {
     /// keeping its id and data dir; returns it. A running node goes on
     /// running: its sockets send from the new address, its TCP connections
     /// break, and its shell, noticing the interface's new address, tells
-    /// the protocol (`Chatter::set_addrs`), which announces it. (The real
-    /// shell reads its addresses only at start today: see README, "Boards
-    /// that change address".) The others' seed lists are not updated.
+    /// the protocol (`Chatter::set_addrs`), which announces it, as the real
+    /// shell does when it rebinds (src/node/renumber.rs, ALGORITHM.md 9.6).
+    /// The others' seed lists are not updated.
     pub fn renumber(&mut self, i: usize) -> Option<SocketAddr> {
         let addr = self.net.renumber(i)?;
         self.tcp_break_all(i);

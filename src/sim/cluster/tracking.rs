@@ -1,7 +1,7 @@
 //! Following single writes: each own write made through
 //! [`Cluster::command`] is followed until every running member of its group
-//! holds it, and its delay goes to [`Cluster::write_delays`] (README's
-//! "a write reaches all nodes" figures).
+//! holds it, and its delay goes to [`Cluster::write_delays`] (the
+//! "a write reaches all nodes" figures of docs/results.md).
 //!
 //! Cost per event is the writes in flight, not writes × nodes: only the
 //! writes a node has not reached yet are looked up when it changes a group.
