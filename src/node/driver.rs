@@ -2,15 +2,21 @@
 //! the timer, the store and the request channel, feeds every input to the
 //! protocol, and carries out its outputs in the documented order: persist
 //! (durably, before anything is sent), transmit, events. It holds no
-//! protocol logic.
+//! protocol logic. This file is the loop; the rest is cut by concept:
+//! - `driver/events.rs`: each protocol event as a tracing line and a
+//!   [`WatchEvent`] for `watch`;
+//! - `driver/views.rs`: the answers to queries (lookup, status, metrics…);
+//! - `driver/reconcile.rs`: the config's `[[groups]]` made desired state;
+//! - `driver/keys.rs`: the `scalesmall keys` commands.
 //!
-//! Requests from the control layer arrive on a channel and are answered
-//! after any write they cause is durable; a write the store refuses (a
-//! read-only or full data dir) is undone by the protocol and answered
-//! `refused: not persisted: ...` (docs/node.md). Events go to a broadcast
-//! channel for `watch`. Declared groups (the config file's `[[groups]]`, at start
-//! and again on SIGHUP) arrive on their own channel ([`Driver::reloads`])
-//! and are applied as desired state ([`Driver::reconcile`]).
+//! Requests from the control layer arrive on a channel, are translated once
+//! ([`Request::into_action`]) and answered after any write they cause is
+//! durable; a write the store refuses (a read-only or full data dir) is
+//! undone by the protocol and answered `refused: not persisted: ...`
+//! (docs/node.md). Events go to a broadcast channel for `watch`. Declared
+//! groups (the config file's `[[groups]]`, at start and again on SIGHUP)
+//! arrive on their own channel ([`Driver::reloads`]) and are applied as
+//! desired state ([`Driver::reconcile`]).
 
 use core::net::SocketAddr;
 use std::collections::BTreeMap;
