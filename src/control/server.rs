@@ -1,5 +1,5 @@
 //! The control socket's server: accepts local clients (bounded), reads one
-//! JSON [`Request`] per line, asks the node, writes the JSON [`Reply`];
+//! JSON [`Request`] per line, asks the node, writes the JSON [`Reply`](crate::node::request::Reply);
 //! `watch` streams [`crate::node::request::WatchEvent`]s until the client goes.
 //! Stops accepting when cancelled, and removes its socket file.
 

@@ -6,7 +6,7 @@
 //! the keyring ([`keys`]; changed at run time by [`key_admin`], stored in
 //! [`keyring`]), tells systemd it is ready and alive ([`notify`]), follows
 //! its interface's addresses ([`renumber`]), and feeds them to the protocol through
-//! [`driver::Driver`], which holds no protocol logic. [`run`] composes a node
+//! [`driver::Driver`], which holds no protocol logic. [`start`] / [`run()`] compose a node
 //! from its config (store → keys → sockets → protocol → driver), so a test
 //! can run one in-process; the control socket and the signals are added
 //! above, in the CLI. [`request`] is what the control layer may ask.
