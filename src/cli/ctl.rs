@@ -87,15 +87,9 @@ pub fn main(cmd: Cmd) -> ExitCode {
     let Some((req, ctl)) = request_of(cmd) else {
         return ExitCode::FAILURE;
     };
-    let rt = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: cannot start the runtime: {e}");
-            return ExitCode::FAILURE;
-        }
+    let rt = match super::runtime() {
+        Some(rt) => rt,
+        None => return ExitCode::FAILURE,
     };
     let path = socket_path(&ctl);
     rt.block_on(async move {

@@ -111,15 +111,9 @@ pub fn main(args: &RunArgs) -> ExitCode {
         }
     };
     init_logging(&cfg);
-    let rt = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: cannot start the runtime: {e}");
-            return ExitCode::FAILURE;
-        }
+    let rt = match super::runtime() {
+        Some(rt) => rt,
+        None => return ExitCode::FAILURE,
     };
     let reload = Reload {
         file: args.config.clone(),
