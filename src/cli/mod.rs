@@ -521,6 +521,16 @@ pub fn main() -> ExitCode {
     }
 }
 
+/// The single-threaded tokio runtime the commands run on; `None` (the
+/// reason printed) if it cannot start.
+fn runtime() -> Option<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| eprintln!("error: cannot start the runtime: {e}"))
+        .ok()
+}
+
 fn keygen() -> ExitCode {
     let mut bytes = [0u8; 32];
     if let Err(e) = getrandom::fill(&mut bytes) {

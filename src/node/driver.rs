@@ -2,15 +2,21 @@
 //! the timer, the store and the request channel, feeds every input to the
 //! protocol, and carries out its outputs in the documented order: persist
 //! (durably, before anything is sent), transmit, events. It holds no
-//! protocol logic.
+//! protocol logic. This file is the loop; the rest is cut by concept:
+//! - `driver/events.rs`: each protocol event as a tracing line and a
+//!   [`WatchEvent`] for `watch`;
+//! - `driver/views.rs`: the answers to queries (lookup, status, metrics…);
+//! - `driver/reconcile.rs`: the config's `[[groups]]` made desired state;
+//! - `driver/keys.rs`: the `scalesmall keys` commands.
 //!
-//! Requests from the control layer arrive on a channel and are answered
-//! after any write they cause is durable; a write the store refuses (a
-//! read-only or full data dir) is undone by the protocol and answered
-//! `refused: not persisted: ...` (docs/node.md). Events go to a broadcast
-//! channel for `watch`. Declared groups (the config file's `[[groups]]`, at start
-//! and again on SIGHUP) arrive on their own channel ([`Driver::reloads`])
-//! and are applied as desired state ([`Driver::reconcile`]).
+//! Requests from the control layer arrive on a channel, are translated once
+//! ([`Request::into_action`]) and answered after any write they cause is
+//! durable; a write the store refuses (a read-only or full data dir) is
+//! undone by the protocol and answered `refused: not persisted: ...`
+//! (docs/node.md). Events go to a broadcast channel for `watch`. Declared
+//! groups (the config file's `[[groups]]`, at start and again on SIGHUP)
+//! arrive on their own channel ([`Driver::reloads`]) and are applied as
+//! desired state ([`Driver::reconcile`]).
 
 use core::net::SocketAddr;
 use std::collections::BTreeMap;
@@ -23,16 +29,16 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio_util::task::TaskTracker;
 use tracing::{debug, info, warn};
 
-use crate::model::{GroupName, KeyRange, NodeId, key_hash};
+use crate::model::{GroupName, NodeId};
 use crate::protocol::{Chatter, Command, ConnEvent, ConnId, Millis, Transmit, Via};
 
-use super::api::{Reply, Request, WatchEvent};
 use super::clock::{MonoClock, Stopwatch};
 use super::config::DeclaredGroup;
 use super::error::NodeError;
 use super::key_admin::KeyAdmin;
 use super::notify::{Notifier, Watchdog};
 use super::renumber::{self, Rebound, Renumber};
+use super::request::{Action, Reply, Request, WatchEvent, refused};
 use super::store::{Store, StoreError};
 use super::tcp::{self, ConnMsg};
 use super::udp::UdpSockets;
@@ -210,24 +216,16 @@ impl Driver {
         let multicast = io.udp.multicast;
         let mut listener = io.listener;
         let mut renumber = io.renumber;
-        let mut addr_check = tokio::time::interval(renumber::CHECK_EVERY);
-        addr_check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut ubuf = vec![0u8; 65_536];
-        let mut mbuf = vec![0u8; 65_536];
+        let mut addr_check = address_checks();
+        let (mut ubuf, mut mbuf) = (vec![0u8; 65_536], vec![0u8; 65_536]);
         let mut reloads = self.reload_rx.take();
         let notify = io.notify;
-        let mut watchdog = notify
-            .as_ref()
-            .map_or_else(Watchdog::default, Notifier::watchdog);
-        if let Some(n) = &notify {
-            n.ready(&format!("listening on {}", self.info.listen));
-        }
+        let mut watchdog = self.ready(notify.as_ref());
         tokio::pin!(shutdown);
         loop {
             // A refused store is logged there; the node goes on.
             let _ = self.pump(&unicast).await;
-            let wake = self.chatter.poll_timeout().unwrap_or(Millis(u64::MAX / 4));
-            let retry = self.declared_retry.as_ref().map(|(_, at)| *at);
+            let (wake, retry) = self.next_wake();
             let deadline = self.clock.instant(retry.map_or(wake, |r| r.min(wake)));
             let mut watch: Option<Stopwatch> = None;
             let mut rebound = None;
@@ -236,35 +234,12 @@ impl Driver {
                 () = &mut shutdown => break,
                 // In this loop, not a task of its own: a stuck loop stops
                 // the pings and systemd restarts the node.
-                () = watchdog.due() => {
-                    if let Some(n) = &notify {
-                        n.ping();
-                    }
-                }
-                r = unicast.recv_from(&mut ubuf) => {
-                    if let Ok((n, from)) = r {
-                        watch = Some(Stopwatch::start());
-                        let now = self.clock.now();
-                        self.chatter.handle_datagram(now, from, Via::Unicast, ubuf.get(..n).unwrap_or(&[]));
-                    }
-                }
+                () = watchdog.due() => notify.iter().for_each(Notifier::ping),
+                r = unicast.recv_from(&mut ubuf) => watch = self.on_datagram(r, Via::Unicast, &ubuf),
                 r = recv_opt(multicast.as_ref(), &mut mbuf) => {
-                    if let Ok((n, from)) = r {
-                        watch = Some(Stopwatch::start());
-                        let now = self.clock.now();
-                        self.chatter.handle_datagram(now, from, Via::Multicast, mbuf.get(..n).unwrap_or(&[]));
-                    }
+                    watch = self.on_datagram(r, Via::Multicast, &mbuf);
                 }
-                r = listener.accept() => {
-                    if let Ok((stream, from)) = r {
-                        let now = self.clock.now();
-                        let _ = stream.set_nodelay(true);
-                        let conn = self.chatter.handle_accept(now, from);
-                        let (tx, rx) = mpsc::channel(tcp::QUEUE);
-                        self.conns.insert(conn, tx);
-                        self.tasks.spawn(tcp::serve(conn, stream, rx, self.info.max_frame, self.conn_tx.clone()));
-                    }
-                }
+                r = listener.accept() => self.on_accept(r),
                 Some(msg) = conn_rx.recv() => {
                     watch = Some(Stopwatch::start());
                     self.on_conn(msg);
@@ -280,31 +255,13 @@ impl Driver {
                     watch = Some(Stopwatch::start());
                     self.apply_declared(&groups);
                 }
-                () = tokio::time::sleep_until(deadline.into()) => {
-                    watch = Some(Stopwatch::start());
-                    let now = self.clock.now();
-                    if retry.is_some_and(|r| now >= r)
-                        && let Some((groups, _)) = self.declared_retry.take()
-                    {
-                        self.apply_declared(&groups);
-                    }
-                    if now >= wake {
-                        self.chatter.handle_timeout(now);
-                    }
-                }
+                () = tokio::time::sleep_until(deadline.into()) => watch = Some(self.on_deadline(retry, wake)),
             }
-            if let Some(r) = rebound {
-                let addrs = renumber
-                    .as_ref()
-                    .map(|w| w.socket_addrs(&r.advertise))
-                    .unwrap_or_default();
-                if let Some((u, l)) = r.sockets {
-                    self.info.listen = u.local_addrs().first().copied().unwrap_or(self.info.listen);
-                    unicast = u;
-                    listener = l;
-                }
-                let now = self.clock.now();
-                self.chatter.set_addrs(now, addrs);
+            if let Some(r) = rebound
+                && let Some((u, l)) = self.on_rebound(r, renumber.as_ref())
+            {
+                unicast = u;
+                listener = l;
             }
             if let Some(w) = watch {
                 self.inputs += 1;
@@ -316,6 +273,87 @@ impl Driver {
         }
         self.stop(&unicast).await?;
         self.drain(&unicast, &mut conn_rx).await
+    }
+
+    /// Tells systemd the node is ready (every socket is bound); the
+    /// watchdog to ping.
+    fn ready(&self, notify: Option<&Notifier>) -> Watchdog {
+        if let Some(n) = notify {
+            n.ready(&format!("listening on {}", self.info.listen));
+        }
+        notify.map_or_else(Watchdog::default, Notifier::watchdog)
+    }
+
+    /// When the protocol's next timer is due, and when declared groups the
+    /// store refused are to be applied again.
+    fn next_wake(&self) -> (Millis, Option<Millis>) {
+        let wake = self.chatter.poll_timeout().unwrap_or(Millis(u64::MAX / 4));
+        (wake, self.declared_retry.as_ref().map(|(_, at)| *at))
+    }
+
+    /// A datagram in (or a failed read, ignored); the stopwatch of its
+    /// handling.
+    fn on_datagram(
+        &mut self,
+        r: std::io::Result<(usize, SocketAddr)>,
+        via: Via,
+        buf: &[u8],
+    ) -> Option<Stopwatch> {
+        let (n, from) = r.ok()?;
+        let watch = Stopwatch::start();
+        let now = self.clock.now();
+        self.chatter
+            .handle_datagram(now, from, via, buf.get(..n).unwrap_or(&[]));
+        Some(watch)
+    }
+
+    /// A TCP connection in: the protocol numbers it, a task serves it.
+    fn on_accept(&mut self, r: std::io::Result<(tokio::net::TcpStream, SocketAddr)>) {
+        let Ok((stream, from)) = r else {
+            return;
+        };
+        let now = self.clock.now();
+        let _ = stream.set_nodelay(true);
+        let conn = self.chatter.handle_accept(now, from);
+        let (tx, rx) = mpsc::channel(tcp::QUEUE);
+        self.conns.insert(conn, tx);
+        let serve = tcp::serve(conn, stream, rx, self.info.max_frame, self.conn_tx.clone());
+        self.tasks.spawn(serve);
+    }
+
+    /// The loop's deadline: declared groups to apply again (`retry`) and the
+    /// protocol's timers (`wake`), whichever are due.
+    fn on_deadline(&mut self, retry: Option<Millis>, wake: Millis) -> Stopwatch {
+        let watch = Stopwatch::start();
+        let now = self.clock.now();
+        if retry.is_some_and(|r| now >= r)
+            && let Some((groups, _)) = self.declared_retry.take()
+        {
+            self.apply_declared(&groups);
+        }
+        if now >= wake {
+            self.chatter.handle_timeout(now);
+        }
+        watch
+    }
+
+    /// The board's addresses changed: the protocol advertises the new ones;
+    /// the new sockets, if the change needed them, are returned.
+    fn on_rebound(
+        &mut self,
+        r: Rebound,
+        renumber: Option<&Renumber>,
+    ) -> Option<(Unicast, tcp::Listeners)> {
+        let addrs = renumber
+            .map(|w| w.socket_addrs(&r.advertise))
+            .unwrap_or_default();
+        let sockets = r.sockets.map(|(u, l)| {
+            self.info.listen = u.local_addrs().first().copied().unwrap_or(self.info.listen);
+            (u, l)
+        });
+        let now = self.clock.now();
+        self.chatter.set_addrs(now, addrs);
+        sockets
     }
 
     /// The interface's addresses changed: new sockets for them (see
@@ -504,19 +542,26 @@ impl Driver {
         stored
     }
 
+    /// The answer to a request from the control layer.
     async fn answer(&mut self, req: Request, unicast: &Unicast) -> Reply {
-        if req.is_write() && self.stopping {
+        let action = match req.into_action() {
+            Ok(action) => action,
+            Err(reason) => return refused(reason),
+        };
+        if action.is_write() && self.stopping {
             return refused("the node is shutting down");
         }
         let now = self.clock.now();
-        if let Some(reply) = self.answer_keys(now, &req) {
-            return reply;
+        match action {
+            Action::Write(cmd) => self.write(now, cmd, unicast).await,
+            Action::Query(q) => self.query(now, q),
+            Action::Keys { op, arg } => self.answer_keys(now, &op, arg.as_ref()),
+            Action::Watch => refused("watch is a stream: use the control socket's watch"),
         }
-        let cmd = match to_command(&req) {
-            Ok(Some(cmd)) => cmd,
-            Ok(None) => return self.query(now, req),
-            Err(reason) => return refused(reason),
-        };
+    }
+
+    /// A write, answered once it is durable (or refused and undone).
+    async fn write(&mut self, now: Millis, cmd: Command, unicast: &Unicast) -> Reply {
         let before = self.chatter.db().clock();
         let forgets = match &cmd {
             Command::Forget(id) => Some(*id),
@@ -541,71 +586,11 @@ impl Driver {
     }
 }
 
-fn refused(reason: impl Into<String>) -> Reply {
-    Reply::Refused {
-        reason: reason.into(),
-    }
-}
-
-/// The protocol command of a write request; `Ok(None)` for a query;
-/// `Err(reason)` for a bad group name or range.
-fn to_command(req: &Request) -> Result<Option<Command>, String> {
-    let group = |g: &str| GroupName::new(g).map_err(|e| e.to_string());
-    let range = |r: &str| r.parse::<KeyRange>().map_err(|e| e.to_string());
-    Ok(Some(match req {
-        Request::Join { group: g } => Command::Join(group(g)?),
-        Request::Leave { group: g } => Command::Leave(group(g)?),
-        Request::Claim {
-            group: g,
-            range: r,
-            priority,
-            port,
-        } => Command::Claim {
-            group: group(g)?,
-            range: range(r)?,
-            priority: *priority,
-            port: *port,
-        },
-        Request::Release { group: g, range: r } => Command::Release {
-            group: group(g)?,
-            range: range(r)?,
-        },
-        Request::Auto {
-            group: g,
-            weight,
-            priority,
-            port,
-        } => Command::Auto {
-            group: group(g)?,
-            weight: *weight,
-            priority: *priority,
-            port: *port,
-        },
-        Request::Manual { group: g } => Command::Manual(group(g)?),
-        Request::Forget { node } => Command::Forget(
-            node.trim()
-                .parse::<crate::model::NodeId>()
-                .map_err(|e| format!("{node:?} is not a node id: {e}"))?,
-        ),
-        _ => return Ok(None),
-    }))
-}
-
-/// A key as given: a `u32` (decimal or 0x-hex), else a string to hash.
-#[must_use]
-pub fn parse_key(key: &str) -> (u32, bool) {
-    let k = key.trim();
-    let n = k
-        .strip_prefix("0x")
-        .or_else(|| k.strip_prefix("0X"))
-        .map_or_else(
-            || k.parse::<u32>().ok(),
-            |h| u32::from_str_radix(h, 16).ok(),
-        );
-    match n {
-        Some(n) => (n, false),
-        None => (key_hash(key.as_bytes()), true),
-    }
+/// Ticks every [`renumber::CHECK_EVERY`] (none caught up after a stall).
+fn address_checks() -> tokio::time::Interval {
+    let mut every = tokio::time::interval(renumber::CHECK_EVERY);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    every
 }
 
 /// The next value of `rx`; never, if there is none or it is closed.
@@ -625,18 +610,5 @@ async fn recv_opt(
     match sock {
         Some(s) => s.recv_from(buf).await,
         None => std::future::pending().await,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn keys_are_numbers_or_hashed_strings() {
-        assert_eq!(parse_key("42"), (42, false));
-        assert_eq!(parse_key("0xff"), (255, false));
-        assert_eq!(parse_key("user:42"), (key_hash(b"user:42"), true));
-        assert_eq!(parse_key("4294967296"), (key_hash(b"4294967296"), true));
     }
 }
