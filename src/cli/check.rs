@@ -48,15 +48,6 @@ fn pretty(v: &Value) -> String {
     serde_json::to_string_pretty(v).unwrap_or_default()
 }
 
-fn log_format(f: LogFormat) -> &'static str {
-    match f {
-        LogFormat::Auto => "auto",
-        LogFormat::Human => "human",
-        LogFormat::Compact => "compact",
-        LogFormat::Json => "json",
-    }
-}
-
 fn group(g: &DeclaredGroup) -> Value {
     let claims: Vec<Value> = g
         .claims
@@ -130,7 +121,7 @@ pub fn settings(c: &Config) -> Value {
             "tombstone_ttl_secs": tombstone_ttl_secs,
             "reconnect_interval_secs": reconnect_interval_secs,
             "log": log,
-            "log_format": log_format(*format),
+            "log_format": LogFormat::as_str(*format),
         },
         "cluster": {
             "name": cluster,
@@ -253,7 +244,12 @@ pub fn summary(c: &Config) -> String {
         c.socket_path(&env).display(),
         c.http.map_or_else(|| "off".to_owned(), |a| a.to_string())
     );
-    let _ = writeln!(s, "log         {} ({})", c.log, log_format(c.log_format));
+    let _ = writeln!(
+        s,
+        "log         {} ({})",
+        c.log,
+        LogFormat::as_str(c.log_format)
+    );
     let _ = writeln!(
         s,
         "timing      expire after {} s, tombstones {} s, reconnect {} s, auto hold-down {} s, settle {} s",

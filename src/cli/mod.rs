@@ -43,18 +43,28 @@ Environment (above the config file, below these flags; empty means unset):
   SCALESMALL_DATA_DIR                 node.data_dir, as --data-dir
   SCALESMALL_PORT                     node.port, as --port
   SCALESMALL_INTERFACE                node.interface, as --interface
+  SCALESMALL_ADVERTISE                node.advertise, comma-separated IPs, as --advertise
   SCALESMALL_PEERS                    node.peers, comma-separated IP:PORT (added to the file's)
   SCALESMALL_MULTICAST                node.multicast: true or false (false: seeds only)
+  SCALESMALL_MULTICAST_GROUP          node.multicast_group (IPv4)
+  SCALESMALL_MULTICAST_GROUP_V6       node.multicast_group_v6 (IPv6)
+  SCALESMALL_MULTICAST_TTL            node.multicast_ttl (1..=255)
+  SCALESMALL_MULTICAST_LOOP           node.multicast_loop (tests only)
+  SCALESMALL_MULTICAST_PORT           node.multicast_port (tests only)
+  SCALESMALL_LEAVE_ON_EXIT            node.leave_on_exit, as --leave-on-exit
+  SCALESMALL_EXPIRE_AFTER_SECS        node.expire_after_secs (60..=31536000)
+  SCALESMALL_TOMBSTONE_TTL_SECS       node.tombstone_ttl_secs (0 or 60..=31536000)
+  SCALESMALL_RECONNECT_INTERVAL_SECS  node.reconnect_interval_secs, as --reconnect-interval-secs
+  SCALESMALL_LOG                      node.log, as --log (RUST_LOG, if set, wins)
+  SCALESMALL_LOG_FORMAT               node.log_format, as --log-format
   SCALESMALL_CLUSTER                  cluster.name, as --cluster
   SCALESMALL_KEY_FILE                 cluster.key_file, as --key-file
+  SCALESMALL_ACCEPT_KEY_FILES         cluster.accept_key_files, comma-separated
   SCALESMALL_INSECURE                 cluster.insecure: true runs without a key
   SCALESMALL_SOCKET                   control.socket, as --socket
   SCALESMALL_HTTP                     control.http, as --http (off: none)
-  SCALESMALL_LOG                      node.log, as --log (RUST_LOG, if set, wins)
-  SCALESMALL_LOG_FORMAT               node.log_format, as --log-format
   SCALESMALL_AUTO_HOLD_DOWN_SECS      auto.hold_down_secs (0..=86400)
   SCALESMALL_AUTO_SETTLE_SECS         auto.settle_secs (0..=600)
-  SCALESMALL_RECONNECT_INTERVAL_SECS  node.reconnect_interval_secs, as --reconnect-interval-secs
 `scalesmall config check` prints the settings these give (docs/node.md has every key).
 
 Exit codes: 0 stopped cleanly by SIGTERM or SIGINT, 1 error (printed on stderr \
@@ -524,4 +534,21 @@ fn keygen() -> ExitCode {
         key.id()
     );
     ExitCode::SUCCESS
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `run --help` names every setting's variable, with its key.
+    #[test]
+    fn run_help_lists_every_setting_variable() {
+        for s in crate::node::config::SETTINGS {
+            let line = RUN_AFTER_HELP
+                .lines()
+                .find(|l| l.split_whitespace().next() == Some(s.env));
+            let line = line.unwrap_or_else(|| panic!("run --help lacks {}", s.env));
+            assert!(line.contains(s.key), "{line} does not name {}", s.key);
+        }
+    }
 }

@@ -42,26 +42,33 @@ use super::RunArgs;
 /// How long a clean shutdown may take before the process exits anyway.
 const SHUTDOWN_BOUND: Duration = Duration::from_secs(5);
 
+/// The flags given, by the setting each sets (lists comma-separated).
 fn overrides(a: &RunArgs) -> Overrides {
-    Overrides {
-        data_dir: a.data_dir.clone(),
-        port: a.port,
-        interface: a.interface.clone(),
-        advertise: a.advertise.clone(),
-        peers: a.peers.clone(),
-        multicast: a.no_multicast.then_some(false),
-        multicast_loop: a.multicast_loop.then_some(true),
-        multicast_port: a.multicast_port,
-        cluster: a.cluster.clone(),
-        key_file: a.key_file.clone(),
-        insecure: a.insecure.then_some(true),
-        socket: a.socket.clone(),
-        http: a.http.clone(),
-        log: a.log.clone(),
-        log_format: a.log_format,
-        leave_on_exit: a.leave_on_exit.then_some(true),
-        reconnect_interval_secs: a.reconnect_interval_secs,
-    }
+    let list = |v: Vec<String>| Some(v.join(",")).filter(|s| !s.is_empty());
+    Overrides::default()
+        .with("node.data_dir", a.data_dir.as_ref().map(|p| p.display()))
+        .with("node.port", a.port)
+        .with("node.interface", a.interface.as_ref())
+        .with(
+            "node.advertise",
+            list(a.advertise.iter().map(ToString::to_string).collect()),
+        )
+        .with(
+            "node.peers",
+            list(a.peers.iter().map(ToString::to_string).collect()),
+        )
+        .with("node.multicast", a.no_multicast.then_some(false))
+        .with("node.multicast_loop", a.multicast_loop.then_some(true))
+        .with("node.multicast_port", a.multicast_port)
+        .with("cluster.name", a.cluster.as_ref())
+        .with("cluster.key_file", a.key_file.as_ref().map(|p| p.display()))
+        .with("cluster.insecure", a.insecure.then_some(true))
+        .with("control.socket", a.socket.as_ref().map(|p| p.display()))
+        .with("control.http", a.http.as_ref())
+        .with("node.log", a.log.as_ref())
+        .with("node.log_format", a.log_format)
+        .with("node.leave_on_exit", a.leave_on_exit.then_some(true))
+        .with("node.reconnect_interval_secs", a.reconnect_interval_secs)
 }
 
 fn env(k: &str) -> Option<String> {

@@ -2,19 +2,38 @@
 //! built-in defaults, the TOML config file, `SCALESMALL_*` environment
 //! variables and command-line flags, into one typed value with clear errors.
 //!
-//! The schema is documented in `docs/node.md`. Errors say where the value
-//! came from (file and key, variable, or flag), what was wrong and what is
-//! allowed. Unknown keys in the file are errors (a typo must not be ignored).
+//! Every setting is one row of [`SETTINGS`]: its file key, its variable, its
+//! flag and its parse function (`config/values.rs`), so the file, the environment
+//! and the flags are read by one loop and parsed by the same rule. The
+//! `[[groups]]` entries are read by `config/groups.rs`.
+//!
+//! The schema is documented in `docs/node.md` (a test checks it lists every
+//! row). Errors say where the value came from (file and key, variable, or
+//! flag), what was wrong and what is allowed; a wrong type or an unknown key
+//! in the file is the TOML parser's error, with line and column (a typo must
+//! not be ignored).
 
 use core::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use serde::Deserialize;
+use serde::de::{DeserializeSeed, Deserializer, Error as _, MapAccess, Visitor};
 
 use crate::model::{GroupName, KeyRange};
 use crate::protocol::auto_claim::Policy;
 use crate::protocol::{AutoConfig, ProtocolConfig};
+
+mod groups;
+mod values;
+
+use groups::{GroupSection, declared_groups};
+use values::Kind::{Bool, Int, List, Text};
+use values::{
+    Bad, Kind, Raw, boolean, cluster_name, expire_secs, group_v4, group_v6, hold_down_secs, http,
+    ips, log_format, path, paths, peers, port, put, reconnect_secs, settle_secs, some_text, text,
+    tombstone_secs, ttl,
+};
 
 /// The default config file, read if it exists.
 pub const DEFAULT_CONFIG: &str = "/etc/scalesmall/scalesmall.toml";
@@ -40,6 +59,25 @@ pub enum LogFormat {
     Compact,
     /// One JSON object per line.
     Json,
+}
+
+impl LogFormat {
+    /// The format's name, as the config and `--log-format` spell it.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Auto => "auto",
+            Self::Human => "human",
+            Self::Compact => "compact",
+            Self::Json => "json",
+        }
+    }
+}
+
+impl std::fmt::Display for LogFormat {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 impl FromStr for LogFormat {
@@ -156,53 +194,99 @@ pub struct Config {
     pub auto_settle_secs: u64,
 }
 
+/// One setting: its key in the config file (`section.name`), its
+/// `SCALESMALL_*` variable, its `scalesmall run` flag if it has one, its TOML
+/// type, and its setter (which parses the value, from any of the three, and
+/// stores it). Defaults → file → environment → flags run over [`SETTINGS`].
+pub struct Setting {
+    /// `section.name` in the config file.
+    pub key: &'static str,
+    /// The environment variable.
+    pub env: &'static str,
+    /// The `scalesmall run` flag, if any.
+    pub flag: Option<&'static str>,
+    kind: Kind,
+    set: fn(&mut Config, &Raw) -> Result<(), Bad>,
+}
+
+const fn row(
+    key: &'static str,
+    env: &'static str,
+    flag: Option<&'static str>,
+    kind: Kind,
+    set: fn(&mut Config, &Raw) -> Result<(), Bad>,
+) -> Setting {
+    Setting {
+        key,
+        env,
+        flag,
+        kind,
+        set,
+    }
+}
+
+/// Every setting but `[[groups]]` (`groups.rs`), in the file's order. A new
+/// setting is one row here, one field in [`Config`] (with its default in
+/// `Config::defaults`) and a line in docs/node.md (a test checks).
+#[rustfmt::skip]
+pub const SETTINGS: &[Setting] = &[
+    row("node.data_dir", "SCALESMALL_DATA_DIR", Some("--data-dir"), Text, |c, r| put(&mut c.data_dir, path(r))),
+    row("node.port", "SCALESMALL_PORT", Some("--port"), Int, |c, r| put(&mut c.port, port(r))),
+    row("node.interface", "SCALESMALL_INTERFACE", Some("--interface"), Text, |c, r| put(&mut c.interface, some_text(r))),
+    row("node.advertise", "SCALESMALL_ADVERTISE", Some("--advertise"), List, |c, r| put(&mut c.advertise, ips(r))),
+    row("node.peers", "SCALESMALL_PEERS", Some("--peer"), List, |c, r| { c.peers.extend(peers(r)?); Ok(()) }),
+    row("node.multicast", "SCALESMALL_MULTICAST", Some("--no-multicast"), Bool, |c, r| put(&mut c.multicast, boolean(r))),
+    row("node.multicast_group", "SCALESMALL_MULTICAST_GROUP", None, Text, |c, r| put(&mut c.multicast_group, group_v4(r))),
+    row("node.multicast_group_v6", "SCALESMALL_MULTICAST_GROUP_V6", None, Text, |c, r| put(&mut c.multicast_group_v6, group_v6(r))),
+    row("node.multicast_ttl", "SCALESMALL_MULTICAST_TTL", None, Int, |c, r| put(&mut c.multicast_ttl, ttl(r))),
+    row("node.multicast_loop", "SCALESMALL_MULTICAST_LOOP", Some("--multicast-loop"), Bool, |c, r| put(&mut c.multicast_loop, boolean(r))),
+    row("node.multicast_port", "SCALESMALL_MULTICAST_PORT", Some("--multicast-port"), Int, |c, r| put(&mut c.multicast_port, port(r).map(Some))),
+    row("node.leave_on_exit", "SCALESMALL_LEAVE_ON_EXIT", Some("--leave-on-exit"), Bool, |c, r| put(&mut c.leave_on_exit, boolean(r))),
+    row("node.expire_after_secs", "SCALESMALL_EXPIRE_AFTER_SECS", None, Int, |c, r| put(&mut c.expire_after_secs, expire_secs(r))),
+    row("node.tombstone_ttl_secs", "SCALESMALL_TOMBSTONE_TTL_SECS", None, Int, |c, r| put(&mut c.tombstone_ttl_secs, tombstone_secs(r))),
+    row("node.reconnect_interval_secs", "SCALESMALL_RECONNECT_INTERVAL_SECS", Some("--reconnect-interval-secs"), Int, |c, r| put(&mut c.reconnect_interval_secs, reconnect_secs(r))),
+    row("node.log", "SCALESMALL_LOG", Some("--log"), Text, |c, r| put(&mut c.log, text(r))),
+    row("node.log_format", "SCALESMALL_LOG_FORMAT", Some("--log-format"), Text, |c, r| put(&mut c.log_format, log_format(r))),
+    row("cluster.name", "SCALESMALL_CLUSTER", Some("--cluster"), Text, |c, r| put(&mut c.cluster, cluster_name(r))),
+    row("cluster.key_file", "SCALESMALL_KEY_FILE", Some("--key-file"), Text, |c, r| put(&mut c.key_file, path(r).map(Some))),
+    row("cluster.insecure", "SCALESMALL_INSECURE", Some("--insecure"), Bool, |c, r| put(&mut c.insecure, boolean(r))),
+    row("cluster.accept_key_files", "SCALESMALL_ACCEPT_KEY_FILES", None, List, |c, r| put(&mut c.accept_key_files, paths(r))),
+    row("control.socket", "SCALESMALL_SOCKET", Some("--socket"), Text, |c, r| put(&mut c.socket, path(r).map(Some))),
+    row("control.http", "SCALESMALL_HTTP", Some("--http"), Text, |c, r| put(&mut c.http, http(r))),
+    row("auto.hold_down_secs", "SCALESMALL_AUTO_HOLD_DOWN_SECS", None, Int, |c, r| put(&mut c.auto_hold_down_secs, hold_down_secs(r))),
+    row("auto.settle_secs", "SCALESMALL_AUTO_SETTLE_SECS", None, Int, |c, r| put(&mut c.auto_settle_secs, settle_secs(r))),
+];
+
+/// The setting of `section` called `name`.
+fn setting(section: &str, name: &str) -> Option<&'static Setting> {
+    SETTINGS
+        .iter()
+        .find(|s| s.key.split_once('.') == Some((section, name)))
+}
+
+/// Values from `scalesmall run`'s flags: text by setting key, applied over
+/// the file and the environment with the same parse functions.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Overrides(Vec<(&'static str, String)>);
+
+impl Overrides {
+    /// Sets `key` (a [`SETTINGS`] key; a list comma-separated) to `value`
+    /// if one is given.
+    #[must_use]
+    pub fn with(mut self, key: &'static str, value: Option<impl ToString>) -> Self {
+        if let Some(v) = value {
+            self.0.push((key, v.to_string()));
+        }
+        self
+    }
+}
+
 /// Default `[auto] hold_down_secs`.
 pub const DEFAULT_HOLD_DOWN_SECS: u64 = crate::protocol::auto_claim::DEFAULT_HOLD_DOWN_MS / 1000;
 /// Default `[auto] settle_secs`.
 pub const DEFAULT_SETTLE_SECS: u64 = 5;
-/// Largest `[auto] hold_down_secs` (a day).
-const MAX_HOLD_DOWN_SECS: i64 = 24 * 3600;
-/// Largest `[auto] settle_secs` (ten minutes).
-const MAX_SETTLE_SECS: i64 = 600;
-
-/// Values from command-line flags (`None`: not given).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Overrides {
-    /// `--data-dir`.
-    pub data_dir: Option<PathBuf>,
-    /// `--port`.
-    pub port: Option<u16>,
-    /// `--interface`.
-    pub interface: Option<String>,
-    /// `--advertise` (repeatable).
-    pub advertise: Vec<IpAddr>,
-    /// `--peer` (repeatable; added to the file's).
-    pub peers: Vec<SocketAddr>,
-    /// `--no-multicast`.
-    pub multicast: Option<bool>,
-    /// `--multicast-loop` (tests).
-    pub multicast_loop: Option<bool>,
-    /// `--multicast-port` (tests).
-    pub multicast_port: Option<u16>,
-    /// `--cluster`.
-    pub cluster: Option<String>,
-    /// `--key-file`.
-    pub key_file: Option<PathBuf>,
-    /// `--insecure`.
-    pub insecure: Option<bool>,
-    /// `--socket`.
-    pub socket: Option<PathBuf>,
-    /// `--http`.
-    pub http: Option<String>,
-    /// `--log`.
-    pub log: Option<String>,
-    /// `--log-format`.
-    pub log_format: Option<LogFormat>,
-    /// `--leave-on-exit`.
-    pub leave_on_exit: Option<bool>,
-    /// `--reconnect-interval-secs`.
-    pub reconnect_interval_secs: Option<u64>,
-}
+/// Default `[node] reconnect_interval_secs`.
+const DEFAULT_RECONNECT_SECS: u64 = 10;
 
 /// A bad setting: where it came from, which key, what is wrong.
 #[derive(Debug, thiserror::Error)]
@@ -238,88 +322,88 @@ pub enum ConfigError {
     },
 }
 
+/// The config file: the table's settings per section (read by
+/// [`Section`]), and the groups.
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 struct FileConfig {
-    #[serde(default)]
-    node: NodeSection,
-    #[serde(default)]
-    cluster: ClusterSection,
-    #[serde(default)]
-    control: ControlSection,
-    #[serde(default)]
-    auto: AutoSection,
+    #[serde(default, deserialize_with = "node")]
+    node: Found,
+    #[serde(default, deserialize_with = "cluster")]
+    cluster: Found,
+    #[serde(default, deserialize_with = "control")]
+    control: Found,
+    #[serde(default, deserialize_with = "auto")]
+    auto: Found,
     #[serde(default)]
     groups: Vec<GroupSection>,
 }
 
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct AutoSection {
-    hold_down_secs: Option<i64>,
-    settle_secs: Option<i64>,
+/// The settings one section of the file gives, in the file's order.
+#[derive(Default)]
+struct Found(Vec<(&'static Setting, Raw)>);
+
+fn node<'de, D: Deserializer<'de>>(d: D) -> Result<Found, D::Error> {
+    d.deserialize_map(Section("node"))
+}
+fn cluster<'de, D: Deserializer<'de>>(d: D) -> Result<Found, D::Error> {
+    d.deserialize_map(Section("cluster"))
+}
+fn control<'de, D: Deserializer<'de>>(d: D) -> Result<Found, D::Error> {
+    d.deserialize_map(Section("control"))
+}
+fn auto<'de, D: Deserializer<'de>>(d: D) -> Result<Found, D::Error> {
+    d.deserialize_map(Section("auto"))
 }
 
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct NodeSection {
-    data_dir: Option<PathBuf>,
-    port: Option<i64>,
-    interface: Option<String>,
-    advertise: Option<Vec<String>>,
-    peers: Option<Vec<String>>,
-    multicast: Option<bool>,
-    multicast_group: Option<String>,
-    multicast_group_v6: Option<String>,
-    multicast_ttl: Option<i64>,
-    multicast_loop: Option<bool>,
-    multicast_port: Option<i64>,
-    leave_on_exit: Option<bool>,
-    expire_after_secs: Option<i64>,
-    tombstone_ttl_secs: Option<i64>,
-    reconnect_interval_secs: Option<i64>,
-    log: Option<String>,
-    log_format: Option<String>,
+/// Reads one section of the file: each key must be a setting of it, each
+/// value of the setting's TOML type, else the TOML parser's error (with
+/// line and column), worded as serde's own.
+struct Section(&'static str);
+
+impl<'de> Visitor<'de> for Section {
+    type Value = Found;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "the [{}] table", self.0)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Found, A::Error> {
+        let mut found = Vec::new();
+        while let Some(s) = map.next_key_seed(KeyOf(self.0))? {
+            let raw = match s.kind {
+                Int => Raw::Int(map.next_value()?),
+                Bool => Raw::Bool(map.next_value()?),
+                Text => Raw::Text(map.next_value()?),
+                List => Raw::List(map.next_value()?),
+            };
+            found.push((s, raw));
+        }
+        Ok(Found(found))
+    }
 }
 
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct ClusterSection {
-    name: Option<String>,
-    key_file: Option<PathBuf>,
-    accept_key_files: Option<Vec<PathBuf>>,
-    insecure: Option<bool>,
-}
+/// A key of section `.0`: its setting, or serde's "unknown field" error.
+struct KeyOf(&'static str);
 
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct ControlSection {
-    socket: Option<PathBuf>,
-    http: Option<String>,
-}
+impl<'de> DeserializeSeed<'de> for KeyOf {
+    type Value = &'static Setting;
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct GroupSection {
-    name: String,
-    #[serde(default)]
-    claims: Vec<ClaimSection>,
-    auto: Option<bool>,
-    weight: Option<i64>,
-    priority: Option<i64>,
-    port: Option<i64>,
-    replicas: Option<i64>,
-    slices: Option<i64>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ClaimSection {
-    range: String,
-    #[serde(default)]
-    priority: i64,
-    #[serde(default)]
-    port: i64,
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<&'static Setting, D::Error> {
+        let name = String::deserialize(d)?;
+        setting(self.0, &name).ok_or_else(|| {
+            let prefix = format!("{}.", self.0);
+            let expected: Vec<String> = SETTINGS
+                .iter()
+                .filter_map(|s| s.key.strip_prefix(&prefix))
+                .map(|k| format!("`{k}`"))
+                .collect();
+            D::Error::custom(format!(
+                "unknown field `{name}`, expected one of {}",
+                expected.join(", ")
+            ))
+        })
+    }
 }
 
 fn invalid(origin: &str, key: &str, value: impl ToString, problem: impl ToString) -> ConfigError {
@@ -329,17 +413,6 @@ fn invalid(origin: &str, key: &str, value: impl ToString, problem: impl ToString
         value: value.to_string(),
         problem: problem.to_string(),
     }
-}
-
-fn port(origin: &str, key: &str, v: i64) -> Result<u16, ConfigError> {
-    u16::try_from(v)
-        .ok()
-        .filter(|p| *p > 0)
-        .ok_or_else(|| invalid(origin, key, v, "must be 1..=65535"))
-}
-
-fn u16_field(origin: &str, key: &str, v: i64) -> Result<u16, ConfigError> {
-    u16::try_from(v).map_err(|_| invalid(origin, key, v, "must be 0..=65535"))
 }
 
 /// What a seed address must look like (config, environment and `--peer`).
@@ -363,18 +436,6 @@ pub fn parse_peer(s: &str) -> Option<SocketAddr> {
     })
 }
 
-fn peer(origin: &str, key: &str, s: &str) -> Result<SocketAddr, ConfigError> {
-    parse_peer(s).ok_or_else(|| invalid(origin, key, s, PEER_FORMAT))
-}
-
-fn truthy(origin: &str, key: &str, s: &str) -> Result<bool, ConfigError> {
-    match s.trim() {
-        "1" | "true" | "yes" | "on" => Ok(true),
-        "0" | "false" | "no" | "off" => Ok(false),
-        _ => Err(invalid(origin, key, s, "must be true or false")),
-    }
-}
-
 /// What an HTTP listen address must look like (config, environment and
 /// `--http`).
 pub const HTTP_FORMAT: &str = "must be ADDR:PORT like 127.0.0.1:29980 (0.0.0.0:29980 only on a trusted LAN), \
@@ -389,10 +450,6 @@ pub fn parse_http(s: &str) -> Option<Option<SocketAddr>> {
         return Some(None);
     }
     s.parse::<SocketAddr>().ok().map(Some)
-}
-
-fn http_addr(origin: &str, key: &str, s: &str) -> Result<Option<SocketAddr>, ConfigError> {
-    parse_http(s).ok_or_else(|| invalid(origin, key, s, HTTP_FORMAT))
 }
 
 /// Whether `dir` accepts a new file (or, if it does not exist yet, its
@@ -444,8 +501,43 @@ pub fn default_socket(data_dir: &Path, env: &dyn Fn(&str) -> Option<String>) -> 
 }
 
 impl Config {
+    /// Every setting at its built-in default (`data_dir` empty: decided
+    /// last, as it depends on the environment).
+    fn defaults() -> Config {
+        Config {
+            file: None,
+            data_dir: PathBuf::new(),
+            port: DEFAULT_PORT,
+            interface: None,
+            advertise: Vec::new(),
+            peers: Vec::new(),
+            multicast: true,
+            multicast_group: DEFAULT_GROUP,
+            multicast_group_v6: DEFAULT_GROUP_V6,
+            multicast_ttl: 1,
+            multicast_loop: false,
+            multicast_port: None,
+            leave_on_exit: false,
+            expire_after_secs: 24 * 3600,
+            tombstone_ttl_secs: 3600,
+            reconnect_interval_secs: DEFAULT_RECONNECT_SECS,
+            log: "info".to_owned(),
+            log_format: LogFormat::Auto,
+            cluster: "scalesmall".to_owned(),
+            key_file: None,
+            accept_key_files: Vec::new(),
+            insecure: false,
+            socket: None,
+            http: None,
+            groups: Vec::new(),
+            auto_hold_down_secs: DEFAULT_HOLD_DOWN_SECS,
+            auto_settle_secs: DEFAULT_SETTLE_SECS,
+        }
+    }
+
     /// Loads defaults, then `file` (or the default file if it exists), then
-    /// the environment (`env`), then `flags`.
+    /// the environment (`env`), then `flags`, each over [`SETTINGS`]. Lists
+    /// replace, but for `node.peers`, which every source adds to.
     ///
     /// # Errors
     /// The first bad setting, with where it came from.
@@ -454,298 +546,50 @@ impl Config {
         env: &dyn Fn(&str) -> Option<String>,
         flags: &Overrides,
     ) -> Result<Config, ConfigError> {
-        let explicit = file.map(Path::to_path_buf).or_else(|| {
-            env("SCALESMALL_CONFIG")
-                .filter(|s| !s.is_empty())
-                .map(PathBuf::from)
-        });
-        let (path, parsed) = match explicit {
-            Some(p) => {
-                let text = std::fs::read_to_string(&p).map_err(|source| ConfigError::Read {
-                    path: p.clone(),
-                    source,
-                })?;
-                (Some(p.clone()), parse_file(&p, &text)?)
-            }
-            None => {
-                let p = PathBuf::from(DEFAULT_CONFIG);
-                match std::fs::read_to_string(&p) {
-                    Ok(text) => (Some(p.clone()), parse_file(&p, &text)?),
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                        (None, FileConfig::default())
-                    }
-                    // There but unreadable (e.g. 0640 root:scalesmall and
-                    // we are not in the group): an error, not the defaults.
-                    Err(source) => return Err(ConfigError::Read { path: p, source }),
-                }
-            }
-        };
+        let (path, parsed) = read_file(file, env)?;
         let origin = path.as_ref().map_or_else(
             || "defaults".to_owned(),
             |p| format!("config {}", p.display()),
         );
-        let o = origin.as_str();
-        let n = &parsed.node;
         let mut cfg = Config {
-            file: path.clone(),
-            data_dir: PathBuf::new(),
-            port: match n.port {
-                Some(v) => port(o, "node.port", v)?,
-                None => DEFAULT_PORT,
-            },
-            interface: n.interface.clone().filter(|s| !s.is_empty()),
-            advertise: n
-                .advertise
-                .iter()
-                .flatten()
-                .map(|s| {
-                    s.parse()
-                        .map_err(|_| invalid(o, "node.advertise", s, "must be IP addresses"))
-                })
-                .collect::<Result<_, _>>()?,
-            peers: n
-                .peers
-                .iter()
-                .flatten()
-                .map(|s| peer(o, "node.peers", s))
-                .collect::<Result<_, _>>()?,
-            multicast: n.multicast.unwrap_or(true),
-            multicast_group: match &n.multicast_group {
-                Some(s) => s
-                    .parse::<Ipv4Addr>()
-                    .ok()
-                    .filter(Ipv4Addr::is_multicast)
-                    .ok_or_else(|| {
-                        invalid(
-                            o,
-                            "node.multicast_group",
-                            s,
-                            "must be an IPv4 multicast address, preferably administratively scoped (239.0.0.0/8)",
-                        )
-                    })?,
-                None => DEFAULT_GROUP,
-            },
-            multicast_group_v6: match &n.multicast_group_v6 {
-                Some(s) => s
-                    .parse::<Ipv6Addr>()
-                    .ok()
-                    .filter(Ipv6Addr::is_multicast)
-                    .ok_or_else(|| {
-                        invalid(
-                            o,
-                            "node.multicast_group_v6",
-                            s,
-                            "must be an IPv6 multicast address, preferably link-local scope (ff02::/16)",
-                        )
-                    })?,
-                None => DEFAULT_GROUP_V6,
-            },
-            multicast_ttl: match n.multicast_ttl {
-                Some(v) => u32::try_from(v)
-                    .ok()
-                    .filter(|t| (1..=255).contains(t))
-                    .ok_or_else(|| invalid(o, "node.multicast_ttl", v, "must be 1..=255 (1 keeps it on the LAN)"))?,
-                None => 1,
-            },
-            multicast_loop: n.multicast_loop.unwrap_or(false),
-            multicast_port: match n.multicast_port {
-                Some(v) => Some(port(o, "node.multicast_port", v)?),
-                None => None,
-            },
-            leave_on_exit: n.leave_on_exit.unwrap_or(false),
-            expire_after_secs: match n.expire_after_secs {
-                None => 24 * 3600,
-                Some(v) if (60..=365 * 24 * 3600).contains(&v) => v.unsigned_abs(),
-                Some(v) => {
-                    return Err(invalid(
-                        o,
-                        "node.expire_after_secs",
-                        v,
-                        "between 60 (a minute) and 31536000 (a year)",
-                    ));
-                }
-            },
-            tombstone_ttl_secs: match n.tombstone_ttl_secs {
-                None => 3600,
-                Some(v) if v == 0 || (60..=365 * 24 * 3600).contains(&v) => v.unsigned_abs(),
-                Some(v) => {
-                    return Err(invalid(
-                        o,
-                        "node.tombstone_ttl_secs",
-                        v,
-                        "0 (never collect) or between 60 (a minute) and 31536000 (a year)",
-                    ));
-                }
-            },
-            reconnect_interval_secs: match n.reconnect_interval_secs {
-                None => DEFAULT_RECONNECT_SECS,
-                Some(v) => reconnect_secs(o, "node.reconnect_interval_secs", v)?,
-            },
-            log: n.log.clone().unwrap_or_else(|| "info".to_owned()),
-            log_format: match &n.log_format {
-                Some(s) => s.parse().map_err(|e| invalid(o, "node.log_format", s, e))?,
-                None => LogFormat::Auto,
-            },
-            cluster: parsed
-                .cluster
-                .name
-                .clone()
-                .unwrap_or_else(|| "scalesmall".to_owned()),
-            key_file: parsed.cluster.key_file.clone(),
-            accept_key_files: parsed.cluster.accept_key_files.clone().unwrap_or_default(),
-            insecure: parsed.cluster.insecure.unwrap_or(false),
-            socket: parsed.control.socket.clone(),
-            http: match &parsed.control.http {
-                Some(s) => http_addr(o, "control.http", s)?,
-                None => None,
-            },
-            groups: declared_groups(o, &parsed.groups)?,
-            auto_hold_down_secs: match parsed.auto.hold_down_secs {
-                None => DEFAULT_HOLD_DOWN_SECS,
-                Some(v) => secs(o, "auto.hold_down_secs", v, MAX_HOLD_DOWN_SECS)?,
-            },
-            auto_settle_secs: match parsed.auto.settle_secs {
-                None => DEFAULT_SETTLE_SECS,
-                Some(v) => secs(o, "auto.settle_secs", v, MAX_SETTLE_SECS)?,
-            },
+            file: path,
+            ..Config::defaults()
         };
-        let file_data_dir = n.data_dir.clone();
-        cfg.apply_env(env)?;
-        cfg.apply_flags(flags);
-        cfg.data_dir = flags
-            .data_dir
-            .clone()
-            .or_else(|| {
-                env("SCALESMALL_DATA_DIR")
-                    .filter(|s| !s.is_empty())
-                    .map(PathBuf::from)
-            })
-            .or(file_data_dir)
-            .unwrap_or_else(|| default_data_dir(env));
-        if cfg.cluster.is_empty() || cfg.cluster.len() > 255 {
-            return Err(invalid(
-                "settings",
-                "cluster.name",
-                &cfg.cluster,
-                "must be 1 to 255 bytes",
-            ));
+        let FileConfig {
+            node,
+            cluster,
+            control,
+            auto,
+            groups,
+        } = parsed;
+        for (s, raw) in [node, cluster, control, auto].iter().flat_map(|f| &f.0) {
+            cfg.set(s, raw, &origin)?;
+        }
+        cfg.groups = declared_groups(&origin, &groups)?;
+        for s in SETTINGS {
+            if let Some(v) = env(s.env).filter(|v| !v.is_empty()) {
+                cfg.set(s, &Raw::Text(v), &format!("environment {}", s.env))?;
+            }
+        }
+        for (key, v) in &flags.0 {
+            let s = SETTINGS
+                .iter()
+                .find(|s| s.key == *key)
+                .ok_or_else(|| invalid("flags", key, v, "not a setting"))?;
+            let origin = format!("flag {}", s.flag.unwrap_or(key));
+            cfg.set(s, &Raw::Text(v.clone()), &origin)?;
+        }
+        cfg.peers.sort_unstable();
+        cfg.peers.dedup();
+        if cfg.data_dir.as_os_str().is_empty() {
+            cfg.data_dir = default_data_dir(env);
         }
         Ok(cfg)
     }
 
-    fn apply_env(&mut self, env: &dyn Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
-        let get = |k: &str| env(k).filter(|s| !s.is_empty());
-        let e = |k: &str| format!("environment {k}");
-        if let Some(v) = get("SCALESMALL_PORT") {
-            let n: i64 = v
-                .trim()
-                .parse()
-                .map_err(|_| invalid(&e("SCALESMALL_PORT"), "port", &v, "must be 1..=65535"))?;
-            self.port = port(&e("SCALESMALL_PORT"), "port", n)?;
-        }
-        if let Some(v) = get("SCALESMALL_INTERFACE") {
-            self.interface = Some(v);
-        }
-        if let Some(v) = get("SCALESMALL_PEERS") {
-            for p in v.split(',').filter(|p| !p.trim().is_empty()) {
-                self.peers.push(peer(&e("SCALESMALL_PEERS"), "peers", p)?);
-            }
-        }
-        if let Some(v) = get("SCALESMALL_MULTICAST") {
-            self.multicast = truthy(&e("SCALESMALL_MULTICAST"), "multicast", &v)?;
-        }
-        if let Some(v) = get("SCALESMALL_CLUSTER") {
-            self.cluster = v;
-        }
-        if let Some(v) = get("SCALESMALL_KEY_FILE") {
-            self.key_file = Some(PathBuf::from(v));
-        }
-        if let Some(v) = get("SCALESMALL_INSECURE") {
-            self.insecure = truthy(&e("SCALESMALL_INSECURE"), "insecure", &v)?;
-        }
-        if let Some(v) = get("SCALESMALL_SOCKET") {
-            self.socket = Some(PathBuf::from(v));
-        }
-        if let Some(v) = get("SCALESMALL_HTTP") {
-            self.http = http_addr(&e("SCALESMALL_HTTP"), "http", &v)?;
-        }
-        if let Some(v) = get("SCALESMALL_LOG") {
-            self.log = v;
-        }
-        if let Some(v) = get("SCALESMALL_AUTO_HOLD_DOWN_SECS") {
-            let o = e("SCALESMALL_AUTO_HOLD_DOWN_SECS");
-            self.auto_hold_down_secs = env_secs(&o, "auto.hold_down_secs", &v, MAX_HOLD_DOWN_SECS)?;
-        }
-        if let Some(v) = get("SCALESMALL_AUTO_SETTLE_SECS") {
-            let o = e("SCALESMALL_AUTO_SETTLE_SECS");
-            self.auto_settle_secs = env_secs(&o, "auto.settle_secs", &v, MAX_SETTLE_SECS)?;
-        }
-        if let Some(v) = get("SCALESMALL_RECONNECT_INTERVAL_SECS") {
-            let o = e("SCALESMALL_RECONNECT_INTERVAL_SECS");
-            let n: i64 = v
-                .trim()
-                .parse()
-                .map_err(|_| invalid(&o, "node.reconnect_interval_secs", &v, RECONNECT_RANGE))?;
-            self.reconnect_interval_secs = reconnect_secs(&o, "node.reconnect_interval_secs", n)?;
-        }
-        if let Some(v) = get("SCALESMALL_LOG_FORMAT") {
-            self.log_format = v
-                .parse()
-                .map_err(|p| invalid(&e("SCALESMALL_LOG_FORMAT"), "log_format", &v, p))?;
-        }
-        Ok(())
-    }
-
-    fn apply_flags(&mut self, f: &Overrides) {
-        if let Some(v) = f.port {
-            self.port = v;
-        }
-        if let Some(v) = &f.interface {
-            self.interface = Some(v.clone());
-        }
-        if !f.advertise.is_empty() {
-            self.advertise = f.advertise.clone();
-        }
-        self.peers.extend(f.peers.iter().copied());
-        self.peers.sort_unstable();
-        self.peers.dedup();
-        if let Some(v) = f.multicast {
-            self.multicast = v;
-        }
-        if let Some(v) = f.multicast_loop {
-            self.multicast_loop = v;
-        }
-        if let Some(v) = f.multicast_port {
-            self.multicast_port = Some(v);
-        }
-        if let Some(v) = &f.cluster {
-            self.cluster = v.clone();
-        }
-        if let Some(v) = &f.key_file {
-            self.key_file = Some(v.clone());
-        }
-        if let Some(v) = f.insecure {
-            self.insecure = v;
-        }
-        if let Some(v) = &f.socket {
-            self.socket = Some(v.clone());
-        }
-        if let Some(v) = &f.http {
-            // Validated by the CLI's parser; an invalid one is ignored here.
-            self.http = http_addr("flag", "--http", v).ok().flatten();
-        }
-        if let Some(v) = &f.log {
-            self.log = v.clone();
-        }
-        if let Some(v) = f.log_format {
-            self.log_format = v;
-        }
-        if let Some(v) = f.leave_on_exit {
-            self.leave_on_exit = v;
-        }
-        if let Some(v) = f.reconnect_interval_secs {
-            self.reconnect_interval_secs = v;
-        }
+    /// Parses `raw` for `s` and stores it; an error names `origin`.
+    fn set(&mut self, s: &Setting, raw: &Raw, origin: &str) -> Result<(), ConfigError> {
+        (s.set)(self, raw).map_err(|b| invalid(origin, s.key, b.value, b.problem))
     }
 
     /// The protocol's settings derived from this config.
@@ -787,195 +631,36 @@ impl Config {
     }
 }
 
+/// The config file: `file`, else `SCALESMALL_CONFIG`, else the default
+/// file if it exists (one there but unreadable is an error, not the
+/// defaults).
+fn read_file(
+    file: Option<&Path>,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<(Option<PathBuf>, FileConfig), ConfigError> {
+    let explicit = file.map(Path::to_path_buf).or_else(|| {
+        env("SCALESMALL_CONFIG")
+            .filter(|s| !s.is_empty())
+            .map(PathBuf::from)
+    });
+    let p = explicit
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_CONFIG));
+    match std::fs::read_to_string(&p) {
+        Ok(text) => Ok((Some(p.clone()), parse_file(&p, &text)?)),
+        Err(e) if explicit.is_none() && e.kind() == std::io::ErrorKind::NotFound => {
+            Ok((None, FileConfig::default()))
+        }
+        // There but unreadable (e.g. 0640 root:scalesmall and we are not in
+        // the group): an error, not the defaults.
+        Err(source) => Err(ConfigError::Read { path: p, source }),
+    }
+}
+
 fn parse_file(path: &Path, text: &str) -> Result<FileConfig, ConfigError> {
     toml::from_str(text).map_err(|e| ConfigError::Parse {
         path: path.to_path_buf(),
         message: e.to_string().trim_end().to_owned(),
-    })
-}
-
-/// The declared groups; a group declared twice is an error (the second
-/// would silently undo the first's claims).
-fn declared_groups(
-    origin: &str,
-    groups: &[GroupSection],
-) -> Result<Vec<DeclaredGroup>, ConfigError> {
-    let mut out: Vec<DeclaredGroup> = Vec::with_capacity(groups.len());
-    for g in groups {
-        let d = declared(origin, g)?;
-        if out.iter().any(|o| o.name == d.name) {
-            return Err(invalid(
-                origin,
-                "groups.name",
-                &g.name,
-                "declared twice: list all claims of a group in one [[groups]] entry",
-            ));
-        }
-        out.push(d);
-    }
-    Ok(out)
-}
-
-/// A number of seconds in `0..=max`.
-fn secs(origin: &str, key: &str, v: i64, max: i64) -> Result<u64, ConfigError> {
-    if (0..=max).contains(&v) {
-        Ok(v.unsigned_abs())
-    } else {
-        Err(invalid(
-            origin,
-            key,
-            v,
-            format!("must be 0..={max} (seconds)"),
-        ))
-    }
-}
-
-/// Default `[node] reconnect_interval_secs`.
-const DEFAULT_RECONNECT_SECS: u64 = 10;
-/// What `reconnect_interval_secs` allows.
-const RECONNECT_RANGE: &str = "must be 1..=3600 (seconds)";
-
-/// A reconnect interval: 1 s to an hour.
-fn reconnect_secs(origin: &str, key: &str, v: i64) -> Result<u64, ConfigError> {
-    if (1..=3600).contains(&v) {
-        Ok(v.unsigned_abs())
-    } else {
-        Err(invalid(origin, key, v, RECONNECT_RANGE))
-    }
-}
-
-/// [`secs`] from a variable's text.
-fn env_secs(origin: &str, key: &str, s: &str, max: i64) -> Result<u64, ConfigError> {
-    let v: i64 = s
-        .trim()
-        .parse()
-        .map_err(|_| invalid(origin, key, s, format!("must be 0..={max} (seconds)")))?;
-    secs(origin, key, v, max)
-}
-
-/// The auto-mode keys of a group: `auto`, `weight`, `priority`, `port`
-/// (only with `auto = true`), and the policy (`replicas`, `slices`).
-fn declared_auto(
-    origin: &str,
-    g: &GroupSection,
-) -> Result<(Option<DeclaredAuto>, Option<Policy>), ConfigError> {
-    let key = |k: &str| format!("groups[{}].{k}", g.name);
-    let on = g.auto.unwrap_or(false);
-    if !on {
-        for (k, v) in [
-            ("weight", g.weight),
-            ("priority", g.priority),
-            ("port", g.port),
-        ] {
-            if let Some(v) = v {
-                return Err(invalid(
-                    origin,
-                    &key(k),
-                    v,
-                    "only allowed with auto = true (it applies to the ranges auto mode claims; \
-                     a manual claim sets its own priority and port in claims)",
-                ));
-            }
-        }
-    }
-    if on && !g.claims.is_empty() {
-        return Err(invalid(
-            origin,
-            &key("claims"),
-            format!("{} claims", g.claims.len()),
-            "not allowed with auto = true: in auto mode the node picks its own ranges; \
-             remove the claims, or remove auto = true to claim them by hand",
-        ));
-    }
-    let auto = if on {
-        Some(DeclaredAuto {
-            weight: match g.weight {
-                Some(v) => u16_field(origin, &key("weight"), v)?,
-                None => 1,
-            },
-            priority: g
-                .priority
-                .map(|v| u16_field(origin, &key("priority"), v))
-                .transpose()?,
-            port: g
-                .port
-                .map(|v| u16_field(origin, &key("port"), v))
-                .transpose()?
-                .unwrap_or(0),
-        })
-    } else {
-        None
-    };
-    let policy = if g.replicas.is_some() || g.slices.is_some() {
-        let replicas = match g.replicas {
-            Some(v) => u32::try_from(v)
-                .ok()
-                .filter(|r| (1..=Policy::MAX_REPLICAS).contains(r))
-                .ok_or_else(|| {
-                    invalid(
-                        origin,
-                        &key("replicas"),
-                        v,
-                        format!(
-                            "must be 1..={} (nodes serving each key)",
-                            Policy::MAX_REPLICAS
-                        ),
-                    )
-                })?,
-            None => Policy::DEFAULT_REPLICAS,
-        };
-        let slices = match g.slices {
-            Some(v) => u32::try_from(v)
-                .ok()
-                .filter(|s| s.is_power_of_two() && *s <= Policy::MAX_SLICES)
-                .ok_or_else(|| {
-                    invalid(
-                        origin,
-                        &key("slices"),
-                        v,
-                        format!(
-                            "must be a power of two from 1 to {} (e.g. 256 or 1024)",
-                            Policy::MAX_SLICES
-                        ),
-                    )
-                })?,
-            None => Policy::DEFAULT_SLICES,
-        };
-        Some(
-            Policy::new(replicas, slices)
-                .map_err(|e| invalid(origin, &key("replicas"), replicas, e))?,
-        )
-    } else {
-        None
-    };
-    Ok((auto, policy))
-}
-
-fn declared(origin: &str, g: &GroupSection) -> Result<DeclaredGroup, ConfigError> {
-    let name = GroupName::new(&g.name).map_err(|e| invalid(origin, "groups.name", &g.name, e))?;
-    let claims = g
-        .claims
-        .iter()
-        .map(|c| {
-            let key = format!("groups[{}].claims.range", g.name);
-            Ok(DeclaredClaim {
-                range: c
-                    .range
-                    .parse()
-                    .map_err(|e: crate::model::ParseKeyRangeError| {
-                        invalid(origin, &key, &c.range, e)
-                    })?,
-                priority: u16_field(origin, "groups.claims.priority", c.priority)?,
-                port: u16_field(origin, "groups.claims.port", c.port)?,
-            })
-        })
-        .collect::<Result<_, ConfigError>>()?;
-    let (auto, policy) = declared_auto(origin, g)?;
-    Ok(DeclaredGroup {
-        name,
-        claims,
-        auto,
-        policy,
     })
 }
 
@@ -984,7 +669,7 @@ mod tests {
     use super::*;
     use std::collections::BTreeMap;
 
-    fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> + use<> {
+    pub(super) fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> + use<> {
         let m: BTreeMap<String, String> = pairs
             .iter()
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
@@ -992,11 +677,78 @@ mod tests {
         move |k: &str| m.get(k).cloned()
     }
 
-    fn write(name: &str, text: &str) -> PathBuf {
+    /// The error a variable's value gives, with no file.
+    pub(super) fn env_error(var: &str, value: &str) -> String {
+        let env = env_of(&[("SCALESMALL_DATA_DIR", "/tmp/z"), (var, value)]);
+        match Config::load(None, &env, &Overrides::default()) {
+            Ok(_) => format!("{var}={value:?} accepted"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    pub(super) fn write(name: &str, text: &str) -> PathBuf {
         let p =
             std::env::temp_dir().join(format!("scalesmall-cfg-{name}-{}.toml", std::process::id()));
         std::fs::write(&p, text).unwrap();
         p
+    }
+
+    /// docs/node.md's settings table has a row for every setting, with its
+    /// variable and flag; and every variable the table names is one.
+    #[test]
+    fn docs_list_every_setting_variable_and_flag() {
+        let docs = include_str!("../../docs/node.md");
+        for s in SETTINGS {
+            let flag = s.flag.map_or_else(String::new, |f| format!("`{f}`"));
+            let row = format!("| `{}` | `{}` | {flag} |", s.key, s.env);
+            assert!(docs.contains(&row), "docs/node.md lacks the row {row}");
+            assert_eq!(s.env.split('_').next(), Some("SCALESMALL"), "{}", s.env);
+        }
+        let keys: std::collections::BTreeSet<_> = SETTINGS.iter().map(|s| s.key).collect();
+        let envs: std::collections::BTreeSet<_> = SETTINGS.iter().map(|s| s.env).collect();
+        assert_eq!(keys.len(), SETTINGS.len(), "a key twice");
+        assert_eq!(envs.len(), SETTINGS.len(), "a variable twice");
+    }
+
+    /// Each setting is read from each source: its file key (in its TOML
+    /// type), its variable and its flag; a value its rule refuses is an
+    /// error that names the source and the setting.
+    #[test]
+    fn every_setting_reads_its_key_variable_and_flag() {
+        let p = write("every", "");
+        let data = ("SCALESMALL_DATA_DIR", "/tmp/every");
+        let refused_as = |got: Result<Config, ConfigError>, origin: &str, s: &Setting| match got {
+            Ok(_) => {}
+            Err(ConfigError::Invalid { origin: o, key, .. }) => {
+                assert_eq!((o.as_str(), key.as_str()), (origin, s.key));
+            }
+            Err(e) => panic!("{}: {e}", s.key),
+        };
+        for s in SETTINGS {
+            let (section, name) = s.key.split_once('.').unwrap_or_default();
+            let sample = match s.kind {
+                Int => "1",
+                Bool => "true",
+                Text => "\"\\u0001x\"",
+                List => "[\"\\u0001x\"]",
+            };
+            std::fs::write(&p, format!("[{section}]\n{name} = {sample}\n")).unwrap();
+            let origin = format!("config {}", p.display());
+            refused_as(
+                Config::load(Some(&p), &env_of(&[data]), &Overrides::default()),
+                &origin,
+                s,
+            );
+            let env = env_of(&[data, (s.env, "\u{1}x")]);
+            let origin = format!("environment {}", s.env);
+            refused_as(Config::load(None, &env, &Overrides::default()), &origin, s);
+            if let Some(flag) = s.flag {
+                let o = Overrides::default().with(s.key, Some("\u{1}x"));
+                let origin = format!("flag {flag}");
+                refused_as(Config::load(None, &env_of(&[data]), &o), &origin, s);
+            }
+        }
+        let _ = std::fs::remove_file(p);
     }
 
     #[test]
@@ -1021,11 +773,9 @@ mod tests {
             ("SCALESMALL_PORT", "2000"),
             ("SCALESMALL_DATA_DIR", "/tmp/y"),
         ]);
-        let flags = Overrides {
-            port: Some(3000),
-            peers: vec!["10.0.0.2:1".parse().unwrap()],
-            ..Overrides::default()
-        };
+        let flags = Overrides::default()
+            .with("node.port", Some(3000))
+            .with("node.peers", Some("10.0.0.2:1"));
         let c = Config::load(Some(&p), &env, &Overrides::default()).unwrap();
         assert_eq!(c.port, 2000, "env beats file");
         assert_eq!(c.log, "debug");
@@ -1067,10 +817,7 @@ mod tests {
             std::fs::write(&p, file).unwrap();
             let mut all = data.to_vec();
             all.extend_from_slice(env);
-            let o = Overrides {
-                reconnect_interval_secs: flag,
-                ..Overrides::default()
-            };
+            let o = Overrides::default().with("node.reconnect_interval_secs", flag);
             Config::load(Some(&p), &env_of(&all), &o).map(|c| c.reconnect_interval_secs)
         };
         assert_eq!(load("", &[], None).ok(), Some(10));
@@ -1143,147 +890,10 @@ mod tests {
             let _ = std::fs::remove_file(p);
         }
         // The flag and the variable say the same.
-        let flags = Overrides {
-            http: Some(String::new()),
-            ..Overrides::default()
-        };
+        let flags = Overrides::default().with("control.http", Some(""));
         let p = write("http-flag", "[control]\nhttp = \"127.0.0.1:29980\"\n");
         assert_eq!(Config::load(Some(&p), &env, &flags).unwrap().http, None);
         let _ = std::fs::remove_file(p);
-    }
-
-    #[test]
-    fn empty_claims_declare_a_group_without_claims() {
-        let env = env_of(&[("SCALESMALL_DATA_DIR", "/tmp/e")]);
-        let p = write(
-            "noclaims",
-            "[[groups]]\nname = \"demo\"\nclaims = []\n[[groups]]\nname = \"other\"\n",
-        );
-        let c = Config::load(Some(&p), &env, &Overrides::default()).unwrap();
-        assert_eq!(c.groups.len(), 2);
-        assert!(c.groups.iter().all(|g| g.claims.is_empty()));
-        let _ = std::fs::remove_file(p);
-    }
-
-    #[test]
-    fn auto_groups_and_policies_are_read_with_defaults() {
-        let env = env_of(&[("SCALESMALL_DATA_DIR", "/tmp/a")]);
-        let p = write(
-            "auto",
-            "[auto]\nhold_down_secs = 2\nsettle_secs = 1\n\
-             [[groups]]\nname = \"kv\"\nauto = true\nweight = 3\npriority = 5\nport = 8080\nreplicas = 3\nslices = 256\n\
-             [[groups]]\nname = \"cache\"\nauto = true\n\
-             [[groups]]\nname = \"plain\"\nclaims = [{ range = \"0..9\" }]\n",
-        );
-        let c = Config::load(Some(&p), &env, &Overrides::default()).unwrap();
-        let _ = std::fs::remove_file(p);
-        assert_eq!(
-            c.groups[0].auto,
-            Some(DeclaredAuto {
-                weight: 3,
-                priority: Some(5),
-                port: 8080
-            })
-        );
-        assert_eq!(c.groups[0].policy, Some(Policy::new(3, 256).unwrap()));
-        assert_eq!(
-            c.groups[1].auto,
-            Some(DeclaredAuto {
-                weight: 1,
-                priority: None,
-                port: 0
-            })
-        );
-        assert_eq!(
-            c.groups[1].policy, None,
-            "no replicas/slices: the default policy"
-        );
-        assert_eq!((c.groups[2].auto, c.groups[2].policy), (None, None));
-        let a = c.protocol().auto;
-        assert_eq!((a.hold_down, a.settle), (2_000, 1_000));
-        assert_eq!(a.policies.len(), 1);
-        assert_eq!(a.policy(&c.groups[0].name), Policy::new(3, 256).unwrap());
-        assert_eq!(a.policy(&c.groups[1].name), Policy::default());
-        // Without [auto]: the defaults; the environment beats the file.
-        let env = env_of(&[
-            ("SCALESMALL_DATA_DIR", "/tmp/a"),
-            ("SCALESMALL_AUTO_SETTLE_SECS", "0"),
-        ]);
-        let c = Config::load(None, &env, &Overrides::default()).unwrap();
-        assert_eq!(c.auto_hold_down_secs, DEFAULT_HOLD_DOWN_SECS);
-        assert_eq!(c.auto_settle_secs, 0);
-        // A policy alone (a board that reads the group) is allowed.
-        let p = write("policy-only", "[[groups]]\nname = \"kv\"\nslices = 64\n");
-        let c = Config::load(Some(&p), &env, &Overrides::default()).unwrap();
-        let _ = std::fs::remove_file(p);
-        assert_eq!(c.groups[0].policy, Some(Policy::new(2, 64).unwrap()));
-        assert_eq!(c.groups[0].auto, None);
-    }
-
-    #[test]
-    fn bad_auto_settings_name_the_key_and_what_is_allowed() {
-        let env = env_of(&[("SCALESMALL_DATA_DIR", "/tmp/b")]);
-        let g = "[[groups]]\nname = \"kv\"\n";
-        for (text, needle) in [
-            (
-                format!("{g}auto = true\nclaims = [{{ range = \"0..9\" }}]\n"),
-                "groups[kv].claims = \"1 claims\": not allowed with auto = true",
-            ),
-            (
-                format!("{g}weight = 2\n"),
-                "groups[kv].weight = \"2\": only allowed with auto = true",
-            ),
-            (
-                format!("{g}auto = false\nport = 80\n"),
-                "groups[kv].port = \"80\": only allowed with auto = true",
-            ),
-            (
-                format!("{g}auto = true\nweight = 70000\n"),
-                "groups[kv].weight = \"70000\": must be 0..=65535",
-            ),
-            (
-                format!("{g}auto = true\nweight = -1\n"),
-                "groups[kv].weight = \"-1\": must be 0..=65535",
-            ),
-            (
-                format!("{g}auto = true\nslices = 1000\n"),
-                "groups[kv].slices = \"1000\": must be a power of two from 1 to 2048",
-            ),
-            (
-                format!("{g}auto = true\nreplicas = 0\n"),
-                "groups[kv].replicas = \"0\": must be 1..=64",
-            ),
-            (format!("{g}auto = \"yes\"\n"), "invalid type"),
-            (format!("{g}autoo = true\n"), "unknown field `autoo`"),
-            (
-                "[auto]\nhold_down_secs = -5\n".to_owned(),
-                "auto.hold_down_secs = \"-5\": must be 0..=86400 (seconds)",
-            ),
-            (
-                "[auto]\nsettle_secs = 601\n".to_owned(),
-                "auto.settle_secs = \"601\": must be 0..=600 (seconds)",
-            ),
-            ("[auto]\nperiod = 1\n".to_owned(), "unknown field `period`"),
-        ] {
-            let p = write("badauto", &text);
-            let err = Config::load(Some(&p), &env, &Overrides::default())
-                .unwrap_err()
-                .to_string();
-            let _ = std::fs::remove_file(p);
-            assert!(err.contains(needle), "{text:?} gave {err}");
-        }
-        let env = env_of(&[
-            ("SCALESMALL_DATA_DIR", "/tmp/b"),
-            ("SCALESMALL_AUTO_HOLD_DOWN_SECS", "soon"),
-        ]);
-        let err = Config::load(None, &env, &Overrides::default())
-            .unwrap_err()
-            .to_string();
-        assert!(
-            err.contains("environment SCALESMALL_AUTO_HOLD_DOWN_SECS")
-                && err.contains("must be 0..=86400"),
-            "{err}"
-        );
     }
 
     #[test]
@@ -1332,13 +942,7 @@ mod tests {
             assert!(err.contains(needle), "{text:?} gave {err}");
             let _ = std::fs::remove_file(p);
         }
-        let env = env_of(&[
-            ("SCALESMALL_DATA_DIR", "/tmp/z"),
-            ("SCALESMALL_MULTICAST", "maybe"),
-        ]);
-        let err = Config::load(None, &env, &Overrides::default())
-            .unwrap_err()
-            .to_string();
+        let err = env_error("SCALESMALL_MULTICAST", "maybe");
         assert!(
             err.contains("environment SCALESMALL_MULTICAST") && err.contains("true or false"),
             "{err}"

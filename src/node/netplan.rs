@@ -190,11 +190,9 @@ mod tests {
 
     #[test]
     fn advertise_set_decides_what_is_listened_on() {
-        let flags = Overrides {
-            advertise: ips(&["fd00::9"]),
-            port: Some(4000),
-            ..Overrides::default()
-        };
+        let flags = Overrides::default()
+            .with("node.advertise", Some("fd00::9"))
+            .with("node.port", Some(4000));
         // The interface has IPv4 too, but the node listens on IPv6 only:
         // IPv6 multicast.
         let p = plan(&cfg(&flags), &nic(&["10.0.0.5", "fd00::9"], &[]));
@@ -210,10 +208,7 @@ mod tests {
         assert!(p.multicast.is_none());
         assert_eq!(p.warnings.len(), 2, "{:?}", p.warnings);
         assert!(p.warnings[0].contains("no usable address"));
-        let off = Overrides {
-            multicast: Some(false),
-            ..Overrides::default()
-        };
+        let off = Overrides::default().with("node.multicast", Some(false));
         let p = plan(&cfg(&off), &nic(&["fd00::2"], &[]));
         assert!(p.multicast.is_none() && p.warnings.is_empty());
     }

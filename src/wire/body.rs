@@ -855,6 +855,48 @@ fn read<'a, T: Deserialize<'a>>(bytes: &'a [u8]) -> Result<T, WireError> {
     Ok(v)
 }
 
+/// Reads an envelope of `P` from `bytes` (its id table capped) and makes
+/// the frame of `sender` whose payload `f` builds from the envelope's.
+fn open_as<'a, P: Deserialize<'a>>(
+    bytes: &'a [u8],
+    sender: NodeId,
+    f: impl FnOnce(P, &Ids<'_>) -> Result<Payload, WireError>,
+) -> Result<Frame, WireError> {
+    let e: Envelope<P> = read(bytes)?;
+    check(&e.ids, MAX_IDS, Field::Ids)?;
+    let ids = Ids {
+        sender,
+        ids: &e.ids,
+    };
+    Ok(Frame {
+        sender,
+        incarnation: e.incarnation,
+        seq: e.seq,
+        payload: f(e.payload, &ids)?,
+    })
+}
+
+fn forward(p: WireForward<'_>, floors: &[WireFloor], ids: &Ids<'_>) -> Result<Forward, WireError> {
+    check(&p.list, MAX_FORWARD_LIST, Field::ForwardList)?;
+    Ok(Forward {
+        author: ids.get(p.author)?,
+        upto: p.upto,
+        list: p
+            .list
+            .iter()
+            .map(|x| peer(x, ids))
+            .collect::<Result<Vec<_>, _>>()?,
+        message: message(p.message, floors, ids)?,
+    })
+}
+
+fn probe(p: &WireProbe, ids: &Ids<'_>) -> Result<Probe, WireError> {
+    Ok(Probe {
+        nonce: u64::from_be_bytes(p.nonce),
+        rumors: rumors(&p.rumors, ids)?,
+    })
+}
+
 /// Decodes an opened body of `kind` at `version` from `sender`.
 ///
 /// # Errors
@@ -866,144 +908,47 @@ pub(crate) fn decode(
     sender: NodeId,
     bytes: &[u8],
 ) -> Result<Frame, WireError> {
-    fn open<'a, P: Deserialize<'a>>(bytes: &'a [u8]) -> Result<Envelope<P>, WireError> {
-        let e: Envelope<P> = read(bytes)?;
-        check(&e.ids, MAX_IDS, Field::Ids)?;
-        Ok(e)
-    }
-    let frame = |incarnation, seq, payload| Frame {
-        sender,
-        incarnation,
-        seq,
-        payload,
-    };
-    Ok(match kind {
+    match kind {
         FrameKind::Announce if version >= 2 => {
-            let Envelope {
-                incarnation: inc,
-                seq,
-                ids: t,
-                payload: p,
-            } = open::<WireAnnounceV2<'_>>(bytes)?;
-            let ids = Ids { sender, ids: &t };
-            let fp = u64::from_be_bytes(p.policy_fp);
-            let r = rumors(&p.rumors, &ids)?;
-            frame(
-                inc,
-                seq,
-                Payload::Announce(announce(p.v1, fp, r, version, &ids)?),
-            )
+            open_as(bytes, sender, |p: WireAnnounceV2<'_>, ids| {
+                let fp = u64::from_be_bytes(p.policy_fp);
+                let r = rumors(&p.rumors, ids)?;
+                Ok(Payload::Announce(announce(p.v1, fp, r, version, ids)?))
+            })
         }
-        FrameKind::Announce => {
-            let Envelope {
-                incarnation: inc,
-                seq,
-                ids: t,
-                payload: p,
-            } = open::<WireAnnounce<'_>>(bytes)?;
-            let ids = Ids { sender, ids: &t };
-            frame(
-                inc,
-                seq,
-                Payload::Announce(announce(p, 0, Vec::new(), version, &ids)?),
-            )
+        FrameKind::Announce => open_as(bytes, sender, |p: WireAnnounce<'_>, ids| {
+            Ok(Payload::Announce(announce(p, 0, Vec::new(), version, ids)?))
+        }),
+        FrameKind::Pull => open_as(bytes, sender, |p: WirePull<'_>, ids| {
+            Ok(Payload::Pull(pull(p, ids)?))
+        }),
+        FrameKind::Delta if version >= 3 => open_as(bytes, sender, |p: WireDeltaV3<'_>, ids| {
+            Ok(Payload::Delta(message(p.message, &p.floors, ids)?))
+        }),
+        FrameKind::Delta => open_as(bytes, sender, |p: WireMessage<'_>, ids| {
+            Ok(Payload::Delta(message(p, &[], ids)?))
+        }),
+        FrameKind::Forward if version >= 3 => {
+            open_as(bytes, sender, |p: WireForwardV3<'_>, ids| {
+                Ok(Payload::Forward(forward(p.forward, &p.floors, ids)?))
+            })
         }
-        FrameKind::Pull => {
-            let Envelope {
-                incarnation: inc,
-                seq,
-                ids: t,
-                payload: p,
-            } = open::<WirePull<'_>>(bytes)?;
-            let ids = Ids { sender, ids: &t };
-            frame(inc, seq, Payload::Pull(pull(p, &ids)?))
-        }
-        FrameKind::Delta if version >= 3 => {
-            let Envelope {
-                incarnation: inc,
-                seq,
-                ids: t,
-                payload: p,
-            } = open::<WireDeltaV3<'_>>(bytes)?;
-            let ids = Ids { sender, ids: &t };
-            frame(
-                inc,
-                seq,
-                Payload::Delta(message(p.message, &p.floors, &ids)?),
-            )
-        }
-        FrameKind::Delta => {
-            let Envelope {
-                incarnation: inc,
-                seq,
-                ids: t,
-                payload: p,
-            } = open::<WireMessage<'_>>(bytes)?;
-            let ids = Ids { sender, ids: &t };
-            frame(inc, seq, Payload::Delta(message(p, &[], &ids)?))
-        }
-        FrameKind::Forward => {
-            let (inc, seq, t, p, floors) = if version >= 3 {
-                let e = open::<WireForwardV3<'_>>(bytes)?;
-                (
-                    e.incarnation,
-                    e.seq,
-                    e.ids,
-                    e.payload.forward,
-                    e.payload.floors,
-                )
-            } else {
-                let e = open::<WireForward<'_>>(bytes)?;
-                (e.incarnation, e.seq, e.ids, e.payload, Vec::new())
-            };
-            let ids = Ids { sender, ids: &t };
-            check(&p.list, MAX_FORWARD_LIST, Field::ForwardList)?;
-            let f = Forward {
-                author: ids.get(p.author)?,
-                upto: p.upto,
-                list: p
-                    .list
-                    .iter()
-                    .map(|x| peer(x, &ids))
-                    .collect::<Result<Vec<_>, _>>()?,
-                message: message(p.message, &floors, &ids)?,
-            };
-            frame(inc, seq, Payload::Forward(f))
-        }
-        FrameKind::Ping | FrameKind::Ack => {
-            let Envelope {
-                incarnation: inc,
-                seq,
-                ids: t,
-                payload: p,
-            } = open::<WireProbe>(bytes)?;
-            let ids = Ids { sender, ids: &t };
-            let probe = Probe {
+        FrameKind::Forward => open_as(bytes, sender, |p: WireForward<'_>, ids| {
+            Ok(Payload::Forward(forward(p, &[], ids)?))
+        }),
+        FrameKind::Ping => open_as(bytes, sender, |p: WireProbe, ids| {
+            Ok(Payload::Ping(probe(&p, ids)?))
+        }),
+        FrameKind::Ack => open_as(bytes, sender, |p: WireProbe, ids| {
+            Ok(Payload::Ack(probe(&p, ids)?))
+        }),
+        FrameKind::PingReq => open_as(bytes, sender, |p: WirePingReq, ids| {
+            Ok(Payload::PingReq(PingReq {
                 nonce: u64::from_be_bytes(p.nonce),
-                rumors: rumors(&p.rumors, &ids)?,
-            };
-            let payload = if kind == FrameKind::Ping {
-                Payload::Ping(probe)
-            } else {
-                Payload::Ack(probe)
-            };
-            frame(inc, seq, payload)
-        }
-        FrameKind::PingReq => {
-            let Envelope {
-                incarnation: inc,
-                seq,
-                ids: t,
-                payload: p,
-            } = open::<WirePingReq>(bytes)?;
-            let ids = Ids { sender, ids: &t };
-            let r = PingReq {
-                nonce: u64::from_be_bytes(p.nonce),
-                target: peer(&p.target, &ids)?,
-            };
-            frame(inc, seq, Payload::PingReq(r))
-        }
-    })
+                target: peer(&p.target, ids)?,
+            }))
+        }),
+    }
 }
 
 /// Length of `v` as a postcard varint.

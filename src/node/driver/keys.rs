@@ -7,7 +7,8 @@ use crate::wire::Key;
 
 use super::super::api::{KeysView, Reply, Request};
 use super::super::key_admin::{KeyAdmin, KeyOp, ids, parse_id, show_id};
-use super::{Driver, peer_view, refused};
+use super::views::peer_view;
+use super::{Driver, refused};
 
 impl Driver {
     /// Enables the keyring commands (without it they are refused).

@@ -1,0 +1,64 @@
+//! Expiry: dead members' items expired after the grace period.
+
+use super::*;
+
+impl Chatter {
+    /// Expires the peers down for longer than `expire_after`, and forgets
+    /// markers older than that again.
+    pub(super) fn expire_dead(&mut self, now: Millis) {
+        let after = self.cfg.expire_after;
+        let due: Vec<NodeId> = self
+            .detector
+            .down()
+            .filter(|(id, since)| now.since(*since) >= after && !self.expired_at.contains_key(id))
+            .map(|(id, _)| id)
+            .collect();
+        for id in due {
+            self.expire_member(now, id);
+        }
+        let old: Vec<NodeId> = self
+            .expired_at
+            .iter()
+            .filter(|(_, at)| now.since(**at) >= after)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in old {
+            // The marker has done its job (no node gossips the items back
+            // any more): forget the member everywhere, so a cluster whose
+            // boards are replaced for years keeps flat tables.
+            self.expired_at.remove(&id);
+            self.db.clear_expired(id);
+            self.detector.forget(id);
+            self.reconnect.forget(id);
+            self.peers.remove(id);
+        }
+    }
+
+    pub(super) fn expire_member(&mut self, now: Millis, id: NodeId) {
+        if id == self.me.id {
+            return;
+        }
+        self.expired_at.insert(id, now);
+        if let Some(upto) = self.db.expire(id) {
+            self.events.push_back(Event::Expired { id, upto });
+            for g in self.db.groups().cloned().collect::<Vec<_>>() {
+                self.events.push_back(Event::Changed {
+                    group: g,
+                    origin: id,
+                });
+            }
+        }
+    }
+
+    /// When the next member expires or the next marker is forgotten.
+    pub(super) fn next_expiry(&self) -> Millis {
+        let after = self.cfg.expire_after;
+        let down = self
+            .detector
+            .down()
+            .filter(|(id, _)| !self.expired_at.contains_key(id))
+            .map(|(_, since)| since.plus(after));
+        let markers = self.expired_at.values().map(|at| at.plus(after));
+        down.chain(markers).min().unwrap_or(Millis::NEVER)
+    }
+}

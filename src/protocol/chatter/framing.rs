@@ -1,0 +1,73 @@
+//! Framing: frames and nonces, datagrams, format versions per peer.
+
+use super::*;
+
+impl Chatter {
+    /// Seals `payload` in a frame and queues it as a datagram (multicast
+    /// when `to` is `None`).
+    pub(super) fn send_datagram(
+        &mut self,
+        _now: Millis,
+        to: Option<SocketAddr>,
+        payload: wire::Payload,
+        version: u8,
+    ) {
+        let kind = payload.kind();
+        if kind.since_version() > version {
+            return;
+        }
+        let frame = self.frame(payload);
+        let nonce = self.nonce();
+        match self.codec.encode_datagram(&frame, version, nonce) {
+            Ok(bytes) => {
+                self.stats.frame_out(kind, bytes.len());
+                self.transmits.push_back(match to {
+                    Some(to) => Transmit::Unicast { to, bytes },
+                    None => Transmit::Multicast { bytes },
+                });
+            }
+            Err(e) => self.stats.drop(e.reason()),
+        }
+    }
+
+    pub(super) fn frame(&mut self, payload: wire::Payload) -> Frame {
+        self.seq += 1;
+        Frame {
+            sender: self.me.id,
+            incarnation: self.me.incarnation,
+            seq: self.seq,
+            payload,
+        }
+    }
+
+    pub(super) fn nonce(&mut self) -> [u8; 24] {
+        let mut n = [0u8; 24];
+        self.rng.fill_bytes(&mut n);
+        n
+    }
+
+    /// Where to answer `sender`: the datagram's source for UDP, its contact
+    /// address for TCP.
+    pub(super) fn reply_addr(&self, sender: NodeId, src: Source) -> SocketAddr {
+        match src.conn {
+            None => src.addr,
+            Some(_) => self
+                .peers
+                .get(sender)
+                .and_then(|p| p.addr)
+                .unwrap_or(src.addr),
+        }
+    }
+
+    /// The version to send `peer`.
+    pub(super) fn version_for(&self, peer: NodeId) -> u8 {
+        self.peers.get(peer).map_or(wire::VERSION, |p| {
+            p.max_version.clamp(wire::MIN_VERSION, wire::VERSION)
+        })
+    }
+
+    /// The version every known peer accepts (for multicasts and broadcasts).
+    pub(super) fn send_version(&self) -> u8 {
+        wire::negotiate(self.peers.iter().map(|p| p.max_version))
+    }
+}

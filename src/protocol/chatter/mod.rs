@@ -1,0 +1,841 @@
+//! `Chatter`: the sans-IO protocol state machine. It owns the node's
+//! [`TopologyDb`] and decides every frame the node sends; the shell only
+//! moves bytes and time.
+//!
+//! # Inputs
+//! - [`Chatter::handle_datagram`]: a UDP datagram (multicast or unicast);
+//! - [`Chatter::handle_accept`], [`Chatter::handle_frame`] and
+//!   [`Chatter::handle_conn_event`]: TCP connections and their whole frames;
+//! - [`Chatter::handle_timeout`]: the deadline of [`Chatter::poll_timeout`]
+//!   has passed;
+//! - [`Chatter::handle_command`]: own writes and local requests;
+//! - [`Chatter::handle_persisted`]: own state is durable;
+//!   [`Chatter::handle_persist_failed`]: it could not be stored, and the
+//!   writes it carried are undone ([`super::durability`]).
+//!
+//! # Outputs, and the order to poll them after every input
+//! 1. [`Chatter::poll_persist`]: own state to make durable, then report
+//!    the outcome with `handle_persisted` or `handle_persist_failed` (one
+//!    persist is outstanding at a time). Until own writes are durable,
+//!    `poll_transmit` yields nothing and their events are held: a write
+//!    takes effect only once durable.
+//! 2. [`Chatter::poll_transmit`]: datagrams, multicasts, TCP connects,
+//!    sends and closes.
+//! 3. [`Chatter::poll_event`]: changes (for `watch`) and notices.
+//! 4. [`Chatter::poll_markers`]: expiry markers to store (best effort; give
+//!    them back with [`Chatter::restore_markers`] after a restart).
+//! 5. [`Chatter::poll_timeout`]: when to call `handle_timeout` next.
+//!
+//! `now` must never go backwards. Randomness comes from a seed given at
+//! construction, so a run is reproducible from its seeds.
+//!
+//! # What it does (docs/ALGORITHM.md has the reasoning and costs)
+//! - **Mixed broadcast.** An own write's delta is multicast on the LAN, then
+//!   sent down a log(n) TCP tree ([`super::tree`]) to the nodes that do not
+//!   hear our multicast, one per multicast island; a tree receiver forwards
+//!   along the list it was handed and, if it does not hear the author's
+//!   multicast, multicasts the delta on its own LAN.
+//! - **Who hears my multicast.** Each announce lists the nodes whose
+//!   multicast the sender hears; from those lists a node learns who hears it,
+//!   and prunes them from its tree (keeping one at random).
+//! - **Anti-entropy.** Periodic announces carry group fingerprints; a
+//!   listener that differs pulls with its world clock and gets
+//!   `delta_since` chunks; a pull answered nowhere is retried with another
+//!   holder; a periodic unicast announce to a far peer (every other one to
+//!   a far member of one of our groups) makes a push-pull across subnets.
+//!   Received news is re-sent, unchanged, to one random far member of its
+//!   group, only when it changed something.
+//! - **Interest.** A node stores, announces, pulls and serves only the
+//!   groups it is a member of; a group's tree spans its members; a far
+//!   member's announce is passed on to a LAN member that disagrees with it,
+//!   so members find each other across routers ([`super::interest`]).
+//! - **Bounded resources.** TCP connections are capped with LRU eviction and
+//!   idle close; pulls served are rate-limited per peer; tables are capped.
+
+use core::net::{IpAddr, SocketAddr};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+use rand_chacha::ChaCha8Rng;
+use rand_chacha::rand_core::{Rng, SeedableRng};
+
+use crate::model::{
+    GroupName, Message, NodeId, TimedItem, TopologyDb, TopologyFilter, WorldClock, Written,
+};
+use crate::wire::{
+    self, Announce, Codec, Forward, Frame, FrameKind, Freshness, GroupDigest, Liveness, PeerRef,
+    PingReq, Probe, Pull, Rumor, Window,
+};
+
+use super::anti_entropy::PullTracker;
+use super::auto_mode::AutoMode;
+use super::config::ProtocolConfig;
+use super::conns::{ConnState, ConnTable, Pending};
+use super::dedupe::Seen;
+use super::durability::{Durability, OwnState};
+use super::error::ProtocolError;
+use super::interest::Interest;
+use super::io::{Command, ConnEvent, ConnId, Event, Persist, Transmit, Via};
+use super::key_seen::KeySeen;
+use super::liveness::{Detector, Probing, Transition};
+use super::peers::{PeerTable, usable_addr};
+use super::rate::{Buckets, Budget};
+use super::reconnect::Reconnect;
+use super::stats::{Sizes, Stats};
+use super::time::Millis;
+use super::tree;
+
+mod announce;
+mod auto;
+mod deltas;
+mod expiry;
+mod forwarding;
+mod framing;
+mod islands;
+mod keys;
+mod membership;
+mod own_writes;
+mod pulls;
+mod random;
+mod reach;
+mod receive;
+mod relay;
+mod rollback;
+mod swim;
+
+use random::{jittered, pick, shuffle};
+
+/// Who this node is in this run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Identity {
+    /// The node's id (persisted across runs).
+    pub id: NodeId,
+    /// Bumped and made durable at every start, before the first frame.
+    pub incarnation: u64,
+    /// The addresses peers reach it at (UDP and TCP share the port).
+    pub addrs: Vec<SocketAddr>,
+}
+
+/// Where a frame came from.
+#[derive(Clone, Copy, Debug)]
+struct Source {
+    addr: SocketAddr,
+    via: Via,
+    conn: Option<ConnId>,
+}
+
+/// The Chatter protocol state machine (see the module docs).
+pub struct Chatter {
+    cfg: ProtocolConfig,
+    me: Identity,
+    seq: u64,
+    db: TopologyDb,
+    codec: Codec,
+    rng: ChaCha8Rng,
+    peers: PeerTable,
+    conns: ConnTable,
+    seen: Seen,
+    pulls: PullTracker,
+    freshness: Freshness,
+    detector: Detector,
+    /// When we last refuted a suspicion of ourselves at once.
+    last_refutation: Option<Millis>,
+    /// Members this node expired, and when.
+    expired_at: BTreeMap<NodeId, Millis>,
+    /// [`TopologyDb::markers_changed`] when the markers were last polled.
+    markers_polled: u64,
+    /// New member ids admitted per source address.
+    admissions: Buckets<IpAddr>,
+    /// Answers to unicast frames (announce replies, acks, relayed pings)
+    /// per source address.
+    replies: Buckets<IpAddr>,
+    /// Pulls served per source address (as well as per member id).
+    serves: Buckets<IpAddr>,
+    seeds: Vec<SocketAddr>,
+    /// Rounds of unicast announces to every far peer still owed since our
+    /// addresses changed (`set_addrs`).
+    readdress: u8,
+    next_announce: Millis,
+    next_far_sync: Millis,
+    next_rep_sync: Millis,
+    /// When this instance started.
+    started: Millis,
+    hears_offset: usize,
+    groups_offset: usize,
+    /// The announce period, recomputed at each announce from the number of
+    /// multicast peers heard (so per-frame work does not scan the table).
+    period: u64,
+    transmits: VecDeque<Transmit>,
+    /// Own writes not durable yet: what is held, and how to undo them.
+    durable: Durability,
+    events: VecDeque<Event>,
+    stats: Stats,
+    auth_failures: BTreeMap<SocketAddr, u64>,
+    /// Auto-claim, for the groups with an own auto marker.
+    auto: AutoMode,
+    /// [`super::AutoConfig::fingerprint`], announced.
+    policy_fp: u64,
+    /// Tombstone collection: when the current period started and the own
+    /// clock then. Retractions at or below the previous period's clock are
+    /// at least `tombstone_ttl` old.
+    gc_mark: (Millis, u64),
+    /// The own clock at the start of the previous period (collectable).
+    gc_upto: u64,
+    /// The groups known but not joined: names and last-heard fingerprints.
+    interest: Interest,
+    /// The groups this node is a member of, as of its last own write (to
+    /// see a write join or leave).
+    held: BTreeSet<GroupName>,
+    /// Far syncs made (they alternate between a random far peer and a far
+    /// member of one of our groups).
+    far_syncs: u64,
+    /// Groups left, held on since when: until the others announce our
+    /// fingerprint (they have the leave), at least [`LINGER_MIN`], at most
+    /// [`LINGER_MAX`].
+    leaving: BTreeMap<GroupName, Millis>,
+    /// Contacts across a cut: seeds, unreachable islands, down members.
+    reconnect: Reconnect,
+    /// The key of the frame [`Chatter::open`] just opened, for `dispatch`
+    /// to note on its sender (replay-checked kinds only).
+    opened_key: Option<KeySeen>,
+}
+
+impl Chatter {
+    /// A node starting at `now`, from its persisted own state (if any).
+    ///
+    /// # Errors
+    /// [`ProtocolError::Restore`] if the persisted state is not valid.
+    pub fn new(
+        cfg: ProtocolConfig,
+        me: Identity,
+        codec: Codec,
+        restored: Option<OwnState>,
+        seed: [u8; 32],
+        now: Millis,
+    ) -> Result<Self, ProtocolError> {
+        let db = match restored {
+            Some(s) => TopologyDb::restore(me.id, s.clock, s.items)
+                .map_err(ProtocolError::Restore)?
+                .with_own_floors(&s.floors),
+            None => TopologyDb::new(me.id),
+        };
+        let mut rng = ChaCha8Rng::from_seed(seed);
+        let far = jittered(&mut rng, cfg.far_sync_period, cfg.jitter_percent);
+        let auto = AutoMode::new(cfg.auto.clone(), now, &db);
+        let held = db.my_groups().cloned().collect();
+        let policy_fp = cfg.auto.fingerprint();
+        let gc_mark = (now, db.clock());
+        // Its own stream, so the rest of the node's randomness is as before.
+        let seed64 = u64::from_le_bytes(seed[..8].try_into().unwrap_or([0; 8]));
+        let reconnect = Reconnect::new(
+            cfg.reconnect_interval,
+            cfg.jitter_percent,
+            seed64 ^ 0x2ec0_22ec,
+            now,
+        );
+        Ok(Self {
+            seeds: cfg.seeds.clone(),
+            seen: Seen::new(cfg.seen_capacity),
+            me,
+            seq: 0,
+            db,
+            codec,
+            rng,
+            peers: PeerTable::new(),
+            conns: ConnTable::new(),
+            pulls: PullTracker::new(),
+            freshness: Freshness::new(Freshness::DEFAULT_CAP),
+            detector: Detector::new(cfg.liveness.clone(), now),
+            last_refutation: None,
+            expired_at: BTreeMap::new(),
+            markers_polled: 0,
+            admissions: Buckets::new(cfg.admissions, MAX_ADDRS_TRACKED),
+            replies: Buckets::new(cfg.replies, MAX_ADDRS_TRACKED),
+            serves: Buckets::new(
+                Budget {
+                    rate: cfg.pulls_per_sec,
+                    burst: cfg.pulls_per_sec.saturating_mul(4),
+                },
+                MAX_ADDRS_TRACKED,
+            ),
+            readdress: 0,
+            next_announce: now,
+            // The first far sync goes out soon so seeds are contacted early.
+            next_far_sync: now.plus(far / 10),
+            next_rep_sync: now.plus(far),
+            started: now,
+            hears_offset: 0,
+            groups_offset: 0,
+            period: cfg.announce_period,
+            transmits: VecDeque::new(),
+            durable: Durability::new(),
+            events: VecDeque::new(),
+            stats: Stats::default(),
+            auth_failures: BTreeMap::new(),
+            auto,
+            policy_fp,
+            gc_mark,
+            gc_upto: 0,
+            interest: Interest::default(),
+            held,
+            far_syncs: 0,
+            leaving: BTreeMap::new(),
+            reconnect,
+            opened_key: None,
+            cfg,
+        })
+    }
+
+    /// The node's view of every group.
+    #[must_use]
+    pub fn db(&self) -> &TopologyDb {
+        &self.db
+    }
+
+    /// Every group the node knows, sorted: those it holds (joined, or
+    /// left with its own retractions kept) and those it only heard of.
+    #[must_use]
+    pub fn groups(&self) -> Vec<GroupName> {
+        let mut all: Vec<GroupName> = self
+            .db
+            .groups()
+            .chain(self.interest.names())
+            .cloned()
+            .collect();
+        all.sort_unstable();
+        all.dedup();
+        all
+    }
+
+    /// Whether this node holds `group`: it is a member (it holds a live
+    /// own item there), or it left lately and lingers until its leave is
+    /// known (see `finish_leaving`). Only then does it store, forward to,
+    /// pull and serve it.
+    #[must_use]
+    pub fn holds(&self, group: &GroupName) -> bool {
+        self.db.is_member(group.as_str()) || self.leaving.contains_key(group)
+    }
+
+    /// The groups heard of but not joined, with their last-heard
+    /// fingerprints.
+    #[must_use]
+    pub fn interest(&self) -> &Interest {
+        &self.interest
+    }
+
+    /// What the node knows about its peers.
+    #[must_use]
+    pub fn peers(&self) -> &PeerTable {
+        &self.peers
+    }
+
+    /// Counters: frames and bytes by kind, drops by reason.
+    #[must_use]
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    /// The sizes of this node's tables.
+    #[must_use]
+    pub fn sizes(&self) -> Sizes {
+        let mut s = Sizes {
+            peers: self.peers.len(),
+            views: self.detector.len(),
+            markers: self.expired_at.len(),
+            ..Sizes::default()
+        };
+        for g in self.db.groups() {
+            if let Some(m) = self.db.message(g.as_str()) {
+                s.members += m.clock().len();
+                s.items += m.items().len();
+            }
+        }
+        s
+    }
+
+    /// This node.
+    #[must_use]
+    pub fn identity(&self) -> &Identity {
+        &self.me
+    }
+
+    /// The configuration in force.
+    #[must_use]
+    pub fn config(&self) -> &ProtocolConfig {
+        &self.cfg
+    }
+
+    /// Number of TCP connections open or opening.
+    #[must_use]
+    pub fn conn_count(&self) -> usize {
+        self.conns.len()
+    }
+
+    /// Whether no peer heard from within the last `window` ms announced a
+    /// group fingerprint different from ours for a group we are a member
+    /// of: the node lacks nothing it wants.
+    #[must_use]
+    pub fn converged(&self, now: Millis, window: u64) -> bool {
+        self.peers
+            .iter()
+            .filter(|p| now.since(p.last_heard) <= window)
+            .all(|p| {
+                p.groups.iter().all(|(g, h)| {
+                    now.since(h.at) > window
+                        || !self.holds(g)
+                        || self.fingerprint(g) == Some(h.fingerprint)
+                })
+            })
+    }
+
+    /// The next thing to send. Nothing while own state awaits persistence.
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        if self.durable.holding() {
+            return None;
+        }
+        self.transmits.pop_front()
+    }
+
+    /// Own state to make durable before transmits are released: the whole
+    /// own state after the writes so far, when it changed and no persist is
+    /// outstanding. Report the outcome with [`Chatter::handle_persisted`]
+    /// or [`Chatter::handle_persist_failed`].
+    pub fn poll_persist(&mut self) -> Option<Persist> {
+        self.durable.poll(&self.db)
+    }
+
+    /// The expiry markers, when they changed since last polled: the shell
+    /// stores them (best effort; they are not own state, so nothing waits
+    /// for it) and gives them back through [`Chatter::restore_markers`]
+    /// after a restart.
+    pub fn poll_markers(&mut self) -> Option<Vec<(NodeId, u64)>> {
+        let now = self.db.markers_changed();
+        if now == self.markers_polled {
+            return None;
+        }
+        self.markers_polled = now;
+        Some(self.db.markers().collect())
+    }
+
+    /// Puts back the expiry markers stored before a restart (call right
+    /// after [`Chatter::new`]). Each lasts another `expire_after` from
+    /// `now` (the monotonic clock does not survive a reboot, so the time
+    /// they had left is unknown): until then the expired members' writes
+    /// at or below their markers are refused, as before the restart, so a
+    /// peer that has not expired them yet cannot gossip them back. A member
+    /// heard again first-hand is taken back at once, as usual.
+    pub fn restore_markers(&mut self, now: Millis, markers: &[(NodeId, u64)]) {
+        self.db.restore_markers(markers);
+        for (m, _) in self.db.markers() {
+            self.expired_at.entry(m).or_insert(now);
+        }
+        self.markers_polled = self.db.markers_changed();
+    }
+
+    /// The next event.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// When [`Chatter::handle_timeout`] should be called next.
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<Millis> {
+        let mut next = self
+            .next_far_sync
+            .min(self.next_rep_sync)
+            .min(self.detector.next_deadline())
+            .min(self.reconnect.next_deadline())
+            .min(self.next_expiry());
+        if self.cfg.multicast {
+            next = next.min(self.next_announce);
+        }
+        if let Some(t) = self.pulls.next_deadline() {
+            next = next.min(t);
+        }
+        if let Some(t) = self.auto.next_deadline() {
+            next = next.min(t);
+        }
+        if let Some(t) = self
+            .pulls
+            .next_due(self.cfg.pull_quiet, self.cfg.pull_max_delay)
+        {
+            next = next.min(t);
+        }
+        if let Some(t) = self
+            .conns
+            .next_expiry(self.cfg.conn_idle, self.cfg.connect_timeout)
+        {
+            next = next.min(t);
+        }
+        Some(next)
+    }
+
+    /// The persist of `clock` is durable: its writes' events are released,
+    /// and the held transmits once no later write waits.
+    pub fn handle_persisted(&mut self, _now: Millis, clock: u64) {
+        let released = self.durable.persisted(clock);
+        self.events.extend(released);
+    }
+
+    /// An own write or local request.
+    ///
+    /// # Errors
+    /// [`ProtocolError::Model`] if the model refuses the write (e.g. a
+    /// release of a range never claimed); nothing changed then.
+    pub fn handle_command(&mut self, now: Millis, cmd: Command) -> Result<(), ProtocolError> {
+        if cmd.is_write() {
+            self.begin_write();
+        }
+        let written = match cmd {
+            Command::Join(g) => self.db.join(g.as_str()).map(|w| w.into_iter().collect()),
+            Command::Leave(g) => {
+                let me = self.me.id;
+                let markers = self.db.auto_members(g.as_str());
+                let mine = markers.iter().find(|m| m.0 == me).map(|m| m.2);
+                match mine {
+                    // An auto member others can take over from: leave
+                    // gracefully (hand the ranges over, then leave).
+                    Some(port)
+                        if markers.iter().any(|m| m.0 != me) && !self.auto.is_draining(&g) =>
+                    {
+                        let w = self.db.unset_auto(g.as_str());
+                        if w.is_ok() {
+                            self.auto.drain(g, port, now);
+                        }
+                        w.map(|w| w.into_iter().collect())
+                    }
+                    _ => {
+                        self.auto.disable(&g);
+                        self.db.leave(g.as_str()).map(|w| w.into_iter().collect())
+                    }
+                }
+            }
+            Command::Auto {
+                group,
+                weight,
+                priority,
+                port,
+            } => {
+                let w = self.db.set_auto(group.as_str(), weight, port);
+                if w.is_ok() {
+                    self.auto.enable(group, priority);
+                }
+                w.map(|w| w.into_iter().collect())
+            }
+            Command::Manual(g) => {
+                self.auto.disable(&g);
+                self.db
+                    .unset_auto(g.as_str())
+                    .map(|w| w.into_iter().collect())
+            }
+            Command::Claim {
+                group,
+                range,
+                priority,
+                port,
+            } => self
+                .db
+                .claim(group.as_str(), range, priority, port)
+                .map(|w| w.into_iter().collect()),
+            Command::Release { group, range } => self
+                .db
+                .release(group.as_str(), range)
+                .map(|w| w.into_iter().collect()),
+            Command::LeaveAll => {
+                let groups: Vec<GroupName> = self.db.my_groups().cloned().collect();
+                let mut all = Vec::new();
+                for g in groups {
+                    self.auto.disable(&g);
+                    all.extend(self.db.leave(g.as_str()).map_err(ProtocolError::Model)?);
+                }
+                Ok(all)
+            }
+            Command::AddSeed(addr) => {
+                if !self.seeds.contains(&addr) {
+                    self.seeds.push(addr);
+                }
+                self.send_announce(now, Some(addr));
+                Ok(Vec::new())
+            }
+            Command::Forget(id) => {
+                self.expire_member(now, id);
+                Ok(Vec::new())
+            }
+        }
+        .map_err(ProtocolError::Model)?;
+        for w in written {
+            self.after_own_write(now, &w);
+        }
+        Ok(())
+    }
+
+    /// A UDP datagram from `from`.
+    pub fn handle_datagram(&mut self, now: Millis, from: SocketAddr, via: Via, bytes: &[u8]) {
+        let src = Source {
+            addr: from,
+            via,
+            conn: None,
+        };
+        if let Some((frame, version)) = self.open(now, src, bytes) {
+            let sender = frame.sender;
+            let digests = self.relay_candidate(src, &frame);
+            self.dispatch(now, src, frame, version);
+            let relay = match digests {
+                Some(d) => self.relay_targets(now, src, sender, &d),
+                None => Vec::new(),
+            };
+            for to in relay {
+                self.stats.relays += 1;
+                self.stats.bytes_out += bytes.len() as u64;
+                self.transmits.push_back(Transmit::Unicast {
+                    to,
+                    bytes: bytes.to_vec(),
+                });
+            }
+        }
+    }
+
+    /// A TCP connection from `from` was accepted; returns the id to use for it.
+    pub fn handle_accept(&mut self, now: Millis, from: SocketAddr) -> ConnId {
+        self.make_room(now);
+        self.conns.add(from, None, ConnState::Open, now)
+    }
+
+    /// One whole frame arrived on a TCP connection.
+    pub fn handle_frame(&mut self, now: Millis, conn: ConnId, bytes: &[u8]) {
+        let Some(addr) = self.conns.get(conn).map(|c| c.addr) else {
+            return;
+        };
+        let src = Source {
+            addr,
+            via: Via::Unicast,
+            conn: Some(conn),
+        };
+        if let Some((frame, version)) = self.open(now, src, bytes) {
+            if let Some(c) = self.conns.get_mut(conn) {
+                c.last_used = now;
+                c.peer = Some(frame.sender);
+            }
+            self.dispatch(now, src, frame, version);
+        }
+    }
+
+    /// A TCP connection opened, failed or closed.
+    pub fn handle_conn_event(&mut self, now: Millis, conn: ConnId, event: ConnEvent) {
+        match event {
+            ConnEvent::Opened => {
+                let queue = match self.conns.get_mut(conn) {
+                    Some(c) => {
+                        c.state = ConnState::Open;
+                        c.last_used = now;
+                        std::mem::take(&mut c.queue)
+                    }
+                    None => return,
+                };
+                for p in queue {
+                    self.send_on(now, conn, p);
+                }
+            }
+            ConnEvent::Failed | ConnEvent::Closed => {
+                let window = if event == ConnEvent::Failed {
+                    super::conns::RESEND_WINDOW
+                } else {
+                    super::conns::RESEND_AFTER_CLOSE
+                };
+                if let Some(c) = self.conns.remove(conn) {
+                    let to = c.to;
+                    for p in c.unsent(now, window) {
+                        self.retry(now, to, p);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Sends an announce now (multicast, or to the seeds without multicast):
+    /// the final announce of a shutdown, so peers learn our last state.
+    pub fn announce_now(&mut self, now: Millis) {
+        if self.cfg.multicast {
+            self.send_announce(now, None);
+        } else {
+            let seeds = self.seeds.clone();
+            for s in seeds {
+                self.send_announce(now, Some(s));
+            }
+        }
+    }
+
+    /// Timers: announces, far syncs, overdue pulls, idle connections.
+    pub fn handle_timeout(&mut self, now: Millis) {
+        self.probe(now);
+        self.reconnect(now);
+        self.expire_dead(now);
+        self.gc_period(now);
+        self.finish_leaving(now);
+        self.auto_claim(now);
+        if self.cfg.multicast && now >= self.next_announce {
+            self.period = self.announce_period(now);
+            self.send_announce(now, None);
+            self.readdress_again(now);
+            self.next_announce = now.plus(jittered(
+                &mut self.rng,
+                self.period,
+                self.cfg.jitter_percent,
+            ));
+        }
+        if now >= self.next_rep_sync {
+            if self.is_representative(now) {
+                let rep_ttl = self.rep_ttl();
+                let ttl = self.hears_ttl(now);
+                let far_reps: Vec<SocketAddr> = self
+                    .peers
+                    .iter()
+                    .filter(|p| p.is_rep(now, rep_ttl) && !self.is_local(p, now, ttl))
+                    .filter_map(|p| p.addr)
+                    .collect();
+                for addr in far_reps {
+                    self.send_announce(now, Some(addr));
+                }
+            }
+            self.next_rep_sync = now.plus(jittered(
+                &mut self.rng,
+                self.cfg.rep_sync_period,
+                self.cfg.jitter_percent,
+            ));
+        }
+        if now >= self.next_far_sync {
+            self.far_sync(now);
+            self.next_far_sync = now.plus(jittered(
+                &mut self.rng,
+                self.cfg.far_sync_period,
+                self.cfg.jitter_percent,
+            ));
+        }
+        for (group, peer) in self
+            .pulls
+            .take_due(now, self.cfg.pull_quiet, self.cfg.pull_max_delay)
+        {
+            if !self.pulls.busy(&group, now) && self.holds(&group) {
+                self.pull_from(now, &group, peer);
+            }
+        }
+        for (group, flight) in self.pulls.overdue(now) {
+            if !self.holds(&group) {
+                self.pulls.abandon(&group);
+                continue;
+            }
+            let holder = self
+                .holders(&group)
+                .into_iter()
+                .filter(|id| !flight.tried.contains(id))
+                .collect::<Vec<_>>();
+            match pick(&mut self.rng, &holder) {
+                Some(next) => self.pull_from(now, &group, next),
+                None => self.pulls.abandon(&group),
+            }
+        }
+        for conn in self
+            .conns
+            .expired(now, self.cfg.conn_idle, self.cfg.connect_timeout)
+        {
+            if let Some(c) = self.conns.remove(conn) {
+                self.transmits.push_back(Transmit::Close { conn });
+                for p in c.queue {
+                    self.reroute(now, p.fwd);
+                }
+            }
+        }
+    }
+
+    /// This node's view of a peer's liveness.
+    #[must_use]
+    pub fn liveness(&self, id: NodeId) -> Liveness {
+        self.detector.state(id)
+    }
+
+    /// The servers of `key` in `group` as [`TopologyDb::lookup`] orders
+    /// them, each with its liveness in this node's view, the down ones
+    /// moved last (a client tries the live ones first and may skip the
+    /// rest). The model stays liveness-free: nothing is removed from it.
+    #[must_use]
+    pub fn lookup(&self, group: &str, key: u32) -> Vec<(crate::model::Server, Liveness)> {
+        let mut out: Vec<_> = self
+            .db
+            .lookup(group, key)
+            .into_iter()
+            .map(|s| {
+                let state = if s.member == self.me.id {
+                    Liveness::Alive
+                } else {
+                    self.detector.state(s.member)
+                };
+                (s, state)
+            })
+            .collect();
+        out.sort_by_key(|(_, state)| *state == Liveness::Down);
+        out
+    }
+
+    /// Whether this node represents its multicast island (shown by `status`):
+    /// it hears no peer with a smaller id.
+    pub fn is_representative(&self, now: Millis) -> bool {
+        self.my_rep(now).is_some_and(|r| r.id == self.me.id)
+    }
+}
+
+/// Source addresses with a budget remembered (per kind of budget).
+const MAX_ADDRS_TRACKED: usize = 1_024;
+
+/// The address of the placeholder in `heads[0]` that says "I do not know my
+/// island's representative yet".
+const UNKNOWN_REP: SocketAddr =
+    SocketAddr::new(core::net::IpAddr::V4(core::net::Ipv4Addr::UNSPECIFIED), 0);
+
+/// `ms` spread by up to `percent` either way.
+/// Bytes an own delta leaves free for the floor it carries (format version
+/// 3: the floor list's length, the member's index and the floor, as varints).
+const FLOOR_SLACK: usize = 16;
+
+/// A group left is held on at least this long (ms) ...
+const LINGER_MIN: u64 = 20_000;
+/// ... and at most this long (ms), whatever the others announce.
+const LINGER_MAX: u64 = 600_000;
+
+/// Most LAN members a far node's announce is passed on to.
+const RELAY_FANOUT: usize = 2;
+
+/// A far node's announce goes to the same LAN member at most once in this
+/// many ms: once the member has it, the two far-sync each other.
+const RELAY_PERIOD: u64 = 600_000;
+
+/// The next `size` entries of `all` from `offset` (wrapping); advances the
+/// offset.
+fn window<T: Clone>(all: &[T], offset: &mut usize, size: usize) -> Window<T> {
+    let total = all.len();
+    if total == 0 {
+        *offset = 0;
+        return Window::empty();
+    }
+    if total <= size {
+        *offset = 0;
+        return Window::whole(all.to_vec());
+    }
+    let start = *offset % total;
+    let entries: Vec<T> = all.iter().cycle().skip(start).take(size).cloned().collect();
+    *offset = (start + size) % total;
+    Window {
+        total: u32::try_from(total).unwrap_or(u32::MAX),
+        offset: u32::try_from(start).unwrap_or(0),
+        entries,
+    }
+}
+
+/// Hash over every `(group, fingerprint)` in name order.
+fn groups_fp(digests: &[GroupDigest]) -> u64 {
+    let mut h = xxhash_rust::xxh3::Xxh3Default::new();
+    for d in digests {
+        h.update(&(d.group.as_str().len() as u64).to_le_bytes());
+        h.update(d.group.as_str().as_bytes());
+        h.update(&d.fingerprint.to_le_bytes());
+    }
+    h.digest()
+}

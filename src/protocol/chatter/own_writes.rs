@@ -1,0 +1,88 @@
+//! Own writes: what follows a durable own write, and tombstone collection.
+
+use super::*;
+
+impl Chatter {
+    pub(super) fn after_own_write(&mut self, now: Millis, w: &Written) {
+        self.stats.own_writes += 1;
+        self.collect_tombstones(now);
+        self.durable.wrote();
+        self.own_event(Event::Changed {
+            group: w.group.clone(),
+            origin: self.me.id,
+        });
+        self.pulls.news(&w.group, now);
+        self.auto.touch(&w.group);
+        self.seen.insert(self.me.id, w.upto);
+        let version = self.send_version();
+        let sizer = self.codec.delta_sizer(version, self.cfg.mtu);
+        // Room for the own floor the chunks carry.
+        let budget = self.cfg.mtu.saturating_sub(FLOOR_SLACK);
+        let chunks = self.db.own_delta(w, budget, &sizer).unwrap_or_else(|_| {
+            // Nothing goes out (anti-entropy repairs it); the join or leave
+            // below still takes effect.
+            self.stats.drop("delta_budget");
+            Vec::new()
+        });
+        let floor = self.db.floor(w.group.as_str(), self.me.id);
+        // A member knows the group's members: the tree spans them only. A
+        // write that makes us a member (a join) or one in a group we hold no
+        // view of goes to every island: we do not know its members yet,
+        // they must learn of us, and non-members drop it.
+        let was = self.held.contains(&w.group);
+        let is = self.db.is_member(w.group.as_str());
+        let dests = if was {
+            self.member_destinations(now, &w.group)
+        } else {
+            self.tree_destinations(now)
+        };
+        for mut chunk in chunks {
+            if version >= 3 {
+                chunk.attach_floor(self.me.id, floor);
+            }
+            if self.cfg.multicast {
+                self.send_datagram(now, None, wire::Payload::Delta(chunk.clone()), version);
+            }
+            for (head, rest) in tree::split(&dests) {
+                self.send_forward(
+                    now,
+                    head,
+                    Forward {
+                        author: self.me.id,
+                        upto: w.upto,
+                        list: rest,
+                        message: chunk.clone(),
+                    },
+                );
+            }
+        }
+        if is && !was {
+            self.joined(now, &w.group);
+        } else if was && !is {
+            self.left(now, &w.group);
+        }
+    }
+
+    /// Starts a new tombstone period once the current one is
+    /// `tombstone_ttl` old: own writes up to the current period's clock
+    /// become collectable.
+    pub(super) fn gc_period(&mut self, now: Millis) {
+        let ttl = self.cfg.tombstone_ttl;
+        if ttl > 0 && now.since(self.gc_mark.0) >= ttl {
+            self.gc_upto = self.gc_mark.1;
+            self.gc_mark = (now, self.db.clock());
+        }
+    }
+
+    /// Before an own write goes out: collects own retractions at least
+    /// `tombstone_ttl` old, so the write carries the raised floor. Only
+    /// while every known peer reads format version 3 (older ones could
+    /// not learn the floor).
+    pub(super) fn collect_tombstones(&mut self, now: Millis) {
+        self.gc_period(now);
+        if self.gc_upto > 0 && self.send_version() >= 3 {
+            let rose = self.db.collect_own(self.gc_upto);
+            self.stats.floors_raised += rose.len() as u64;
+        }
+    }
+}

@@ -1,0 +1,202 @@
+//! Frame receive and admission: open (authenticate, check freshness) and
+//! route the payload to its concept.
+
+use super::*;
+
+impl Chatter {
+    /// Decodes and checks a frame, with the version it came in; counts
+    /// and drops what fails.
+    pub(super) fn open(&mut self, now: Millis, src: Source, bytes: &[u8]) -> Option<(Frame, u8)> {
+        self.stats.bytes_in += bytes.len() as u64;
+        let decoded = match self.codec.decode(bytes) {
+            Ok(d) => d,
+            Err(e) => {
+                self.stats.drop(e.reason());
+                if matches!(
+                    e,
+                    wire::WireError::UnknownKeyId(_) | wire::WireError::AuthFailed
+                ) {
+                    let n = self.auth_failures.entry(src.addr).or_insert(0);
+                    *n += 1;
+                    // Repeated: from the second failure, then at 4, 8, 16...
+                    if n.is_power_of_two() && *n >= 2 {
+                        let failures = *n;
+                        self.events.push_back(Event::KeyMismatch {
+                            from: src.addr,
+                            failures,
+                        });
+                    }
+                }
+                return None;
+            }
+        };
+        self.auth_failures.remove(&src.addr);
+        let frame = decoded.frame;
+        if frame.sender == self.me.id {
+            // Our own multicast, looped back.
+            self.stats.drop("own");
+            return None;
+        }
+        let kind = frame.payload.kind();
+        if kind.needs_freshness()
+            && let Err(e) = self
+                .freshness
+                .check(frame.sender, frame.incarnation, frame.seq)
+        {
+            self.stats.drop(e.reason());
+            return None;
+        }
+        self.stats.frame_in(kind);
+        // Replay-checked kinds only (announces and pings come from every
+        // peer every few seconds): a replayed old frame says nothing.
+        self.opened_key = kind.needs_freshness().then_some(KeySeen {
+            key_id: decoded.key_id,
+            at: now,
+        });
+        Some((frame, decoded.version))
+    }
+
+    pub(super) fn dispatch(&mut self, now: Millis, src: Source, frame: Frame, version: u8) {
+        let sender = frame.sender;
+        // New members from one address are admitted at a bounded rate: a
+        // key holder inventing ids cannot flush the peer table.
+        if self.peers.get(sender).is_none() && !self.admissions.allow(src.addr.ip(), now) {
+            self.stats.drop("admission");
+            return;
+        }
+        let key_seen = self.opened_key.take();
+        let (peer, new) = self.peers.entry(sender, now);
+        peer.last_heard = now;
+        peer.key_seen = key_seen.or(peer.key_seen);
+        peer.note_version(version, frame.incarnation);
+        if frame.incarnation > peer.incarnation {
+            // A restart: what it reported about us no longer holds.
+            peer.incarnation = frame.incarnation;
+            peer.hears_me = None;
+            peer.hears.clear();
+        }
+        if src.via == Via::Multicast {
+            peer.last_multicast = Some(now);
+        }
+        // Its address follows its own frames (`Peer::note_addr`): an
+        // announce says where it is, whoever passed it on; a replay-checked
+        // datagram from a restarted sender shows where it is now.
+        let frame_at = (frame.incarnation, frame.seq);
+        let moved = match &frame.payload {
+            wire::Payload::Announce(a) => usable_addr(&self.me.addrs, &a.addrs)
+                .is_some_and(|own| peer.note_addr(own, frame_at)),
+            p if src.conn.is_none() && p.kind().needs_freshness() => {
+                peer.note_source(src.addr, frame_at)
+            }
+            _ => false,
+        };
+        if src.conn.is_none() {
+            peer.note_hearsay(src.addr);
+        }
+        if new {
+            let addr = peer.addr.unwrap_or(src.addr);
+            self.events
+                .push_back(Event::PeerDiscovered { id: sender, addr });
+        } else if moved && let Some(addr) = peer.addr {
+            self.events.push_back(Event::PeerMoved { id: sender, addr });
+            self.moved(now, PeerRef { id: sender, addr });
+        }
+        if let Some(t) = self
+            .detector
+            .heard(sender, frame.incarnation, frame.seq, now)
+        {
+            self.transition(now, t);
+        }
+        // An expired member heard first-hand in a fresh frame (an announce
+        // or a probe, which passed the replay check; a delta may be an old
+        // one replayed) is back: its writes are taken again (announces show
+        // what we lack, and we pull it).
+        if frame.payload.kind().needs_freshness() && self.expired_at.remove(&sender).is_some() {
+            self.db.clear_expired(sender);
+        }
+        match frame.payload {
+            wire::Payload::Announce(mut a) => {
+                let rumors = std::mem::take(&mut a.rumors);
+                self.on_announce(now, sender, src, a);
+                self.on_rumors(now, sender, src, rumors);
+            }
+            wire::Payload::Pull(p) => self.on_pull(now, sender, src, p),
+            wire::Payload::Delta(m) => self.on_delta(now, sender, src, m),
+            wire::Payload::Forward(f) => self.on_forward(now, sender, f),
+            wire::Payload::Ping(p) => {
+                self.on_rumors(now, sender, src, p.rumors);
+                if !self.replies.allow(src.addr.ip(), now) {
+                    self.stats.drop("reply_budget");
+                    return;
+                }
+                let to = self.reply_addr(sender, src);
+                let ack = Probe {
+                    nonce: p.nonce,
+                    rumors: self.detector.take_rumors(Rumor::MAX_PER_FRAME),
+                };
+                self.send_datagram(
+                    now,
+                    Some(to),
+                    wire::Payload::Ack(ack),
+                    self.version_for(sender),
+                );
+            }
+            wire::Payload::Ack(p) => {
+                self.on_rumors(now, sender, src, p.rumors);
+                if let Some(relay) = self.detector.acked(p.nonce, sender)
+                    && let Some(to) = self.peers.get(relay.requester).and_then(|q| q.addr)
+                {
+                    let ack = Probe {
+                        nonce: relay.nonce,
+                        rumors: Vec::new(),
+                    };
+                    let v = self.version_for(relay.requester);
+                    self.send_datagram(now, Some(to), wire::Payload::Ack(ack), v);
+                }
+            }
+            wire::Payload::PingReq(req) => {
+                // A ping on another's behalf is a reflection: budgeted.
+                if !self.replies.allow(src.addr.ip(), now) {
+                    self.stats.drop("reply_budget");
+                    return;
+                }
+                self.ping_for(now, sender, src.addr, req);
+            }
+        }
+    }
+
+    /// Liveness rumors piggybacked on a frame.
+    ///
+    /// A suspicion of this node is refuted at once, not only by piggyback:
+    /// an announce carrying the refutation goes to our LAN and to the peer
+    /// that told us (at most one pair per second), since a refutation that
+    /// waits for the next probes can lose the race with the suspicion
+    /// timeout on a large or lossy cluster.
+    pub(super) fn on_rumors(
+        &mut self,
+        now: Millis,
+        sender: NodeId,
+        src: Source,
+        rumors: Vec<Rumor>,
+    ) {
+        let mut refute = false;
+        for r in rumors {
+            if r.id == self.me.id {
+                refute |= self
+                    .detector
+                    .about_me(r, self.me.id, self.me.incarnation, self.seq + 1);
+            } else if let Some(t) = self.detector.rumor(r, now) {
+                self.told_restart(t, sender);
+                self.transition(now, t);
+            }
+        }
+        if refute && self.last_refutation.is_none_or(|t| now.since(t) >= 1_000) {
+            self.last_refutation = Some(now);
+            if self.cfg.multicast {
+                self.send_announce(now, None);
+            }
+            let to = self.reply_addr(sender, src);
+            self.send_announce(now, Some(to));
+        }
+    }
+}

@@ -1,0 +1,128 @@
+//! SWIM liveness: probe rounds and the detector's transitions.
+
+use super::*;
+
+impl Chatter {
+    /// A peer's liveness changed.
+    pub(super) fn transition(&mut self, now: Millis, t: Transition) {
+        self.reconnect.observe(now, t.id, t.state);
+        if t.restarted && self.address_doubtful(t.id) {
+            // It restarted, maybe elsewhere: our probe finds out soon, and
+            // the helpers it asks introduce it (`ping_for`).
+            self.detector.probe_again(t.id);
+        }
+        self.auto.touch_all();
+        self.events.push_back(Event::Liveness {
+            id: t.id,
+            state: t.state,
+            restarted: t.restarted,
+        });
+    }
+
+    /// The probe round: suspect an unanswered target, ask others after the
+    /// ping timeout, and ping the next target each period.
+    pub(super) fn probe(&mut self, now: Millis) {
+        if let Some(p) = self.detector.probing
+            && !p.indirect_sent
+            && now >= p.sent.plus(self.detector.cfg.ping_timeout)
+            && now < self.detector.next_probe
+        {
+            let helpers = self.pick_helpers(p.target, now);
+            let target = self.peers.get(p.target).and_then(|q| q.peer_ref());
+            if let Some(target) = target {
+                for h in helpers {
+                    let v = self.version_for(h.id);
+                    let req = PingReq {
+                        nonce: p.nonce,
+                        target,
+                    };
+                    self.send_datagram(now, Some(h.addr), wire::Payload::PingReq(req), v);
+                }
+            }
+            if let Some(q) = self.detector.probing.as_mut() {
+                q.indirect_sent = true;
+            }
+        }
+        if now >= self.detector.next_probe {
+            if let Some(p) = self.detector.probing.take()
+                && let Some(t) = self.detector.suspect(p.target, p.sent, now)
+            {
+                self.transition(now, t);
+                // Tell the suspect first (Lifeguard's buddy system): if it is
+                // alive and this path works again, it acks and refutes now
+                // instead of after the suspicion has spread.
+                if let Some(addr) = self.peers.get(p.target).and_then(|q| q.addr) {
+                    let ping = Probe {
+                        nonce: self.rng.next_u64(),
+                        rumors: self
+                            .detector
+                            .take_rumors_for(p.target, Rumor::MAX_PER_FRAME),
+                    };
+                    let v = self.version_for(p.target);
+                    self.send_datagram(now, Some(addr), wire::Payload::Ping(ping), v);
+                }
+            }
+            let mut candidates: Vec<NodeId> = self
+                .peers
+                .iter()
+                .filter(|q| q.addr.is_some() && q.max_version >= FrameKind::Ping.since_version())
+                .filter(|q| self.detector.state(q.id) != Liveness::Down)
+                .map(|q| q.id)
+                .collect();
+            candidates.sort_unstable();
+            let rng = &mut self.rng;
+            let target = self.detector.next_target(&candidates, |v| shuffle(rng, v));
+            if let Some(target) = target
+                && let Some(addr) = self.peers.get(target).and_then(|q| q.addr)
+            {
+                let nonce = self.rng.next_u64();
+                self.detector.probing = Some(Probing {
+                    target,
+                    nonce,
+                    sent: now,
+                    indirect_sent: false,
+                });
+                let ping = Probe {
+                    nonce,
+                    rumors: self.detector.take_rumors_for(target, Rumor::MAX_PER_FRAME),
+                };
+                let v = self.version_for(target);
+                self.send_datagram(now, Some(addr), wire::Payload::Ping(ping), v);
+            }
+            let period = self.detector.cfg.probe_period;
+            self.detector.next_probe =
+                now.plus(jittered(&mut self.rng, period, self.cfg.jitter_percent));
+        }
+        for t in self.detector.expire(now) {
+            self.transition(now, t);
+        }
+    }
+
+    /// Up to `indirect` random alive peers other than `target` to probe it
+    /// for us, preferring our LAN (a different path than ours).
+    pub(super) fn pick_helpers(&mut self, target: NodeId, now: Millis) -> Vec<PeerRef> {
+        let want = self.detector.cfg.indirect;
+        let ttl = self.hears_ttl(now);
+        let (mut local, mut far): (Vec<PeerRef>, Vec<PeerRef>) = (Vec::new(), Vec::new());
+        for q in self.peers.iter() {
+            if q.id == target
+                || q.max_version < FrameKind::PingReq.since_version()
+                || self.detector.state(q.id) != Liveness::Alive
+            {
+                continue;
+            }
+            if let Some(r) = q.peer_ref() {
+                if q.heard_by_multicast(now, ttl) {
+                    local.push(r);
+                } else {
+                    far.push(r);
+                }
+            }
+        }
+        shuffle(&mut self.rng, &mut local);
+        shuffle(&mut self.rng, &mut far);
+        let mut first = self.order_helpers(target, local, far);
+        first.truncate(want);
+        first
+    }
+}
