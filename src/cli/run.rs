@@ -34,7 +34,7 @@ use crate::node::renumber::Renumber;
 use crate::node::store::Store;
 use crate::node::udp;
 use crate::node::{NodeError, iface, netplan, tcp};
-use crate::protocol::{Chatter, Identity};
+use crate::protocol::{Chatter, NodeIdentity};
 use crate::wire::{Codec, Limits};
 
 use super::RunArgs;
@@ -358,7 +358,7 @@ async fn serve(cfg: Config, reload: Reload) -> Result<(), NodeError> {
         connect_timeout: Duration::from_millis(pcfg.connect_timeout),
     };
     let codec = Codec::new(&cfg.cluster, keyring, limits);
-    let identity = Identity {
+    let identity = NodeIdentity {
         id,
         incarnation,
         addrs: advertise

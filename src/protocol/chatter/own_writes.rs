@@ -21,7 +21,7 @@ impl Chatter {
         let chunks = self.db.own_delta(w, budget, &sizer).unwrap_or_else(|_| {
             // Nothing goes out (anti-entropy repairs it); the join or leave
             // below still takes effect.
-            self.stats.drop("delta_budget");
+            self.stats.drop(DropReason::DeltaBudget);
             Vec::new()
         });
         let floor = self.db.floor(w.group.as_str(), self.me.id);
@@ -29,7 +29,7 @@ impl Chatter {
         // write that makes us a member (a join) or one in a group we hold no
         // view of goes to every island: we do not know its members yet,
         // they must learn of us, and non-members drop it.
-        let was = self.held.contains(&w.group);
+        let was = self.member_of.contains(&w.group);
         let is = self.db.is_member(w.group.as_str());
         let dests = if was {
             self.member_destinations(now, &w.group)
@@ -37,7 +37,7 @@ impl Chatter {
             self.tree_destinations(now)
         };
         for mut chunk in chunks {
-            if version >= 3 {
+            if carries_floors(version) {
                 chunk.attach_floor(self.me.id, floor);
             }
             if self.cfg.multicast {
@@ -80,9 +80,13 @@ impl Chatter {
     /// not learn the floor).
     pub(super) fn collect_tombstones(&mut self, now: Millis) {
         self.gc_period(now);
-        if self.gc_upto > 0 && self.send_version() >= 3 {
+        if self.gc_upto > 0 && carries_floors(self.send_version()) {
             let rose = self.db.collect_own(self.gc_upto);
             self.stats.floors_raised += rose.len() as u64;
         }
     }
 }
+
+/// Bytes an own delta leaves free for the floor it carries (format version
+/// 3: the floor list's length, the member's index and the floor, as varints).
+pub(super) const FLOOR_SLACK: usize = 16;
