@@ -321,22 +321,7 @@ impl Run<'_> {
             let h = holdings(&self.c, &policy);
             let per = per_slice(&h, &policy);
             if track {
-                for (s, holders) in per.iter().enumerate() {
-                    let kept = before_per
-                        .get(s)
-                        .is_some_and(|b| b.iter().any(|&i| self.c.alive(i)));
-                    if !kept {
-                        continue;
-                    }
-                    let n = holders.len();
-                    if phase.min_coverage.is_none_or(|m| n < m) {
-                        phase.min_coverage = Some(n);
-                        phase.at_lowest = Some(h.clone());
-                    }
-                    if n + 1 < r {
-                        phase.below += 1;
-                    }
-                }
+                self.track_coverage(&mut phase, (&h, &per), &before_per);
             }
             let elapsed = self.c.now().since(t0);
             let full = per.iter().all(|v| v.len() >= r);
@@ -368,7 +353,48 @@ impl Run<'_> {
         self.c.check_invariant();
 
         let h = holdings(&self.c, &policy);
-        let after_per = per_slice(&h, &policy);
+        self.movement_and_load(&mut phase, &h, &before_per);
+        phase.holdings = h;
+        phase
+    }
+
+    /// One sample of coverage while settling: the lowest count of running
+    /// holders of any slice that kept one (and the holdings then), and the
+    /// samples below R − 1.
+    fn track_coverage(
+        &self,
+        phase: &mut AutoPhase,
+        (h, per): (&Holdings, &[Vec<usize>]),
+        before_per: &[Vec<usize>],
+    ) {
+        let r = self.r();
+        for (s, holders) in per.iter().enumerate() {
+            let kept = before_per
+                .get(s)
+                .is_some_and(|b| b.iter().any(|&i| self.c.alive(i)));
+            if !kept {
+                continue;
+            }
+            let n = holders.len();
+            if phase.min_coverage.is_none_or(|m| n < m) {
+                phase.min_coverage = Some(n);
+                phase.at_lowest = Some(h.clone());
+            }
+            if n + 1 < r {
+                phase.below += 1;
+            }
+        }
+    }
+
+    /// Once settled (`h`): slice-replicas moved since `before_per`, the load
+    /// against the nominal assignment's, and the largest own tables.
+    fn movement_and_load(
+        &mut self,
+        phase: &mut AutoPhase,
+        h: &Holdings,
+        before_per: &[Vec<usize>],
+    ) {
+        let after_per = per_slice(h, &self.run.policy);
         for (b, a) in before_per.iter().zip(&after_per) {
             phase.added += a.iter().filter(|i| !b.contains(i)).count();
             phase.removed += b.iter().filter(|i| !a.contains(i)).count();
@@ -406,8 +432,6 @@ impl Run<'_> {
                 phase.max_ranges = phase.max_ranges.max(ranges);
             }
         }
-        phase.holdings = h;
-        phase
     }
 
     /// All slice-replicas: R per slice.
