@@ -10,7 +10,7 @@ use core::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use scalesmall::model::{GroupName, KeyRange, Kind, NodeId, TimedItem};
 use scalesmall::protocol::{
-    AutoConfig, Chatter, Command, ConnEvent, ConnId, Event, Identity, Millis, ProtocolConfig,
+    AutoConfig, Chatter, Command, ConnEvent, ConnId, Event, Millis, NodeIdentity, ProtocolConfig,
     RETRY_AFTER, Transmit, Via,
 };
 use scalesmall::wire::{Codec, Frame, Key, Keyring, Limits, Payload};
@@ -54,7 +54,7 @@ fn quiet() -> ProtocolConfig {
 }
 
 fn node(i: u8, cfg: ProtocolConfig) -> Chatter {
-    let me = Identity {
+    let me = NodeIdentity {
         id: NodeId::from_u64(u64::from(i)),
         incarnation: 1,
         addrs: vec![addr(i)],

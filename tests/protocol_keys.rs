@@ -7,7 +7,9 @@
 use core::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use scalesmall::model::NodeId;
-use scalesmall::protocol::{Chatter, Identity, Millis, ProtocolConfig, Transmit, Via};
+use scalesmall::protocol::{
+    Chatter, Millis, NodeIdentity, Persisted, ProtocolConfig, Transmit, Via,
+};
 use scalesmall::wire::{Codec, Key, Keyring, Limits};
 
 fn addr(i: u8) -> SocketAddr {
@@ -23,7 +25,7 @@ fn new() -> Key {
 }
 
 fn node(i: u8) -> Chatter {
-    let me = Identity {
+    let me = NodeIdentity {
         id: NodeId::from_u64(u64::from(i)),
         incarnation: 1,
         addrs: vec![addr(i)],
@@ -41,16 +43,14 @@ fn node(i: u8) -> Chatter {
 
 /// Every multicast `c` has to send now.
 fn multicasts(c: &mut Chatter) -> Vec<Vec<u8>> {
-    while let Some(p) = c.poll_persist() {
-        c.handle_persisted(Millis(0), p.clock);
-    }
-    let mut out = Vec::new();
-    while let Some(t) = c.poll_transmit() {
-        if let Transmit::Multicast { bytes } = t {
-            out.push(bytes);
-        }
-    }
-    out
+    c.drain_outputs(Millis(0), |_| Persisted::Durable)
+        .transmits
+        .into_iter()
+        .filter_map(|t| match t {
+            Transmit::Multicast { bytes } => Some(bytes),
+            _ => None,
+        })
+        .collect()
 }
 
 /// The key id in a frame's clear header (both keys open it).

@@ -88,6 +88,7 @@ fn fmt_ms(v: Option<u64>) -> String {
     )
 }
 
+/// The benchmark's table.
 fn print_report(r: &Report, seed: u64) {
     println!("| metric | value |");
     println!("|---|---|");
@@ -132,6 +133,11 @@ fn print_report(r: &Report, seed: u64) {
     );
     println!("| invariant violations | {} |", r.violations.len());
     println!("| seed / trace | {seed} / {:016x} |", r.trace);
+    print_frames(r);
+}
+
+/// The frames sent at rest and during churn, by kind, and the drops.
+fn print_frames(r: &Report) {
     let fmt = |v: &[(&str, u64)]| {
         v.iter()
             .filter(|(_, n)| *n > 0)

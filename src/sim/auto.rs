@@ -321,22 +321,7 @@ impl Run<'_> {
             let h = holdings(&self.c, &policy);
             let per = per_slice(&h, &policy);
             if track {
-                for (s, holders) in per.iter().enumerate() {
-                    let kept = before_per
-                        .get(s)
-                        .is_some_and(|b| b.iter().any(|&i| self.c.alive(i)));
-                    if !kept {
-                        continue;
-                    }
-                    let n = holders.len();
-                    if phase.min_coverage.is_none_or(|m| n < m) {
-                        phase.min_coverage = Some(n);
-                        phase.at_lowest = Some(h.clone());
-                    }
-                    if n + 1 < r {
-                        phase.below += 1;
-                    }
-                }
+                self.track_coverage(&mut phase, (&h, &per), &before_per);
             }
             let elapsed = self.c.now().since(t0);
             let full = per.iter().all(|v| v.len() >= r);
@@ -368,7 +353,48 @@ impl Run<'_> {
         self.c.check_invariant();
 
         let h = holdings(&self.c, &policy);
-        let after_per = per_slice(&h, &policy);
+        self.movement_and_load(&mut phase, &h, &before_per);
+        phase.holdings = h;
+        phase
+    }
+
+    /// One sample of coverage while settling: the lowest count of running
+    /// holders of any slice that kept one (and the holdings then), and the
+    /// samples below R − 1.
+    fn track_coverage(
+        &self,
+        phase: &mut AutoPhase,
+        (h, per): (&Holdings, &[Vec<usize>]),
+        before_per: &[Vec<usize>],
+    ) {
+        let r = self.r();
+        for (s, holders) in per.iter().enumerate() {
+            let kept = before_per
+                .get(s)
+                .is_some_and(|b| b.iter().any(|&i| self.c.alive(i)));
+            if !kept {
+                continue;
+            }
+            let n = holders.len();
+            if phase.min_coverage.is_none_or(|m| n < m) {
+                phase.min_coverage = Some(n);
+                phase.at_lowest = Some(h.clone());
+            }
+            if n + 1 < r {
+                phase.below += 1;
+            }
+        }
+    }
+
+    /// Once settled (`h`): slice-replicas moved since `before_per`, the load
+    /// against the nominal assignment's, and the largest own tables.
+    fn movement_and_load(
+        &mut self,
+        phase: &mut AutoPhase,
+        h: &Holdings,
+        before_per: &[Vec<usize>],
+    ) {
+        let after_per = per_slice(h, &self.run.policy);
         for (b, a) in before_per.iter().zip(&after_per) {
             phase.added += a.iter().filter(|i| !b.contains(i)).count();
             phase.removed += b.iter().filter(|i| !a.contains(i)).count();
@@ -406,8 +432,71 @@ impl Run<'_> {
                 phase.max_ranges = phase.max_ranges.max(ranges);
             }
         }
-        phase.holdings = h;
-        phase
+    }
+
+    /// All slice-replicas: R per slice.
+    fn total(&self) -> f64 {
+        f64::from(self.run.policy.slices()) * self.r() as f64
+    }
+
+    /// (a) Boot: every node but the newcomer enters auto mode within 2 s.
+    fn boot(&mut self, rng: &mut ChaCha8Rng, newcomer: usize, phases: &mut Vec<AutoPhase>) {
+        self.c.run_until(Millis(1_000));
+        let empty: Holdings = vec![None; self.c.len()];
+        let mut order: Vec<(u64, usize)> =
+            (0..newcomer).map(|i| (rng.next_u64() % 2_000, i)).collect();
+        order.sort_unstable();
+        for (at, i) in order {
+            self.c.run_until(Millis(1_000 + at));
+            self.auto_on(i);
+        }
+        let total = self.total();
+        phases.push(self.settle("boot".to_owned(), &empty, false, total));
+    }
+
+    /// (b) A crash of `v` that outlasts the hold-down, and (c) its return
+    /// with its persisted claims.
+    fn crash_and_return(&mut self, v: usize, phases: &mut Vec<AutoPhase>) {
+        let policy = self.run.policy;
+        let before = holdings(&self.c, &policy);
+        self.c.crash(v);
+        let name = format!("crash of node {v} (w {})", self.run.weight(v));
+        phases.push(self.settle(name, &before, true, Self::load(&before, v)));
+
+        let before = holdings(&self.c, &policy);
+        self.c.restart(v);
+        let name = format!("restart of node {v}");
+        // Its fair share is known once it is running again.
+        let minimum = self.fair_share(v);
+        phases.push(self.settle(name, &before, true, minimum));
+    }
+
+    /// (d) A newcomer.
+    fn join(&mut self, newcomer: usize, phases: &mut Vec<AutoPhase>) {
+        let before = holdings(&self.c, &self.run.policy);
+        self.c.restart(newcomer);
+        self.auto_on(newcomer);
+        let w = self.run.weight(newcomer);
+        let name = format!("join of node {newcomer} (w {w})");
+        // Its marker is not gossiped yet: its share among the others plus it.
+        let ms = members(&self.c);
+        let running_w: u32 = ms
+            .iter()
+            .filter(|m| (0..self.c.len()).any(|j| self.c.alive(j) && self.c.node_id(j) == m.id))
+            .map(|m| m.weight)
+            .sum::<u32>()
+            + u32::from(w);
+        let minimum = self.total() * f64::from(w) / f64::from(running_w.max(1));
+        phases.push(self.settle(name, &before, true, minimum));
+    }
+
+    /// (e) A leave: graceful for an auto member (its marker first, its
+    /// ranges once the others hold them).
+    fn leave(&mut self, l: usize, phases: &mut Vec<AutoPhase>) {
+        let before = holdings(&self.c, &self.run.policy);
+        self.c.command(l, Command::Leave(group()));
+        let name = format!("leave of node {l} (w {})", self.run.weight(l));
+        phases.push(self.settle(name, &before, true, Self::load(&before, l)));
     }
 
     fn auto_on(&mut self, i: usize) {
@@ -473,68 +562,18 @@ pub fn auto(mut cfg: SimConfig, run: &AutoRun) -> AutoReport {
     let leaver = pick(&mut rng, victim);
     s.c.crash(newcomer);
 
-    // (a) Boot: every node but the newcomer enters auto mode within 2 s.
-    s.c.run_until(Millis(1_000));
-    let empty: Holdings = vec![None; n];
-    let mut order: Vec<(u64, usize)> = (0..newcomer).map(|i| (rng.next_u64() % 2_000, i)).collect();
-    order.sort_unstable();
-    for (at, i) in order {
-        s.c.run_until(Millis(1_000 + at));
-        s.auto_on(i);
-    }
-    let total = f64::from(run.policy.slices()) * s.r() as f64;
-    let p = s.settle("boot".to_owned(), &empty, false, total);
-    report.phases.push(p);
-
-    // (b) A crash that outlasts the hold-down.
+    s.boot(&mut rng, newcomer, &mut report.phases);
     if let Some(v) = victim {
-        let before = holdings(&s.c, &run.policy);
-        s.c.crash(v);
-        let name = format!("crash of node {v} (w {})", run.weight(v));
-        let p = s.settle(name, &before, true, Run::load(&before, v));
-        report.phases.push(p);
-
-        // (c) Its return, with its persisted claims.
-        let before = holdings(&s.c, &run.policy);
-        s.c.restart(v);
-        let name = format!("restart of node {v}");
-        // Its fair share is known once it is running again.
-        let minimum = s.fair_share(v);
-        let p = s.settle(name, &before, true, minimum);
-        report.phases.push(p);
+        s.crash_and_return(v, &mut report.phases);
     }
-
-    // (d) A newcomer.
     if newcomer >= subnets {
-        let before = holdings(&s.c, &run.policy);
-        s.c.restart(newcomer);
-        s.auto_on(newcomer);
-        let name = format!("join of node {newcomer} (w {})", run.weight(newcomer));
-        // Its marker is not gossiped yet: its share among the others plus it.
-        let ms = members(&s.c);
-        let running_w: u32 = ms
-            .iter()
-            .filter(|m| (0..n).any(|j| s.c.alive(j) && s.c.node_id(j) == m.id))
-            .map(|m| m.weight)
-            .sum::<u32>()
-            + u32::from(run.weight(newcomer));
-        let minimum = total * f64::from(run.weight(newcomer)) / f64::from(running_w.max(1));
-        let p = s.settle(name, &before, true, minimum);
-        report.phases.push(p);
+        s.join(newcomer, &mut report.phases);
     }
-
-    // (e) A leave: graceful for an auto member (its marker first, its
-    // ranges once the others hold them).
     if run.leave
         && let Some(l) = leaver
     {
-        let before = holdings(&s.c, &run.policy);
-        s.c.command(l, Command::Leave(group()));
-        let name = format!("leave of node {l} (w {})", run.weight(l));
-        let p = s.settle(name, &before, true, Run::load(&before, l));
-        report.phases.push(p);
+        s.leave(l, &mut report.phases);
     }
-
     report.violations = s.c.violations().len();
     report.trace = s.c.trace_hash();
     report.sim_ms = s.c.now().0;

@@ -25,8 +25,8 @@ use rand_chacha::rand_core::{Rng, SeedableRng};
 
 use crate::model::{GroupName, NodeId};
 use crate::protocol::{
-    Chatter, Command, ConnEvent, ConnId, Event, Millis, NodeIdentity, OwnState, ProtocolConfig,
-    Transmit, Via,
+    Chatter, Command, ConnEvent, ConnId, Event, Millis, NodeIdentity, OwnState, Persisted,
+    ProtocolConfig, Transmit, Via,
 };
 use crate::wire::{Codec, Key, Keyring, Limits, Liveness};
 
@@ -718,50 +718,40 @@ impl Cluster {
         self.drive(node);
     }
 
+    /// Takes node `i`'s outputs (`Chatter::drain_outputs`): its writes go
+    /// to its disk (durable after the fsync delay), its timer is set, its
+    /// transmits are routed and its events followed.
     fn drive(&mut self, i: usize) {
         let now = self.now;
-        let mtu = self.cfg.protocol.mtu;
-        let fsync = self.cfg.fsync_ms;
-        let mut transmits = Vec::new();
-        let mut events = Vec::new();
         let mut persists = Vec::new();
-        let incarnation;
-        {
+        let (incarnation, out) = {
             let Some(n) = self.nodes.get_mut(i) else {
                 return;
             };
-            incarnation = n.incarnation;
             let Some(c) = n.chatter.as_mut() else { return };
-            while let Some(p) = c.poll_persist() {
+            let out = c.drain_outputs(now, |p| {
                 persists.push(p);
-            }
-            if let Some(m) = c.poll_markers() {
+                Persisted::Later
+            });
+            if let Some(m) = out.markers {
                 n.markers = m;
             }
-            while let Some(t) = c.poll_transmit() {
-                transmits.push(t);
-            }
-            while let Some(e) = c.poll_event() {
-                events.push(e);
-            }
-            let next = c.poll_timeout();
-            if let Some(t) = next
+            if let Some(t) = out.timeout
                 && n.timer_at.is_none_or(|cur| t < cur || cur < now)
             {
                 n.timer_at = Some(t.max(now));
             }
-        }
-        for p in persists {
+            (n.incarnation, (out.transmits, out.events))
+        };
+        let (transmits, events) = out;
+        let fsync = self.cfg.fsync_ms;
+        for state in persists {
             self.push(
                 now.plus(fsync),
                 Ev::Persisted {
                     node: i,
                     incarnation,
-                    state: OwnState {
-                        clock: p.clock,
-                        items: p.items,
-                        floors: p.floors,
-                    },
+                    state,
                 },
             );
         }
@@ -770,6 +760,7 @@ impl Cluster {
         {
             self.push(t, Ev::Timer { node: i });
         }
+        let mtu = self.cfg.protocol.mtu;
         for t in transmits {
             self.route(i, t, mtu);
         }
@@ -780,6 +771,13 @@ impl Cluster {
             // close may linger until the close reaches this side).
             n.max_conns_seen = n.max_conns_seen.max(c.conn_count());
         }
+        self.follow_events(i, events);
+    }
+
+    /// Node `i`'s events: changed groups are followed (single-write
+    /// delays), liveness verdicts logged.
+    fn follow_events(&mut self, i: usize, events: Vec<Event>) {
+        let now = self.now;
         for e in events {
             match e {
                 Event::Changed { group, .. } => self.follow(i, &group),

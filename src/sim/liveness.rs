@@ -128,13 +128,11 @@ pub fn measure_liveness(cfg: SimConfig, run: LivenessRun) -> LivenessReport {
 
     // Crash some nodes at once.
     let n = c.len();
-    let mut crashed: Vec<usize> = Vec::new();
-    while crashed.len() < run.crashes.clamp(1, n.saturating_sub(1).max(1)) {
-        let i = (rng.next_u64() % n.max(1) as u64) as usize;
-        if !crashed.contains(&i) {
-            crashed.push(i);
-        }
-    }
+    let crashed = pick(
+        &mut rng,
+        n,
+        run.crashes.clamp(1, n.saturating_sub(1).max(1)),
+    );
     let ids: Vec<NodeId> = crashed.iter().map(|&i| c.node_id(i)).collect();
     for &i in &crashed {
         c.crash(i);
@@ -166,28 +164,39 @@ pub fn measure_liveness(cfg: SimConfig, run: LivenessRun) -> LivenessReport {
     while c.now().since(t_restart) < limit {
         c.run_for(500);
         let log = c.liveness_log.get(from..).unwrap_or_default();
-        let mut all = true;
-        let mut latest = 0;
-        'outer: for &o in &observers {
-            for &id in &ids {
-                match first(log, o, id, |v| v.state == Liveness::Alive && v.restarted) {
-                    Some(at) => latest = latest.max(at.since(t_restart)),
-                    None => {
-                        all = false;
-                        break 'outer;
-                    }
-                }
-            }
-        }
-        if all {
-            worst = Some(latest);
+        worst = all_saw_restart(log, &observers, &ids, t_restart);
+        if worst.is_some() {
             break;
         }
-        worst = None;
     }
     report.restart_ms = worst;
     report.exact_after_restart = c.run_until_converged(500, 300_000).is_some();
     report
+}
+
+/// `k` distinct nodes of `n`, drawn from `rng`.
+fn pick(rng: &mut ChaCha8Rng, n: usize, k: usize) -> Vec<usize> {
+    let mut out: Vec<usize> = Vec::new();
+    while out.len() < k {
+        let i = (rng.next_u64() % n.max(1) as u64) as usize;
+        if !out.contains(&i) {
+            out.push(i);
+        }
+    }
+    out
+}
+
+/// How long after `t` the last of `observers` saw the last of `ids` alive
+/// with a new incarnation (`None`: not all of them yet).
+fn all_saw_restart(log: &[Verdict], observers: &[usize], ids: &[NodeId], t: Millis) -> Option<u64> {
+    let mut latest = 0;
+    for &o in observers {
+        for &id in ids {
+            let at = first(log, o, id, |v| v.state == Liveness::Alive && v.restarted)?;
+            latest = latest.max(at.since(t));
+        }
+    }
+    Some(latest)
 }
 
 /// When `observer` first reached a verdict about `id` that passes `want`.

@@ -205,49 +205,10 @@ pub fn measure(cfg: SimConfig) -> Report {
     (report.idle_bytes, report.idle_frames) = rate(before, total(&c), nodes, idle_ms);
     report.idle_kinds = kinds_delta(&kinds, &c.frames_by_kind());
 
-    // Single writes, one at a time.
-    for k in 0..20u64 {
-        if let Some(i) = random_alive(&c, &mut rng) {
-            bump(&mut c, i, k);
-        }
-        let deadline = c.now().plus(60_000);
-        while c.writes_in_flight() > 0 && c.now() < deadline {
-            c.run_for(10);
-        }
-        report.writes_lost += c.writes_in_flight();
-        c.run_for(1_000);
-    }
-    report.write_delays = std::mem::take(&mut c.write_delays);
-    report.write_delays.sort_unstable();
-
-    // Churn: a write every 100 ms.
-    let before = total(&c);
-    let kinds = c.frames_by_kind();
-    let churn_ms = 30_000;
-    for k in 0..(churn_ms / 100) {
-        if let Some(i) = random_alive(&c, &mut rng) {
-            bump(&mut c, i, 1000 + k);
-        }
-        c.run_for(100);
-    }
-    (report.churn_bytes, report.churn_frames) = rate(before, total(&c), nodes, churn_ms);
-    report.churn_kinds = kinds_delta(&kinds, &c.frames_by_kind());
+    single_writes(&mut c, &mut rng, &mut report);
+    churn(&mut c, &mut rng, &mut report);
     let _ = c.run_until_converged(step, limit);
-
-    // Restart 10% of the nodes.
-    let victims: Vec<usize> = (0..nodes).filter(|_| rng.next_u64() % 10 == 0).collect();
-    for &v in &victims {
-        c.crash(v);
-    }
-    c.run_for(5_000);
-    let before = total(&c);
-    let t = c.now();
-    for &v in &victims {
-        c.restart(v);
-    }
-    report.restart_ms = c.run_until_converged(step, limit);
-    let spent = c.now().since(t).max(1);
-    (report.restart_bytes, _) = rate(before, total(&c), nodes, spent);
+    restart_tenth(&mut c, &mut rng, &mut report, (step, limit));
 
     report.max_conns = (0..nodes).map(|i| c.max_conns(i)).max().unwrap_or(0);
     report.mean_conns =
@@ -258,6 +219,62 @@ pub fn measure(cfg: SimConfig) -> Report {
     report.trace = c.trace_hash();
     report.drops = c.drops().into_iter().collect();
     report
+}
+
+/// Single writes, one at a time: each one's delay until all hold it.
+fn single_writes(c: &mut Cluster, rng: &mut ChaCha8Rng, report: &mut Report) {
+    for k in 0..20u64 {
+        if let Some(i) = random_alive(c, rng) {
+            bump(c, i, k);
+        }
+        let deadline = c.now().plus(60_000);
+        while c.writes_in_flight() > 0 && c.now() < deadline {
+            c.run_for(10);
+        }
+        report.writes_lost += c.writes_in_flight();
+        c.run_for(1_000);
+    }
+    report.write_delays = std::mem::take(&mut c.write_delays);
+    report.write_delays.sort_unstable();
+}
+
+/// Churn: a write every 100 ms for 30 s; the traffic meanwhile.
+fn churn(c: &mut Cluster, rng: &mut ChaCha8Rng, report: &mut Report) {
+    let before = total(c);
+    let kinds = c.frames_by_kind();
+    let churn_ms = 30_000;
+    for k in 0..(churn_ms / 100) {
+        if let Some(i) = random_alive(c, rng) {
+            bump(c, i, 1000 + k);
+        }
+        c.run_for(100);
+    }
+    (report.churn_bytes, report.churn_frames) = rate(before, total(c), report.nodes, churn_ms);
+    report.churn_kinds = kinds_delta(&kinds, &c.frames_by_kind());
+}
+
+/// Restart 10% of the nodes: the time until converged again and the
+/// traffic meanwhile.
+fn restart_tenth(
+    c: &mut Cluster,
+    rng: &mut ChaCha8Rng,
+    report: &mut Report,
+    (step, limit): (u64, u64),
+) {
+    let nodes = report.nodes;
+    let victims: Vec<usize> = (0..nodes).filter(|_| rng.next_u64() % 10 == 0).collect();
+    for &v in &victims {
+        c.crash(v);
+    }
+    c.run_for(5_000);
+    let before = total(c);
+    let t = c.now();
+    for &v in &victims {
+        c.restart(v);
+    }
+    report.restart_ms = c.run_until_converged(step, limit);
+    let spent = c.now().since(t).max(1);
+    (report.restart_bytes, _) = rate(before, total(c), nodes, spent);
 }
 
 /// Which faults [`faults`] injects.
@@ -307,13 +324,11 @@ pub struct Outcome {
     pub writes: u64,
 }
 
-/// The correctness run: faults throughout, checks throughout, exact
-/// convergence within `faults.bound_ms` of simulated time.
-#[must_use]
-pub fn faults(cfg: SimConfig, f: &Faults) -> Outcome {
-    let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed ^ 0xfa17);
-    let n = cfg.nodes;
-    let mut c = Cluster::new(cfg);
+/// Before the boot of [`faults`]: the one-way multicast blocks and the
+/// late joiners (down until a third of the writes), as `f` asks; returns
+/// the late joiners.
+fn prepare(c: &mut Cluster, rng: &mut ChaCha8Rng, f: &Faults) -> Vec<usize> {
+    let n = c.len();
     if f.one_way {
         // A few receivers go deaf to a few senders' multicast.
         for _ in 0..n.div_ceil(5) {
@@ -330,6 +345,17 @@ pub fn faults(cfg: SimConfig, f: &Faults) -> Outcome {
     for &i in &late {
         c.crash(i);
     }
+    late
+}
+
+/// The correctness run: faults throughout, checks throughout, exact
+/// convergence within `faults.bound_ms` of simulated time.
+#[must_use]
+pub fn faults(cfg: SimConfig, f: &Faults) -> Outcome {
+    let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed ^ 0xfa17);
+    let n = cfg.nodes;
+    let mut c = Cluster::new(cfg);
+    let late = prepare(&mut c, &mut rng, f);
     boot_writes(&mut c, &mut rng, 3_000);
     let mut k = 0u64;
     let steps = f.writes.max(1);

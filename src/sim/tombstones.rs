@@ -11,6 +11,8 @@
 //! any retracted claim back. The extended coverage invariant is checked at
 //! every event when the config asks for it, and at every hourly sample.
 
+use std::collections::VecDeque;
+
 use rand_chacha::ChaCha8Rng;
 use rand_chacha::rand_core::{Rng, SeedableRng};
 
@@ -67,8 +69,7 @@ pub fn tombstones(mut cfg: SimConfig, ttl_ms: u64, hours: u64, churn_ms: u64) ->
         ttl_ms,
         ..TombReport::default()
     };
-    let mut pending: std::collections::VecDeque<(u64, usize, KeyRange)> =
-        std::collections::VecDeque::new();
+    let mut pending: VecDeque<(u64, usize, KeyRange)> = VecDeque::new();
     let mut next_claim = 10_000;
     let mut counter: u32 = 0;
     let mut releases = 0;
@@ -98,35 +99,14 @@ pub fn tombstones(mut cfg: SimConfig, ttl_ms: u64, hours: u64, churn_ms: u64) ->
             cut = false;
             healed = true;
         }
-        while pending.front().is_some_and(|p| p.0 <= next_event) {
-            if let Some((_, i, range)) = pending.pop_front()
-                && c.alive(i)
-            {
-                c.command(
-                    i,
-                    Command::Release {
-                        group: group(),
-                        range,
-                    },
-                );
-                releases += 1;
-            }
-        }
+        releases += release_due(&mut c, &mut pending, next_event);
         if next_event >= next_claim {
             let i = (rng.next_u64() % (n as u64 - 1)) as usize;
             // A fresh identity each time: 16 keys high in the key space.
             counter = counter.wrapping_add(1);
             let start = 0x8000_0000u32 | (counter.wrapping_mul(16) & 0x7fff_fff0);
             if let Ok(range) = KeyRange::new(start, start | 15) {
-                c.command(
-                    i,
-                    Command::Claim {
-                        group: group(),
-                        range,
-                        priority: 0,
-                        port: 9000,
-                    },
-                );
+                claim(&mut c, i, range);
                 pending.push_back((next_event + 120_000, i, range));
             }
             next_claim = next_event + churn_ms;
@@ -177,4 +157,38 @@ fn sample(c: &Cluster, hour: u64, releases: u64) -> TombSample {
         s.max_retractions = s.max_retractions.max(rmv);
     }
     s
+}
+
+/// Releases the claims of `pending` due by `now` (those of running nodes);
+/// returns how many.
+fn release_due(c: &mut Cluster, pending: &mut VecDeque<(u64, usize, KeyRange)>, now: u64) -> u64 {
+    let mut released = 0;
+    while pending.front().is_some_and(|p| p.0 <= now) {
+        if let Some((_, i, range)) = pending.pop_front()
+            && c.alive(i)
+        {
+            c.command(
+                i,
+                Command::Release {
+                    group: group(),
+                    range,
+                },
+            );
+            released += 1;
+        }
+    }
+    released
+}
+
+/// Node `i` claims `range` (a churn claim).
+fn claim(c: &mut Cluster, i: usize, range: KeyRange) {
+    c.command(
+        i,
+        Command::Claim {
+            group: group(),
+            range,
+            priority: 0,
+            port: 9000,
+        },
+    );
 }

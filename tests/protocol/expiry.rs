@@ -52,13 +52,12 @@ fn a_forgotten_member_leaves_the_view_stays_out_and_returns_when_heard() {
 fn expiry_markers_are_stored_and_a_restart_keeps_refusing_the_old_writes() {
     let (mut b, news) = a_holds_cs_claim();
     let c_id = c_id();
-    assert_eq!(b.node_mut(1).poll_markers(), None, "no marker yet");
+    assert_eq!(b.markers(1), None, "no marker yet");
     b.at(Millis(10)).command(1, Command::Forget(c_id));
-    let a = b.node_mut(1);
-    let markers = a.poll_markers().expect("the new marker is to be stored");
-    assert_eq!(markers, vec![(c_id, a.db().expired_upto(c_id))]);
+    let markers = b.markers(1).expect("the new marker is to be stored");
+    assert_eq!(markers, vec![(c_id, b.node(1).db().expired_upto(c_id))]);
     assert!(markers[0].1 > 0);
-    assert_eq!(a.poll_markers(), None, "unchanged since polled");
+    assert_eq!(b.markers(1), None, "unchanged since polled");
 
     // a restarts from its stored own state and markers; a peer that has
     // not expired c gossips c's old writes to it.
@@ -84,19 +83,18 @@ fn expiry_markers_are_stored_and_a_restart_keeps_refusing_the_old_writes() {
         "without the markers a restart takes the items back"
     );
     let mut r = restart(&markers);
-    let b = r.node_mut(1);
     assert!(
-        b.lookup("g", 5).is_empty(),
+        r.node(1).lookup("g", 5).is_empty(),
         "the stored marker still refuses them"
     );
-    assert_eq!(b.db().expired_upto(c_id), markers[0].1);
-    assert_eq!(b.poll_markers(), None, "restored markers need no new store");
+    assert_eq!(r.node(1).db().expired_upto(c_id), markers[0].1);
+    assert_eq!(r.markers(1), None, "restored markers need no new store");
     // The restored marker lasts another expire_after from the restart, then
     // is forgotten (and the empty list stored).
-    let end = Millis(1_000).plus(b.config().expire_after);
-    b.handle_timeout(Millis(end.0 - 1));
-    assert_eq!(b.db().expired_upto(c_id), markers[0].1);
-    b.handle_timeout(end);
-    assert_eq!(b.db().expired_upto(c_id), 0);
-    assert_eq!(b.poll_markers(), Some(Vec::new()));
+    let end = Millis(1_000).plus(r.node(1).config().expire_after);
+    r.at(Millis(end.0 - 1)).tick(1);
+    assert_eq!(r.node(1).db().expired_upto(c_id), markers[0].1);
+    r.at(end).tick(1);
+    assert_eq!(r.node(1).db().expired_upto(c_id), 0);
+    assert_eq!(r.markers(1), Some(Vec::new()));
 }

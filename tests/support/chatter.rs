@@ -13,8 +13,8 @@ use std::collections::BTreeMap;
 
 use scalesmall::model::{GroupName, KeyRange, NodeId};
 use scalesmall::protocol::{
-    Chatter, Command, ConnEvent, ConnId, Event, Identity, Millis, OwnState, ProtocolConfig,
-    Transmit, Via,
+    Chatter, Command, ConnEvent, ConnId, Event, Millis, NodeIdentity, OwnState, Persisted,
+    ProtocolConfig, Transmit, Via,
 };
 use scalesmall::wire::{Codec, Frame, FrameKind, Key, Keyring, Limits, Payload, VERSION};
 
@@ -71,7 +71,7 @@ pub fn chatter(
     incarnation: u64,
     now: Millis,
 ) -> Chatter {
-    let me = Identity {
+    let me = NodeIdentity {
         id: id(i),
         incarnation,
         addrs: vec![addr(i)],
@@ -187,9 +187,18 @@ pub fn first_multicast(ts: &[Transmit]) -> Vec<u8> {
         .unwrap_or_else(|| panic!("a multicast: {ts:?}"))
 }
 
+/// What a node put out that the test has not taken yet.
+#[derive(Default)]
+struct Untaken {
+    transmits: Vec<Transmit>,
+    events: Vec<Event>,
+    markers: Option<Vec<(NodeId, u64)>>,
+}
+
 /// The nodes, by id, and the time.
 pub struct Bench {
     nodes: BTreeMap<u8, Chatter>,
+    out: BTreeMap<u8, Untaken>,
     /// Now: every call below happens at this time.
     pub now: Millis,
 }
@@ -204,6 +213,7 @@ impl Bench {
     pub fn with(ids: impl IntoIterator<Item = u8>, cfg: &ProtocolConfig) -> Self {
         let mut b = Self {
             nodes: BTreeMap::new(),
+            out: BTreeMap::new(),
             now: Millis(0),
         };
         for i in ids {
@@ -233,6 +243,7 @@ impl Bench {
     /// Puts `c` in as node `i` (a restart, say).
     pub fn insert(&mut self, i: u8, c: Chatter) {
         self.nodes.insert(i, c);
+        self.out.remove(&i);
     }
 
     /// Moves time to `t`.
@@ -271,28 +282,34 @@ impl Bench {
         self.drain(i);
     }
 
+    /// Node `i`'s outputs (`Chatter::drain_outputs`, every write durable
+    /// at once) added to what the test has not taken yet.
+    fn pump(&mut self, i: u8) -> &mut Untaken {
+        let now = self.now;
+        let o = self.node_mut(i).drain_outputs(now, |_| Persisted::Durable);
+        let u = self.out.entry(i).or_default();
+        u.transmits.extend(o.transmits);
+        u.events.extend(o.events);
+        if o.markers.is_some() {
+            u.markers = o.markers;
+        }
+        u
+    }
+
     /// Persists node `i`'s writes (instantly) and drains every transmit.
     pub fn drain(&mut self, i: u8) -> Vec<Transmit> {
-        let now = self.now;
-        let c = self.node_mut(i);
-        while let Some(p) = c.poll_persist() {
-            c.handle_persisted(now, p.clock);
-        }
-        let mut out = Vec::new();
-        while let Some(t) = c.poll_transmit() {
-            out.push(t);
-        }
-        out
+        std::mem::take(&mut self.pump(i).transmits)
     }
 
     /// Node `i`'s events since the last call.
     pub fn events(&mut self, i: u8) -> Vec<Event> {
-        let c = self.node_mut(i);
-        let mut out = Vec::new();
-        while let Some(e) = c.poll_event() {
-            out.push(e);
-        }
-        out
+        std::mem::take(&mut self.pump(i).events)
+    }
+
+    /// The expiry markers node `i` asks to store, if they changed since
+    /// the last call.
+    pub fn markers(&mut self, i: u8) -> Option<Vec<(NodeId, u64)>> {
+        self.pump(i).markers.take()
     }
 
     /// Node `i`'s timers due now fire; returns what it sent.

@@ -11,7 +11,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use scalesmall::model::{GroupName, KeyRange, NodeId};
 use scalesmall::protocol::{
-    Chatter, Command, ConnEvent, ConnId, Event, Identity, Millis, ProtocolConfig, Transmit, Via,
+    Chatter, Command, ConnEvent, ConnId, Event, Millis, NodeIdentity, Persisted, ProtocolConfig,
+    Transmit, Via,
 };
 use scalesmall::wire::{Codec, Frame, Key, Keyring, Limits};
 
@@ -131,7 +132,7 @@ impl Lab {
         self.incarnations[i] += 1;
         let mut cfg = self.cfg.clone();
         cfg.seeds = seeds;
-        let me = Identity {
+        let me = NodeIdentity {
             id: Self::id(i),
             incarnation: self.incarnations[i],
             addrs: vec![self.addrs[i]],
@@ -297,17 +298,9 @@ impl Lab {
         let Some(c) = self.nodes[i].as_mut() else {
             return Vec::new();
         };
-        while let Some(p) = c.poll_persist() {
-            c.handle_persisted(now, p.clock);
-        }
-        let mut out = Vec::new();
-        while let Some(t) = c.poll_transmit() {
-            out.push(t);
-        }
-        while let Some(e) = c.poll_event() {
-            self.events[i].push(e);
-        }
-        out
+        let out = c.drain_outputs(now, |_| Persisted::Durable);
+        self.events[i].extend(out.events);
+        out.transmits
     }
 
     fn index_of(&self, addr: SocketAddr) -> Option<usize> {
