@@ -417,7 +417,22 @@ suite_package() {
     return "$rc"
 }
 
-ALL_SUITES=(unit doc bench arm ansible browser cluster package)
+# The alert rules and the dashboard (deploy/prometheus, deploy/grafana):
+# `promtool check rules`, the rules' own cases (`promtool test rules`), and
+# tests/metrics_contract.rs with promtool required: every metric the rules
+# and the dashboard query exists on a live node and passes `promtool check
+# metrics`. Debian's `prometheus` package brings promtool.
+suite_alerts() {
+    if ! command -v promtool >/dev/null 2>&1; then
+        skip alerts "apt-get install prometheus (for promtool)"
+        return 77
+    fi
+    promtool check rules deploy/prometheus/alerts.yml || return 1
+    (cd deploy/prometheus && promtool test rules alerts_test.yml) || return 1
+    SCALESMALL_REQUIRE_PROMTOOL=1 cargo nextest run --test metrics_contract
+}
+
+ALL_SUITES=(unit doc bench arm ansible browser alerts cluster package)
 
 # --- main -----------------------------------------------------------------
 

@@ -156,7 +156,14 @@ async fn handle(
             r
         }
         Route::Metrics => match api::ask(&node, Request::Metrics).await {
-            Some(Reply::Metrics(m)) => response(200, "text/plain; version=0.0.4", prometheus(&m)),
+            Some(Reply::Metrics(m)) => response(
+                200,
+                "text/plain; version=0.0.4",
+                prometheus(
+                    &m,
+                    &crate::node::process_stats::ProcessStats::read(m.uptime_seconds),
+                ),
+            ),
             _ => text(503, "the node is shutting down\n".into()),
         },
         api_route => json(api::answer(&node, api_route).await),

@@ -6,7 +6,8 @@ use std::fmt::Write as _;
 
 use serde_json::Value;
 
-use crate::node::api::Metrics;
+use crate::node::api::{GroupHealthView, Metrics, arch};
+use crate::node::process_stats::ProcessStats;
 
 /// Every family, in the order of the exposition, one a line: its name
 /// (after `scalesmall_`), its type, its samples and its help line. A new
@@ -45,9 +46,17 @@ connections gauge connections TCP connections open.
 uptime_seconds gauge uptime_seconds~3 Seconds since start.
 ";
 
-/// The Prometheus text exposition of `m`.
+/// The Prometheus text exposition of `m` and of the process's own use `p`.
 #[must_use]
-pub fn prometheus(m: &Metrics) -> String {
+pub fn prometheus(m: &Metrics, p: &ProcessStats) -> String {
+    let mut out = counters(m);
+    groups(&mut out, &m.group_health);
+    build_and_process(&mut out, p);
+    out
+}
+
+/// The families of [`FAMILIES`].
+fn counters(m: &Metrics) -> String {
     let fields = serde_json::to_value(m).unwrap_or(Value::Null);
     let mut out = String::new();
     for line in FAMILIES.lines() {
@@ -67,6 +76,130 @@ pub fn prometheus(m: &Metrics) -> String {
         }
     }
     out
+}
+
+/// Per-group families (labelled `group`): one HELP/TYPE header each, then
+/// a sample per group. Names are escaped as the text format asks.
+fn groups(out: &mut String, health: &[GroupHealthView]) {
+    type Samples = fn(&GroupHealthView) -> Vec<(&'static str, String)>;
+    let families: [(&str, &str, Samples); 5] = [
+        (
+            "group_members",
+            "Members of the group (a live item) by liveness in this node's view.",
+            |g| {
+                vec![
+                    (",state=\"alive\"", g.alive.to_string()),
+                    (",state=\"suspect\"", g.suspect.to_string()),
+                    (",state=\"down\"", g.down.to_string()),
+                ]
+            },
+        ),
+        (
+            "group_uncovered_keys",
+            "Keys (of 2^32) that no live member serves: their lookup finds no live server.",
+            |g| vec![("", g.uncovered_keys.to_string())],
+        ),
+        (
+            "group_min_live_depth",
+            "The fewest live servers over any key of the group (0 if a key is uncovered).",
+            |g| vec![("", g.min_live_depth.to_string())],
+        ),
+        (
+            "group_replication_target",
+            "An auto group's replication factor R (no sample for a manual group).",
+            |g| {
+                g.replication_target
+                    .map(|r| ("", r.to_string()))
+                    .into_iter()
+                    .collect()
+            },
+        ),
+        (
+            "group_auto_share_ratio",
+            "This node's keys in an auto group over its fair share (1 is fair).",
+            |g| {
+                g.auto_share_ratio
+                    .map(|r| ("", format!("{r:.4}")))
+                    .into_iter()
+                    .collect()
+            },
+        ),
+    ];
+    for (name, help, samples) in families {
+        let _ = writeln!(out, "# HELP scalesmall_{name} {help}");
+        let _ = writeln!(out, "# TYPE scalesmall_{name} gauge");
+        for g in health {
+            let group = escape(&g.group);
+            for (labels, value) in samples(g) {
+                let _ = writeln!(
+                    out,
+                    "scalesmall_{name}{{group=\"{group}\"{labels}}} {value}"
+                );
+            }
+        }
+    }
+}
+
+/// `scalesmall_build_info` and the standard `process_*` families (a value
+/// that could not be read leaves its family out).
+fn build_and_process(out: &mut String, p: &ProcessStats) {
+    let _ = writeln!(
+        out,
+        "# HELP scalesmall_build_info The running version and the architecture it was built for."
+    );
+    let _ = writeln!(out, "# TYPE scalesmall_build_info gauge");
+    let _ = writeln!(
+        out,
+        "scalesmall_build_info{{version=\"{}\",arch=\"{}\"}} 1",
+        env!("CARGO_PKG_VERSION"),
+        arch()
+    );
+    let process = [
+        (
+            "resident_memory_bytes",
+            "gauge",
+            "Resident memory size in bytes.",
+            p.resident_bytes.map(|v| v.to_string()),
+        ),
+        (
+            "cpu_seconds_total",
+            "counter",
+            "Total user and system CPU time spent in seconds.",
+            p.cpu_seconds.map(|v| format!("{v:.2}")),
+        ),
+        (
+            "open_fds",
+            "gauge",
+            "Number of open file descriptors.",
+            p.open_fds.map(|v| v.to_string()),
+        ),
+        (
+            "max_fds",
+            "gauge",
+            "Maximum number of open file descriptors.",
+            p.max_fds.map(|v| v.to_string()),
+        ),
+        (
+            "start_time_seconds",
+            "gauge",
+            "Start time of the process since unix epoch in seconds.",
+            p.start_time_seconds.map(|v| format!("{v:.2}")),
+        ),
+    ];
+    for (name, kind, help, value) in process {
+        if let Some(value) = value {
+            let _ = writeln!(out, "# HELP process_{name} {help}");
+            let _ = writeln!(out, "# TYPE process_{name} {kind}");
+            let _ = writeln!(out, "process_{name} {value}");
+        }
+    }
+}
+
+/// A label value as the text format wants it: `\\`, `\"` and `\n` escaped.
+fn escape(v: &str) -> String {
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
 }
 
 /// The `(labels, value)` samples one entry of the samples column gives.
@@ -108,8 +241,11 @@ mod tests {
         let mut fields = serde_json::to_value(Metrics::default()).unwrap_or(Value::Null);
         let kinds = ["announce", "delta", "ping"];
         if let Value::Object(map) = &mut fields {
-            for (i, v) in map.values_mut().enumerate() {
-                let i = i as u64 + 1;
+            // Arrays (the per-group health) stay empty and take no number,
+            // so the numbering of the table's fields is unchanged.
+            let mut i = 0u64;
+            for v in map.values_mut().filter(|v| !v.is_array()) {
+                i += 1;
                 *v = match v {
                     Value::Bool(_) => Value::Bool(true),
                     Value::Object(_) => {
@@ -144,7 +280,7 @@ mod tests {
     /// the families became a table: the table must keep it).
     #[test]
     fn the_exposition_of_a_fixed_state_is_pinned() {
-        let t = prometheus(&fixed_state());
+        let t = counters(&fixed_state());
         assert_eq!(t, include_str!("prometheus_golden.txt"));
     }
 
@@ -160,7 +296,7 @@ mod tests {
         m.peers_multicast = 2;
         m.islands_unreachable = 1;
         m.reconnects = 7;
-        let t = prometheus(&m);
+        let t = prometheus(&m, &ProcessStats::default());
         assert!(t.contains("scalesmall_peers{state=\"alive\"} 3\n"));
         assert!(t.contains("scalesmall_peers{state=\"suspect\"} 0\n"));
         assert!(t.contains("scalesmall_peers{state=\"down\"} 1\n"));
@@ -180,5 +316,61 @@ mod tests {
         assert!(t.contains("scalesmall_frames_in_total{kind=\"announce\"} 3"));
         assert!(t.contains("scalesmall_drops_total{reason=\"auth_failed\"} 1"));
         assert!(t.contains("scalesmall_converged 1"));
+    }
+
+    #[test]
+    fn groups_build_and_process_families() {
+        let m = Metrics {
+            group_health: vec![
+                GroupHealthView {
+                    group: "a\"b".into(),
+                    alive: 2,
+                    suspect: 1,
+                    down: 0,
+                    uncovered_keys: 5,
+                    min_live_depth: 0,
+                    replication_target: None,
+                    auto_share_ratio: None,
+                },
+                GroupHealthView {
+                    group: "auto".into(),
+                    alive: 3,
+                    min_live_depth: 2,
+                    replication_target: Some(2),
+                    auto_share_ratio: Some(1.25),
+                    ..GroupHealthView::default()
+                },
+            ],
+            ..Metrics::default()
+        };
+        let p = ProcessStats {
+            resident_bytes: Some(4096),
+            cpu_seconds: Some(1.5),
+            ..ProcessStats::default()
+        };
+        let t = prometheus(&m, &p);
+        for line in [
+            "scalesmall_group_members{group=\"a\\\"b\",state=\"suspect\"} 1\n",
+            "scalesmall_group_uncovered_keys{group=\"a\\\"b\"} 5\n",
+            "scalesmall_group_min_live_depth{group=\"auto\"} 2\n",
+            "scalesmall_group_replication_target{group=\"auto\"} 2\n",
+            "scalesmall_group_auto_share_ratio{group=\"auto\"} 1.2500\n",
+            "# TYPE process_cpu_seconds_total counter\nprocess_cpu_seconds_total 1.50\n",
+            "process_resident_memory_bytes 4096\n",
+        ] {
+            assert!(t.contains(line), "no {line:?} in\n{t}");
+        }
+        assert!(
+            !t.contains("replication_target{group=\"a\\\"b\"}"),
+            "a manual group has no R"
+        );
+        assert!(
+            !t.contains("process_open_fds"),
+            "unread values are left out"
+        );
+        assert!(t.contains(&format!(
+            "scalesmall_build_info{{version=\"{}\"",
+            env!("CARGO_PKG_VERSION")
+        )));
     }
 }

@@ -558,6 +558,34 @@ pub struct Metrics {
     pub connections: u64,
     /// Seconds since start.
     pub uptime_seconds: f64,
+    /// Each group's health in this node's view, sorted by name (the
+    /// `scalesmall_group_*` families).
+    #[serde(default)]
+    pub group_health: Vec<GroupHealthView>,
+}
+
+/// One group's health in [`Metrics`]: what an alert compares.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct GroupHealthView {
+    /// The group's name.
+    pub group: String,
+    /// Members (a live item) alive in this node's view (itself included).
+    pub alive: u64,
+    /// Members suspect.
+    pub suspect: u64,
+    /// Members down.
+    pub down: u64,
+    /// Keys (of 2^32) that no live member serves.
+    pub uncovered_keys: u64,
+    /// The fewest live servers over any key (0 when a key is uncovered).
+    pub min_live_depth: u32,
+    /// An auto group's replication factor R; absent for a manual group.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replication_target: Option<u32>,
+    /// In an auto group this node serves: the keys it claims over its fair
+    /// share (R copies of the key space split by weight); 1 is fair.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auto_share_ratio: Option<f64>,
 }
 
 /// One change, for `watch`.

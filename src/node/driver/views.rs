@@ -182,6 +182,7 @@ impl Driver {
             input_seconds: self.input_seconds,
             connections: c.conn_count() as u64,
             uptime_seconds: now.0 as f64 / 1000.0,
+            group_health: crate::node::group_health::group_health(c),
         }
     }
 
