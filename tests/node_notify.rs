@@ -28,12 +28,12 @@ use std::sync::mpsc as std_mpsc;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-use scalesmall::node::api::{Reply, Request};
 use scalesmall::node::clock::MonoClock;
 use scalesmall::node::config::{Config, Overrides};
 use scalesmall::node::driver::{Driver, Io, RunInfo};
 use scalesmall::node::fs::{Fs, RealFs, Step, write_atomic_with};
 use scalesmall::node::notify::Notifier;
+use scalesmall::node::request::{Reply, Request};
 use scalesmall::node::store::Store;
 use scalesmall::node::{tcp, udp};
 use scalesmall::protocol::{Chatter, Identity};

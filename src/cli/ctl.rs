@@ -8,8 +8,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use crate::control::client::{Client, ClientError};
-use crate::node::api::{MemberView, Reply, Request, Status};
 use crate::node::config::{Config, Overrides};
+use crate::node::request::{MemberView, Reply, Request, Status};
 
 use super::{Cmd, CtlArgs, EXIT_REFUSED, EXIT_UNREACHABLE};
 
@@ -461,8 +461,8 @@ mod tests {
                 port: 0
             }
         );
-        assert!(r.is_write());
+        assert!(r.clone().into_action().is_ok_and(|a| a.is_write()));
         let m: Request = serde_json::from_str(r#"{"cmd":"manual","group":"kv"}"#).unwrap();
-        assert!(m.is_write());
+        assert!(m.into_action().is_ok_and(|a| a.is_write()));
     }
 }

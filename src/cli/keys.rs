@@ -5,7 +5,7 @@
 
 use clap::{Args, Subcommand};
 
-use crate::node::api::{KeysView, Request, SecretText};
+use crate::node::request::{KeysView, Request, SecretText};
 
 use super::{CtlArgs, parse};
 

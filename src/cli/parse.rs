@@ -60,7 +60,7 @@ pub fn key_id(s: &str) -> Result<String, String> {
 /// A cluster key file (one line of base64 from `scalesmall keygen`), or
 /// `-` for standard input: read and checked here, so a bad file is a usage
 /// error before the node is contacted. Returns the key's text (the request
-/// carries it as [`crate::node::api::SecretText`], never printed).
+/// carries it as [`crate::node::request::SecretText`], never printed).
 ///
 /// # Errors
 /// The file cannot be read, or does not hold a cluster key.

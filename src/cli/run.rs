@@ -1,6 +1,7 @@
-//! `scalesmall run`: composes a node (config → store → keyring → sockets →
-//! protocol → driver → control server), installs logging and signal
-//! handling, and runs until SIGTERM or SIGINT.
+//! `scalesmall run`: loads the config, installs logging and signal
+//! handling, starts the node ([`crate::node::start`]: store → keyring →
+//! sockets → protocol → driver) with its control socket and HTTP listener,
+//! and runs until SIGTERM or SIGINT.
 //!
 //! Signals: the handlers for SIGTERM, SIGINT and SIGHUP are installed first,
 //! before the data dir is touched and long before the control socket
@@ -10,7 +11,7 @@
 //! after a stop by SIGTERM/SIGINT; 1 for an error, printed with its causes;
 //! 130 when a second signal cuts the shutdown short.
 
-use core::net::{IpAddr, SocketAddr};
+use core::net::SocketAddr;
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 use std::time::Duration;
@@ -23,19 +24,8 @@ use tracing_subscriber::filter::Targets;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
-use crate::node::clock::{MonoClock, os_seed};
+use crate::node::NodeError;
 use crate::node::config::{Config, ConfigError, DeclaredGroup, LogFormat, Overrides};
-use crate::node::driver::{Driver, Io, RunInfo};
-use crate::node::fs::RealFs;
-use crate::node::key_admin::{KeyAdmin, KeySources};
-use crate::node::keys::{self, KeySource};
-use crate::node::notify::Notifier;
-use crate::node::renumber::Renumber;
-use crate::node::store::Store;
-use crate::node::udp;
-use crate::node::{NodeError, iface, netplan, tcp};
-use crate::protocol::{Chatter, Identity};
-use crate::wire::{Codec, Limits};
 
 use super::RunArgs;
 
@@ -286,107 +276,20 @@ async fn signals(
     std::process::exit(130);
 }
 
+/// Runs the node of `cfg` with its control socket, HTTP listener and
+/// signals until SIGTERM or SIGINT.
 async fn serve(cfg: Config, reload: Reload) -> Result<(), NodeError> {
     // First of all: from here on SIGHUP, SIGTERM and SIGINT are handled.
     let sigs = Signals::install()?;
-    let clock = MonoClock::start();
-    let store = Store::open(&cfg.data_dir, Box::new(RealFs))?;
-    let id = store.node_id(|| {
-        os_seed()
-            .map(|s| u64::from_le_bytes([s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7]]))
-            .map_err(|e| e.to_string())
-    })?;
-    let incarnation = store.bump_incarnation()?;
-    let own = store.load_own(id)?;
-    let markers = store.load_markers().unwrap_or_else(|e| {
-        warn!(error = %e, "starting without the stored expiry markers");
-        Vec::new()
-    });
-    let (keyring, key_source) = keys::load(
-        cfg.insecure,
-        cfg.key_file.as_deref(),
-        &cfg.accept_key_files,
-        &cfg.data_dir,
-    )?;
-    match &key_source {
-        KeySource::Insecure => warn!(
-            "INSECURE MODE (asked for by name): frames are neither secret nor authenticated; anyone on the network can forge claims"
-        ),
-        KeySource::Generated(p) => {
-            eprintln!(
-                "generated a new cluster key in {}: every board of a cluster needs the same key; copy this file to the \
-                 other boards and point cluster.key_file at it (or give them all one key from `scalesmall keygen`)",
-                p.display()
-            );
-        }
-        KeySource::Keyring(_) => info!(
-            "using the keyring file <data_dir>/keyring (`scalesmall keys`): it overrides cluster.key_file \
-             and accept_key_files"
-        ),
-        KeySource::File(_) | KeySource::DataDir(_) => {}
-    }
-
-    let nic = iface::pick(cfg.interface.as_deref())?;
-    let net = netplan::plan(&cfg, &nic);
-    for w in &net.warnings {
-        warn!(interface = %nic.name, "{w}");
-    }
-    let mc = net.multicast;
-    let udp = udp::bind(&net.listen, mc, &cfg.peers)?;
-    let listener = tcp::listen(&net.listen)?;
-    let local =
-        udp.local.first().copied().unwrap_or_else(|| {
-            SocketAddr::new(IpAddr::V4(core::net::Ipv4Addr::UNSPECIFIED), cfg.port)
-        });
-    let listening: Vec<String> = udp.local.iter().map(ToString::to_string).collect();
-    let advertise = net.advertise;
-    let renumber = Renumber::new(&cfg, &nic.name, advertise.clone());
-
-    let mut pcfg = cfg.protocol();
-    pcfg.multicast = mc.is_some();
-    let limits = Limits {
-        mtu: pcfg.mtu,
-        max_frame: pcfg.max_frame,
-    };
-    let info = RunInfo {
-        listen: local,
-        data_dir: cfg.data_dir.clone(),
-        cluster: cfg.cluster.clone(),
-        insecure: keyring.is_insecure(),
-        leave_on_exit: cfg.leave_on_exit,
-        max_frame: pcfg.max_frame,
-        connect_timeout: Duration::from_millis(pcfg.connect_timeout),
-    };
-    let codec = Codec::new(&cfg.cluster, keyring, limits);
-    let identity = Identity {
-        id,
-        incarnation,
-        addrs: advertise
-            .iter()
-            .map(|ip| SocketAddr::new(*ip, local.port()))
-            .collect(),
-    };
-    let seed = os_seed().map_err(|e| NodeError::Entropy(e.to_string()))?;
-    let mut chatter = Chatter::new(pcfg, identity, codec, own, seed, clock.now())
-        .map_err(|e| NodeError::Restore(e.to_string()))?;
-    chatter.restore_markers(clock.now(), &markers);
-    let (driver, handle, requests, conn_rx) = Driver::new(chatter, clock, store, info);
-    let mut driver = driver.with_keys(KeyAdmin::new(KeySources {
-        insecure: cfg.insecure,
-        key_file: cfg.key_file.clone(),
-        accept: cfg.accept_key_files.clone(),
-        data_dir: cfg.data_dir.clone(),
-    }));
-    driver.reconcile(&cfg.groups)?;
+    let mut node = crate::node::start(&cfg)?;
     let stop = CancellationToken::new();
     tokio::spawn(signals(
         sigs,
         stop.clone(),
         reload,
         cfg.clone(),
-        driver.reloads(),
+        node.reloads(),
     ));
-
     let socket = cfg.socket_path(&env);
     let control = crate::control::server::bind(&socket)
         .await
@@ -395,47 +298,24 @@ async fn serve(cfg: Config, reload: Reload) -> Result<(), NodeError> {
             source: std::io::Error::other(e.to_string()),
         })?;
     let cancel = CancellationToken::new();
-    let http_note = start_http(cfg.http, &handle, &cancel).await?;
+    let http_note = start_http(cfg.http, &node.handle(), &cancel).await?;
     let control_task = tokio::spawn(crate::control::server::serve(
         control,
         socket.clone(),
-        handle,
+        node.handle(),
         cancel.clone(),
     ));
-
     // The banner is for people and test harnesses: a closed stdout is not
     // a reason to stop.
     let _ = writeln!(
         std::io::stdout().lock(),
-        "scalesmall {} node {id} incarnation {incarnation} listening udp+tcp {}{} on {}, data {}, control {}{http_note}",
+        "scalesmall {} {}, control {}{http_note}",
         env!("CARGO_PKG_VERSION"),
-        listening.join(" "),
-        mc.map_or_else(
-            || " (no multicast)".to_owned(),
-            |m| format!(" multicast {}", m.addr())
-        ),
-        nic.name,
-        cfg.data_dir.display(),
+        node.banner(),
         socket.display(),
     );
-    info!(node = %id, incarnation, listen = %listening.join(" "), "started");
-
-    // Every socket is bound: the driver tells systemd it is ready.
-    let io = Io {
-        udp,
-        listener,
-        notify: Notifier::from_env(),
-        renumber,
-    };
-    let stopped = stop.clone();
-    let result = driver
-        .run(
-            io,
-            requests,
-            conn_rx,
-            async move { stopped.cancelled().await },
-        )
-        .await;
+    // Every socket is bound: the node tells systemd it is ready.
+    let result = node.run(stop.cancelled_owned()).await;
     cancel.cancel();
     let _ = tokio::time::timeout(SHUTDOWN_BOUND, control_task).await;
     let _ = std::fs::remove_file(&socket);

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::UnixStream;
 
-use crate::node::api::{Reply, Request, WatchEvent};
+use crate::node::request::{Reply, Request, WatchEvent};
 
 /// Why a request did not get an answer.
 #[derive(Debug, thiserror::Error)]

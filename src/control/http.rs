@@ -3,7 +3,7 @@
 //! hyper with only its HTTP/1 server, on the node's runtime.
 //!
 //! It serves the status page at `/` ([`super::page`]), the JSON API under
-//! `/api/v1/` ([`super::api`]) and Prometheus `/metrics`
+//! `/api/v1/` ([`super::json_api`]) and Prometheus `/metrics`
 //! ([`super::prometheus`]); [`super::route`] decides which from the path
 //! and query. Read-only: only GET is answered (405 otherwise), and every
 //! request it makes of the node is a query. Bounded: at most
@@ -28,9 +28,9 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 
 use crate::node::NodeHandle;
-use crate::node::api::{Reply, Request};
+use crate::node::request::{Reply, Request};
 
-use super::api::{self, Answer};
+use super::json_api::{self, Answer};
 use super::page::{CONTENT_SECURITY_POLICY, PAGE};
 use super::prometheus::prometheus;
 use super::route::{Route, route};
@@ -155,7 +155,7 @@ async fn handle(
             );
             r
         }
-        Route::Metrics => match api::ask(&node, Request::Metrics).await {
+        Route::Metrics => match json_api::ask(&node, Request::Metrics).await {
             Some(Reply::Metrics(m)) => response(
                 200,
                 "text/plain; version=0.0.4",
@@ -166,6 +166,6 @@ async fn handle(
             ),
             _ => text(503, "the node is shutting down\n".into()),
         },
-        api_route => json(api::answer(&node, api_route).await),
+        api_route => json(json_api::answer(&node, api_route).await),
     })
 }

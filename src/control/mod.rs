@@ -6,14 +6,14 @@
 //! Optionally (feature `http`) an HTTP listener serves, read-only, the
 //! status page, the JSON API (the same documents as the CLI's `--json`) and
 //! Prometheus `/metrics`: [`http`] listens and routes with [`route`],
-//! [`api`] answers the JSON paths, [`page`] is the embedded page and
+//! [`json_api`] answers the JSON paths, [`page`] is the embedded page and
 //! [`prometheus`] the metrics text.
 
-#[cfg(feature = "http")]
-pub mod api;
 pub mod client;
 #[cfg(feature = "http")]
 pub mod http;
+#[cfg(feature = "http")]
+pub mod json_api;
 #[cfg(feature = "http")]
 pub mod page;
 #[cfg(feature = "http")]

@@ -6,8 +6,8 @@ use std::fmt::Write as _;
 
 use serde_json::Value;
 
-use crate::node::api::{GroupHealthView, Metrics, arch};
 use crate::node::process_stats::ProcessStats;
+use crate::node::request::{GroupHealthView, Metrics, arch};
 
 /// Every family, in the order of the exposition, one a line: its name
 /// (after `scalesmall_`), its type, its samples and its help line. A new

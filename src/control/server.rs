@@ -1,6 +1,6 @@
 //! The control socket's server: accepts local clients (bounded), reads one
 //! JSON [`Request`] per line, asks the node, writes the JSON [`Reply`];
-//! `watch` streams [`crate::node::api::WatchEvent`]s until the client goes.
+//! `watch` streams [`crate::node::request::WatchEvent`]s until the client goes.
 //! Stops accepting when cancelled, and removes its socket file.
 
 use std::path::{Path, PathBuf};
@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 
 use crate::node::NodeHandle;
-use crate::node::api::{Reply, Request};
+use crate::node::request::{Request, refused};
 
 /// Clients served at once.
 const MAX_CLIENTS: usize = 32;
@@ -142,7 +142,7 @@ async fn client(stream: UnixStream, node: NodeHandle, cancel: CancellationToken)
         if req == Request::Watch {
             let mut events = node.events.subscribe();
             // Tells the client the subscription is live.
-            let hello = crate::node::api::WatchEvent {
+            let hello = crate::node::request::WatchEvent {
                 event: "watching".into(),
                 group: None,
                 node: None,
@@ -174,11 +174,5 @@ async fn client(stream: UnixStream, node: NodeHandle, cancel: CancellationToken)
         if !write_json(&mut wr, &reply).await {
             return;
         }
-    }
-}
-
-fn refused(reason: impl Into<String>) -> Reply {
-    Reply::Refused {
-        reason: reason.into(),
     }
 }

@@ -20,9 +20,35 @@ pub fn key_hash(bytes: &[u8]) -> u32 {
     xxhash_rust::xxh32::xxh32(bytes, 0)
 }
 
+/// A key as a user gives it: a `u32` (decimal or 0x-hex), else a string,
+/// hashed with [`key_hash`]; and whether it was hashed.
+#[must_use]
+pub fn parse_key(key: &str) -> (u32, bool) {
+    let k = key.trim();
+    let n = k
+        .strip_prefix("0x")
+        .or_else(|| k.strip_prefix("0X"))
+        .map_or_else(
+            || k.parse::<u32>().ok(),
+            |h| u32::from_str_radix(h, 16).ok(),
+        );
+    match n {
+        Some(n) => (n, false),
+        None => (key_hash(key.as_bytes()), true),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn keys_are_numbers_or_hashed_strings() {
+        assert_eq!(parse_key("42"), (42, false));
+        assert_eq!(parse_key("0xff"), (255, false));
+        assert_eq!(parse_key("user:42"), (key_hash(b"user:42"), true));
+        assert_eq!(parse_key("4294967296"), (key_hash(b"4294967296"), true));
+    }
 
     /// Published XXH32 (seed 0) values, plus a few pinned on this
     /// implementation so a change of algorithm cannot go unnoticed.

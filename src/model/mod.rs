@@ -80,7 +80,7 @@ pub use error::ModelError;
 pub use group_name::GroupName;
 pub use item::{Identity, Item, Kind, Op};
 pub use key_depth::KeyDepth;
-pub use key_hash::key_hash;
+pub use key_hash::{key_hash, parse_key};
 pub use key_range::{KeyRange, ParseKeyRangeError};
 pub use local_clock::LocalClock;
 pub use message::{Applied, Message};

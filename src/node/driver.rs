@@ -23,16 +23,16 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio_util::task::TaskTracker;
 use tracing::{debug, info, warn};
 
-use crate::model::{GroupName, KeyRange, NodeId, key_hash};
+use crate::model::{GroupName, NodeId};
 use crate::protocol::{Chatter, Command, ConnEvent, ConnId, Millis, Transmit, Via};
 
-use super::api::{Reply, Request, WatchEvent};
 use super::clock::{MonoClock, Stopwatch};
 use super::config::DeclaredGroup;
 use super::error::NodeError;
 use super::key_admin::KeyAdmin;
 use super::notify::{Notifier, Watchdog};
 use super::renumber::{self, Rebound, Renumber};
+use super::request::{Action, Reply, Request, WatchEvent, refused};
 use super::store::{Store, StoreError};
 use super::tcp::{self, ConnMsg};
 use super::udp::UdpSockets;
@@ -504,19 +504,26 @@ impl Driver {
         stored
     }
 
+    /// The answer to a request from the control layer.
     async fn answer(&mut self, req: Request, unicast: &Unicast) -> Reply {
-        if req.is_write() && self.stopping {
+        let action = match req.into_action() {
+            Ok(action) => action,
+            Err(reason) => return refused(reason),
+        };
+        if action.is_write() && self.stopping {
             return refused("the node is shutting down");
         }
         let now = self.clock.now();
-        if let Some(reply) = self.answer_keys(now, &req) {
-            return reply;
+        match action {
+            Action::Write(cmd) => self.write(now, cmd, unicast).await,
+            Action::Query(q) => self.query(now, q),
+            Action::Keys { op, arg } => self.answer_keys(now, &op, arg.as_ref()),
+            Action::Watch => refused("watch is a stream: use the control socket's watch"),
         }
-        let cmd = match to_command(&req) {
-            Ok(Some(cmd)) => cmd,
-            Ok(None) => return self.query(now, req),
-            Err(reason) => return refused(reason),
-        };
+    }
+
+    /// A write, answered once it is durable (or refused and undone).
+    async fn write(&mut self, now: Millis, cmd: Command, unicast: &Unicast) -> Reply {
         let before = self.chatter.db().clock();
         let forgets = match &cmd {
             Command::Forget(id) => Some(*id),
@@ -541,73 +548,6 @@ impl Driver {
     }
 }
 
-fn refused(reason: impl Into<String>) -> Reply {
-    Reply::Refused {
-        reason: reason.into(),
-    }
-}
-
-/// The protocol command of a write request; `Ok(None)` for a query;
-/// `Err(reason)` for a bad group name or range.
-fn to_command(req: &Request) -> Result<Option<Command>, String> {
-    let group = |g: &str| GroupName::new(g).map_err(|e| e.to_string());
-    let range = |r: &str| r.parse::<KeyRange>().map_err(|e| e.to_string());
-    Ok(Some(match req {
-        Request::Join { group: g } => Command::Join(group(g)?),
-        Request::Leave { group: g } => Command::Leave(group(g)?),
-        Request::Claim {
-            group: g,
-            range: r,
-            priority,
-            port,
-        } => Command::Claim {
-            group: group(g)?,
-            range: range(r)?,
-            priority: *priority,
-            port: *port,
-        },
-        Request::Release { group: g, range: r } => Command::Release {
-            group: group(g)?,
-            range: range(r)?,
-        },
-        Request::Auto {
-            group: g,
-            weight,
-            priority,
-            port,
-        } => Command::Auto {
-            group: group(g)?,
-            weight: *weight,
-            priority: *priority,
-            port: *port,
-        },
-        Request::Manual { group: g } => Command::Manual(group(g)?),
-        Request::Forget { node } => Command::Forget(
-            node.trim()
-                .parse::<crate::model::NodeId>()
-                .map_err(|e| format!("{node:?} is not a node id: {e}"))?,
-        ),
-        _ => return Ok(None),
-    }))
-}
-
-/// A key as given: a `u32` (decimal or 0x-hex), else a string to hash.
-#[must_use]
-pub fn parse_key(key: &str) -> (u32, bool) {
-    let k = key.trim();
-    let n = k
-        .strip_prefix("0x")
-        .or_else(|| k.strip_prefix("0X"))
-        .map_or_else(
-            || k.parse::<u32>().ok(),
-            |h| u32::from_str_radix(h, 16).ok(),
-        );
-    match n {
-        Some(n) => (n, false),
-        None => (key_hash(key.as_bytes()), true),
-    }
-}
-
 /// The next value of `rx`; never, if there is none or it is closed.
 async fn recv_or_pending<T>(rx: Option<&mut mpsc::Receiver<T>>) -> T {
     if let Some(rx) = rx
@@ -625,18 +565,5 @@ async fn recv_opt(
     match sock {
         Some(s) => s.recv_from(buf).await,
         None => std::future::pending().await,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn keys_are_numbers_or_hashed_strings() {
-        assert_eq!(parse_key("42"), (42, false));
-        assert_eq!(parse_key("0xff"), (255, false));
-        assert_eq!(parse_key("user:42"), (key_hash(b"user:42"), true));
-        assert_eq!(parse_key("4294967296"), (key_hash(b"4294967296"), true));
     }
 }

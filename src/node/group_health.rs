@@ -9,7 +9,7 @@
 //! ([`KeyDepth`]).
 
 use crate::model::{KeyDepth, Kind, TopologyFilter};
-use crate::node::api::GroupHealthView;
+use crate::node::request::GroupHealthView;
 use crate::protocol::Chatter;
 use crate::wire::Liveness;
 

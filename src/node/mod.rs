@@ -6,10 +6,11 @@
 //! the keyring ([`keys`]; changed at run time by [`key_admin`], stored in
 //! [`keyring`]), tells systemd it is ready and alive ([`notify`]), follows
 //! its interface's addresses ([`renumber`]), and feeds them to the protocol through
-//! [`driver::Driver`], which holds no protocol logic. Composition (config →
-//! store → protocol → sockets → control server) happens above, in the CLI.
+//! [`driver::Driver`], which holds no protocol logic. [`run`] composes a node
+//! from its config (store → keys → sockets → protocol → driver), so a test
+//! can run one in-process; the control socket and the signals are added
+//! above, in the CLI. [`request`] is what the control layer may ask.
 
-pub mod api;
 pub mod clock;
 pub mod config;
 pub mod driver;
@@ -25,6 +26,8 @@ pub mod netplan;
 pub mod notify;
 pub mod process_stats;
 pub mod renumber;
+pub mod request;
+pub mod run;
 pub mod store;
 pub mod tcp;
 pub mod udp;
@@ -32,3 +35,4 @@ pub mod unicast;
 
 pub use driver::{Driver, NodeHandle};
 pub use error::NodeError;
+pub use run::{Node, run, start};

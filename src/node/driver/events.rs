@@ -7,7 +7,7 @@ use tracing::{debug, info, warn};
 use crate::protocol::{Event, Millis};
 use crate::wire::Liveness;
 
-use super::super::api::WatchEvent;
+use super::super::request::WatchEvent;
 
 /// Writes the tracing line of `e`.
 pub(super) fn log(e: &Event) {

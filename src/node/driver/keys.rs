@@ -5,10 +5,10 @@
 use crate::protocol::Millis;
 use crate::wire::Key;
 
-use super::super::api::{KeysView, Reply, Request};
 use super::super::key_admin::{KeyAdmin, KeyOp, ids, parse_id, show_id};
+use super::super::request::{KeysView, Reply, SecretText, refused};
+use super::Driver;
 use super::views::peer_view;
-use super::{Driver, refused};
 
 impl Driver {
     /// Enables the keyring commands (without it they are refused).
@@ -18,40 +18,37 @@ impl Driver {
         self
     }
 
-    /// The answer to a `keys` request; `None` for any other request.
-    pub(super) fn answer_keys(&mut self, now: Millis, req: &Request) -> Option<Reply> {
-        let Request::Keys { op, arg } = req else {
-            return None;
-        };
-        let arg = arg.as_ref().map_or("", |a| a.0.as_str());
-        let op = match op.as_str() {
+    /// The answer to a `keys` request.
+    pub(super) fn answer_keys(&mut self, now: Millis, op: &str, arg: Option<&SecretText>) -> Reply {
+        let arg = arg.map_or("", |a| a.0.as_str());
+        let op = match op {
             "list" => None,
             "install" => match Key::from_base64(arg) {
                 Ok(k) => Some(KeyOp::Install(k)),
-                Err(e) => return Some(refused(format!("not a cluster key: {e}"))),
+                Err(e) => return refused(format!("not a cluster key: {e}")),
             },
             "use" | "remove" => match parse_id(arg) {
                 Ok(id) if op == "use" => Some(KeyOp::Use(id)),
                 Ok(id) => Some(KeyOp::Remove(id)),
-                Err(e) => return Some(refused(e)),
+                Err(e) => return refused(e),
             },
             "reset" => Some(KeyOp::Reset),
             other => {
-                return Some(refused(format!(
+                return refused(format!(
                     "unknown keys command {other:?}: list, install, use, remove or reset"
-                )));
+                ));
             }
         };
         let Some(admin) = &self.keys else {
-            return Some(refused("key commands are not enabled on this node"));
+            return refused("key commands are not enabled on this node");
         };
         if let Some(r) = admin.refusal() {
-            return Some(refused(r));
+            return refused(r);
         }
         let Some(op) = op else {
-            return Some(self.keys_view(now, false, None));
+            return self.keys_view(now, false, None);
         };
-        Some(match admin.apply(self.chatter.keyring(), op) {
+        match admin.apply(self.chatter.keyring(), op) {
             Ok(out) => {
                 let changed = out.ring.is_some();
                 if let Some(ring) = out.ring {
@@ -60,7 +57,7 @@ impl Driver {
                 self.keys_view(now, changed, out.installed)
             }
             Err(reason) => refused(reason),
-        })
+        }
     }
 
     fn keys_view(&self, now: Millis, changed: bool, installed: Option<u32>) -> Reply {

@@ -8,11 +8,11 @@ use std::collections::BTreeMap;
 use crate::model::{KeyRange, Kind, NodeId, TopologyFilter};
 use crate::protocol::{Chatter, Millis};
 
-use super::super::api::{
+use super::super::request::{
     AutoView, Counters, GroupView, ItemView, LookupReply, MemberView, Metrics, PeerView,
-    PolicyMismatchView, Reply, Request, ServerView, Status, arch,
+    PolicyMismatchView, Query, Reply, ServerView, Status, arch, refused,
 };
-use super::{Driver, parse_key, refused};
+use super::Driver;
 
 /// How recent a peer's announce must be to count for `converged` (ms).
 const CONVERGED_WINDOW: u64 = 30_000;
@@ -22,52 +22,13 @@ const MULTICAST_WINDOW: u64 = 60_000;
 const HEARS_US_WINDOW: u64 = 120_000;
 
 impl Driver {
-    pub(super) fn query(&self, now: Millis, req: Request) -> Reply {
-        let db = self.chatter.db();
-        match req {
-            Request::Lookup { group, key } => {
-                let (k, hashed) = parse_key(&key);
-                let servers = self
-                    .chatter
-                    .lookup(&group, k)
-                    .into_iter()
-                    .map(|(s, state)| ServerView {
-                        node: s.member.to_string(),
-                        priority: s.priority,
-                        port: s.port,
-                        range: s.range.to_string(),
-                        addr: self.addr_of(s.member).map(|a| a.to_string()),
-                        state: state.name().to_owned(),
-                    })
-                    .collect();
-                Reply::Lookup(LookupReply {
-                    member: Some(db.is_member(&group)),
-                    group,
-                    key: k,
-                    hashed,
-                    servers,
-                })
-            }
-            Request::Members { group } => self.members(&group),
-            Request::Topology { group } => Reply::Topology {
-                items: db
-                    .topology(&group, TopologyFilter::default())
-                    .map(|i| ItemView {
-                        node: i.member().to_string(),
-                        op: format!("{:?}", i.op()).to_lowercase(),
-                        kind: i.kind().to_string(),
-                        range: i.range().to_string(),
-                        start: i.range().start(),
-                        end: i.range().end(),
-                        priority: i.priority(),
-                        port: i.port(),
-                        clock: i.clock(),
-                        weight: (i.kind() == Kind::Auto).then(|| i.priority()),
-                    })
-                    .collect(),
-                group,
-            },
-            Request::Peers => Reply::Peers {
+    /// The answer to a query.
+    pub(super) fn query(&self, now: Millis, q: Query) -> Reply {
+        match q {
+            Query::Lookup { group, key, hashed } => self.lookup(group, key, hashed),
+            Query::Members(group) => self.members(&group),
+            Query::Topology(group) => self.topology(group),
+            Query::Peers => Reply::Peers {
                 peers: self
                     .chatter
                     .peers()
@@ -75,21 +36,58 @@ impl Driver {
                     .map(|p| peer_view(&self.chatter, now, p))
                     .collect(),
             },
-            Request::Status => Reply::Status(Box::new(self.status(now))),
-            Request::Metrics => Reply::Metrics(Box::new(self.metrics(now))),
-            Request::Groups => Reply::Groups {
+            Query::Status => Reply::Status(Box::new(self.status(now))),
+            Query::Metrics => Reply::Metrics(Box::new(self.metrics(now))),
+            Query::Groups => Reply::Groups {
                 groups: self.groups(now),
             },
-            Request::Watch => refused("watch is a stream: use the control socket's watch"),
-            Request::Join { .. }
-            | Request::Leave { .. }
-            | Request::Claim { .. }
-            | Request::Release { .. }
-            | Request::Auto { .. }
-            | Request::Manual { .. }
-            | Request::Forget { .. }
-            | Request::Keys { .. } => refused("not a query"),
         }
+    }
+
+    /// `lookup GROUP KEY`: the servers of `key`, down ones last.
+    fn lookup(&self, group: String, key: u32, hashed: bool) -> Reply {
+        let servers = self
+            .chatter
+            .lookup(&group, key)
+            .into_iter()
+            .map(|(s, state)| ServerView {
+                node: s.member.to_string(),
+                priority: s.priority,
+                port: s.port,
+                range: s.range.to_string(),
+                addr: self.addr_of(s.member).map(|a| a.to_string()),
+                state: state.name().to_owned(),
+            })
+            .collect();
+        Reply::Lookup(LookupReply {
+            member: Some(self.chatter.db().is_member(&group)),
+            group,
+            key,
+            hashed,
+            servers,
+        })
+    }
+
+    /// `topology GROUP`: every item of the group.
+    fn topology(&self, group: String) -> Reply {
+        let items = self
+            .chatter
+            .db()
+            .topology(&group, TopologyFilter::default())
+            .map(|i| ItemView {
+                node: i.member().to_string(),
+                op: format!("{:?}", i.op()).to_lowercase(),
+                kind: i.kind().to_string(),
+                range: i.range().to_string(),
+                start: i.range().start(),
+                end: i.range().end(),
+                priority: i.priority(),
+                port: i.port(),
+                clock: i.clock(),
+                weight: (i.kind() == Kind::Auto).then(|| i.priority()),
+            })
+            .collect();
+        Reply::Topology { items, group }
     }
 
     /// `members GROUP`: each member with its liveness; refused for a group

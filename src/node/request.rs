@@ -5,6 +5,9 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::model::{GroupName, KeyRange, NodeId, parse_key};
+use crate::protocol::Command;
+
 /// A request to the running node.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "cmd", rename_all = "snake_case")]
@@ -118,20 +121,129 @@ impl std::fmt::Debug for SecretText {
     }
 }
 
-impl Request {
-    /// Whether this request writes (and so is refused during shutdown).
+/// What the node does for a [`Request`]: the one translation of each
+/// variant ([`Request::into_action`]), where group names, ranges, node ids
+/// and keys are parsed.
+#[derive(Debug)]
+pub enum Action {
+    /// A write: the protocol command.
+    Write(Command),
+    /// A read of the node's state.
+    Query(Query),
+    /// A keyring command (`scalesmall keys`): a write unless `list`.
+    Keys {
+        /// What to do.
+        op: String,
+        /// The key or the key id, as `op` needs.
+        arg: Option<SecretText>,
+    },
+    /// A stream of changes (the control layer serves it, not the node).
+    Watch,
+}
+
+/// A read-only request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Query {
+    /// The servers of `key` in `group` (`hashed`: the key was a string).
+    Lookup {
+        /// The group.
+        group: String,
+        /// The key.
+        key: u32,
+        /// Whether it is the hash of the string given.
+        hashed: bool,
+    },
+    /// The members of a group.
+    Members(String),
+    /// Every item of a group.
+    Topology(String),
+    /// The peers.
+    Peers,
+    /// Every group known.
+    Groups,
+    /// The node's status.
+    Status,
+    /// Counters for Prometheus.
+    Metrics,
+}
+
+impl Action {
+    /// Whether this writes (and so is refused during shutdown).
     #[must_use]
     pub fn is_write(&self) -> bool {
-        matches!(
-            self,
-            Request::Join { .. }
-                | Request::Leave { .. }
-                | Request::Claim { .. }
-                | Request::Release { .. }
-                | Request::Auto { .. }
-                | Request::Manual { .. }
-                | Request::Forget { .. }
-        ) || matches!(self, Request::Keys { op, .. } if op != "list")
+        match self {
+            Action::Write(_) => true,
+            Action::Keys { op, .. } => op != "list",
+            Action::Query(_) | Action::Watch => false,
+        }
+    }
+}
+
+impl Request {
+    /// What the node does for this request.
+    ///
+    /// # Errors
+    /// Why it is refused: a bad group name, range or node id.
+    pub fn into_action(self) -> Result<Action, String> {
+        let group = |g: &str| GroupName::new(g).map_err(|e| e.to_string());
+        let range = |r: &str| r.parse::<KeyRange>().map_err(|e| e.to_string());
+        let write = |cmd| Ok(Action::Write(cmd));
+        let query = |q| Ok(Action::Query(q));
+        match self {
+            Request::Join { group: g } => write(Command::Join(group(&g)?)),
+            Request::Leave { group: g } => write(Command::Leave(group(&g)?)),
+            Request::Claim {
+                group: g,
+                range: r,
+                priority,
+                port,
+            } => write(Command::Claim {
+                group: group(&g)?,
+                range: range(&r)?,
+                priority,
+                port,
+            }),
+            Request::Release { group: g, range: r } => write(Command::Release {
+                group: group(&g)?,
+                range: range(&r)?,
+            }),
+            Request::Auto {
+                group: g,
+                weight,
+                priority,
+                port,
+            } => write(Command::Auto {
+                group: group(&g)?,
+                weight,
+                priority,
+                port,
+            }),
+            Request::Manual { group: g } => write(Command::Manual(group(&g)?)),
+            Request::Forget { node } => write(Command::Forget(
+                node.trim()
+                    .parse::<NodeId>()
+                    .map_err(|e| format!("{node:?} is not a node id: {e}"))?,
+            )),
+            Request::Lookup { group, key } => {
+                let (key, hashed) = parse_key(&key);
+                query(Query::Lookup { group, key, hashed })
+            }
+            Request::Members { group } => query(Query::Members(group)),
+            Request::Topology { group } => query(Query::Topology(group)),
+            Request::Peers => query(Query::Peers),
+            Request::Groups => query(Query::Groups),
+            Request::Status => query(Query::Status),
+            Request::Metrics => query(Query::Metrics),
+            Request::Keys { op, arg } => Ok(Action::Keys { op, arg }),
+            Request::Watch => Ok(Action::Watch),
+        }
+    }
+}
+
+/// The answer to a refused request (nothing changed), saying why.
+pub fn refused(reason: impl Into<String>) -> Reply {
+    Reply::Refused {
+        reason: reason.into(),
     }
 }
 
@@ -617,6 +729,67 @@ pub const fn arch() -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Each request has one action: writes become protocol commands (bad
+    /// input refused with the reason), reads queries, keys and watch their
+    /// own; only writes and changing `keys` count as writes.
+    #[test]
+    fn each_request_has_one_action() {
+        let g = || "kv".to_owned();
+        let write = Request::Claim {
+            group: g(),
+            range: "0..9".into(),
+            priority: 1,
+            port: 2,
+        };
+        assert!(matches!(
+            write.into_action(),
+            Ok(Action::Write(Command::Claim { .. }))
+        ));
+        let bad = Request::Release {
+            group: g(),
+            range: "9..1".into(),
+        };
+        assert!(bad.into_action().is_err());
+        let forget = Request::Forget {
+            node: "not-hex".into(),
+        };
+        assert!(
+            forget
+                .into_action()
+                .is_err_and(|e| e.contains("not a node id"))
+        );
+        let lookup = Request::Lookup {
+            group: g(),
+            key: "0x10".into(),
+        };
+        let want = Query::Lookup {
+            group: g(),
+            key: 16,
+            hashed: false,
+        };
+        assert!(matches!(lookup.into_action(), Ok(Action::Query(q)) if q == want));
+        let list = Request::Keys {
+            op: "list".into(),
+            arg: None,
+        };
+        let reset = Request::Keys {
+            op: "reset".into(),
+            arg: None,
+        };
+        for (req, writes) in [
+            (list, false),
+            (reset, true),
+            (Request::Watch, false),
+            (Request::Status, false),
+        ] {
+            assert_eq!(
+                req.clone().into_action().map(|a| a.is_write()),
+                Ok(writes),
+                "{req:?}"
+            );
+        }
+    }
 
     #[test]
     fn members_read_from_this_daemon_and_from_an_older_one() {

@@ -10,7 +10,7 @@ use serde::Serialize;
 use tokio::sync::oneshot;
 
 use crate::node::NodeHandle;
-use crate::node::api::{Reply, Request};
+use crate::node::request::{Reply, Request};
 
 use super::route::Route;
 
@@ -110,7 +110,7 @@ async fn unknown_group(node: &NodeHandle, group: &str) -> Option<Answer> {
 mod tests {
     use super::*;
     use crate::model::GroupName;
-    use crate::node::api::{GroupView, LookupReply};
+    use crate::node::request::{GroupView, LookupReply};
     use tokio::sync::{broadcast, mpsc};
 
     /// A node stand-in that knows group `demo` and answers lookups.
