@@ -55,6 +55,7 @@ Environment (above the config file, below these flags; empty means unset):
   SCALESMALL_EXPIRE_AFTER_SECS        node.expire_after_secs (60..=31536000)
   SCALESMALL_TOMBSTONE_TTL_SECS       node.tombstone_ttl_secs (0 or 60..=31536000)
   SCALESMALL_RECONNECT_INTERVAL_SECS  node.reconnect_interval_secs, as --reconnect-interval-secs
+  SCALESMALL_HOOK_WINDOW_MS           node.hook_window_ms (0..=60000)
   SCALESMALL_LOG                      node.log, as --log (RUST_LOG, if set, wins)
   SCALESMALL_LOG_FORMAT               node.log_format, as --log-format
   SCALESMALL_CLUSTER                  cluster.name, as --cluster
