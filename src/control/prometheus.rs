@@ -154,37 +154,13 @@ fn build_and_process(out: &mut String, p: &ProcessStats) {
         env!("CARGO_PKG_VERSION"),
         arch()
     );
+    #[rustfmt::skip]
     let process = [
-        (
-            "resident_memory_bytes",
-            "gauge",
-            "Resident memory size in bytes.",
-            p.resident_bytes.map(|v| v.to_string()),
-        ),
-        (
-            "cpu_seconds_total",
-            "counter",
-            "Total user and system CPU time spent in seconds.",
-            p.cpu_seconds.map(|v| format!("{v:.2}")),
-        ),
-        (
-            "open_fds",
-            "gauge",
-            "Number of open file descriptors.",
-            p.open_fds.map(|v| v.to_string()),
-        ),
-        (
-            "max_fds",
-            "gauge",
-            "Maximum number of open file descriptors.",
-            p.max_fds.map(|v| v.to_string()),
-        ),
-        (
-            "start_time_seconds",
-            "gauge",
-            "Start time of the process since unix epoch in seconds.",
-            p.start_time_seconds.map(|v| format!("{v:.2}")),
-        ),
+        ("resident_memory_bytes", "gauge", "Resident memory size in bytes.", p.resident_bytes.map(|v| v.to_string())),
+        ("cpu_seconds_total", "counter", "Total user and system CPU time spent in seconds.", p.cpu_seconds.map(|v| format!("{v:.2}"))),
+        ("open_fds", "gauge", "Number of open file descriptors.", p.open_fds.map(|v| v.to_string())),
+        ("max_fds", "gauge", "Maximum number of open file descriptors.", p.max_fds.map(|v| v.to_string())),
+        ("start_time_seconds", "gauge", "Start time of the process since unix epoch in seconds.", p.start_time_seconds.map(|v| format!("{v:.2}"))),
     ];
     for (name, kind, help, value) in process {
         if let Some(value) = value {

@@ -210,24 +210,16 @@ impl Driver {
         let multicast = io.udp.multicast;
         let mut listener = io.listener;
         let mut renumber = io.renumber;
-        let mut addr_check = tokio::time::interval(renumber::CHECK_EVERY);
-        addr_check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut ubuf = vec![0u8; 65_536];
-        let mut mbuf = vec![0u8; 65_536];
+        let mut addr_check = address_checks();
+        let (mut ubuf, mut mbuf) = (vec![0u8; 65_536], vec![0u8; 65_536]);
         let mut reloads = self.reload_rx.take();
         let notify = io.notify;
-        let mut watchdog = notify
-            .as_ref()
-            .map_or_else(Watchdog::default, Notifier::watchdog);
-        if let Some(n) = &notify {
-            n.ready(&format!("listening on {}", self.info.listen));
-        }
+        let mut watchdog = self.ready(notify.as_ref());
         tokio::pin!(shutdown);
         loop {
             // A refused store is logged there; the node goes on.
             let _ = self.pump(&unicast).await;
-            let wake = self.chatter.poll_timeout().unwrap_or(Millis(u64::MAX / 4));
-            let retry = self.declared_retry.as_ref().map(|(_, at)| *at);
+            let (wake, retry) = self.next_wake();
             let deadline = self.clock.instant(retry.map_or(wake, |r| r.min(wake)));
             let mut watch: Option<Stopwatch> = None;
             let mut rebound = None;
@@ -236,35 +228,12 @@ impl Driver {
                 () = &mut shutdown => break,
                 // In this loop, not a task of its own: a stuck loop stops
                 // the pings and systemd restarts the node.
-                () = watchdog.due() => {
-                    if let Some(n) = &notify {
-                        n.ping();
-                    }
-                }
-                r = unicast.recv_from(&mut ubuf) => {
-                    if let Ok((n, from)) = r {
-                        watch = Some(Stopwatch::start());
-                        let now = self.clock.now();
-                        self.chatter.handle_datagram(now, from, Via::Unicast, ubuf.get(..n).unwrap_or(&[]));
-                    }
-                }
+                () = watchdog.due() => notify.iter().for_each(Notifier::ping),
+                r = unicast.recv_from(&mut ubuf) => watch = self.on_datagram(r, Via::Unicast, &ubuf),
                 r = recv_opt(multicast.as_ref(), &mut mbuf) => {
-                    if let Ok((n, from)) = r {
-                        watch = Some(Stopwatch::start());
-                        let now = self.clock.now();
-                        self.chatter.handle_datagram(now, from, Via::Multicast, mbuf.get(..n).unwrap_or(&[]));
-                    }
+                    watch = self.on_datagram(r, Via::Multicast, &mbuf);
                 }
-                r = listener.accept() => {
-                    if let Ok((stream, from)) = r {
-                        let now = self.clock.now();
-                        let _ = stream.set_nodelay(true);
-                        let conn = self.chatter.handle_accept(now, from);
-                        let (tx, rx) = mpsc::channel(tcp::QUEUE);
-                        self.conns.insert(conn, tx);
-                        self.tasks.spawn(tcp::serve(conn, stream, rx, self.info.max_frame, self.conn_tx.clone()));
-                    }
-                }
+                r = listener.accept() => self.on_accept(r),
                 Some(msg) = conn_rx.recv() => {
                     watch = Some(Stopwatch::start());
                     self.on_conn(msg);
@@ -280,31 +249,13 @@ impl Driver {
                     watch = Some(Stopwatch::start());
                     self.apply_declared(&groups);
                 }
-                () = tokio::time::sleep_until(deadline.into()) => {
-                    watch = Some(Stopwatch::start());
-                    let now = self.clock.now();
-                    if retry.is_some_and(|r| now >= r)
-                        && let Some((groups, _)) = self.declared_retry.take()
-                    {
-                        self.apply_declared(&groups);
-                    }
-                    if now >= wake {
-                        self.chatter.handle_timeout(now);
-                    }
-                }
+                () = tokio::time::sleep_until(deadline.into()) => watch = Some(self.on_deadline(retry, wake)),
             }
-            if let Some(r) = rebound {
-                let addrs = renumber
-                    .as_ref()
-                    .map(|w| w.socket_addrs(&r.advertise))
-                    .unwrap_or_default();
-                if let Some((u, l)) = r.sockets {
-                    self.info.listen = u.local_addrs().first().copied().unwrap_or(self.info.listen);
-                    unicast = u;
-                    listener = l;
-                }
-                let now = self.clock.now();
-                self.chatter.set_addrs(now, addrs);
+            if let Some(r) = rebound
+                && let Some((u, l)) = self.on_rebound(r, renumber.as_ref())
+            {
+                unicast = u;
+                listener = l;
             }
             if let Some(w) = watch {
                 self.inputs += 1;
@@ -316,6 +267,87 @@ impl Driver {
         }
         self.stop(&unicast).await?;
         self.drain(&unicast, &mut conn_rx).await
+    }
+
+    /// Tells systemd the node is ready (every socket is bound); the
+    /// watchdog to ping.
+    fn ready(&self, notify: Option<&Notifier>) -> Watchdog {
+        if let Some(n) = notify {
+            n.ready(&format!("listening on {}", self.info.listen));
+        }
+        notify.map_or_else(Watchdog::default, Notifier::watchdog)
+    }
+
+    /// When the protocol's next timer is due, and when declared groups the
+    /// store refused are to be applied again.
+    fn next_wake(&self) -> (Millis, Option<Millis>) {
+        let wake = self.chatter.poll_timeout().unwrap_or(Millis(u64::MAX / 4));
+        (wake, self.declared_retry.as_ref().map(|(_, at)| *at))
+    }
+
+    /// A datagram in (or a failed read, ignored); the stopwatch of its
+    /// handling.
+    fn on_datagram(
+        &mut self,
+        r: std::io::Result<(usize, SocketAddr)>,
+        via: Via,
+        buf: &[u8],
+    ) -> Option<Stopwatch> {
+        let (n, from) = r.ok()?;
+        let watch = Stopwatch::start();
+        let now = self.clock.now();
+        self.chatter
+            .handle_datagram(now, from, via, buf.get(..n).unwrap_or(&[]));
+        Some(watch)
+    }
+
+    /// A TCP connection in: the protocol numbers it, a task serves it.
+    fn on_accept(&mut self, r: std::io::Result<(tokio::net::TcpStream, SocketAddr)>) {
+        let Ok((stream, from)) = r else {
+            return;
+        };
+        let now = self.clock.now();
+        let _ = stream.set_nodelay(true);
+        let conn = self.chatter.handle_accept(now, from);
+        let (tx, rx) = mpsc::channel(tcp::QUEUE);
+        self.conns.insert(conn, tx);
+        let serve = tcp::serve(conn, stream, rx, self.info.max_frame, self.conn_tx.clone());
+        self.tasks.spawn(serve);
+    }
+
+    /// The loop's deadline: declared groups to apply again (`retry`) and the
+    /// protocol's timers (`wake`), whichever are due.
+    fn on_deadline(&mut self, retry: Option<Millis>, wake: Millis) -> Stopwatch {
+        let watch = Stopwatch::start();
+        let now = self.clock.now();
+        if retry.is_some_and(|r| now >= r)
+            && let Some((groups, _)) = self.declared_retry.take()
+        {
+            self.apply_declared(&groups);
+        }
+        if now >= wake {
+            self.chatter.handle_timeout(now);
+        }
+        watch
+    }
+
+    /// The board's addresses changed: the protocol advertises the new ones;
+    /// the new sockets, if the change needed them, are returned.
+    fn on_rebound(
+        &mut self,
+        r: Rebound,
+        renumber: Option<&Renumber>,
+    ) -> Option<(Unicast, tcp::Listeners)> {
+        let addrs = renumber
+            .map(|w| w.socket_addrs(&r.advertise))
+            .unwrap_or_default();
+        let sockets = r.sockets.map(|(u, l)| {
+            self.info.listen = u.local_addrs().first().copied().unwrap_or(self.info.listen);
+            (u, l)
+        });
+        let now = self.clock.now();
+        self.chatter.set_addrs(now, addrs);
+        sockets
     }
 
     /// The interface's addresses changed: new sockets for them (see
@@ -546,6 +578,13 @@ impl Driver {
             clock,
         }
     }
+}
+
+/// Ticks every [`renumber::CHECK_EVERY`] (none caught up after a stall).
+fn address_checks() -> tokio::time::Interval {
+    let mut every = tokio::time::interval(renumber::CHECK_EVERY);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    every
 }
 
 /// The next value of `rx`; never, if there is none or it is closed.

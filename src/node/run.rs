@@ -50,13 +50,7 @@ pub struct Node {
 /// exit status").
 pub fn start(cfg: &Config) -> Result<Node, NodeError> {
     let clock = MonoClock::start();
-    let store = Store::open(&cfg.data_dir, Box::new(RealFs))?;
-    let id = store.node_id(|| {
-        os_seed()
-            .map(|s| u64::from_le_bytes([s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7]]))
-            .map_err(|e| e.to_string())
-    })?;
-    let incarnation = store.bump_incarnation()?;
+    let (store, id, incarnation) = open_store(cfg)?;
     let own = store.load_own(id)?;
     let markers = store.load_markers().unwrap_or_else(|e| {
         warn!(error = %e, "starting without the stored expiry markers");
@@ -75,11 +69,14 @@ pub fn start(cfg: &Config) -> Result<Node, NodeError> {
         max_frame: pcfg.max_frame,
         connect_timeout: Duration::from_millis(pcfg.connect_timeout),
     };
-    let limits = Limits {
-        mtu: pcfg.mtu,
-        max_frame: pcfg.max_frame,
-    };
-    let codec = Codec::new(&cfg.cluster, keyring, limits);
+    let codec = Codec::new(
+        &cfg.cluster,
+        keyring,
+        Limits {
+            mtu: pcfg.mtu,
+            max_frame: pcfg.max_frame,
+        },
+    );
     let identity = Identity {
         id,
         incarnation,
@@ -156,6 +153,19 @@ impl Node {
             .run(self.io, self.requests, self.conn_rx, shutdown)
             .await
     }
+}
+
+/// The data dir's store, the node's id (made on first start) and this
+/// run's incarnation (one more than the last).
+fn open_store(cfg: &Config) -> Result<(Store, NodeId, u64), NodeError> {
+    let store = Store::open(&cfg.data_dir, Box::new(RealFs))?;
+    let id = store.node_id(|| {
+        os_seed()
+            .map(|s| u64::from_le_bytes([s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7]]))
+            .map_err(|e| e.to_string())
+    })?;
+    let incarnation = store.bump_incarnation()?;
+    Ok((store, id, incarnation))
 }
 
 /// The keyring `cfg` names (or the data dir's, or the generated one), with

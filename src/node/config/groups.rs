@@ -111,49 +111,52 @@ fn declared_auto(
     } else {
         None
     };
-    let policy = if g.replicas.is_some() || g.slices.is_some() {
-        let replicas = match g.replicas {
-            Some(v) => u32::try_from(v)
-                .ok()
-                .filter(|r| (1..=Policy::MAX_REPLICAS).contains(r))
-                .ok_or_else(|| {
-                    invalid(
-                        origin,
-                        &key("replicas"),
-                        v,
-                        format!(
-                            "must be 1..={} (nodes serving each key)",
-                            Policy::MAX_REPLICAS
-                        ),
-                    )
-                })?,
-            None => Policy::DEFAULT_REPLICAS,
-        };
-        let slices = match g.slices {
-            Some(v) => u32::try_from(v)
-                .ok()
-                .filter(|s| s.is_power_of_two() && *s <= Policy::MAX_SLICES)
-                .ok_or_else(|| {
-                    invalid(
-                        origin,
-                        &key("slices"),
-                        v,
-                        format!(
-                            "must be a power of two from 1 to {} (e.g. 256 or 1024)",
-                            Policy::MAX_SLICES
-                        ),
-                    )
-                })?,
-            None => Policy::DEFAULT_SLICES,
-        };
-        Some(
-            Policy::new(replicas, slices)
-                .map_err(|e| invalid(origin, &key("replicas"), replicas, e))?,
-        )
-    } else {
-        None
+    Ok((auto, declared_policy(origin, g)?))
+}
+
+/// The group's auto-claim policy, if `replicas` or `slices` is set.
+fn declared_policy(origin: &str, g: &GroupSection) -> Result<Option<Policy>, ConfigError> {
+    let key = |k: &str| format!("groups[{}].{k}", g.name);
+    if g.replicas.is_none() && g.slices.is_none() {
+        return Ok(None);
+    }
+    let replicas = match g.replicas {
+        Some(v) => u32::try_from(v)
+            .ok()
+            .filter(|r| (1..=Policy::MAX_REPLICAS).contains(r))
+            .ok_or_else(|| {
+                invalid(
+                    origin,
+                    &key("replicas"),
+                    v,
+                    format!(
+                        "must be 1..={} (nodes serving each key)",
+                        Policy::MAX_REPLICAS
+                    ),
+                )
+            })?,
+        None => Policy::DEFAULT_REPLICAS,
     };
-    Ok((auto, policy))
+    let slices = match g.slices {
+        Some(v) => u32::try_from(v)
+            .ok()
+            .filter(|s| s.is_power_of_two() && *s <= Policy::MAX_SLICES)
+            .ok_or_else(|| {
+                invalid(
+                    origin,
+                    &key("slices"),
+                    v,
+                    format!(
+                        "must be a power of two from 1 to {} (e.g. 256 or 1024)",
+                        Policy::MAX_SLICES
+                    ),
+                )
+            })?,
+        None => Policy::DEFAULT_SLICES,
+    };
+    Ok(Some(Policy::new(replicas, slices).map_err(|e| {
+        invalid(origin, &key("replicas"), replicas, e)
+    })?))
 }
 
 fn declared(origin: &str, g: &GroupSection) -> Result<DeclaredGroup, ConfigError> {
