@@ -674,6 +674,26 @@ pub struct Metrics {
     /// `scalesmall_group_*` families).
     #[serde(default)]
     pub group_health: Vec<GroupHealthView>,
+    /// Each configured hook's counters.
+    #[serde(default)]
+    pub hooks: Vec<HookStatsView>,
+}
+
+/// One hook's counters in [`Metrics`].
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HookStatsView {
+    /// The hook's name.
+    pub hook: String,
+    /// Runs that exited 0.
+    pub ok: u64,
+    /// Runs that exited non-zero or died of a signal.
+    pub failed: u64,
+    /// Runs killed at the timeout.
+    pub timeout: u64,
+    /// Runs that could not start.
+    pub error: u64,
+    /// Events dropped from a full queue.
+    pub dropped: u64,
 }
 
 /// One group's health in [`Metrics`]: what an alert compares.

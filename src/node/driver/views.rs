@@ -181,6 +181,7 @@ impl Driver {
             connections: c.conn_count() as u64,
             uptime_seconds: now.0 as f64 / 1000.0,
             group_health: crate::node::group_health::group_health(c),
+            hooks: self.hooks.stats(),
         }
     }
 
