@@ -320,6 +320,13 @@ fn members_show_each_state_and_an_unknown_group_is_refused() {
     );
     let out = b.ctl(&["members", "nosuch", "--json"]);
     assert_eq!(out.status.code(), Some(4), "{out:?}");
+    // And so is its topology (a typo must not read as "no items").
+    let out = b.ctl(&["topology", "nosuch"]);
+    assert_eq!(out.status.code(), Some(4), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("no group \"nosuch\" is known"),
+        "{out:?}"
+    );
 
     // A killed member is no longer alive in b's view, as in `peers`.
     a.kill9();

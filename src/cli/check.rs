@@ -100,6 +100,8 @@ pub fn settings(c: &Config) -> Value {
         groups,
         auto_hold_down_secs,
         auto_settle_secs,
+        hook_window_ms,
+        hooks,
     } = c;
     json!({
         "ok": true,
@@ -120,6 +122,7 @@ pub fn settings(c: &Config) -> Value {
             "expire_after_secs": expire_after_secs,
             "tombstone_ttl_secs": tombstone_ttl_secs,
             "reconnect_interval_secs": reconnect_interval_secs,
+            "hook_window_ms": hook_window_ms,
             "log": log,
             "log_format": LogFormat::as_str(*format),
         },
@@ -134,6 +137,14 @@ pub fn settings(c: &Config) -> Value {
             "socket": c.socket_path(&env),
             "http": http.map(|a| a.to_string()),
         },
+        "hooks": hooks.iter().map(|h| json!({
+            "name": h.name,
+            "events": h.events,
+            "command": h.command,
+            "timeout_secs": h.timeout_secs,
+            "queue": h.queue,
+            "concurrency": h.concurrency,
+        })).collect::<Vec<_>>(),
         "auto": {
             "hold_down_secs": auto_hold_down_secs,
             "settle_secs": auto_settle_secs,

@@ -3,7 +3,6 @@
 //! to the running node's control socket and prints the reply as a table
 //! (or JSON with `--json`).
 
-use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -75,7 +74,7 @@ fn request_of(cmd: Cmd) -> Option<(Request, CtlArgs)> {
         Cmd::Topology { group, ctl } => (Request::Topology { group }, ctl),
         Cmd::Peers { ctl } => (Request::Peers, ctl),
         Cmd::Status { ctl } => (Request::Status, ctl),
-        Cmd::Watch { ctl } => (Request::Watch, ctl),
+        Cmd::Watch { ctl, .. } => (Request::Watch, ctl),
         Cmd::Keys(k) => super::keys::request_of(k),
         _ => return None,
     })
@@ -84,6 +83,10 @@ fn request_of(cmd: Cmd) -> Option<(Request, CtlArgs)> {
 /// Runs one control command.
 #[must_use]
 pub fn main(cmd: Cmd) -> ExitCode {
+    let exec = match &cmd {
+        Cmd::Watch { exec, .. } => exec.clone(),
+        _ => None,
+    };
     let Some((req, ctl)) = request_of(cmd) else {
         return ExitCode::FAILURE;
     };
@@ -93,7 +96,7 @@ pub fn main(cmd: Cmd) -> ExitCode {
     };
     let path = socket_path(&ctl);
     rt.block_on(async move {
-        match talk(&path, req, ctl.json).await {
+        match talk(&path, req, ctl.json, exec.as_deref()).await {
             Ok(code) => code,
             Err(e @ ClientError::Unreachable { .. }) => {
                 eprintln!("error: {e}");
@@ -107,28 +110,15 @@ pub fn main(cmd: Cmd) -> ExitCode {
     })
 }
 
-async fn talk(path: &std::path::Path, req: Request, json: bool) -> Result<ExitCode, ClientError> {
+async fn talk(
+    path: &std::path::Path,
+    req: Request,
+    json: bool,
+    exec: Option<&str>,
+) -> Result<ExitCode, ClientError> {
     let mut client = Client::connect(path).await?;
     if req == Request::Watch {
-        client.watch().await?;
-        loop {
-            let ev = client.next_event().await?;
-            let line = if json {
-                serde_json::to_string(&ev).unwrap_or_default()
-            } else {
-                let secs = ev.at_ms as f64 / 1000.0;
-                let what = [ev.group.as_deref(), ev.node.as_deref(), ev.addr.as_deref()]
-                    .into_iter()
-                    .flatten()
-                    .collect::<Vec<_>>()
-                    .join(" ");
-                format!("{secs:10.3}s {} {what}", ev.event)
-            };
-            // The reader went away (`| head -n 3`): done, not a panic.
-            if writeln!(std::io::stdout().lock(), "{line}").is_err() {
-                return Ok(ExitCode::SUCCESS);
-            }
-        }
+        return super::watch::follow(&mut client, json, exec).await;
     }
     let reply = client.ask(&req).await?;
     if let Reply::Refused { reason } = &reply {

@@ -23,6 +23,7 @@ pub mod ctl;
 pub mod keys;
 pub mod parse;
 pub mod run;
+pub mod watch;
 
 /// Exit code: the daemon is unreachable.
 pub const EXIT_UNREACHABLE: u8 = 3;
@@ -55,6 +56,7 @@ Environment (above the config file, below these flags; empty means unset):
   SCALESMALL_EXPIRE_AFTER_SECS        node.expire_after_secs (60..=31536000)
   SCALESMALL_TOMBSTONE_TTL_SECS       node.tombstone_ttl_secs (0 or 60..=31536000)
   SCALESMALL_RECONNECT_INTERVAL_SECS  node.reconnect_interval_secs, as --reconnect-interval-secs
+  SCALESMALL_HOOK_WINDOW_MS           node.hook_window_ms (0..=60000)
   SCALESMALL_LOG                      node.log, as --log (RUST_LOG, if set, wins)
   SCALESMALL_LOG_FORMAT               node.log_format, as --log-format
   SCALESMALL_CLUSTER                  cluster.name, as --cluster
@@ -414,8 +416,21 @@ pub enum Cmd {
 
     /// Print changes as they happen (until interrupted).
     ///
-    /// Example: `scalesmall watch --json`
+    /// Each line: the wall-clock time, the event, the group and node it
+    /// concerns (with --json: one JSON object, `time` and `at_ms` included).
+    /// --exec runs a command for each event, as a configured hook would
+    /// (docs/node.md "Hooks").
+    ///
+    /// Examples:
+    ///   scalesmall watch --json
+    ///   scalesmall watch --exec 'logger -t scalesmall "$SCALESMALL_EVENT $SCALESMALL_GROUP"'
+    #[command(verbatim_doc_comment)]
     Watch {
+        /// Run CMD (by /bin/sh -c) for each event, one at a time: the event
+        /// in SCALESMALL_EVENT, SCALESMALL_GROUP, SCALESMALL_NODE, its JSON
+        /// on stdin; killed after 30 s.
+        #[arg(long, value_name = "CMD")]
+        exec: Option<String>,
         /// How to reach the node.
         #[command(flatten)]
         ctl: CtlArgs,

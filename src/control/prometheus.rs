@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 use serde_json::Value;
 
 use crate::node::process_stats::ProcessStats;
-use crate::node::request::{GroupHealthView, Metrics, arch};
+use crate::node::request::{GroupHealthView, HookStatsView, Metrics, arch};
 
 /// Every family, in the order of the exposition, one a line: its name
 /// (after `scalesmall_`), its type, its samples and its help line. A new
@@ -51,8 +51,46 @@ uptime_seconds gauge uptime_seconds~3 Seconds since start.
 pub fn prometheus(m: &Metrics, p: &ProcessStats) -> String {
     let mut out = counters(m);
     groups(&mut out, &m.group_health);
+    hooks(&mut out, &m.hooks);
     build_and_process(&mut out, p);
     out
+}
+
+/// `scalesmall_hook_runs_total{hook,result}` and
+/// `scalesmall_hook_dropped_total{hook}` (no samples without hooks).
+fn hooks(out: &mut String, hooks: &[HookStatsView]) {
+    let _ = writeln!(
+        out,
+        "# HELP scalesmall_hook_runs_total Hook runs by result: ok, failed (non-zero exit), timeout (killed), error (could not start)."
+    );
+    let _ = writeln!(out, "# TYPE scalesmall_hook_runs_total counter");
+    for h in hooks {
+        let hook = escape(&h.hook);
+        for (result, n) in [
+            ("ok", h.ok),
+            ("failed", h.failed),
+            ("timeout", h.timeout),
+            ("error", h.error),
+        ] {
+            let _ = writeln!(
+                out,
+                "scalesmall_hook_runs_total{{hook=\"{hook}\",result=\"{result}\"}} {n}"
+            );
+        }
+    }
+    let _ = writeln!(
+        out,
+        "# HELP scalesmall_hook_dropped_total Hook events dropped from a full queue."
+    );
+    let _ = writeln!(out, "# TYPE scalesmall_hook_dropped_total counter");
+    for h in hooks {
+        let _ = writeln!(
+            out,
+            "scalesmall_hook_dropped_total{{hook=\"{}\"}} {}",
+            escape(&h.hook),
+            h.dropped
+        );
+    }
 }
 
 /// The families of [`FAMILIES`].
@@ -317,6 +355,12 @@ mod tests {
                     ..GroupHealthView::default()
                 },
             ],
+            hooks: vec![HookStatsView {
+                hook: "owners-file".into(),
+                ok: 3,
+                dropped: 1,
+                ..HookStatsView::default()
+            }],
             ..Metrics::default()
         };
         let p = ProcessStats {
@@ -333,6 +377,9 @@ mod tests {
             "scalesmall_group_auto_share_ratio{group=\"auto\"} 1.2500\n",
             "# TYPE process_cpu_seconds_total counter\nprocess_cpu_seconds_total 1.50\n",
             "process_resident_memory_bytes 4096\n",
+            "scalesmall_hook_runs_total{hook=\"owners-file\",result=\"ok\"} 3\n",
+            "scalesmall_hook_runs_total{hook=\"owners-file\",result=\"timeout\"} 0\n",
+            "scalesmall_hook_dropped_total{hook=\"owners-file\"} 1\n",
         ] {
             assert!(t.contains(line), "no {line:?} in\n{t}");
         }

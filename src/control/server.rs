@@ -142,13 +142,7 @@ async fn client(stream: UnixStream, node: NodeHandle, cancel: CancellationToken)
         if req == Request::Watch {
             let mut events = node.events.subscribe();
             // Tells the client the subscription is live.
-            let hello = crate::node::request::WatchEvent {
-                event: "watching".into(),
-                group: None,
-                node: None,
-                addr: None,
-                at_ms: 0,
-            };
+            let hello = crate::node::request::WatchEvent::now("watching", 0);
             if !write_json(&mut wr, &hello).await {
                 return;
             }

@@ -21,6 +21,7 @@ use serde::Deserialize;
 use serde::de::{DeserializeSeed, Deserializer, Error as _, MapAccess, Visitor};
 
 use crate::model::{GroupName, KeyRange};
+use crate::node::hooks::HookConfig;
 use crate::protocol::auto_claim::Policy;
 use crate::protocol::{AutoConfig, ProtocolConfig};
 
@@ -30,9 +31,9 @@ mod values;
 use groups::{GroupSection, declared_groups};
 use values::Kind::{Bool, Int, List, Text};
 use values::{
-    Bad, Kind, Raw, boolean, cluster_name, expire_secs, group_v4, group_v6, hold_down_secs, http,
-    ips, log_format, path, paths, peers, port, put, reconnect_secs, settle_secs, some_text, text,
-    tombstone_secs, ttl,
+    Bad, Kind, Raw, boolean, cluster_name, expire_secs, group_v4, group_v6, hold_down_secs,
+    hook_window_ms, http, ips, log_format, path, paths, peers, port, put, reconnect_secs,
+    settle_secs, some_text, text, tombstone_secs, ttl,
 };
 
 /// The default config file, read if it exists.
@@ -192,6 +193,11 @@ pub struct Config {
     pub auto_hold_down_secs: u64,
     /// `[auto] settle_secs`: no auto-claim decision this long after start.
     pub auto_settle_secs: u64,
+    /// `[node] hook_window_ms`: how long a group's changes gather before
+    /// one `owners-changed` hook run.
+    pub hook_window_ms: u64,
+    /// The `[[hooks]]` tables (docs/node.md "Hooks").
+    pub hooks: Vec<HookConfig>,
 }
 
 /// One setting: its key in the config file (`section.name`), its
@@ -245,6 +251,7 @@ pub const SETTINGS: &[Setting] = &[
     row("node.expire_after_secs", "SCALESMALL_EXPIRE_AFTER_SECS", None, Int, |c, r| put(&mut c.expire_after_secs, expire_secs(r))),
     row("node.tombstone_ttl_secs", "SCALESMALL_TOMBSTONE_TTL_SECS", None, Int, |c, r| put(&mut c.tombstone_ttl_secs, tombstone_secs(r))),
     row("node.reconnect_interval_secs", "SCALESMALL_RECONNECT_INTERVAL_SECS", Some("--reconnect-interval-secs"), Int, |c, r| put(&mut c.reconnect_interval_secs, reconnect_secs(r))),
+    row("node.hook_window_ms", "SCALESMALL_HOOK_WINDOW_MS", None, Int, |c, r| put(&mut c.hook_window_ms, hook_window_ms(r))),
     row("node.log", "SCALESMALL_LOG", Some("--log"), Text, |c, r| put(&mut c.log, text(r))),
     row("node.log_format", "SCALESMALL_LOG_FORMAT", Some("--log-format"), Text, |c, r| put(&mut c.log_format, log_format(r))),
     row("cluster.name", "SCALESMALL_CLUSTER", Some("--cluster"), Text, |c, r| put(&mut c.cluster, cluster_name(r))),
@@ -285,12 +292,22 @@ impl Overrides {
 pub const DEFAULT_HOLD_DOWN_SECS: u64 = crate::protocol::auto_claim::DEFAULT_HOLD_DOWN_MS / 1000;
 /// Default `[auto] settle_secs`.
 pub const DEFAULT_SETTLE_SECS: u64 = 5;
+/// Default `[node] hook_window_ms`.
+pub const DEFAULT_HOOK_WINDOW_MS: u64 = 1000;
 /// Default `[node] reconnect_interval_secs`.
 const DEFAULT_RECONNECT_SECS: u64 = 10;
 
 /// A bad setting: where it came from, which key, what is wrong.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
+    /// A `[[hooks]]` table is not allowed.
+    #[error("{origin}: {problem}")]
+    Hooks {
+        /// The file.
+        origin: String,
+        /// Which hook and what is wrong.
+        problem: String,
+    },
     /// A value is not allowed.
     #[error("{origin}: {key} = {value:?}: {problem}")]
     Invalid {
@@ -337,6 +354,8 @@ struct FileConfig {
     auto: Found,
     #[serde(default)]
     groups: Vec<GroupSection>,
+    #[serde(default)]
+    hooks: Vec<HookConfig>,
 }
 
 /// The settings one section of the file gives, in the file's order.
@@ -532,6 +551,8 @@ impl Config {
             groups: Vec::new(),
             auto_hold_down_secs: DEFAULT_HOLD_DOWN_SECS,
             auto_settle_secs: DEFAULT_SETTLE_SECS,
+            hook_window_ms: DEFAULT_HOOK_WINDOW_MS,
+            hooks: Vec::new(),
         }
     }
 
@@ -561,11 +582,17 @@ impl Config {
             control,
             auto,
             groups,
+            mut hooks,
         } = parsed;
         for (s, raw) in [node, cluster, control, auto].iter().flat_map(|f| &f.0) {
             cfg.set(s, raw, &origin)?;
         }
         cfg.groups = declared_groups(&origin, &groups)?;
+        HookConfig::validate(&mut hooks).map_err(|problem| ConfigError::Hooks {
+            origin: origin.clone(),
+            problem,
+        })?;
+        cfg.hooks = hooks;
         for s in SETTINGS {
             if let Some(v) = env(s.env).filter(|v| !v.is_empty()) {
                 cfg.set(s, &Raw::Text(v), &format!("environment {}", s.env))?;
@@ -905,6 +932,81 @@ mod tests {
         let c = Config::load(Some(&p), &env, &Overrides::default()).unwrap();
         assert_eq!(c.port, 1234);
         let _ = std::fs::remove_file(p);
+    }
+
+    #[test]
+    fn hooks_are_read_named_and_checked() {
+        use crate::node::hooks::HookEventKind;
+        let env = env_of(&[("SCALESMALL_DATA_DIR", "/tmp/h")]);
+        let load = |name: &str, text: &str| {
+            let p = write(name, text);
+            let c = Config::load(Some(&p), &env, &Overrides::default());
+            let _ = std::fs::remove_file(p);
+            c
+        };
+        let c = load(
+            "hooks-ok",
+            "[node]\nhook_window_ms = 250\n[[hooks]]\nevents = [\"peer-down\", \"owners-changed\"]\n\
+             command = \"logger x\"\n[[hooks]]\nname = \"b\"\nevents = [\"group-left\"]\n\
+             command = \"true\"\ntimeout_secs = 5\n",
+        )
+        .unwrap();
+        assert_eq!(c.hook_window_ms, 250);
+        assert_eq!(c.hooks.len(), 2);
+        assert_eq!(c.hooks[0].name, "hook1");
+        assert_eq!(
+            c.hooks[0].events,
+            [HookEventKind::PeerDown, HookEventKind::OwnersChanged]
+        );
+        assert_eq!(
+            (
+                c.hooks[0].timeout_secs,
+                c.hooks[0].queue,
+                c.hooks[0].concurrency
+            ),
+            (30, 64, 1)
+        );
+        assert_eq!(
+            (c.hooks[1].name.as_str(), c.hooks[1].timeout_secs),
+            ("b", 5)
+        );
+        for (text, needle) in [
+            (
+                "[[hooks]]\nevents = [\"peer-gone\"]\ncommand = \"x\"\n",
+                "unknown variant `peer-gone`",
+            ),
+            (
+                "[[hooks]]\nevents = [\"peer-down\"]\ncommand = \" \"\n",
+                "hooks[0] (hook1): `command` is empty",
+            ),
+            (
+                "[[hooks]]\nevents = []\ncommand = \"x\"\n",
+                "`events` is empty",
+            ),
+            (
+                "[[hooks]]\nevents = [\"peer-down\"]\ncommand = \"x\"\ntimeout_secs = 0\n",
+                "`timeout_secs` must be 1 to 3600",
+            ),
+            (
+                "[[hooks]]\nevents = [\"peer-down\"]\ncommand = \"x\"\nqueue = 0\n",
+                "`queue` must be 1 to 10000",
+            ),
+            (
+                "[[hooks]]\nevents = [\"peer-down\"]\ncommand = \"x\"\nname = \"a b\"\n",
+                "`name` may hold only",
+            ),
+            (
+                "[[hooks]]\nevents = [\"peer-down\"]\ncommand = \"x\"\nretries = 2\n",
+                "unknown field `retries`",
+            ),
+            ("[node]\nhook_window_ms = 60001\n", "must be 0..=60000"),
+        ] {
+            let e = load("hooks-bad", text)
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
+            assert!(e.contains(needle), "{text:?}: {e}");
+        }
     }
 
     #[test]

@@ -45,6 +45,7 @@ use super::udp::UdpSockets;
 use super::unicast::Unicast;
 
 mod events;
+mod hooks;
 mod keys;
 mod reconcile;
 mod views;
@@ -116,6 +117,8 @@ pub struct Driver {
     persist_failing: bool,
     /// The keyring commands ([`Driver::with_keys`]).
     keys: Option<KeyAdmin>,
+    /// The hooks ([`Driver::with_hooks`]).
+    hooks: hooks::HookRelay,
 }
 
 /// The sockets the driver reads.
@@ -170,6 +173,7 @@ impl Driver {
                 declared_retry: None,
                 persist_failing: false,
                 keys: None,
+                hooks: hooks::HookRelay::default(),
                 stopping: false,
                 tasks: TaskTracker::new(),
                 inputs: 0,
@@ -221,6 +225,7 @@ impl Driver {
         let mut reloads = self.reload_rx.take();
         let notify = io.notify;
         let mut watchdog = self.ready(notify.as_ref());
+        self.hooks.start(&self.chatter);
         tokio::pin!(shutdown);
         loop {
             // A refused store is logged there; the node goes on.
@@ -288,7 +293,13 @@ impl Driver {
     /// store refused are to be applied again.
     fn next_wake(&self) -> (Millis, Option<Millis>) {
         let wake = self.chatter.poll_timeout().unwrap_or(Millis(u64::MAX / 4));
-        (wake, self.declared_retry.as_ref().map(|(_, at)| *at))
+        let retry = self.declared_retry.as_ref().map(|(_, at)| *at);
+        // Hooks' owners-changed windows end on the same deadline.
+        let retry = match (retry, self.hooks.next_deadline()) {
+            (Some(r), Some(h)) => Some(r.min(h)),
+            (r, h) => r.or(h),
+        };
+        (wake, retry)
     }
 
     /// A datagram in (or a failed read, ignored); the stopwatch of its
@@ -326,7 +337,12 @@ impl Driver {
     fn on_deadline(&mut self, retry: Option<Millis>, wake: Millis) -> Stopwatch {
         let watch = Stopwatch::start();
         let now = self.clock.now();
+        // `retry` may be a hook's deadline: the declared groups have their own.
         if retry.is_some_and(|r| now >= r)
+            && self
+                .declared_retry
+                .as_ref()
+                .is_some_and(|(_, at)| now >= *at)
             && let Some((groups, _)) = self.declared_retry.take()
         {
             self.apply_declared(&groups);
@@ -334,6 +350,7 @@ impl Driver {
         if now >= wake {
             self.chatter.handle_timeout(now);
         }
+        self.hooks.poll(&self.chatter, now, &self.events);
         watch
     }
 
@@ -538,6 +555,7 @@ impl Driver {
         while let Some(e) = self.chatter.poll_event() {
             events::log(&e);
             let _ = self.events.send(events::watch_event(now, &e));
+            self.hooks.on_event(&self.chatter, &e, now, &self.events);
         }
         stored
     }

@@ -674,6 +674,26 @@ pub struct Metrics {
     /// `scalesmall_group_*` families).
     #[serde(default)]
     pub group_health: Vec<GroupHealthView>,
+    /// Each configured hook's counters.
+    #[serde(default)]
+    pub hooks: Vec<HookStatsView>,
+}
+
+/// One hook's counters in [`Metrics`].
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HookStatsView {
+    /// The hook's name.
+    pub hook: String,
+    /// Runs that exited 0.
+    pub ok: u64,
+    /// Runs that exited non-zero or died of a signal.
+    pub failed: u64,
+    /// Runs killed at the timeout.
+    pub timeout: u64,
+    /// Runs that could not start.
+    pub error: u64,
+    /// Events dropped from a full queue.
+    pub dropped: u64,
 }
 
 /// One group's health in [`Metrics`]: what an alert compares.
@@ -704,7 +724,10 @@ pub struct GroupHealthView {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WatchEvent {
     /// What happened: `watching` (first, once subscribed), `changed`,
-    /// `peer_discovered`, `peer_moved`, `own_ahead`, `key_mismatch`.
+    /// `peer_discovered`, `peer_moved`, `own_ahead`, `key_mismatch`,
+    /// `alive`, `suspect`, `down`, `expired`, `auto_claimed`,
+    /// `policy_mismatch`, `policy_agrees`, and (as the hooks see them)
+    /// `group_joined`, `group_left`, `owners_changed`.
     pub event: String,
     /// The group, for `changed`.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -718,6 +741,30 @@ pub struct WatchEvent {
     pub addr: Option<String>,
     /// Milliseconds since the node started.
     pub at_ms: u64,
+    /// Wall-clock time, RFC 3339 in UTC (the board's clock: for reading,
+    /// not for ordering).
+    #[serde(default)]
+    pub time: String,
+    /// For `owners_changed`: the ranges whose owners changed, with their
+    /// owners now.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ranges: Vec<crate::node::hooks::RangeOwners>,
+}
+
+impl WatchEvent {
+    /// An event called `event` at `at_ms`, stamped with the wall clock now.
+    #[must_use]
+    pub fn now(event: &str, at_ms: u64) -> Self {
+        WatchEvent {
+            event: event.to_owned(),
+            group: None,
+            node: None,
+            addr: None,
+            at_ms,
+            time: crate::node::clock::wall_rfc3339(),
+            ranges: Vec::new(),
+        }
+    }
 }
 
 /// The architecture this binary was built for (`aarch64`, `arm`, `x86_64`).

@@ -87,12 +87,14 @@ pub fn start(cfg: &Config) -> Result<Node, NodeError> {
         .map_err(|e| NodeError::Restore(e.to_string()))?;
     chatter.restore_markers(clock.now(), &markers);
     let (driver, handle, requests, conn_rx) = Driver::new(chatter, clock, store, info);
-    let mut driver = driver.with_keys(KeyAdmin::new(KeySources {
-        insecure: cfg.insecure,
-        key_file: cfg.key_file.clone(),
-        accept: cfg.accept_key_files.clone(),
-        data_dir: cfg.data_dir.clone(),
-    }));
+    let mut driver = driver
+        .with_hooks(cfg.hooks.clone(), cfg.hook_window_ms)
+        .with_keys(KeyAdmin::new(KeySources {
+            insecure: cfg.insecure,
+            key_file: cfg.key_file.clone(),
+            accept: cfg.accept_key_files.clone(),
+            data_dir: cfg.data_dir.clone(),
+        }));
     driver.reconcile(&cfg.groups)?;
     let banner = format!(
         "node {id} incarnation {incarnation} listening udp+tcp {}, data {}",

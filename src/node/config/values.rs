@@ -216,6 +216,11 @@ pub(crate) fn reconnect_secs(r: &Raw) -> Result<u64, Bad> {
     within(r, 1..=3600, "must be 1..=3600 (seconds)")
 }
 
+/// `[node] hook_window_ms`: up to a minute.
+pub(crate) fn hook_window_ms(r: &Raw) -> Result<u64, Bad> {
+    within(r, 0..=60_000, "must be 0..=60000 (milliseconds)")
+}
+
 /// `[auto] hold_down_secs`: up to a day.
 pub(crate) fn hold_down_secs(r: &Raw) -> Result<u64, Bad> {
     within(r, 0..=24 * 3600, "must be 0..=86400 (seconds)")

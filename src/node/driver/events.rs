@@ -93,10 +93,9 @@ pub(super) fn watch_event(now: Millis, e: &Event) -> WatchEvent {
         Event::KeyMismatch { from, .. } => ("key_mismatch", None, None, s(from)),
     };
     WatchEvent {
-        event: event.into(),
         group,
         node,
         addr,
-        at_ms: now.0,
+        ..WatchEvent::now(event, now.0)
     }
 }

@@ -68,8 +68,12 @@ impl Driver {
         })
     }
 
-    /// `topology GROUP`: every item of the group.
+    /// `topology GROUP`: every item of the group; refused, as `members`, for
+    /// a group this node has never heard of.
     fn topology(&self, group: String) -> Reply {
+        if let Some(no) = self.unknown_group(&group) {
+            return no;
+        }
         let items = self
             .chatter
             .db()
@@ -90,13 +94,22 @@ impl Driver {
         Reply::Topology { items, group }
     }
 
+    /// The refusal for a group this node has never heard of (a typo must
+    /// not read as "no members" or "no items"), if `group` is one.
+    fn unknown_group(&self, group: &str) -> Option<Reply> {
+        let known = self.chatter.groups().iter().any(|g| g.as_str() == group);
+        (!known).then(|| {
+            refused(format!(
+                "no group {group:?} is known on this board (`scalesmall status` lists the groups it knows)"
+            ))
+        })
+    }
+
     /// `members GROUP`: each member with its liveness; refused for a group
     /// this node has never heard of (a typo must not read as "no members").
     fn members(&self, group: &str) -> Reply {
-        if !self.chatter.groups().iter().any(|g| g.as_str() == group) {
-            return refused(format!(
-                "no group {group:?} is known on this board (`scalesmall status` lists the groups it knows)"
-            ));
+        if let Some(no) = self.unknown_group(group) {
+            return no;
         }
         let db = self.chatter.db();
         let me = self.chatter.identity().id;
@@ -181,6 +194,7 @@ impl Driver {
             connections: c.conn_count() as u64,
             uptime_seconds: now.0 as f64 / 1000.0,
             group_health: crate::node::group_health::group_health(c),
+            hooks: self.hooks.stats(),
         }
     }
 
