@@ -424,7 +424,10 @@ pub enum Cmd {
     /// Examples:
     ///   scalesmall watch --json
     ///   scalesmall watch --exec 'logger -t scalesmall "$SCALESMALL_EVENT $SCALESMALL_GROUP"'
-    #[command(verbatim_doc_comment)]
+    #[command(
+        about = "Print changes as they happen, until interrupted; --exec runs a command for each",
+        verbatim_doc_comment
+    )]
     Watch {
         /// Run CMD (by /bin/sh -c) for each event, one at a time: the event
         /// in SCALESMALL_EVENT, SCALESMALL_GROUP, SCALESMALL_NODE, its JSON
