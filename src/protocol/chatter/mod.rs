@@ -56,6 +56,31 @@
 //!   so members find each other across routers ([`super::interest`]).
 //! - **Bounded resources.** TCP connections are capped with LRU eviction and
 //!   idle close; pulls served are rate-limited per peer; tables are capped.
+//!
+//! # Where each decision lives (one file per concept)
+//! This file holds the state, the entry points (`handle_*`, `poll_*`,
+//! [`Chatter::drain_outputs`]) and the getters; each child module holds the
+//! `impl Chatter` block of one concept:
+//! - `timers`: the timer table `handle_timeout` walks and `poll_timeout`
+//!   reads;
+//! - `receive`: frame opening (authentication, freshness), sender
+//!   admission, and routing each payload to its concept;
+//! - `own_writes`: what follows an own write (delta, tree, join or leave),
+//!   leaves, tombstone collection; `rollback`: undoing writes that could
+//!   not be made durable;
+//! - `announce`: announces built and received; `islands`: who hears whom,
+//!   this island's representative; `reach`: reconnect, peer states,
+//!   addresses that move;
+//! - `membership`: join, leave and linger, and who a group's write goes to;
+//!   `relay`: far announces passed on, news re-sent; `deltas`: deltas and
+//!   forwards applied (interest-gated);
+//! - `forwarding`: the tree and TCP connections; `pulls`: anti-entropy;
+//! - `swim`: probes, pings, acks and ping-reqs, driving the detector
+//!   ([`super::liveness`]); `expiry`: dead members expired;
+//! - `auto`: auto-claim driving ([`super::auto_mode`]); `keys`: the keyring
+//!   replaced while running;
+//! - `framing`: frames, nonces, versions, the one place frames are measured;
+//!   `random`: the seeded randomness helpers.
 
 use core::net::{IpAddr, SocketAddr};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
