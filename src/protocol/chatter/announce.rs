@@ -9,8 +9,8 @@ impl Chatter {
             return;
         };
         let new_reps = self.note_heads(now, sender, &a);
-        if !self.member_of.is_empty() {
-            let held: Vec<GroupName> = self.member_of.iter().cloned().collect();
+        if !self.membership.member_of.is_empty() {
+            let held: Vec<GroupName> = self.membership.member_of.iter().cloned().collect();
             for id in new_reps {
                 self.introduce(now, id, &held);
             }
@@ -45,7 +45,7 @@ impl Chatter {
         peer.groups_fp = Some(a.groups_fp);
         let was = peer.policy_fp.replace(a.policy_fp);
         if was != Some(a.policy_fp) && (a.policy_fp != self.policy_fp || was.is_some()) {
-            self.events.push_back(Event::PolicyMismatch {
+            self.outbox.events.push_back(Event::PolicyMismatch {
                 id: sender,
                 theirs: a.policy_fp,
                 ours: self.policy_fp,
@@ -116,7 +116,7 @@ impl Chatter {
                 new_reps.push(h.id);
             }
             if new {
-                self.events.push_back(Event::PeerDiscovered {
+                self.outbox.events.push_back(Event::PeerDiscovered {
                     id: h.id,
                     addr: h.addr,
                 });
@@ -144,7 +144,7 @@ impl Chatter {
 
     /// Answers a unicast announce (within the reply budget).
     fn answer_announce(&mut self, now: Millis, sender: NodeId, src: Source, a: &Announce) {
-        if self.replies.allow(src.addr.ip(), now) {
+        if self.budgets.replies.allow(src.addr.ip(), now) {
             // A far member's announce passed on by a peer of our LAN
             // (see `relay_targets`) is answered at its own address.
             let relayed = src.conn.is_none()
@@ -247,12 +247,16 @@ impl Chatter {
         let groups_fp = groups_fp(&digests);
         let focused = focus.and_then(|f| digests.iter().find(|d| &d.group == f).cloned());
         let heads = self.announce_heads(now, ttl);
-        let hears = window(&heard, &mut self.hears_offset, self.cfg.hears_window);
+        let hears = window(
+            &heard,
+            &mut self.windows.hears_offset,
+            self.cfg.hears_window,
+        );
         let version = self.version_to(to);
         let rumors = self.detector.take_rumors(Rumor::MAX_PER_FRAME);
         let mut groups_window = self.cfg.groups_window;
         loop {
-            let mut offset = self.groups_offset;
+            let mut offset = self.windows.groups_offset;
             let mut groups = window(&digests, &mut offset, groups_window);
             if let Some(f) = &focused
                 && !groups.entries.contains(f)
@@ -278,7 +282,7 @@ impl Chatter {
             let (fits, payload) =
                 self.fits_mtu(self.seq, wire::Payload::Announce(announce), version);
             if fits || groups_window == 0 {
-                self.groups_offset = offset;
+                self.windows.groups_offset = offset;
                 self.send_datagram(now, to, payload, version);
                 return;
             }
@@ -388,4 +392,10 @@ pub(super) fn groups_fp(digests: &[GroupDigest]) -> u64 {
         h.update(&d.fingerprint.to_le_bytes());
     }
     h.digest()
+}
+
+/// Where the next announce's `hears` and `groups` windows start.
+pub(super) struct AnnounceWindows {
+    pub(super) hears_offset: usize,
+    pub(super) groups_offset: usize,
 }

@@ -79,7 +79,7 @@ impl Chatter {
             self.auto.touch(m.group());
             self.pulls.news(m.group(), now);
             self.stats.news += 1;
-            self.events.push_back(Event::Changed {
+            self.outbox.events.push_back(Event::Changed {
                 group: m.group().clone(),
                 origin,
             });
@@ -138,7 +138,7 @@ impl Chatter {
             return;
         }
         let Some(addr) = p.addr else { return };
-        if !self.replies.allow(addr.ip(), now) {
+        if !self.budgets.replies.allow(addr.ip(), now) {
             self.stats.drop(DropReason::ReplyBudget);
             return;
         }

@@ -10,13 +10,16 @@ impl Chatter {
         let due: Vec<NodeId> = self
             .detector
             .down()
-            .filter(|(id, since)| now.since(*since) >= after && !self.expired_at.contains_key(id))
+            .filter(|(id, since)| {
+                now.since(*since) >= after && !self.expiry.expired_at.contains_key(id)
+            })
             .map(|(id, _)| id)
             .collect();
         for id in due {
             self.expire_member(now, id);
         }
         let old: Vec<NodeId> = self
+            .expiry
             .expired_at
             .iter()
             .filter(|(_, at)| now.since(**at) >= after)
@@ -26,7 +29,7 @@ impl Chatter {
             // The marker has done its job (no node gossips the items back
             // any more): forget the member everywhere, so a cluster whose
             // boards are replaced for years keeps flat tables.
-            self.expired_at.remove(&id);
+            self.expiry.expired_at.remove(&id);
             self.db.clear_expired(id);
             self.detector.forget(id);
             self.reconnect.forget(id);
@@ -38,11 +41,11 @@ impl Chatter {
         if id == self.me.id {
             return;
         }
-        self.expired_at.insert(id, now);
+        self.expiry.expired_at.insert(id, now);
         if let Some(upto) = self.db.expire(id) {
-            self.events.push_back(Event::Expired { id, upto });
+            self.outbox.events.push_back(Event::Expired { id, upto });
             for g in self.db.groups().cloned().collect::<Vec<_>>() {
-                self.events.push_back(Event::Changed {
+                self.outbox.events.push_back(Event::Changed {
                     group: g,
                     origin: id,
                 });
@@ -56,9 +59,17 @@ impl Chatter {
         let down = self
             .detector
             .down()
-            .filter(|(id, _)| !self.expired_at.contains_key(id))
+            .filter(|(id, _)| !self.expiry.expired_at.contains_key(id))
             .map(|(_, since)| since.plus(after));
-        let markers = self.expired_at.values().map(|at| at.plus(after));
+        let markers = self.expiry.expired_at.values().map(|at| at.plus(after));
         down.chain(markers).min().unwrap_or(Millis::NEVER)
     }
+}
+
+/// Members expired here, and the markers last polled.
+pub(super) struct ExpiryState {
+    /// Members this node expired, and when.
+    pub(super) expired_at: BTreeMap<NodeId, Millis>,
+    /// [`TopologyDb::markers_changed`] when the markers were last polled.
+    pub(super) markers_polled: u64,
 }

@@ -83,7 +83,8 @@ impl Chatter {
         if let Some(c) = self.conns.get_mut(conn) {
             c.queue.push(p);
         }
-        self.transmits
+        self.outbox
+            .transmits
             .push_back(Transmit::Connect { conn, to: to.addr });
     }
 
@@ -101,7 +102,9 @@ impl Chatter {
                     c.last_used = now;
                     c.remember(Pending { at: now, ..p }, now);
                 }
-                self.transmits.push_back(Transmit::Send { conn, bytes });
+                self.outbox
+                    .transmits
+                    .push_back(Transmit::Send { conn, bytes });
             }
             Err(e) => self.stats.drop(DropReason::Wire(e)),
         }
@@ -147,7 +150,9 @@ impl Chatter {
                 .or_else(|| self.conns.iter().map(|c| c.id).next());
             let Some(victim) = victim else { break };
             if let Some(c) = self.conns.remove(victim) {
-                self.transmits.push_back(Transmit::Close { conn: victim });
+                self.outbox
+                    .transmits
+                    .push_back(Transmit::Close { conn: victim });
                 for p in c.queue {
                     self.reroute(now, p.fwd);
                 }

@@ -40,7 +40,7 @@ impl Chatter {
         match self.codec.encode_datagram(&frame, version, nonce) {
             Ok(bytes) => {
                 self.stats.frame_out(kind, bytes.len());
-                self.transmits.push_back(match to {
+                self.outbox.transmits.push_back(match to {
                     Some(to) => Transmit::Unicast { to, bytes },
                     None => Transmit::Multicast { bytes },
                 });
@@ -99,4 +99,10 @@ pub(super) const FLOORS_VERSION: u8 = 3;
 /// Whether frames of `version` carry GC floors.
 pub(super) const fn carries_floors(version: u8) -> bool {
     version >= FLOORS_VERSION
+}
+
+/// The outputs waiting to be polled: transmits and events.
+pub(super) struct Outbox {
+    pub(super) transmits: VecDeque<Transmit>,
+    pub(super) events: VecDeque<Event>,
 }

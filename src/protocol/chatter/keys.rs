@@ -23,7 +23,7 @@ impl Chatter {
     pub fn set_keyring(&mut self, now: Millis, ring: Keyring) {
         let switched = ring.primary().id() != self.codec.keyring().primary().id();
         self.codec.set_keyring(ring);
-        self.auth_failures.clear();
+        self.budgets.auth_failures.clear();
         if switched {
             self.announce_now(now);
         }

@@ -10,7 +10,7 @@ impl Chatter {
             return;
         }
         if !self.pulls.allow_serve(sender, now, self.cfg.pulls_per_sec)
-            || !self.serves.allow(src.addr.ip(), now)
+            || !self.budgets.serves.allow(src.addr.ip(), now)
         {
             self.stats.drop(DropReason::PullRate);
             return;
@@ -164,9 +164,10 @@ impl Chatter {
     /// turn; returns whether one was sent.
     pub(super) fn member_far_sync(&mut self, now: Millis) -> bool {
         let held: Vec<GroupName> = self
+            .membership
             .member_of
             .iter()
-            .chain(self.leaving.keys())
+            .chain(self.membership.leaving.keys())
             .cloned()
             .collect();
         let Some(n) = u64::try_from(held.len()).ok().filter(|n| *n > 0) else {

@@ -114,7 +114,7 @@ impl Chatter {
             .collect();
         for conn in stale {
             if let Some(c) = self.conns.remove(conn) {
-                self.transmits.push_back(Transmit::Close { conn });
+                self.outbox.transmits.push_back(Transmit::Close { conn });
                 for p in c.queue {
                     self.send_pending(now, to, p);
                 }

@@ -12,7 +12,7 @@ impl Chatter {
             self.detector.probe_again(t.id);
         }
         self.auto.touch_all();
-        self.events.push_back(Event::Liveness {
+        self.outbox.events.push_back(Event::Liveness {
             id: t.id,
             state: t.state,
             restarted: t.restarted,
@@ -144,7 +144,7 @@ impl Chatter {
     /// A ping: its rumors, and an ack back (within the reply budget).
     pub(super) fn on_ping(&mut self, now: Millis, sender: NodeId, src: Source, p: Probe) {
         self.on_rumors(now, sender, src, p.rumors);
-        if !self.replies.allow(src.addr.ip(), now) {
+        if !self.budgets.replies.allow(src.addr.ip(), now) {
             self.stats.drop(DropReason::ReplyBudget);
             return;
         }
@@ -178,7 +178,7 @@ impl Chatter {
 
     /// A ping on another's behalf: a reflection, so budgeted.
     pub(super) fn on_ping_req(&mut self, now: Millis, sender: NodeId, src: Source, req: PingReq) {
-        if !self.replies.allow(src.addr.ip(), now) {
+        if !self.budgets.replies.allow(src.addr.ip(), now) {
             self.stats.drop(DropReason::ReplyBudget);
             return;
         }
