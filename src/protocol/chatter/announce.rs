@@ -44,12 +44,12 @@ impl Chatter {
         }
         peer.groups_fp = Some(a.groups_fp);
         let was = peer.policy_fp.replace(a.policy_fp);
-        if was != Some(a.policy_fp) && (a.policy_fp != self.policy_fp || was.is_some()) {
+        if was != Some(a.policy_fp) && (a.policy_fp != self.autoclaim.policy_fp || was.is_some()) {
             self.outbox.events.push_back(Event::PolicyMismatch {
                 id: sender,
                 theirs: a.policy_fp,
-                ours: self.policy_fp,
-                same: a.policy_fp == self.policy_fp,
+                ours: self.autoclaim.policy_fp,
+                same: a.policy_fp == self.autoclaim.policy_fp,
             });
         }
         if a.groups.is_whole() {
@@ -171,12 +171,12 @@ impl Chatter {
     pub(super) fn introduce(&mut self, now: Millis, rep: NodeId, groups: &[GroupName]) {
         let ttl = self.hears_ttl();
         let Some(p) = self.peers.get(rep) else { return };
-        if self.is_local(p, now, ttl) || self.detector.state(rep) == Liveness::Down {
+        if self.is_local(p, now, ttl) || self.swim.detector.state(rep) == Liveness::Down {
             return;
         }
         let Some(to) = p.peer_ref() else { return };
         let version = self.send_version();
-        let sizer = self.codec.delta_sizer(version, self.cfg.mtu);
+        let sizer = self.frames.codec.delta_sizer(version, self.cfg.mtu);
         for group in groups {
             let upto = self
                 .db
@@ -213,6 +213,7 @@ impl Chatter {
     /// Announces to the seeds not known as peers yet.
     pub(super) fn announce_seeds(&mut self, now: Millis) {
         let unknown: Vec<SocketAddr> = self
+            .far
             .seeds
             .iter()
             .copied()
@@ -253,7 +254,7 @@ impl Chatter {
             self.cfg.hears_window,
         );
         let version = self.version_to(to);
-        let rumors = self.detector.take_rumors(Rumor::MAX_PER_FRAME);
+        let rumors = self.swim.detector.take_rumors(Rumor::MAX_PER_FRAME);
         let mut groups_window = self.cfg.groups_window;
         loop {
             let mut offset = self.windows.groups_offset;
@@ -276,11 +277,11 @@ impl Chatter {
                 groups,
                 groups_fp,
                 heads: heads.clone(),
-                policy_fp: self.policy_fp,
+                policy_fp: self.autoclaim.policy_fp,
                 rumors: rumors.clone(),
             };
             let (fits, payload) =
-                self.fits_mtu(self.seq, wire::Payload::Announce(announce), version);
+                self.fits_mtu(self.frames.seq, wire::Payload::Announce(announce), version);
             if fits || groups_window == 0 {
                 self.windows.groups_offset = offset;
                 self.send_datagram(now, to, payload, version);

@@ -8,6 +8,7 @@ impl Chatter {
     pub(super) fn expire_dead(&mut self, now: Millis) {
         let after = self.cfg.expire_after;
         let due: Vec<NodeId> = self
+            .swim
             .detector
             .down()
             .filter(|(id, since)| {
@@ -31,7 +32,7 @@ impl Chatter {
             // boards are replaced for years keeps flat tables.
             self.expiry.expired_at.remove(&id);
             self.db.clear_expired(id);
-            self.detector.forget(id);
+            self.swim.detector.forget(id);
             self.reconnect.forget(id);
             self.peers.remove(id);
         }
@@ -57,6 +58,7 @@ impl Chatter {
     pub(super) fn next_expiry(&self) -> Millis {
         let after = self.cfg.expire_after;
         let down = self
+            .swim
             .detector
             .down()
             .filter(|(id, _)| !self.expiry.expired_at.contains_key(id))

@@ -20,7 +20,7 @@ impl Chatter {
             // A down peer gets no copy (its connect would only time out);
             // if it was wrongly marked, its refutation brings it back and
             // anti-entropy gives it what it missed.
-            if self.detector.state(p.id) == Liveness::Down {
+            if self.swim.detector.state(p.id) == Liveness::Down {
                 continue;
             }
             let local = self.is_local(p, now, ttl);
@@ -95,7 +95,7 @@ impl Chatter {
         let version = peer.map_or_else(|| self.send_version(), |p| self.version_for(p));
         let frame = self.frame(wire::Payload::Forward(p.fwd.clone()));
         let nonce = self.nonce();
-        match self.codec.encode(&frame, version, nonce) {
+        match self.frames.codec.encode(&frame, version, nonce) {
             Ok(bytes) => {
                 self.stats.frame_out(FrameKind::Forward, bytes.len());
                 if let Some(c) = self.conns.get_mut(conn) {

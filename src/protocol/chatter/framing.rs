@@ -18,7 +18,7 @@ impl Chatter {
             seq,
             payload,
         };
-        let fits = self.codec.encoded_len(&frame, version) <= self.cfg.mtu;
+        let fits = self.frames.codec.encoded_len(&frame, version) <= self.cfg.mtu;
         (fits, frame.payload)
     }
 
@@ -37,7 +37,7 @@ impl Chatter {
         }
         let frame = self.frame(payload);
         let nonce = self.nonce();
-        match self.codec.encode_datagram(&frame, version, nonce) {
+        match self.frames.codec.encode_datagram(&frame, version, nonce) {
             Ok(bytes) => {
                 self.stats.frame_out(kind, bytes.len());
                 self.outbox.transmits.push_back(match to {
@@ -50,11 +50,11 @@ impl Chatter {
     }
 
     pub(super) fn frame(&mut self, payload: wire::Payload) -> Frame {
-        self.seq += 1;
+        self.frames.seq += 1;
         Frame {
             sender: self.me.id,
             incarnation: self.me.incarnation,
-            seq: self.seq,
+            seq: self.frames.seq,
             payload,
         }
     }
@@ -105,4 +105,15 @@ pub(super) const fn carries_floors(version: u8) -> bool {
 pub(super) struct Outbox {
     pub(super) transmits: VecDeque<Transmit>,
     pub(super) events: VecDeque<Event>,
+}
+
+/// Sealing and opening frames: the codec, our sequence number, the
+/// replay window, and the key of the frame just opened.
+pub(super) struct FrameState {
+    pub(super) codec: Codec,
+    pub(super) seq: u64,
+    pub(super) freshness: Freshness,
+    /// The key of the frame [`Chatter::open`] just opened, for `dispatch`
+    /// to note on its sender (replay-checked kinds only).
+    pub(super) opened_key: Option<KeySeen>,
 }

@@ -76,7 +76,7 @@ impl Chatter {
             self.db
                 .members(group.as_str())
                 .into_iter()
-                .any(|m| m != me && self.detector.state(m) == Liveness::Down)
+                .any(|m| m != me && self.swim.detector.state(m) == Liveness::Down)
         };
         (age >= LINGER_MIN && agree && !differ) || (age >= LINGER_MAX && !cut_off())
     }
@@ -146,7 +146,7 @@ impl Chatter {
                 if multicast
                     && p.is_rep(now, rep_ttl)
                     && !self.is_local(p, now, ttl)
-                    && self.detector.state(p.id) != Liveness::Down
+                    && self.swim.detector.state(p.id) != Liveness::Down
                 {
                     if let Some(r) = p.peer_ref() {
                         other_reps.push(r);
@@ -155,7 +155,7 @@ impl Chatter {
                 continue;
             }
             let Some(r) = p.peer_ref() else { continue };
-            if self.detector.state(p.id) == Liveness::Down {
+            if self.swim.detector.state(p.id) == Liveness::Down {
                 continue;
             }
             if multicast && p.hears_us(now, ttl) {

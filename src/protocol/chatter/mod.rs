@@ -137,15 +137,19 @@ mod tests;
 mod timers;
 
 use announce::AnnounceWindows;
+use auto::AutoDriving;
 use expiry::ExpiryState;
+use framing::FrameState;
 use framing::Outbox;
 use framing::carries_floors;
 use islands::UNKNOWN_REP;
 use membership::Membership;
 use own_writes::GcState;
+use pulls::FarState;
 use random::{jittered, pick, shuffle};
 use receive::MAX_ADDRS_TRACKED;
 use receive::SourceBudgets;
+use swim::SwimState;
 use timers::Schedule;
 use timers::Timer;
 
@@ -172,41 +176,21 @@ struct Source {
 pub struct Chatter {
     cfg: ProtocolConfig,
     me: NodeIdentity,
-    seq: u64,
     db: TopologyDb,
-    codec: Codec,
     rng: ChaCha8Rng,
     peers: PeerTable,
     conns: ConnTable,
     seen: Seen,
     pulls: PullTracker,
-    freshness: Freshness,
-    detector: Detector,
-    /// When we last refuted a suspicion of ourselves at once.
-    last_refutation: Option<Millis>,
-    seeds: Vec<SocketAddr>,
-    /// Rounds of unicast announces to every far peer still owed since our
-    /// addresses changed (`set_addrs`).
-    readdress: u8,
     /// When this instance started.
     started: Millis,
     /// Own writes not durable yet: what is held, and how to undo them.
     durable: Durability,
     stats: Stats,
-    /// Auto-claim, for the groups with an own auto marker.
-    auto: AutoMode,
-    /// [`super::AutoConfig::fingerprint`], announced.
-    policy_fp: u64,
     /// The groups known but not joined: names and last-heard fingerprints.
     interest: Interest,
-    /// Far syncs made (they alternate between a random far peer and a far
-    /// member of one of our groups).
-    far_syncs: u64,
     /// Contacts across a cut: seeds, unreachable islands, down members.
     reconnect: Reconnect,
-    /// The key of the frame [`Chatter::open`] just opened, for `dispatch`
-    /// to note on its sender (replay-checked kinds only).
-    opened_key: Option<KeySeen>,
     /// Budgets per source address: new member ids admitted, answers to
     /// unicast frames, pulls served, and authentication failures.
     budgets: SourceBudgets,
@@ -222,6 +206,16 @@ pub struct Chatter {
     outbox: Outbox,
     /// The groups this node is a member of, and those it is leaving.
     membership: Membership,
+    /// Sealing and opening frames: the codec, our sequence number, the
+    /// replay window, and the key of the frame just opened.
+    frames: FrameState,
+    /// Reaching across routers: the seeds, far syncs made, and unicast
+    /// announce rounds owed since our addresses changed.
+    far: FarState,
+    /// Auto-claim: the auto mode and the policy fingerprint announced.
+    autoclaim: AutoDriving,
+    /// SWIM: the failure detector and our last refutation.
+    swim: SwimState,
 }
 
 impl Chatter {
@@ -258,29 +252,18 @@ impl Chatter {
             now,
         );
         Ok(Self {
-            seeds: cfg.seeds.clone(),
             seen: Seen::new(cfg.seen_capacity),
             me,
-            seq: 0,
             db,
-            codec,
             rng,
             peers: PeerTable::new(),
             conns: ConnTable::new(),
             pulls: PullTracker::new(),
-            freshness: Freshness::new(Freshness::DEFAULT_CAP),
-            detector: Detector::new(cfg.liveness.clone(), now),
-            last_refutation: None,
-            readdress: 0,
             started: now,
             durable: Durability::new(),
             stats: Stats::default(),
-            auto,
-            policy_fp,
             interest: Interest::default(),
-            far_syncs: 0,
             reconnect,
-            opened_key: None,
             budgets: SourceBudgets {
                 admissions: Buckets::new(cfg.admissions, MAX_ADDRS_TRACKED),
                 replies: Buckets::new(cfg.replies, MAX_ADDRS_TRACKED),
@@ -319,6 +302,22 @@ impl Chatter {
             membership: Membership {
                 member_of,
                 leaving: BTreeMap::new(),
+            },
+            frames: FrameState {
+                codec,
+                seq: 0,
+                freshness: Freshness::new(Freshness::DEFAULT_CAP),
+                opened_key: None,
+            },
+            far: FarState {
+                seeds: cfg.seeds.clone(),
+                far_syncs: 0,
+                readdress: 0,
+            },
+            autoclaim: AutoDriving { auto, policy_fp },
+            swim: SwimState {
+                detector: Detector::new(cfg.liveness.clone(), now),
+                last_refutation: None,
             },
             cfg,
         })
@@ -378,7 +377,7 @@ impl Chatter {
     pub fn sizes(&self) -> Sizes {
         let mut s = Sizes {
             peers: self.peers.len(),
-            views: self.detector.len(),
+            views: self.swim.detector.len(),
             markers: self.expiry.expired_at.len(),
             ..Sizes::default()
         };
@@ -538,12 +537,12 @@ impl Chatter {
             } => {
                 let w = self.db.set_auto(group.as_str(), weight, port);
                 if w.is_ok() {
-                    self.auto.enable(group, priority);
+                    self.autoclaim.auto.enable(group, priority);
                 }
                 w.map(|w| w.into_iter().collect())
             }
             Command::Manual(g) => {
-                self.auto.disable(&g);
+                self.autoclaim.auto.disable(&g);
                 self.db
                     .unset_auto(g.as_str())
                     .map(|w| w.into_iter().collect())
@@ -563,8 +562,8 @@ impl Chatter {
                 .map(|w| w.into_iter().collect()),
             Command::LeaveAll => Ok(self.leave_all()?),
             Command::AddSeed(addr) => {
-                if !self.seeds.contains(&addr) {
-                    self.seeds.push(addr);
+                if !self.far.seeds.contains(&addr) {
+                    self.far.seeds.push(addr);
                 }
                 self.send_announce(now, Some(addr));
                 Ok(Vec::new())
@@ -670,7 +669,7 @@ impl Chatter {
         if self.cfg.multicast {
             self.send_announce(now, None);
         } else {
-            let seeds = self.seeds.clone();
+            let seeds = self.far.seeds.clone();
             for s in seeds {
                 self.send_announce(now, Some(s));
             }
@@ -687,7 +686,7 @@ impl Chatter {
     /// This node's view of a peer's liveness.
     #[must_use]
     pub fn liveness(&self, id: NodeId) -> Liveness {
-        self.detector.state(id)
+        self.swim.detector.state(id)
     }
 
     /// The servers of `key` in `group` as [`TopologyDb::lookup`] orders
@@ -704,7 +703,7 @@ impl Chatter {
                 let state = if s.member == self.me.id {
                     Liveness::Alive
                 } else {
-                    self.detector.state(s.member)
+                    self.swim.detector.state(s.member)
                 };
                 (s, state)
             })

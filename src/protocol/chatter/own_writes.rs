@@ -18,15 +18,17 @@ impl Chatter {
         match mine {
             // An auto member others can take over from: leave
             // gracefully (hand the ranges over, then leave).
-            Some(port) if markers.iter().any(|m| m.0 != me) && !self.auto.is_draining(&g) => {
+            Some(port)
+                if markers.iter().any(|m| m.0 != me) && !self.autoclaim.auto.is_draining(&g) =>
+            {
                 let w = self.db.unset_auto(g.as_str());
                 if w.is_ok() {
-                    self.auto.drain(g, port, now);
+                    self.autoclaim.auto.drain(g, port, now);
                 }
                 w.map(|w| w.into_iter().collect())
             }
             _ => {
-                self.auto.disable(&g);
+                self.autoclaim.auto.disable(&g);
                 self.db.leave(g.as_str()).map(|w| w.into_iter().collect())
             }
         }
@@ -37,7 +39,7 @@ impl Chatter {
         let groups: Vec<GroupName> = self.db.my_groups().cloned().collect();
         let mut all = Vec::new();
         for g in groups {
-            self.auto.disable(&g);
+            self.autoclaim.auto.disable(&g);
             all.extend(self.db.leave(g.as_str()).map_err(ProtocolError::Model)?);
         }
         Ok(all)
@@ -52,10 +54,10 @@ impl Chatter {
             origin: self.me.id,
         });
         self.pulls.news(&w.group, now);
-        self.auto.touch(&w.group);
+        self.autoclaim.auto.touch(&w.group);
         self.seen.insert(self.me.id, w.upto);
         let version = self.send_version();
-        let sizer = self.codec.delta_sizer(version, self.cfg.mtu);
+        let sizer = self.frames.codec.delta_sizer(version, self.cfg.mtu);
         // Room for the own floor the chunks carry.
         let budget = self.cfg.mtu.saturating_sub(FLOOR_SLACK);
         let chunks = self.db.own_delta(w, budget, &sizer).unwrap_or_else(|_| {

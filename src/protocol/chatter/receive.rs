@@ -8,7 +8,7 @@ impl Chatter {
     /// and drops what fails.
     pub(super) fn open(&mut self, now: Millis, src: Source, bytes: &[u8]) -> Option<(Frame, u8)> {
         self.stats.bytes_in += bytes.len() as u64;
-        let decoded = match self.codec.decode(bytes) {
+        let decoded = match self.frames.codec.decode(bytes) {
             Ok(d) => d,
             Err(e) => {
                 self.stats.drop(DropReason::Wire(e));
@@ -40,6 +40,7 @@ impl Chatter {
         let kind = frame.payload.kind();
         if kind.needs_freshness()
             && let Err(e) = self
+                .frames
                 .freshness
                 .check(frame.sender, frame.incarnation, frame.seq)
         {
@@ -49,7 +50,7 @@ impl Chatter {
         self.stats.frame_in(kind);
         // Replay-checked kinds only (announces and pings come from every
         // peer every few seconds): a replayed old frame says nothing.
-        self.opened_key = kind.needs_freshness().then_some(KeySeen {
+        self.frames.opened_key = kind.needs_freshness().then_some(KeySeen {
             key_id: decoded.key_id,
             at: now,
         });
@@ -100,6 +101,7 @@ impl Chatter {
             self.moved(now, PeerRef { id: sender, addr });
         }
         if let Some(t) = self
+            .swim
             .detector
             .heard(sender, frame.incarnation, frame.seq, now)
         {
@@ -127,7 +129,7 @@ impl Chatter {
         version: u8,
     ) -> (bool, bool, Option<SocketAddr>) {
         let sender = frame.sender;
-        let key_seen = self.opened_key.take();
+        let key_seen = self.frames.opened_key.take();
         let (peer, new) = self.peers.entry(sender, now);
         peer.last_heard = now;
         peer.key_seen = key_seen.or(peer.key_seen);
@@ -176,16 +178,24 @@ impl Chatter {
         let mut refute = false;
         for r in rumors {
             if r.id == self.me.id {
-                refute |= self
-                    .detector
-                    .about_me(r, self.me.id, self.me.incarnation, self.seq + 1);
-            } else if let Some(t) = self.detector.rumor(r, now) {
+                refute |= self.swim.detector.about_me(
+                    r,
+                    self.me.id,
+                    self.me.incarnation,
+                    self.frames.seq + 1,
+                );
+            } else if let Some(t) = self.swim.detector.rumor(r, now) {
                 self.told_restart(t, sender);
                 self.transition(now, t);
             }
         }
-        if refute && self.last_refutation.is_none_or(|t| now.since(t) >= 1_000) {
-            self.last_refutation = Some(now);
+        if refute
+            && self
+                .swim
+                .last_refutation
+                .is_none_or(|t| now.since(t) >= 1_000)
+        {
+            self.swim.last_refutation = Some(now);
             if self.cfg.multicast {
                 self.send_announce(now, None);
             }

@@ -46,7 +46,7 @@ impl Chatter {
             .iter()
             .filter(|p| p.id != sender && self.is_local(p, now, ttl))
             .filter(|p| !far.relayed_lately(p.id, now, RELAY_PERIOD))
-            .filter(|p| self.detector.state(p.id) != Liveness::Down)
+            .filter(|p| self.swim.detector.state(p.id) != Liveness::Down)
             .filter(|p| {
                 digests.iter().any(|d| {
                     !self.holds(&d.group)

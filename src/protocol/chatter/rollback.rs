@@ -35,7 +35,7 @@ impl Chatter {
         if self.durable.wants_checkpoint() {
             let cp = Checkpoint {
                 own: OwnState::of(&self.db),
-                auto: self.auto.settings(),
+                auto: self.autoclaim.auto.settings(),
                 member_of: self.membership.member_of.clone(),
                 leaving: self.membership.leaving.clone(),
                 transmits: self.outbox.transmits.len(),
@@ -70,7 +70,9 @@ impl Chatter {
         self.outbox.transmits.extend(tail);
         self.conns.drop_steps_above(me, own.clock);
         self.undo_membership(now, &cp);
-        self.auto.restore(cp.auto, self.durable.retry_at());
+        self.autoclaim
+            .auto
+            .restore(cp.auto, self.durable.retry_at());
         // Tombstone periods never count a clock that was given back.
         self.gc.gc_mark.1 = self.gc.gc_mark.1.min(own.clock);
         self.gc.gc_upto = self.gc.gc_upto.min(own.clock);

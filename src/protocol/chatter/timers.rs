@@ -59,11 +59,11 @@ impl Chatter {
     pub(super) fn deadline(&self, timer: Timer) -> Option<Millis> {
         let cfg = &self.cfg;
         match timer {
-            Timer::Probe => Some(self.detector.next_deadline()),
+            Timer::Probe => Some(self.swim.detector.next_deadline()),
             Timer::Reconnect => Some(self.reconnect.next_deadline()),
             Timer::Expiry => Some(self.next_expiry()),
             Timer::GcPeriod | Timer::Linger => None,
-            Timer::AutoClaim => self.auto.next_deadline(),
+            Timer::AutoClaim => self.autoclaim.auto.next_deadline(),
             Timer::Announce => cfg.multicast.then_some(self.schedule.next_announce),
             Timer::RepSync => Some(self.schedule.next_rep_sync),
             Timer::FarSync => Some(self.schedule.next_far_sync),
