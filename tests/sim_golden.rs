@@ -7,7 +7,8 @@
 //! defaults), called through the library so they do not depend on its
 //! command line:
 //! - `faults` seeds 1, 2, 3: 24 nodes, 3 subnets, 10% loss, 5% duplication,
-//!   jitter 8 ms (the configuration of tests/sim.rs);
+//!   jitter 8 ms (the configuration of tests/sim.rs, without its per-event
+//!   invariant check, which does not change the trace);
 //! - `sim --nodes 200 --subnets 8 --loss 0.01 --seed 7` (`sim::measure`);
 //! - `sim --liveness --liveness-nodes 50 --liveness-loss 0.05 --seed 7`
 //!   (`sim::measure_liveness`, whose report carries no trace: its whole
@@ -97,7 +98,10 @@ fn faults_seeds_1_2_3_keep_their_traces() {
                 loss: 0.10,
                 dup: 0.05,
             },
-            check_every_step: true,
+            // tests/sim.rs runs these seeds with the invariant checked
+            // after every event; the check only reads, so the trace is the
+            // same without it (checked), and this test stays cheap.
+            check_every_step: false,
             seed,
             ..SimConfig::default()
         };

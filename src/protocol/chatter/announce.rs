@@ -9,8 +9,8 @@ impl Chatter {
             return;
         };
         let new_reps = self.note_heads(now, sender, &a);
-        if !self.member_of.is_empty() {
-            let held: Vec<GroupName> = self.member_of.iter().cloned().collect();
+        if !self.membership.member_of.is_empty() {
+            let held: Vec<GroupName> = self.membership.member_of.iter().cloned().collect();
             for id in new_reps {
                 self.introduce(now, id, &held);
             }
@@ -44,12 +44,12 @@ impl Chatter {
         }
         peer.groups_fp = Some(a.groups_fp);
         let was = peer.policy_fp.replace(a.policy_fp);
-        if was != Some(a.policy_fp) && (a.policy_fp != self.policy_fp || was.is_some()) {
-            self.events.push_back(Event::PolicyMismatch {
+        if was != Some(a.policy_fp) && (a.policy_fp != self.autoclaim.policy_fp || was.is_some()) {
+            self.outbox.events.push_back(Event::PolicyMismatch {
                 id: sender,
                 theirs: a.policy_fp,
-                ours: self.policy_fp,
-                same: a.policy_fp == self.policy_fp,
+                ours: self.autoclaim.policy_fp,
+                same: a.policy_fp == self.autoclaim.policy_fp,
             });
         }
         if a.groups.is_whole() {
@@ -116,7 +116,7 @@ impl Chatter {
                 new_reps.push(h.id);
             }
             if new {
-                self.events.push_back(Event::PeerDiscovered {
+                self.outbox.events.push_back(Event::PeerDiscovered {
                     id: h.id,
                     addr: h.addr,
                 });
@@ -144,7 +144,7 @@ impl Chatter {
 
     /// Answers a unicast announce (within the reply budget).
     fn answer_announce(&mut self, now: Millis, sender: NodeId, src: Source, a: &Announce) {
-        if self.replies.allow(src.addr.ip(), now) {
+        if self.budgets.replies.allow(src.addr.ip(), now) {
             // A far member's announce passed on by a peer of our LAN
             // (see `relay_targets`) is answered at its own address.
             let relayed = src.conn.is_none()
@@ -171,12 +171,12 @@ impl Chatter {
     pub(super) fn introduce(&mut self, now: Millis, rep: NodeId, groups: &[GroupName]) {
         let ttl = self.hears_ttl();
         let Some(p) = self.peers.get(rep) else { return };
-        if self.is_local(p, now, ttl) || self.detector.state(rep) == Liveness::Down {
+        if self.is_local(p, now, ttl) || self.swim.detector.state(rep) == Liveness::Down {
             return;
         }
         let Some(to) = p.peer_ref() else { return };
         let version = self.send_version();
-        let sizer = self.codec.delta_sizer(version, self.cfg.mtu);
+        let sizer = self.frames.codec.delta_sizer(version, self.cfg.mtu);
         for group in groups {
             let upto = self
                 .db
@@ -213,6 +213,7 @@ impl Chatter {
     /// Announces to the seeds not known as peers yet.
     pub(super) fn announce_seeds(&mut self, now: Millis) {
         let unknown: Vec<SocketAddr> = self
+            .far
             .seeds
             .iter()
             .copied()
@@ -247,12 +248,16 @@ impl Chatter {
         let groups_fp = groups_fp(&digests);
         let focused = focus.and_then(|f| digests.iter().find(|d| &d.group == f).cloned());
         let heads = self.announce_heads(now, ttl);
-        let hears = window(&heard, &mut self.hears_offset, self.cfg.hears_window);
+        let hears = window(
+            &heard,
+            &mut self.windows.hears_offset,
+            self.cfg.hears_window,
+        );
         let version = self.version_to(to);
-        let rumors = self.detector.take_rumors(Rumor::MAX_PER_FRAME);
+        let rumors = self.swim.detector.take_rumors(Rumor::MAX_PER_FRAME);
         let mut groups_window = self.cfg.groups_window;
         loop {
-            let mut offset = self.groups_offset;
+            let mut offset = self.windows.groups_offset;
             let mut groups = window(&digests, &mut offset, groups_window);
             if let Some(f) = &focused
                 && !groups.entries.contains(f)
@@ -272,13 +277,13 @@ impl Chatter {
                 groups,
                 groups_fp,
                 heads: heads.clone(),
-                policy_fp: self.policy_fp,
+                policy_fp: self.autoclaim.policy_fp,
                 rumors: rumors.clone(),
             };
             let (fits, payload) =
-                self.fits_mtu(self.seq, wire::Payload::Announce(announce), version);
+                self.fits_mtu(self.frames.seq, wire::Payload::Announce(announce), version);
             if fits || groups_window == 0 {
-                self.groups_offset = offset;
+                self.windows.groups_offset = offset;
                 self.send_datagram(now, to, payload, version);
                 return;
             }
@@ -388,4 +393,10 @@ pub(super) fn groups_fp(digests: &[GroupDigest]) -> u64 {
         h.update(&d.fingerprint.to_le_bytes());
     }
     h.digest()
+}
+
+/// Where the next announce's `hears` and `groups` windows start.
+pub(super) struct AnnounceWindows {
+    pub(super) hears_offset: usize,
+    pub(super) groups_offset: usize,
 }

@@ -6,11 +6,11 @@ impl Chatter {
     /// Runs the auto-claim decisions that are due and writes their plans;
     /// finishes graceful leaves that are over.
     pub(super) fn auto_claim(&mut self, now: Millis) {
-        for group in self.auto.due(now) {
+        for group in self.autoclaim.auto.due(now) {
             self.auto_decide(now, &group);
-            if self.auto.drained(&group, now, &self.db) {
+            if self.autoclaim.auto.drained(&group, now, &self.db) {
                 self.begin_write();
-                self.auto.disable(&group);
+                self.autoclaim.auto.disable(&group);
                 match self.db.leave(group.as_str()) {
                     Ok(Some(w)) => self.after_own_write(now, &w),
                     Ok(None) => {}
@@ -22,8 +22,9 @@ impl Chatter {
 
     /// One auto-claim decision of `group`, written.
     pub(super) fn auto_decide(&mut self, now: Millis, group: &GroupName) {
-        let detector = &self.detector;
+        let detector = &self.swim.detector;
         let Some((plan, priority, port)) = self
+            .autoclaim
             .auto
             .decide(now, group, &self.db, |id| detector.observed(id))
         else {
@@ -52,4 +53,12 @@ impl Chatter {
             Err(_) => self.stats.drop(DropReason::ClockExhausted),
         }
     }
+}
+
+/// Auto-claim: the auto mode and the policy fingerprint announced.
+pub(super) struct AutoDriving {
+    /// Auto-claim, for the groups with an own auto marker.
+    pub(super) auto: AutoMode,
+    /// [`super::AutoConfig::fingerprint`], announced.
+    pub(super) policy_fp: u64,
 }

@@ -76,10 +76,10 @@ impl Chatter {
             self.own_ahead(now, seen, m);
         }
         if applied.changed {
-            self.auto.touch(m.group());
+            self.autoclaim.auto.touch(m.group());
             self.pulls.news(m.group(), now);
             self.stats.news += 1;
-            self.events.push_back(Event::Changed {
+            self.outbox.events.push_back(Event::Changed {
                 group: m.group().clone(),
                 origin,
             });
@@ -134,11 +134,11 @@ impl Chatter {
     pub(super) fn welcome(&mut self, now: Millis, group: &GroupName, id: NodeId) {
         let ttl = self.hears_ttl();
         let Some(p) = self.peers.get(id) else { return };
-        if self.is_local(p, now, ttl) || self.detector.state(id) == Liveness::Down {
+        if self.is_local(p, now, ttl) || self.swim.detector.state(id) == Liveness::Down {
             return;
         }
         let Some(addr) = p.addr else { return };
-        if !self.replies.allow(addr.ip(), now) {
+        if !self.budgets.replies.allow(addr.ip(), now) {
             self.stats.drop(DropReason::ReplyBudget);
             return;
         }
@@ -152,7 +152,7 @@ impl Chatter {
         self.peers
             .iter()
             .filter(|p| p.addr.is_some() && (p.holds(group) || members.contains(&p.id)))
-            .filter(|p| self.detector.state(p.id) != Liveness::Down)
+            .filter(|p| self.swim.detector.state(p.id) != Liveness::Down)
             .map(|p| p.id)
             .collect()
     }

@@ -8,15 +8,19 @@ impl Chatter {
     pub(super) fn expire_dead(&mut self, now: Millis) {
         let after = self.cfg.expire_after;
         let due: Vec<NodeId> = self
+            .swim
             .detector
             .down()
-            .filter(|(id, since)| now.since(*since) >= after && !self.expired_at.contains_key(id))
+            .filter(|(id, since)| {
+                now.since(*since) >= after && !self.expiry.expired_at.contains_key(id)
+            })
             .map(|(id, _)| id)
             .collect();
         for id in due {
             self.expire_member(now, id);
         }
         let old: Vec<NodeId> = self
+            .expiry
             .expired_at
             .iter()
             .filter(|(_, at)| now.since(**at) >= after)
@@ -26,9 +30,9 @@ impl Chatter {
             // The marker has done its job (no node gossips the items back
             // any more): forget the member everywhere, so a cluster whose
             // boards are replaced for years keeps flat tables.
-            self.expired_at.remove(&id);
+            self.expiry.expired_at.remove(&id);
             self.db.clear_expired(id);
-            self.detector.forget(id);
+            self.swim.detector.forget(id);
             self.reconnect.forget(id);
             self.peers.remove(id);
         }
@@ -38,11 +42,11 @@ impl Chatter {
         if id == self.me.id {
             return;
         }
-        self.expired_at.insert(id, now);
+        self.expiry.expired_at.insert(id, now);
         if let Some(upto) = self.db.expire(id) {
-            self.events.push_back(Event::Expired { id, upto });
+            self.outbox.events.push_back(Event::Expired { id, upto });
             for g in self.db.groups().cloned().collect::<Vec<_>>() {
-                self.events.push_back(Event::Changed {
+                self.outbox.events.push_back(Event::Changed {
                     group: g,
                     origin: id,
                 });
@@ -54,11 +58,20 @@ impl Chatter {
     pub(super) fn next_expiry(&self) -> Millis {
         let after = self.cfg.expire_after;
         let down = self
+            .swim
             .detector
             .down()
-            .filter(|(id, _)| !self.expired_at.contains_key(id))
+            .filter(|(id, _)| !self.expiry.expired_at.contains_key(id))
             .map(|(_, since)| since.plus(after));
-        let markers = self.expired_at.values().map(|at| at.plus(after));
+        let markers = self.expiry.expired_at.values().map(|at| at.plus(after));
         down.chain(markers).min().unwrap_or(Millis::NEVER)
     }
+}
+
+/// Members expired here, and the markers last polled.
+pub(super) struct ExpiryState {
+    /// Members this node expired, and when.
+    pub(super) expired_at: BTreeMap<NodeId, Millis>,
+    /// [`TopologyDb::markers_changed`] when the markers were last polled.
+    pub(super) markers_polled: u64,
 }

@@ -20,7 +20,7 @@ impl Chatter {
             // A down peer gets no copy (its connect would only time out);
             // if it was wrongly marked, its refutation brings it back and
             // anti-entropy gives it what it missed.
-            if self.detector.state(p.id) == Liveness::Down {
+            if self.swim.detector.state(p.id) == Liveness::Down {
                 continue;
             }
             let local = self.is_local(p, now, ttl);
@@ -83,7 +83,8 @@ impl Chatter {
         if let Some(c) = self.conns.get_mut(conn) {
             c.queue.push(p);
         }
-        self.transmits
+        self.outbox
+            .transmits
             .push_back(Transmit::Connect { conn, to: to.addr });
     }
 
@@ -94,14 +95,16 @@ impl Chatter {
         let version = peer.map_or_else(|| self.send_version(), |p| self.version_for(p));
         let frame = self.frame(wire::Payload::Forward(p.fwd.clone()));
         let nonce = self.nonce();
-        match self.codec.encode(&frame, version, nonce) {
+        match self.frames.codec.encode(&frame, version, nonce) {
             Ok(bytes) => {
                 self.stats.frame_out(FrameKind::Forward, bytes.len());
                 if let Some(c) = self.conns.get_mut(conn) {
                     c.last_used = now;
                     c.remember(Pending { at: now, ..p }, now);
                 }
-                self.transmits.push_back(Transmit::Send { conn, bytes });
+                self.outbox
+                    .transmits
+                    .push_back(Transmit::Send { conn, bytes });
             }
             Err(e) => self.stats.drop(DropReason::Wire(e)),
         }
@@ -147,7 +150,9 @@ impl Chatter {
                 .or_else(|| self.conns.iter().map(|c| c.id).next());
             let Some(victim) = victim else { break };
             if let Some(c) = self.conns.remove(victim) {
-                self.transmits.push_back(Transmit::Close { conn: victim });
+                self.outbox
+                    .transmits
+                    .push_back(Transmit::Close { conn: victim });
                 for p in c.queue {
                     self.reroute(now, p.fwd);
                 }

@@ -18,7 +18,7 @@ impl Chatter {
             seq,
             payload,
         };
-        let fits = self.codec.encoded_len(&frame, version) <= self.cfg.mtu;
+        let fits = self.frames.codec.encoded_len(&frame, version) <= self.cfg.mtu;
         (fits, frame.payload)
     }
 
@@ -37,10 +37,10 @@ impl Chatter {
         }
         let frame = self.frame(payload);
         let nonce = self.nonce();
-        match self.codec.encode_datagram(&frame, version, nonce) {
+        match self.frames.codec.encode_datagram(&frame, version, nonce) {
             Ok(bytes) => {
                 self.stats.frame_out(kind, bytes.len());
-                self.transmits.push_back(match to {
+                self.outbox.transmits.push_back(match to {
                     Some(to) => Transmit::Unicast { to, bytes },
                     None => Transmit::Multicast { bytes },
                 });
@@ -50,11 +50,11 @@ impl Chatter {
     }
 
     pub(super) fn frame(&mut self, payload: wire::Payload) -> Frame {
-        self.seq += 1;
+        self.frames.seq += 1;
         Frame {
             sender: self.me.id,
             incarnation: self.me.incarnation,
-            seq: self.seq,
+            seq: self.frames.seq,
             payload,
         }
     }
@@ -99,4 +99,21 @@ pub(super) const FLOORS_VERSION: u8 = 3;
 /// Whether frames of `version` carry GC floors.
 pub(super) const fn carries_floors(version: u8) -> bool {
     version >= FLOORS_VERSION
+}
+
+/// The outputs waiting to be polled: transmits and events.
+pub(super) struct Outbox {
+    pub(super) transmits: VecDeque<Transmit>,
+    pub(super) events: VecDeque<Event>,
+}
+
+/// Sealing and opening frames: the codec, our sequence number, the
+/// replay window, and the key of the frame just opened.
+pub(super) struct FrameState {
+    pub(super) codec: Codec,
+    pub(super) seq: u64,
+    pub(super) freshness: Freshness,
+    /// The key of the frame [`Chatter::open`] just opened, for `dispatch`
+    /// to note on its sender (replay-checked kinds only).
+    pub(super) opened_key: Option<KeySeen>,
 }

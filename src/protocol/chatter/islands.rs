@@ -5,7 +5,8 @@ use super::*;
 impl Chatter {
     /// How long a multicast observation lasts: a few of the current periods.
     pub(super) fn hears_ttl(&self) -> u64 {
-        self.period
+        self.schedule
+            .period
             .saturating_mul(self.cfg.hears_ttl_periods)
             .max(self.cfg.far_sync_period * 2)
     }
@@ -26,7 +27,7 @@ impl Chatter {
     /// the first two announce periods, while we may not have heard our LAN.
     pub(super) fn my_rep(&self, now: Millis) -> Option<PeerRef> {
         let ttl = self.hears_ttl();
-        let grace = 2 * self.period.max(self.cfg.announce_period);
+        let grace = 2 * self.schedule.period.max(self.cfg.announce_period);
         if self.cfg.multicast && now.since(self.started) < grace {
             return None;
         }

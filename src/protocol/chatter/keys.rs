@@ -12,7 +12,7 @@ impl Chatter {
     /// The keyring frames are sealed (primary) and opened (all) with.
     #[must_use]
     pub fn keyring(&self) -> &Keyring {
-        self.codec.keyring()
+        self.frames.codec.keyring()
     }
 
     /// Seals with `ring`'s primary and opens with its keys from now on.
@@ -21,9 +21,9 @@ impl Chatter {
     /// Authentication failures counted so far are forgotten (a peer that
     /// failed may now open).
     pub fn set_keyring(&mut self, now: Millis, ring: Keyring) {
-        let switched = ring.primary().id() != self.codec.keyring().primary().id();
-        self.codec.set_keyring(ring);
-        self.auth_failures.clear();
+        let switched = ring.primary().id() != self.frames.codec.keyring().primary().id();
+        self.frames.codec.set_keyring(ring);
+        self.budgets.auth_failures.clear();
         if switched {
             self.announce_now(now);
         }

@@ -7,8 +7,8 @@ impl Chatter {
     /// only and pulls the group at once from a holder it knows (otherwise
     /// from the first member that welcomes it or announces the group).
     pub(super) fn joined(&mut self, now: Millis, group: &GroupName) {
-        self.member_of.insert(group.clone());
-        if self.leaving.remove(group).is_some() {
+        self.membership.member_of.insert(group.clone());
+        if self.membership.leaving.remove(group).is_some() {
             // Back before the leave was done: still holding everything.
             return;
         }
@@ -24,8 +24,8 @@ impl Chatter {
     /// This node stopped being a member of `group` (its leave is on its
     /// way): it drops the others' items and keeps only the name.
     pub(super) fn left(&mut self, now: Millis, group: &GroupName) {
-        self.member_of.remove(group);
-        self.leaving.insert(group.clone(), now);
+        self.membership.member_of.remove(group);
+        self.membership.leaving.insert(group.clone(), now);
     }
 
     /// A group left lingers (held, announced, served) until a peer that
@@ -40,17 +40,18 @@ impl Chatter {
     /// otherwise never be repaired, since nobody pulls a group from a
     /// non-member.
     pub(super) fn finish_leaving(&mut self, now: Millis) {
-        if self.leaving.is_empty() {
+        if self.membership.leaving.is_empty() {
             return;
         }
         let done: Vec<GroupName> = self
+            .membership
             .leaving
             .iter()
             .filter(|(g, since)| self.linger_over(now, g, **since))
             .map(|(g, _)| g.clone())
             .collect();
         for g in done {
-            self.leaving.remove(&g);
+            self.membership.leaving.remove(&g);
             self.db.forget_others(g.as_str());
             self.pulls.abandon(&g);
             self.interest.note(&g, None, now);
@@ -75,7 +76,7 @@ impl Chatter {
             self.db
                 .members(group.as_str())
                 .into_iter()
-                .any(|m| m != me && self.detector.state(m) == Liveness::Down)
+                .any(|m| m != me && self.swim.detector.state(m) == Liveness::Down)
         };
         (age >= LINGER_MIN && agree && !differ) || (age >= LINGER_MAX && !cut_off())
     }
@@ -145,7 +146,7 @@ impl Chatter {
                 if multicast
                     && p.is_rep(now, rep_ttl)
                     && !self.is_local(p, now, ttl)
-                    && self.detector.state(p.id) != Liveness::Down
+                    && self.swim.detector.state(p.id) != Liveness::Down
                 {
                     if let Some(r) = p.peer_ref() {
                         other_reps.push(r);
@@ -154,7 +155,7 @@ impl Chatter {
                 continue;
             }
             let Some(r) = p.peer_ref() else { continue };
-            if self.detector.state(p.id) == Liveness::Down {
+            if self.swim.detector.state(p.id) == Liveness::Down {
                 continue;
             }
             if multicast && p.hears_us(now, ttl) {
@@ -192,4 +193,15 @@ struct Sorted {
     far: Vec<PeerRef>,
     /// Far islands' representatives that are not members.
     other_reps: Vec<PeerRef>,
+}
+
+/// The groups this node is a member of, and those it is leaving.
+pub(super) struct Membership {
+    /// The groups this node is a member of, as of its last own write (to
+    /// see a write join or leave).
+    pub(super) member_of: BTreeSet<GroupName>,
+    /// Groups left, held on since when: until the others announce our
+    /// fingerprint (they have the leave), at least [`membership::LINGER_MIN`], at most
+    /// [`membership::LINGER_MAX`].
+    pub(super) leaving: BTreeMap<GroupName, Millis>,
 }

@@ -56,6 +56,31 @@
 //!   so members find each other across routers ([`super::interest`]).
 //! - **Bounded resources.** TCP connections are capped with LRU eviction and
 //!   idle close; pulls served are rate-limited per peer; tables are capped.
+//!
+//! # Where each decision lives (one file per concept)
+//! This file holds the state, the entry points (`handle_*`, `poll_*`,
+//! [`Chatter::drain_outputs`]) and the getters; each child module holds the
+//! `impl Chatter` block of one concept:
+//! - `timers`: the timer table `handle_timeout` walks and `poll_timeout`
+//!   reads;
+//! - `receive`: frame opening (authentication, freshness), sender
+//!   admission, and routing each payload to its concept;
+//! - `own_writes`: what follows an own write (delta, tree, join or leave),
+//!   leaves, tombstone collection; `rollback`: undoing writes that could
+//!   not be made durable;
+//! - `announce`: announces built and received; `islands`: who hears whom,
+//!   this island's representative; `reach`: reconnect, peer states,
+//!   addresses that move;
+//! - `membership`: join, leave and linger, and who a group's write goes to;
+//!   `relay`: far announces passed on, news re-sent; `deltas`: deltas and
+//!   forwards applied (interest-gated);
+//! - `forwarding`: the tree and TCP connections; `pulls`: anti-entropy;
+//! - `swim`: probes, pings, acks and ping-reqs, driving the detector
+//!   ([`super::liveness`]); `expiry`: dead members expired;
+//! - `auto`: auto-claim driving ([`super::auto_mode`]); `keys`: the keyring
+//!   replaced while running;
+//! - `framing`: frames, nonces, versions, the one place frames are measured;
+//!   `random`: the seeded randomness helpers.
 
 use core::net::{IpAddr, SocketAddr};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -111,10 +136,21 @@ mod swim;
 mod tests;
 mod timers;
 
+use announce::AnnounceWindows;
+use auto::AutoDriving;
+use expiry::ExpiryState;
+use framing::FrameState;
+use framing::Outbox;
 use framing::carries_floors;
 use islands::UNKNOWN_REP;
+use membership::Membership;
+use own_writes::GcState;
+use pulls::FarState;
 use random::{jittered, pick, shuffle};
 use receive::MAX_ADDRS_TRACKED;
+use receive::SourceBudgets;
+use swim::SwimState;
+use timers::Schedule;
 use timers::Timer;
 
 /// Who this node is in this run.
@@ -140,76 +176,46 @@ struct Source {
 pub struct Chatter {
     cfg: ProtocolConfig,
     me: NodeIdentity,
-    seq: u64,
     db: TopologyDb,
-    codec: Codec,
     rng: ChaCha8Rng,
     peers: PeerTable,
     conns: ConnTable,
     seen: Seen,
     pulls: PullTracker,
-    freshness: Freshness,
-    detector: Detector,
-    /// When we last refuted a suspicion of ourselves at once.
-    last_refutation: Option<Millis>,
-    /// Members this node expired, and when.
-    expired_at: BTreeMap<NodeId, Millis>,
-    /// [`TopologyDb::markers_changed`] when the markers were last polled.
-    markers_polled: u64,
-    /// New member ids admitted per source address.
-    admissions: Buckets<IpAddr>,
-    /// Answers to unicast frames (announce replies, acks, relayed pings)
-    /// per source address.
-    replies: Buckets<IpAddr>,
-    /// Pulls served per source address (as well as per member id).
-    serves: Buckets<IpAddr>,
-    seeds: Vec<SocketAddr>,
-    /// Rounds of unicast announces to every far peer still owed since our
-    /// addresses changed (`set_addrs`).
-    readdress: u8,
-    next_announce: Millis,
-    next_far_sync: Millis,
-    next_rep_sync: Millis,
     /// When this instance started.
     started: Millis,
-    hears_offset: usize,
-    groups_offset: usize,
-    /// The announce period, recomputed at each announce from the number of
-    /// multicast peers heard (so per-frame work does not scan the table).
-    period: u64,
-    transmits: VecDeque<Transmit>,
     /// Own writes not durable yet: what is held, and how to undo them.
     durable: Durability,
-    events: VecDeque<Event>,
     stats: Stats,
-    auth_failures: BTreeMap<SocketAddr, u64>,
-    /// Auto-claim, for the groups with an own auto marker.
-    auto: AutoMode,
-    /// [`super::AutoConfig::fingerprint`], announced.
-    policy_fp: u64,
-    /// Tombstone collection: when the current period started and the own
-    /// clock then. Retractions at or below the previous period's clock are
-    /// at least `tombstone_ttl` old.
-    gc_mark: (Millis, u64),
-    /// The own clock at the start of the previous period (collectable).
-    gc_upto: u64,
     /// The groups known but not joined: names and last-heard fingerprints.
     interest: Interest,
-    /// The groups this node is a member of, as of its last own write (to
-    /// see a write join or leave).
-    member_of: BTreeSet<GroupName>,
-    /// Far syncs made (they alternate between a random far peer and a far
-    /// member of one of our groups).
-    far_syncs: u64,
-    /// Groups left, held on since when: until the others announce our
-    /// fingerprint (they have the leave), at least [`membership::LINGER_MIN`], at most
-    /// [`membership::LINGER_MAX`].
-    leaving: BTreeMap<GroupName, Millis>,
     /// Contacts across a cut: seeds, unreachable islands, down members.
     reconnect: Reconnect,
-    /// The key of the frame [`Chatter::open`] just opened, for `dispatch`
-    /// to note on its sender (replay-checked kinds only).
-    opened_key: Option<KeySeen>,
+    /// Budgets per source address: new member ids admitted, answers to
+    /// unicast frames, pulls served, and authentication failures.
+    budgets: SourceBudgets,
+    /// The periodic sends' next deadlines and the announce period.
+    schedule: Schedule,
+    /// Tombstone collection's periods.
+    gc: GcState,
+    /// Where the next announce's `hears` and `groups` windows start.
+    windows: AnnounceWindows,
+    /// Members expired here, and the markers last polled.
+    expiry: ExpiryState,
+    /// The outputs waiting to be polled: transmits and events.
+    outbox: Outbox,
+    /// The groups this node is a member of, and those it is leaving.
+    membership: Membership,
+    /// Sealing and opening frames: the codec, our sequence number, the
+    /// replay window, and the key of the frame just opened.
+    frames: FrameState,
+    /// Reaching across routers: the seeds, far syncs made, and unicast
+    /// announce rounds owed since our addresses changed.
+    far: FarState,
+    /// Auto-claim: the auto mode and the policy fingerprint announced.
+    autoclaim: AutoDriving,
+    /// SWIM: the failure detector and our last refutation.
+    swim: SwimState,
 }
 
 impl Chatter {
@@ -246,54 +252,73 @@ impl Chatter {
             now,
         );
         Ok(Self {
-            seeds: cfg.seeds.clone(),
             seen: Seen::new(cfg.seen_capacity),
             me,
-            seq: 0,
             db,
-            codec,
             rng,
             peers: PeerTable::new(),
             conns: ConnTable::new(),
             pulls: PullTracker::new(),
-            freshness: Freshness::new(Freshness::DEFAULT_CAP),
-            detector: Detector::new(cfg.liveness.clone(), now),
-            last_refutation: None,
-            expired_at: BTreeMap::new(),
-            markers_polled: 0,
-            admissions: Buckets::new(cfg.admissions, MAX_ADDRS_TRACKED),
-            replies: Buckets::new(cfg.replies, MAX_ADDRS_TRACKED),
-            serves: Buckets::new(
-                Budget {
-                    rate: cfg.pulls_per_sec,
-                    burst: cfg.pulls_per_sec.saturating_mul(4),
-                },
-                MAX_ADDRS_TRACKED,
-            ),
-            readdress: 0,
-            next_announce: now,
-            // The first far sync goes out soon so seeds are contacted early.
-            next_far_sync: now.plus(far / 10),
-            next_rep_sync: now.plus(far),
             started: now,
-            hears_offset: 0,
-            groups_offset: 0,
-            period: cfg.announce_period,
-            transmits: VecDeque::new(),
             durable: Durability::new(),
-            events: VecDeque::new(),
             stats: Stats::default(),
-            auth_failures: BTreeMap::new(),
-            auto,
-            policy_fp,
-            gc_mark,
-            gc_upto: 0,
             interest: Interest::default(),
-            member_of,
-            far_syncs: 0,
-            leaving: BTreeMap::new(),
             reconnect,
-            opened_key: None,
+            budgets: SourceBudgets {
+                admissions: Buckets::new(cfg.admissions, MAX_ADDRS_TRACKED),
+                replies: Buckets::new(cfg.replies, MAX_ADDRS_TRACKED),
+                serves: Buckets::new(
+                    Budget {
+                        rate: cfg.pulls_per_sec,
+                        burst: cfg.pulls_per_sec.saturating_mul(4),
+                    },
+                    MAX_ADDRS_TRACKED,
+                ),
+                auth_failures: BTreeMap::new(),
+            },
+            schedule: Schedule {
+                next_announce: now,
+                // The first far sync goes out soon so seeds are contacted early.
+                next_far_sync: now.plus(far / 10),
+                next_rep_sync: now.plus(far),
+                period: cfg.announce_period,
+            },
+            gc: GcState {
+                gc_mark,
+                gc_upto: 0,
+            },
+            windows: AnnounceWindows {
+                hears_offset: 0,
+                groups_offset: 0,
+            },
+            expiry: ExpiryState {
+                expired_at: BTreeMap::new(),
+                markers_polled: 0,
+            },
+            outbox: Outbox {
+                transmits: VecDeque::new(),
+                events: VecDeque::new(),
+            },
+            membership: Membership {
+                member_of,
+                leaving: BTreeMap::new(),
+            },
+            frames: FrameState {
+                codec,
+                seq: 0,
+                freshness: Freshness::new(Freshness::DEFAULT_CAP),
+                opened_key: None,
+            },
+            far: FarState {
+                seeds: cfg.seeds.clone(),
+                far_syncs: 0,
+                readdress: 0,
+            },
+            autoclaim: AutoDriving { auto, policy_fp },
+            swim: SwimState {
+                detector: Detector::new(cfg.liveness.clone(), now),
+                last_refutation: None,
+            },
             cfg,
         })
     }
@@ -325,7 +350,7 @@ impl Chatter {
     /// pull and serve it.
     #[must_use]
     pub fn holds(&self, group: &GroupName) -> bool {
-        self.db.is_member(group.as_str()) || self.leaving.contains_key(group)
+        self.db.is_member(group.as_str()) || self.membership.leaving.contains_key(group)
     }
 
     /// The groups heard of but not joined, with their last-heard
@@ -352,8 +377,8 @@ impl Chatter {
     pub fn sizes(&self) -> Sizes {
         let mut s = Sizes {
             peers: self.peers.len(),
-            views: self.detector.len(),
-            markers: self.expired_at.len(),
+            views: self.swim.detector.len(),
+            markers: self.expiry.expired_at.len(),
             ..Sizes::default()
         };
         for g in self.db.groups() {
@@ -405,7 +430,7 @@ impl Chatter {
         if self.durable.holding() {
             return None;
         }
-        self.transmits.pop_front()
+        self.outbox.transmits.pop_front()
     }
 
     /// Own state to make durable before transmits are released: the whole
@@ -422,10 +447,10 @@ impl Chatter {
     /// after a restart.
     pub fn poll_markers(&mut self) -> Option<Vec<(NodeId, u64)>> {
         let now = self.db.markers_changed();
-        if now == self.markers_polled {
+        if now == self.expiry.markers_polled {
             return None;
         }
-        self.markers_polled = now;
+        self.expiry.markers_polled = now;
         Some(self.db.markers().collect())
     }
 
@@ -439,14 +464,14 @@ impl Chatter {
     pub fn restore_markers(&mut self, now: Millis, markers: &[(NodeId, u64)]) {
         self.db.restore_markers(markers);
         for (m, _) in self.db.markers() {
-            self.expired_at.entry(m).or_insert(now);
+            self.expiry.expired_at.entry(m).or_insert(now);
         }
-        self.markers_polled = self.db.markers_changed();
+        self.expiry.markers_polled = self.db.markers_changed();
     }
 
     /// The next event.
     pub fn poll_event(&mut self) -> Option<Event> {
-        self.events.pop_front()
+        self.outbox.events.pop_front()
     }
 
     /// Every output after an input, polled once in the documented order
@@ -489,7 +514,7 @@ impl Chatter {
     /// and the held transmits once no later write waits.
     pub fn handle_persisted(&mut self, _now: Millis, clock: u64) {
         let released = self.durable.persisted(clock);
-        self.events.extend(released);
+        self.outbox.events.extend(released);
     }
 
     /// An own write or local request.
@@ -512,12 +537,12 @@ impl Chatter {
             } => {
                 let w = self.db.set_auto(group.as_str(), weight, port);
                 if w.is_ok() {
-                    self.auto.enable(group, priority);
+                    self.autoclaim.auto.enable(group, priority);
                 }
                 w.map(|w| w.into_iter().collect())
             }
             Command::Manual(g) => {
-                self.auto.disable(&g);
+                self.autoclaim.auto.disable(&g);
                 self.db
                     .unset_auto(g.as_str())
                     .map(|w| w.into_iter().collect())
@@ -537,8 +562,8 @@ impl Chatter {
                 .map(|w| w.into_iter().collect()),
             Command::LeaveAll => Ok(self.leave_all()?),
             Command::AddSeed(addr) => {
-                if !self.seeds.contains(&addr) {
-                    self.seeds.push(addr);
+                if !self.far.seeds.contains(&addr) {
+                    self.far.seeds.push(addr);
                 }
                 self.send_announce(now, Some(addr));
                 Ok(Vec::new())
@@ -573,7 +598,7 @@ impl Chatter {
             for to in relay {
                 self.stats.relays += 1;
                 self.stats.bytes_out += bytes.len() as u64;
-                self.transmits.push_back(Transmit::Unicast {
+                self.outbox.transmits.push_back(Transmit::Unicast {
                     to,
                     bytes: bytes.to_vec(),
                 });
@@ -644,7 +669,7 @@ impl Chatter {
         if self.cfg.multicast {
             self.send_announce(now, None);
         } else {
-            let seeds = self.seeds.clone();
+            let seeds = self.far.seeds.clone();
             for s in seeds {
                 self.send_announce(now, Some(s));
             }
@@ -661,7 +686,7 @@ impl Chatter {
     /// This node's view of a peer's liveness.
     #[must_use]
     pub fn liveness(&self, id: NodeId) -> Liveness {
-        self.detector.state(id)
+        self.swim.detector.state(id)
     }
 
     /// The servers of `key` in `group` as [`TopologyDb::lookup`] orders
@@ -678,7 +703,7 @@ impl Chatter {
                 let state = if s.member == self.me.id {
                     Liveness::Alive
                 } else {
-                    self.detector.state(s.member)
+                    self.swim.detector.state(s.member)
                 };
                 (s, state)
             })

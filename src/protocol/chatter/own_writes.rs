@@ -18,15 +18,17 @@ impl Chatter {
         match mine {
             // An auto member others can take over from: leave
             // gracefully (hand the ranges over, then leave).
-            Some(port) if markers.iter().any(|m| m.0 != me) && !self.auto.is_draining(&g) => {
+            Some(port)
+                if markers.iter().any(|m| m.0 != me) && !self.autoclaim.auto.is_draining(&g) =>
+            {
                 let w = self.db.unset_auto(g.as_str());
                 if w.is_ok() {
-                    self.auto.drain(g, port, now);
+                    self.autoclaim.auto.drain(g, port, now);
                 }
                 w.map(|w| w.into_iter().collect())
             }
             _ => {
-                self.auto.disable(&g);
+                self.autoclaim.auto.disable(&g);
                 self.db.leave(g.as_str()).map(|w| w.into_iter().collect())
             }
         }
@@ -37,7 +39,7 @@ impl Chatter {
         let groups: Vec<GroupName> = self.db.my_groups().cloned().collect();
         let mut all = Vec::new();
         for g in groups {
-            self.auto.disable(&g);
+            self.autoclaim.auto.disable(&g);
             all.extend(self.db.leave(g.as_str()).map_err(ProtocolError::Model)?);
         }
         Ok(all)
@@ -52,10 +54,10 @@ impl Chatter {
             origin: self.me.id,
         });
         self.pulls.news(&w.group, now);
-        self.auto.touch(&w.group);
+        self.autoclaim.auto.touch(&w.group);
         self.seen.insert(self.me.id, w.upto);
         let version = self.send_version();
-        let sizer = self.codec.delta_sizer(version, self.cfg.mtu);
+        let sizer = self.frames.codec.delta_sizer(version, self.cfg.mtu);
         // Room for the own floor the chunks carry.
         let budget = self.cfg.mtu.saturating_sub(FLOOR_SLACK);
         let chunks = self.db.own_delta(w, budget, &sizer).unwrap_or_else(|_| {
@@ -69,7 +71,7 @@ impl Chatter {
         // write that makes us a member (a join) or one in a group we hold no
         // view of goes to every island: we do not know its members yet,
         // they must learn of us, and non-members drop it.
-        let was = self.member_of.contains(&w.group);
+        let was = self.membership.member_of.contains(&w.group);
         let is = self.db.is_member(w.group.as_str());
         let dests = if was {
             self.member_destinations(now, &w.group)
@@ -108,9 +110,9 @@ impl Chatter {
     /// become collectable.
     pub(super) fn gc_period(&mut self, now: Millis) {
         let ttl = self.cfg.tombstone_ttl;
-        if ttl > 0 && now.since(self.gc_mark.0) >= ttl {
-            self.gc_upto = self.gc_mark.1;
-            self.gc_mark = (now, self.db.clock());
+        if ttl > 0 && now.since(self.gc.gc_mark.0) >= ttl {
+            self.gc.gc_upto = self.gc.gc_mark.1;
+            self.gc.gc_mark = (now, self.db.clock());
         }
     }
 
@@ -120,8 +122,8 @@ impl Chatter {
     /// not learn the floor).
     pub(super) fn collect_tombstones(&mut self, now: Millis) {
         self.gc_period(now);
-        if self.gc_upto > 0 && carries_floors(self.send_version()) {
-            let rose = self.db.collect_own(self.gc_upto);
+        if self.gc.gc_upto > 0 && carries_floors(self.send_version()) {
+            let rose = self.db.collect_own(self.gc.gc_upto);
             self.stats.floors_raised += rose.len() as u64;
         }
     }
@@ -130,3 +132,13 @@ impl Chatter {
 /// Bytes an own delta leaves free for the floor it carries (format version
 /// 3: the floor list's length, the member's index and the floor, as varints).
 pub(super) const FLOOR_SLACK: usize = 16;
+
+/// Tombstone collection's periods.
+pub(super) struct GcState {
+    /// Tombstone collection: when the current period started and the own
+    /// clock then. Retractions at or below the previous period's clock are
+    /// at least `tombstone_ttl` old.
+    pub(super) gc_mark: (Millis, u64),
+    /// The own clock at the start of the previous period (collectable).
+    pub(super) gc_upto: u64,
+}

@@ -10,13 +10,13 @@ impl Chatter {
             return;
         }
         if !self.pulls.allow_serve(sender, now, self.cfg.pulls_per_sec)
-            || !self.serves.allow(src.addr.ip(), now)
+            || !self.budgets.serves.allow(src.addr.ip(), now)
         {
             self.stats.drop(DropReason::PullRate);
             return;
         }
         let version = self.version_for(sender);
-        let sizer = self.codec.delta_sizer(version, self.cfg.mtu);
+        let sizer = self.frames.codec.delta_sizer(version, self.cfg.mtu);
         let chunks = match self.db.delta_since_in(
             p.group.as_str(),
             &p.clock,
@@ -58,7 +58,11 @@ impl Chatter {
             // not, and only it is measured.
             let fits = chunk.clock().floors().is_empty()
                 || self
-                    .fits_mtu(self.seq + 1, wire::Payload::Delta(chunk.clone()), version)
+                    .fits_mtu(
+                        self.frames.seq + 1,
+                        wire::Payload::Delta(chunk.clone()),
+                        version,
+                    )
                     .0;
             if fits {
                 self.send_datagram(now, Some(to), wire::Payload::Delta(chunk), version);
@@ -115,7 +119,7 @@ impl Chatter {
             clock: clock.restricted(&part),
             part: part.clone(),
         };
-        let (fits, payload) = self.fits_mtu(self.seq, wire::Payload::Pull(pull), version);
+        let (fits, payload) = self.fits_mtu(self.frames.seq, wire::Payload::Pull(pull), version);
         let wire::Payload::Pull(pull) = payload else {
             return Vec::new();
         };
@@ -142,14 +146,14 @@ impl Chatter {
     pub(super) fn far_sync(&mut self, now: Millis) {
         let ttl = self.hears_ttl();
         let multicast = self.cfg.multicast;
-        self.far_syncs = self.far_syncs.wrapping_add(1);
-        if self.far_syncs % 2 == 0 && self.member_far_sync(now) {
+        self.far.far_syncs = self.far.far_syncs.wrapping_add(1);
+        if self.far.far_syncs % 2 == 0 && self.member_far_sync(now) {
             self.announce_seeds(now);
             return;
         }
         let far = self.sample_peer(|p| !(multicast && p.heard_by_multicast(now, ttl)));
         if let Some(id) = far
-            && self.detector.state(id) != Liveness::Down
+            && self.swim.detector.state(id) != Liveness::Down
             && let Some(addr) = self.peers.get(id).and_then(|p| p.addr)
         {
             if let Some(p) = self.peers.get_mut(id) {
@@ -164,15 +168,16 @@ impl Chatter {
     /// turn; returns whether one was sent.
     pub(super) fn member_far_sync(&mut self, now: Millis) -> bool {
         let held: Vec<GroupName> = self
+            .membership
             .member_of
             .iter()
-            .chain(self.leaving.keys())
+            .chain(self.membership.leaving.keys())
             .cloned()
             .collect();
         let Some(n) = u64::try_from(held.len()).ok().filter(|n| *n > 0) else {
             return false;
         };
-        let turn = usize::try_from((self.far_syncs / 2) % n).unwrap_or(0);
+        let turn = usize::try_from((self.far.far_syncs / 2) % n).unwrap_or(0);
         let Some(group) = held.get(turn) else {
             return false;
         };
@@ -212,4 +217,16 @@ impl Chatter {
         self.send_announce_with(now, Some(addr), Some(group));
         true
     }
+}
+
+/// Reaching across routers: the seeds, far syncs made, and unicast
+/// announce rounds owed since our addresses changed.
+pub(super) struct FarState {
+    pub(super) seeds: Vec<SocketAddr>,
+    /// Far syncs made (they alternate between a random far peer and a far
+    /// member of one of our groups).
+    pub(super) far_syncs: u64,
+    /// Rounds of unicast announces to every far peer still owed since our
+    /// addresses changed (`set_addrs`).
+    pub(super) readdress: u8,
 }

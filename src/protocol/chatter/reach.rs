@@ -70,7 +70,7 @@ impl Chatter {
         if self.cfg.multicast {
             self.send_announce(now, None);
         }
-        self.readdress = READDRESS_ROUNDS;
+        self.far.readdress = READDRESS_ROUNDS;
         self.announce_far(now);
     }
 
@@ -79,8 +79,8 @@ impl Chatter {
     /// otherwise leave a far peer with our old address (within one
     /// incarnation nothing else moves it), probing it and suspecting us.
     pub(super) fn readdress_again(&mut self, now: Millis) {
-        if self.readdress > 0 {
-            self.readdress -= 1;
+        if self.far.readdress > 0 {
+            self.far.readdress -= 1;
             self.announce_far(now);
         }
     }
@@ -93,7 +93,7 @@ impl Chatter {
             .iter()
             .filter(|p| !self.is_local(p, now, ttl))
             .filter_map(|p| p.addr)
-            .chain(self.seeds.iter().copied())
+            .chain(self.far.seeds.iter().copied())
             .collect();
         to.sort_unstable();
         to.dedup();
@@ -114,7 +114,7 @@ impl Chatter {
             .collect();
         for conn in stale {
             if let Some(c) = self.conns.remove(conn) {
-                self.transmits.push_back(Transmit::Close { conn });
+                self.outbox.transmits.push_back(Transmit::Close { conn });
                 for p in c.queue {
                     self.send_pending(now, to, p);
                 }
@@ -131,14 +131,14 @@ impl Chatter {
         let reach = Reach {
             me: self.me.id,
             peers: &self.peers,
-            detector: &self.detector,
-            seeds: &self.seeds,
+            detector: &self.swim.detector,
+            seeds: &self.far.seeds,
             multicast: self.cfg.multicast,
             hears_ttl: self.hears_ttl(),
         };
         let due = self.reconnect.poll(now, &reach);
         for id in due.verdicts {
-            self.detector.respread(id);
+            self.swim.detector.respread(id);
         }
         for addr in due.addrs {
             self.stats.reconnects += 1;
@@ -151,8 +151,8 @@ impl Chatter {
         Reach {
             me: self.me.id,
             peers: &self.peers,
-            detector: &self.detector,
-            seeds: &self.seeds,
+            detector: &self.swim.detector,
+            seeds: &self.far.seeds,
             multicast: self.cfg.multicast,
             hears_ttl: self.hears_ttl(),
         }
@@ -175,7 +175,7 @@ impl Chatter {
         from: SocketAddr,
         req: PingReq,
     ) {
-        let expires = now.plus(self.detector.cfg().probe_period);
+        let expires = now.plus(self.swim.detector.cfg().probe_period);
         let mine = self
             .peers
             .get(req.target.id)
@@ -197,10 +197,10 @@ impl Chatter {
                 nonce: req.nonce,
                 expires,
             };
-            self.detector.relay(nonce, relay);
+            self.swim.detector.relay(nonce, relay);
             let ping = Probe {
                 nonce,
-                rumors: self.detector.take_rumors(Rumor::MAX_PER_FRAME),
+                rumors: self.swim.detector.take_rumors(Rumor::MAX_PER_FRAME),
             };
             self.send_datagram(now, Some(to), wire::Payload::Ping(ping), v);
         }
@@ -228,7 +228,7 @@ impl Chatter {
     /// comes back at a new address, a new DHCP lease) or because another
     /// node named it.
     pub(super) fn address_doubtful(&self, id: NodeId) -> bool {
-        let Some(known) = self.detector.incarnation(id) else {
+        let Some(known) = self.swim.detector.incarnation(id) else {
             return false;
         };
         self.peers

@@ -8,7 +8,7 @@ impl Chatter {
     /// and drops what fails.
     pub(super) fn open(&mut self, now: Millis, src: Source, bytes: &[u8]) -> Option<(Frame, u8)> {
         self.stats.bytes_in += bytes.len() as u64;
-        let decoded = match self.codec.decode(bytes) {
+        let decoded = match self.frames.codec.decode(bytes) {
             Ok(d) => d,
             Err(e) => {
                 self.stats.drop(DropReason::Wire(e));
@@ -16,12 +16,12 @@ impl Chatter {
                     e,
                     wire::WireError::UnknownKeyId(_) | wire::WireError::AuthFailed
                 ) {
-                    let n = self.auth_failures.entry(src.addr).or_insert(0);
+                    let n = self.budgets.auth_failures.entry(src.addr).or_insert(0);
                     *n += 1;
                     // Repeated: from the second failure, then at 4, 8, 16...
                     if n.is_power_of_two() && *n >= 2 {
                         let failures = *n;
-                        self.events.push_back(Event::KeyMismatch {
+                        self.outbox.events.push_back(Event::KeyMismatch {
                             from: src.addr,
                             failures,
                         });
@@ -30,7 +30,7 @@ impl Chatter {
                 return None;
             }
         };
-        self.auth_failures.remove(&src.addr);
+        self.budgets.auth_failures.remove(&src.addr);
         let frame = decoded.frame;
         if frame.sender == self.me.id {
             // Our own multicast, looped back.
@@ -40,6 +40,7 @@ impl Chatter {
         let kind = frame.payload.kind();
         if kind.needs_freshness()
             && let Err(e) = self
+                .frames
                 .freshness
                 .check(frame.sender, frame.incarnation, frame.seq)
         {
@@ -49,7 +50,7 @@ impl Chatter {
         self.stats.frame_in(kind);
         // Replay-checked kinds only (announces and pings come from every
         // peer every few seconds): a replayed old frame says nothing.
-        self.opened_key = kind.needs_freshness().then_some(KeySeen {
+        self.frames.opened_key = kind.needs_freshness().then_some(KeySeen {
             key_id: decoded.key_id,
             at: now,
         });
@@ -83,20 +84,24 @@ impl Chatter {
         let sender = frame.sender;
         // New members from one address are admitted at a bounded rate: a
         // key holder inventing ids cannot flush the peer table.
-        if self.peers.get(sender).is_none() && !self.admissions.allow(src.addr.ip(), now) {
+        if self.peers.get(sender).is_none() && !self.budgets.admissions.allow(src.addr.ip(), now) {
             self.stats.drop(DropReason::Admission);
             return false;
         }
         let (new, moved, addr) = self.note_peer(now, src, frame, version);
         if new {
             let addr = addr.unwrap_or(src.addr);
-            self.events
+            self.outbox
+                .events
                 .push_back(Event::PeerDiscovered { id: sender, addr });
         } else if moved && let Some(addr) = addr {
-            self.events.push_back(Event::PeerMoved { id: sender, addr });
+            self.outbox
+                .events
+                .push_back(Event::PeerMoved { id: sender, addr });
             self.moved(now, PeerRef { id: sender, addr });
         }
         if let Some(t) = self
+            .swim
             .detector
             .heard(sender, frame.incarnation, frame.seq, now)
         {
@@ -106,7 +111,9 @@ impl Chatter {
         // or a probe, which passed the replay check; a delta may be an old
         // one replayed) is back: its writes are taken again (announces show
         // what we lack, and we pull it).
-        if frame.payload.kind().needs_freshness() && self.expired_at.remove(&sender).is_some() {
+        if frame.payload.kind().needs_freshness()
+            && self.expiry.expired_at.remove(&sender).is_some()
+        {
             self.db.clear_expired(sender);
         }
         true
@@ -122,7 +129,7 @@ impl Chatter {
         version: u8,
     ) -> (bool, bool, Option<SocketAddr>) {
         let sender = frame.sender;
-        let key_seen = self.opened_key.take();
+        let key_seen = self.frames.opened_key.take();
         let (peer, new) = self.peers.entry(sender, now);
         peer.last_heard = now;
         peer.key_seen = key_seen.or(peer.key_seen);
@@ -171,16 +178,24 @@ impl Chatter {
         let mut refute = false;
         for r in rumors {
             if r.id == self.me.id {
-                refute |= self
-                    .detector
-                    .about_me(r, self.me.id, self.me.incarnation, self.seq + 1);
-            } else if let Some(t) = self.detector.rumor(r, now) {
+                refute |= self.swim.detector.about_me(
+                    r,
+                    self.me.id,
+                    self.me.incarnation,
+                    self.frames.seq + 1,
+                );
+            } else if let Some(t) = self.swim.detector.rumor(r, now) {
                 self.told_restart(t, sender);
                 self.transition(now, t);
             }
         }
-        if refute && self.last_refutation.is_none_or(|t| now.since(t) >= 1_000) {
-            self.last_refutation = Some(now);
+        if refute
+            && self
+                .swim
+                .last_refutation
+                .is_none_or(|t| now.since(t) >= 1_000)
+        {
+            self.swim.last_refutation = Some(now);
             if self.cfg.multicast {
                 self.send_announce(now, None);
             }
@@ -192,3 +207,16 @@ impl Chatter {
 
 /// Source addresses with a budget remembered (per kind of budget).
 pub(super) const MAX_ADDRS_TRACKED: usize = 1_024;
+
+/// Budgets per source address: new member ids admitted, answers to
+/// unicast frames, pulls served, and authentication failures.
+pub(super) struct SourceBudgets {
+    /// New member ids admitted per source address.
+    pub(super) admissions: Buckets<IpAddr>,
+    /// Answers to unicast frames (announce replies, acks, relayed pings)
+    /// per source address.
+    pub(super) replies: Buckets<IpAddr>,
+    /// Pulls served per source address (as well as per member id).
+    pub(super) serves: Buckets<IpAddr>,
+    pub(super) auth_failures: BTreeMap<SocketAddr, u64>,
+}

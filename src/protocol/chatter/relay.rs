@@ -32,7 +32,7 @@ impl Chatter {
         // the broadcast is delivering anyway: only one stuck that long, and
         // heard lately (the announce period grows with the LAN).
         let settled = self.cfg.pull_max_delay;
-        let fresh = settled.max(self.period.saturating_mul(2));
+        let fresh = settled.max(self.schedule.period.saturating_mul(2));
         // Only a sender admitted to the peer table (dispatch ran) and not
         // on our LAN (which hears its multicast announces already).
         let Some(far) = self.peers.get(sender) else {
@@ -46,7 +46,7 @@ impl Chatter {
             .iter()
             .filter(|p| p.id != sender && self.is_local(p, now, ttl))
             .filter(|p| !far.relayed_lately(p.id, now, RELAY_PERIOD))
-            .filter(|p| self.detector.state(p.id) != Liveness::Down)
+            .filter(|p| self.swim.detector.state(p.id) != Liveness::Down)
             .filter(|p| {
                 digests.iter().any(|d| {
                     !self.holds(&d.group)
@@ -62,7 +62,7 @@ impl Chatter {
         shuffle(&mut self.rng, &mut candidates);
         let mut out = Vec::new();
         for to in candidates {
-            if out.len() >= RELAY_FANOUT || !self.replies.allow(src.addr.ip(), now) {
+            if out.len() >= RELAY_FANOUT || !self.budgets.replies.allow(src.addr.ip(), now) {
                 break;
             }
             let noted = self

@@ -35,10 +35,10 @@ impl Chatter {
         if self.durable.wants_checkpoint() {
             let cp = Checkpoint {
                 own: OwnState::of(&self.db),
-                auto: self.auto.settings(),
-                member_of: self.member_of.clone(),
-                leaving: self.leaving.clone(),
-                transmits: self.transmits.len(),
+                auto: self.autoclaim.auto.settings(),
+                member_of: self.membership.member_of.clone(),
+                leaving: self.membership.leaving.clone(),
+                transmits: self.outbox.transmits.len(),
             };
             self.durable.begin(cp);
         }
@@ -63,35 +63,43 @@ impl Chatter {
         // Frames queued since may carry the writes: only connects and
         // closes (no bytes) stay, so the connection table stays true.
         let mut tail = self
+            .outbox
             .transmits
-            .split_off(cp.transmits.min(self.transmits.len()));
+            .split_off(cp.transmits.min(self.outbox.transmits.len()));
         tail.retain(|t| matches!(t, Transmit::Connect { .. } | Transmit::Close { .. }));
-        self.transmits.extend(tail);
+        self.outbox.transmits.extend(tail);
         self.conns.drop_steps_above(me, own.clock);
         self.undo_membership(now, &cp);
-        self.auto.restore(cp.auto, self.durable.retry_at());
+        self.autoclaim
+            .auto
+            .restore(cp.auto, self.durable.retry_at());
         // Tombstone periods never count a clock that was given back.
-        self.gc_mark.1 = self.gc_mark.1.min(own.clock);
-        self.gc_upto = self.gc_upto.min(own.clock);
+        self.gc.gc_mark.1 = self.gc.gc_mark.1.min(own.clock);
+        self.gc.gc_upto = self.gc.gc_upto.min(own.clock);
     }
 
     /// Puts back the groups held and lingering: a refused join is not a
     /// membership (the others' items it let in go, unless the group still
     /// lingers from an earlier leave), a refused leave does not linger.
     fn undo_membership(&mut self, now: Millis, cp: &Checkpoint) {
-        let joined: Vec<GroupName> = self.member_of.difference(&cp.member_of).cloned().collect();
+        let joined: Vec<GroupName> = self
+            .membership
+            .member_of
+            .difference(&cp.member_of)
+            .cloned()
+            .collect();
         for g in joined {
             if let Some(since) = cp.leaving.get(&g) {
-                self.leaving.insert(g, *since);
+                self.membership.leaving.insert(g, *since);
             } else {
                 self.pulls.abandon(&g);
                 self.db.forget_others(g.as_str());
                 self.interest.note(&g, None, now);
             }
         }
-        for g in cp.member_of.difference(&self.member_of) {
-            self.leaving.remove(g);
+        for g in cp.member_of.difference(&self.membership.member_of) {
+            self.membership.leaving.remove(g);
         }
-        self.member_of.clone_from(&cp.member_of);
+        self.membership.member_of.clone_from(&cp.member_of);
     }
 }

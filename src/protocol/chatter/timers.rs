@@ -59,14 +59,14 @@ impl Chatter {
     pub(super) fn deadline(&self, timer: Timer) -> Option<Millis> {
         let cfg = &self.cfg;
         match timer {
-            Timer::Probe => Some(self.detector.next_deadline()),
+            Timer::Probe => Some(self.swim.detector.next_deadline()),
             Timer::Reconnect => Some(self.reconnect.next_deadline()),
             Timer::Expiry => Some(self.next_expiry()),
             Timer::GcPeriod | Timer::Linger => None,
-            Timer::AutoClaim => self.auto.next_deadline(),
-            Timer::Announce => cfg.multicast.then_some(self.next_announce),
-            Timer::RepSync => Some(self.next_rep_sync),
-            Timer::FarSync => Some(self.next_far_sync),
+            Timer::AutoClaim => self.autoclaim.auto.next_deadline(),
+            Timer::Announce => cfg.multicast.then_some(self.schedule.next_announce),
+            Timer::RepSync => Some(self.schedule.next_rep_sync),
+            Timer::FarSync => Some(self.schedule.next_far_sync),
             Timer::PullsDue => self.pulls.next_due(cfg.pull_quiet, cfg.pull_max_delay),
             Timer::PullsOverdue => self.pulls.next_deadline(),
             Timer::Conns => self.conns.next_expiry(cfg.conn_idle, cfg.connect_timeout),
@@ -92,20 +92,20 @@ impl Chatter {
     }
 
     fn announce_timer(&mut self, now: Millis) {
-        if self.cfg.multicast && now >= self.next_announce {
-            self.period = self.announce_period(now);
+        if self.cfg.multicast && now >= self.schedule.next_announce {
+            self.schedule.period = self.announce_period(now);
             self.send_announce(now, None);
             self.readdress_again(now);
-            self.next_announce = now.plus(jittered(
+            self.schedule.next_announce = now.plus(jittered(
                 &mut self.rng,
-                self.period,
+                self.schedule.period,
                 self.cfg.jitter_percent,
             ));
         }
     }
 
     fn rep_sync_timer(&mut self, now: Millis) {
-        if now >= self.next_rep_sync {
+        if now >= self.schedule.next_rep_sync {
             if self.is_representative(now) {
                 let rep_ttl = self.rep_ttl();
                 let ttl = self.hears_ttl();
@@ -119,7 +119,7 @@ impl Chatter {
                     self.send_announce(now, Some(addr));
                 }
             }
-            self.next_rep_sync = now.plus(jittered(
+            self.schedule.next_rep_sync = now.plus(jittered(
                 &mut self.rng,
                 self.cfg.rep_sync_period,
                 self.cfg.jitter_percent,
@@ -128,9 +128,9 @@ impl Chatter {
     }
 
     fn far_sync_timer(&mut self, now: Millis) {
-        if now >= self.next_far_sync {
+        if now >= self.schedule.next_far_sync {
             self.far_sync(now);
-            self.next_far_sync = now.plus(jittered(
+            self.schedule.next_far_sync = now.plus(jittered(
                 &mut self.rng,
                 self.cfg.far_sync_period,
                 self.cfg.jitter_percent,
@@ -173,11 +173,21 @@ impl Chatter {
             .expired(now, self.cfg.conn_idle, self.cfg.connect_timeout)
         {
             if let Some(c) = self.conns.remove(conn) {
-                self.transmits.push_back(Transmit::Close { conn });
+                self.outbox.transmits.push_back(Transmit::Close { conn });
                 for p in c.queue {
                     self.reroute(now, p.fwd);
                 }
             }
         }
     }
+}
+
+/// The periodic sends' next deadlines and the announce period.
+pub(super) struct Schedule {
+    pub(super) next_announce: Millis,
+    pub(super) next_far_sync: Millis,
+    pub(super) next_rep_sync: Millis,
+    /// The announce period, recomputed at each announce from the number of
+    /// multicast peers heard (so per-frame work does not scan the table).
+    pub(super) period: u64,
 }
