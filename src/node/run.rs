@@ -25,7 +25,7 @@ use super::store::Store;
 use super::tcp::ConnMsg;
 use super::{NodeError, iface, netplan, tcp, udp};
 use crate::model::NodeId;
-use crate::protocol::{Chatter, Identity};
+use crate::protocol::{Chatter, NodeIdentity};
 use crate::wire::{Codec, Keyring, Limits};
 
 /// A node built and bound, not yet running.
@@ -77,7 +77,7 @@ pub fn start(cfg: &Config) -> Result<Node, NodeError> {
             max_frame: pcfg.max_frame,
         },
     );
-    let identity = Identity {
+    let identity = NodeIdentity {
         id,
         incarnation,
         addrs: net.addrs,

@@ -118,6 +118,47 @@ struct Group {
     drain: Option<Drain>,
 }
 
+impl Group {
+    /// Notes the auto members seen now; when their membership has been
+    /// quiet for `quiet` ms.
+    fn note_members(&mut self, now: Millis, members: &[Member], quiet: u64) -> Millis {
+        if members != self.seen {
+            self.seen = members.to_vec();
+            self.seen_since = now;
+        }
+        self.seen_since.plus(quiet)
+    }
+
+    /// Recomputes the cached assignment when the membership changed, once
+    /// it has been quiet (a boot or a rolling restart is one
+    /// recomputation, not one per marker) or at the latest after 3 quiet
+    /// times. False while that wait lasts (the decision is deferred).
+    fn refresh_assignment(
+        &mut self,
+        now: Millis,
+        members: &[Member],
+        (quiet, quiet_end): (u64, Millis),
+        policy: Policy,
+        group: &GroupName,
+    ) -> bool {
+        if self.cache.as_ref().is_none_or(|(m, _)| m != members) {
+            if self.cache.is_some() {
+                let since = *self.pending_since.get_or_insert(now);
+                let forced = since.plus(quiet.saturating_mul(3));
+                if now < quiet_end && now < forced {
+                    self.dirty = true;
+                    self.next = quiet_end.min(forced);
+                    return false;
+                }
+            }
+            let a = Assignment::compute(policy, group_salt(group.as_str()), members);
+            self.cache = Some((members.to_vec(), a));
+            self.pending_since = None;
+        }
+        true
+    }
+}
+
 /// A graceful leave in progress.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Drain {
@@ -284,11 +325,10 @@ impl AutoMode {
         let me = db.own_id();
         let policy = self.cfg.policy(group);
         let hold_down = self.cfg.hold_down;
-        let period = self.cfg.period;
         let markers = db.auto_members(group.as_str());
         let g = self.groups.get_mut(group)?;
         g.dirty = false;
-        g.next = now.plus(period);
+        g.next = now.plus(self.cfg.period);
         // A hold-down that ran out is handled by this decision (or the
         // deferred one): it must not stay due, or the timer would spin.
         g.hold_until = g.hold_until.filter(|&t| t > now);
@@ -296,70 +336,17 @@ impl AutoMode {
             Some(d) => d.port,
             None => markers.iter().find(|m| m.0 == me).map(|m| m.2)?,
         };
-        let members: Vec<Member> = markers
-            .iter()
-            .map(|&(id, weight, _)| Member {
-                id,
-                weight: u32::from(weight),
-            })
-            .collect();
+        let members = members_of(&markers);
         let quiet = self.cfg.membership_quiet;
-        if members != g.seen {
-            g.seen.clone_from(&members);
-            g.seen_since = now;
-        }
-        let quiet_end = g.seen_since.plus(quiet);
-        if g.cache.as_ref().is_none_or(|(m, _)| *m != members) {
-            if g.cache.is_some() {
-                // Debounce: take a membership change in once it has been
-                // quiet (a boot or a rolling restart is one recomputation,
-                // not one per marker), or at the latest after 3 quiet times.
-                let since = *g.pending_since.get_or_insert(now);
-                let forced = since.plus(quiet.saturating_mul(3));
-                if now < quiet_end && now < forced {
-                    g.dirty = true;
-                    g.next = quiet_end.min(forced);
-                    return None;
-                }
-            }
-            let a = Assignment::compute(policy, group_salt(group.as_str()), &members);
-            g.cache = Some((members.clone(), a));
-            g.pending_since = None;
+        let quiet_end = g.note_members(now, &members, quiet);
+        if !g.refresh_assignment(now, &members, (quiet, quiet_end), policy, group) {
+            return None;
         }
         let releases = now >= quiet_end;
         let (_, assignment) = g.cache.as_ref()?;
-        let mut liveness = BTreeMap::new();
-        let mut hold_until: Option<Millis> = None;
-        for m in &members {
-            if m.id == me {
-                continue;
-            }
-            if let Some((st, since)) = state(m.id) {
-                liveness.insert(m.id, Observed { state: st, since });
-                let ends = since.plus(hold_down);
-                if st == Liveness::Down && ends > now {
-                    hold_until = Some(hold_until.map_or(ends, |t| t.min(ends)));
-                }
-            }
-        }
+        let (liveness, hold_until) = observe(&members, me, now, hold_down, state);
         g.hold_until = hold_until;
-        let auto: BTreeSet<NodeId> = members.iter().map(|m| m.id).collect();
-        let serve = TopologyFilter {
-            member: None,
-            kind: Some(Kind::Serve),
-            live_only: true,
-        };
-        let mut holders: Vec<(NodeId, KeyRange)> = Vec::new();
-        let mut own: Vec<KeyRange> = Vec::new();
-        let mut own_priority: Option<u16> = None;
-        for i in db.topology(group.as_str(), serve) {
-            if i.member() == me {
-                own.push(i.range());
-                own_priority = Some(own_priority.map_or(i.priority(), |p| p.max(i.priority())));
-            } else if auto.contains(&i.member()) {
-                holders.push((i.member(), i.range()));
-            }
-        }
+        let (holders, own, own_priority) = serving(db, group, me, &members);
         let plan = Situation {
             me,
             assignment,
@@ -423,6 +410,71 @@ impl AutoMode {
 pub struct AutoSettings {
     groups: Vec<(GroupName, Option<Drain>)>,
     priority: BTreeMap<GroupName, u16>,
+}
+
+/// The auto members of a group from its markers `(id, weight, port)`.
+fn members_of(markers: &[(NodeId, u16, u16)]) -> Vec<Member> {
+    markers
+        .iter()
+        .map(|&(id, weight, _)| Member {
+            id,
+            weight: u32::from(weight),
+        })
+        .collect()
+}
+
+/// What `state` says of every other member: liveness and since when, and
+/// the earliest end of a hold-down for a member seen down.
+fn observe(
+    members: &[Member],
+    me: NodeId,
+    now: Millis,
+    hold_down: u64,
+    state: impl Fn(NodeId) -> Option<(Liveness, Millis)>,
+) -> (BTreeMap<NodeId, Observed>, Option<Millis>) {
+    let mut liveness = BTreeMap::new();
+    let mut hold_until: Option<Millis> = None;
+    for m in members {
+        if m.id == me {
+            continue;
+        }
+        if let Some((st, since)) = state(m.id) {
+            liveness.insert(m.id, Observed { state: st, since });
+            let ends = since.plus(hold_down);
+            if st == Liveness::Down && ends > now {
+                hold_until = Some(hold_until.map_or(ends, |t| t.min(ends)));
+            }
+        }
+    }
+    (liveness, hold_until)
+}
+
+/// The live serve ranges of `group`: the other auto members' (with their
+/// ids), our own, and our own claims' highest priority.
+fn serving(
+    db: &TopologyDb,
+    group: &GroupName,
+    me: NodeId,
+    members: &[Member],
+) -> (Vec<(NodeId, KeyRange)>, Vec<KeyRange>, Option<u16>) {
+    let auto: BTreeSet<NodeId> = members.iter().map(|m| m.id).collect();
+    let serve = TopologyFilter {
+        member: None,
+        kind: Some(Kind::Serve),
+        live_only: true,
+    };
+    let mut holders: Vec<(NodeId, KeyRange)> = Vec::new();
+    let mut own: Vec<KeyRange> = Vec::new();
+    let mut own_priority: Option<u16> = None;
+    for i in db.topology(group.as_str(), serve) {
+        if i.member() == me {
+            own.push(i.range());
+            own_priority = Some(own_priority.map_or(i.priority(), |p| p.max(i.priority())));
+        } else if auto.contains(&i.member()) {
+            holders.push((i.member(), i.range()));
+        }
+    }
+    (holders, own, own_priority)
 }
 
 #[cfg(test)]

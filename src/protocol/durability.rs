@@ -42,7 +42,7 @@ use super::time::Millis;
 pub const RETRY_AFTER: u64 = 10_000;
 
 /// The node's own state as persisted: its clock and its items. What the
-/// shell stores after own writes ([`super::Persist`]) and gives back to
+/// shell stores after own writes ([`super::Chatter::poll_persist`]) and gives back to
 /// [`super::Chatter::new`] after a restart.
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
 pub struct OwnState {
@@ -77,7 +77,7 @@ pub struct Checkpoint {
     /// Auto mode's settings.
     pub auto: AutoSettings,
     /// The groups the node was a member of.
-    pub held: BTreeSet<GroupName>,
+    pub member_of: BTreeSet<GroupName>,
     /// The groups left and still lingering, since when.
     pub leaving: BTreeMap<GroupName, Millis>,
     /// How many transmits were queued (those after it may carry the write).

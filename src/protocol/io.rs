@@ -1,12 +1,13 @@
 //! What crosses the boundary between the Chatter state machine and the shell
 //! that drives it: inputs ([`Command`], [`ConnEvent`], [`Via`]) and outputs
-//! ([`Transmit`], [`Event`], [`Persist`]).
+//! ([`Transmit`], [`Event`], [`super::OwnState`] to persist), and [`Outputs`], all
+//! of them drained at once in the documented order.
 
 use core::net::SocketAddr;
 
 use crate::model::{GroupName, KeyRange, NodeId};
 
-use super::durability::OwnState;
+use super::time::Millis;
 
 /// A TCP connection, named by the protocol.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
@@ -214,13 +215,43 @@ pub enum Event {
     },
 }
 
-/// Own state that must be durable before the frames carrying it leave: the
-/// node's whole [`OwnState`] after its writes so far.
-///
-/// After own writes the protocol emits one of these (one at a time) and
-/// holds every transmit and the writes' events until the shell reports the
-/// outcome: [`crate::protocol::Chatter::handle_persisted`] with its `clock`
-/// once it is stored, [`crate::protocol::Chatter::handle_persist_failed`]
-/// if it could not be (the writes are then undone: a write takes effect
-/// only once durable).
-pub type Persist = OwnState;
+/// What the shell did with an [`super::OwnState`] handed to it by
+/// [`crate::protocol::Chatter::drain_outputs`].
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Persisted {
+    /// Stored: the writes it carries take effect
+    /// ([`crate::protocol::Chatter::handle_persisted`] is called for you).
+    Durable,
+    /// Could not be stored: its writes are undone
+    /// ([`crate::protocol::Chatter::handle_persist_failed`] is called for
+    /// you).
+    Failed,
+    /// Storing it takes time: report the outcome later yourself with
+    /// `handle_persisted` or `handle_persist_failed` and its `clock`
+    /// (transmits and the writes' events stay held until then).
+    Later,
+}
+
+/// Every output of one [`crate::protocol::Chatter::drain_outputs`], in the
+/// order they were polled: own state was offered to the persist callback
+/// first, then the markers, transmits and events were drained, and the
+/// next deadline read last.
+#[derive(Debug, Default)]
+pub struct Outputs {
+    /// The expiry markers, when they changed (store them best effort).
+    pub markers: Option<Vec<(NodeId, u64)>>,
+    /// Datagrams, multicasts, TCP connects, sends and closes, in order.
+    pub transmits: Vec<Transmit>,
+    /// Changes and notices, in order.
+    pub events: Vec<Event>,
+    /// When to call `handle_timeout` next.
+    pub timeout: Option<Millis>,
+}
+
+impl Outputs {
+    /// Whether nothing but the deadline came out.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.markers.is_none() && self.transmits.is_empty() && self.events.is_empty()
+    }
+}

@@ -109,7 +109,7 @@ pub struct Transition {
 #[derive(Clone, Debug)]
 pub struct Detector {
     /// Tunables.
-    pub cfg: DetectorConfig,
+    cfg: DetectorConfig,
     views: BTreeMap<NodeId, View>,
     /// Rumors to piggyback, with how many more times to send each.
     rumors: BTreeMap<NodeId, (Rumor, u32)>,
@@ -124,11 +124,11 @@ pub struct Detector {
     /// against a stale verdict others hold.
     counter: Vec<NodeId>,
     /// The current probe.
-    pub probing: Option<Probing>,
+    probing: Option<Probing>,
     /// Pings sent on others' behalf, by the nonce we used.
     relays: BTreeMap<u64, Relay>,
     /// When the next probe goes out.
-    pub next_probe: Millis,
+    next_probe: Millis,
 }
 
 /// Most relays remembered (a flood of ping-reqs cannot grow this).
@@ -138,6 +138,46 @@ const MAX_RELAYS: usize = 256;
 const MAX_VERIFY: usize = 16;
 
 impl Detector {
+    /// The tunables.
+    #[must_use]
+    pub fn cfg(&self) -> &DetectorConfig {
+        &self.cfg
+    }
+
+    /// The probe waiting for its ack, if any.
+    #[must_use]
+    pub fn probing(&self) -> Option<Probing> {
+        self.probing
+    }
+
+    /// When the next probe round starts.
+    #[must_use]
+    pub fn next_probe(&self) -> Millis {
+        self.next_probe
+    }
+
+    /// Notes that the current probe's indirect pings went out.
+    pub fn indirect_sent(&mut self) {
+        if let Some(q) = self.probing.as_mut() {
+            q.indirect_sent = true;
+        }
+    }
+
+    /// Ends the current probe (its round is over): returns it.
+    pub fn end_probe(&mut self) -> Option<Probing> {
+        self.probing.take()
+    }
+
+    /// Starts a probe (its ping is going out).
+    pub fn start_probe(&mut self, probe: Probing) {
+        self.probing = Some(probe);
+    }
+
+    /// The next probe round starts at `at`.
+    pub fn next_round_at(&mut self, at: Millis) {
+        self.next_probe = at;
+    }
+
     /// A detector that sends its first probe at `start`.
     #[must_use]
     pub fn new(cfg: DetectorConfig, start: Millis) -> Self {

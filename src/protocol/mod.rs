@@ -14,6 +14,7 @@ mod chatter;
 mod config;
 mod conns;
 mod dedupe;
+mod drop_reason;
 mod durability;
 mod error;
 mod interest;
@@ -29,12 +30,17 @@ mod time;
 mod tree;
 
 pub use auto_mode::{AutoConfig, AutoMode};
-pub use chatter::{Chatter, Identity};
+/// The old name of [`NodeIdentity`] (it collided with `model::Identity`),
+/// kept until the tests that still use it are moved over (issue 17).
+#[doc(hidden)]
+pub use chatter::NodeIdentity as Identity;
+pub use chatter::{Chatter, NodeIdentity};
 pub use config::ProtocolConfig;
+pub use drop_reason::DropReason;
 pub use durability::{OwnState, RETRY_AFTER};
 pub use error::ProtocolError;
 pub use interest::{Heard, Interest, MAX_KNOWN_GROUPS};
-pub use io::{Command, ConnEvent, ConnId, Event, Persist, Transmit, Via};
+pub use io::{Command, ConnEvent, ConnId, Event, Outputs, Persisted, Transmit, Via};
 pub use islands::Island;
 pub use key_seen::KeySeen;
 pub use liveness::{DetectorConfig, View};

@@ -3,6 +3,7 @@
 //! applied and own writes; and `Sizes`, how big the node's tables are (what
 //! must stay flat over years of boards coming and going).
 
+use super::drop_reason::DropReason;
 use std::collections::BTreeMap;
 
 use crate::wire::FrameKind;
@@ -64,9 +65,9 @@ impl Stats {
         self.bytes_out += len as u64;
     }
 
-    /// Counts a drop.
-    pub fn drop(&mut self, reason: &'static str) {
-        *self.drops.entry(reason).or_insert(0) += 1;
+    /// Counts a drop under [`DropReason::as_str`].
+    pub fn drop(&mut self, reason: DropReason) {
+        *self.drops.entry(reason.as_str()).or_insert(0) += 1;
     }
 
     /// Total frames sent.

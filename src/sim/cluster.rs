@@ -25,7 +25,7 @@ use rand_chacha::rand_core::{Rng, SeedableRng};
 
 use crate::model::{GroupName, NodeId};
 use crate::protocol::{
-    Chatter, Command, ConnEvent, ConnId, Event, Identity, Millis, OwnState, ProtocolConfig,
+    Chatter, Command, ConnEvent, ConnId, Event, Millis, NodeIdentity, OwnState, ProtocolConfig,
     Transmit, Via,
 };
 use crate::wire::{Codec, Key, Keyring, Limits, Liveness};
@@ -582,7 +582,7 @@ impl Cluster {
                 max_frame: pcfg.max_frame,
             },
         );
-        let identity = Identity {
+        let identity = NodeIdentity {
             id: node.id,
             incarnation: node.incarnation,
             addrs: vec![addr],

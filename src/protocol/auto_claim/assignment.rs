@@ -304,14 +304,7 @@ impl Assignment {
         let n = self.infos.len();
         let per_slice = self.per_slice;
         let first_batch = (per_slice + 2).min(n);
-        // Members with room, compactly: (seed, inverse weight, index).
-        let pool: Vec<(u64, u64, u32)> = self
-            .infos
-            .iter()
-            .enumerate()
-            .filter(|(_, m)| m.cap > 0)
-            .map(|(i, m)| (m.seed, m.inverse_weight, i as u32))
-            .collect();
+        let pool = self.pool();
         let mut cands: Vec<Vec<(u128, u32)>> = (0..slices)
             .map(|s| candidates(&pool, s, first_batch, None))
             .collect();
@@ -359,6 +352,24 @@ impl Assignment {
                 }
             }
         }
+        self.fill_owners(&accepted);
+    }
+
+    /// Members with room, compactly: (seed, inverse weight, index).
+    fn pool(&self) -> Vec<(u64, u64, u32)> {
+        self.infos
+            .iter()
+            .enumerate()
+            .filter(|(_, m)| m.cap > 0)
+            .map(|(i, m)| (m.seed, m.inverse_weight, i as u32))
+            .collect()
+    }
+
+    /// The owners from every member's accepted slices: per slice, repaired
+    /// where empty, in rank order.
+    fn fill_owners(&mut self, accepted: &[BinaryHeap<(u128, u32)>]) {
+        let slices = self.policy.slices();
+        let per_slice = self.per_slice;
         // Per slice owner lists.
         let mut per: Vec<Vec<u32>> = vec![Vec::with_capacity(per_slice); slices as usize];
         for (m, heap) in accepted.iter().enumerate() {

@@ -4,57 +4,85 @@ use super::*;
 
 impl Chatter {
     pub(super) fn on_announce(&mut self, now: Millis, sender: NodeId, src: Source, a: Announce) {
-        let me = self.me.id;
         let my_fp = self.groups_fp();
-        let reply_due;
-        {
-            let Some(peer) = self.peers.get_mut(sender) else {
-                return;
-            };
-            peer.max_version = a.max_version;
-            if a.hears.entries.contains(&me) {
-                peer.hears_me = Some(now);
-            } else if a.hears.is_whole() {
-                peer.hears_me = None;
-            }
-            for h in &a.hears.entries {
-                peer.note_hears(*h, now);
-            }
-            peer.groups_fp = Some(a.groups_fp);
-            let was = peer.policy_fp.replace(a.policy_fp);
-            if was != Some(a.policy_fp) && (a.policy_fp != self.policy_fp || was.is_some()) {
-                self.events.push_back(Event::PolicyMismatch {
-                    id: sender,
-                    theirs: a.policy_fp,
-                    ours: self.policy_fp,
-                    same: a.policy_fp == self.policy_fp,
-                });
-            }
-            if a.groups.is_whole() {
-                let listed: Vec<GroupName> =
-                    a.groups.entries.iter().map(|d| d.group.clone()).collect();
-                peer.retain_groups(&listed);
-            }
-            for d in &a.groups.entries {
-                peer.note_group(&d.group, d.fingerprint, now);
-            }
-            if let Some(h) = a.heads.first()
-                && h.addr != UNKNOWN_REP
-            {
-                peer.rep_of = Some(h.id);
-            }
-            reply_due = src.via == Via::Unicast
-                && peer
-                    .last_reply
-                    .is_none_or(|t| now.since(t) >= self.cfg.far_sync_period / 2);
-            if reply_due {
-                peer.last_reply = Some(now);
+        let Some(reply_due) = self.note_announcer(now, sender, src, &a) else {
+            return;
+        };
+        let new_reps = self.note_heads(now, sender, &a);
+        if !self.member_of.is_empty() {
+            let held: Vec<GroupName> = self.member_of.iter().cloned().collect();
+            for id in new_reps {
+                self.introduce(now, id, &held);
             }
         }
+        self.compare_groups(now, sender, &a, my_fp);
+        if reply_due {
+            self.answer_announce(now, sender, src, &a);
+        }
+    }
+
+    /// Notes what an announce says of its sender (versions, who it hears,
+    /// its groups, its island); whether an answer is due. None if the
+    /// sender is not in the table.
+    fn note_announcer(
+        &mut self,
+        now: Millis,
+        sender: NodeId,
+        src: Source,
+        a: &Announce,
+    ) -> Option<bool> {
+        let me = self.me.id;
+        let peer = self.peers.get_mut(sender)?;
+        peer.max_version = a.max_version;
+        if a.hears.entries.contains(&me) {
+            peer.hears_me = Some(now);
+        } else if a.hears.is_whole() {
+            peer.hears_me = None;
+        }
+        for h in &a.hears.entries {
+            peer.note_hears(*h, now);
+        }
+        peer.groups_fp = Some(a.groups_fp);
+        let was = peer.policy_fp.replace(a.policy_fp);
+        if was != Some(a.policy_fp) && (a.policy_fp != self.policy_fp || was.is_some()) {
+            self.events.push_back(Event::PolicyMismatch {
+                id: sender,
+                theirs: a.policy_fp,
+                ours: self.policy_fp,
+                same: a.policy_fp == self.policy_fp,
+            });
+        }
+        if a.groups.is_whole() {
+            let listed: Vec<GroupName> = a.groups.entries.iter().map(|d| d.group.clone()).collect();
+            peer.retain_groups(&listed);
+        }
+        for d in &a.groups.entries {
+            peer.note_group(&d.group, d.fingerprint, now);
+        }
+        if let Some(h) = a.heads.first()
+            && h.addr != UNKNOWN_REP
+        {
+            peer.rep_of = Some(h.id);
+        }
+        let reply_due = src.via == Via::Unicast
+            && peer
+                .last_reply
+                .is_none_or(|t| now.since(t) >= self.cfg.far_sync_period / 2);
+        if reply_due {
+            peer.last_reply = Some(now);
+        }
+        Some(reply_due)
+    }
+
+    /// Notes an announce's heads: the sender's island representative and
+    /// the others it knows first-hand. Returns the peers that became
+    /// representatives.
+    fn note_heads(&mut self, now: Millis, sender: NodeId, a: &Announce) -> Vec<NodeId> {
+        let me = self.me.id;
         // heads[0] is the sender's own island representative (first-hand);
         // the rest are other islands' representatives the sender knows
         // first-hand, trusted one hop into the sender's own island.
-        let ttl = self.hears_ttl(now);
+        let ttl = self.hears_ttl();
         let from_local = self
             .peers
             .get(sender)
@@ -94,12 +122,12 @@ impl Chatter {
                 });
             }
         }
-        if !self.held.is_empty() {
-            let held: Vec<GroupName> = self.held.iter().cloned().collect();
-            for id in new_reps {
-                self.introduce(now, id, &held);
-            }
-        }
+        new_reps
+    }
+
+    /// Pull where an announce's group fingerprints differ from ours; only
+    /// note the names of groups we are not a member of.
+    fn compare_groups(&mut self, now: Millis, sender: NodeId, a: &Announce, my_fp: u64) {
         for d in &a.groups.entries {
             if !self.holds(&d.group) {
                 // Not joined: only the name and its fingerprint are kept.
@@ -112,24 +140,26 @@ impl Chatter {
                 self.pulls.agree(&d.group, sender);
             }
         }
-        if reply_due {
-            if self.replies.allow(src.addr.ip(), now) {
-                // A far member's announce passed on by a peer of our LAN
-                // (see `relay_targets`) is answered at its own address.
-                let relayed = src.conn.is_none()
-                    && !a.addrs.contains(&src.addr)
-                    && self
-                        .peers
-                        .iter()
-                        .any(|p| p.id != sender && p.addr == Some(src.addr));
-                let to = match usable_addr(&self.me.addrs, &a.addrs) {
-                    Some(own) if relayed => own,
-                    _ => self.reply_addr(sender, src),
-                };
-                self.send_announce(now, Some(to));
-            } else {
-                self.stats.drop("reply_budget");
-            }
+    }
+
+    /// Answers a unicast announce (within the reply budget).
+    fn answer_announce(&mut self, now: Millis, sender: NodeId, src: Source, a: &Announce) {
+        if self.replies.allow(src.addr.ip(), now) {
+            // A far member's announce passed on by a peer of our LAN
+            // (see `relay_targets`) is answered at its own address.
+            let relayed = src.conn.is_none()
+                && !a.addrs.contains(&src.addr)
+                && self
+                    .peers
+                    .iter()
+                    .any(|p| p.id != sender && p.addr == Some(src.addr));
+            let to = match usable_addr(&self.me.addrs, &a.addrs) {
+                Some(own) if relayed => own,
+                _ => self.reply_addr(sender, src),
+            };
+            self.send_announce(now, Some(to));
+        } else {
+            self.stats.drop(DropReason::ReplyBudget);
         }
     }
 
@@ -139,7 +169,7 @@ impl Chatter {
     /// when we learn of an island, so members find each other across
     /// subnets whatever the order of joins and island discovery.
     pub(super) fn introduce(&mut self, now: Millis, rep: NodeId, groups: &[GroupName]) {
-        let ttl = self.hears_ttl(now);
+        let ttl = self.hears_ttl();
         let Some(p) = self.peers.get(rep) else { return };
         if self.is_local(p, now, ttl) || self.detector.state(rep) == Liveness::Down {
             return;
@@ -162,7 +192,7 @@ impl Chatter {
                 upto,
             };
             let Ok(chunks) = self.db.own_delta(&mine, self.cfg.mtu, &sizer) else {
-                self.stats.drop("delta_budget");
+                self.stats.drop(DropReason::DeltaBudget);
                 continue;
             };
             for chunk in chunks {
@@ -206,7 +236,7 @@ impl Chatter {
         to: Option<SocketAddr>,
         focus: Option<&GroupName>,
     ) {
-        let ttl = self.hears_ttl(now);
+        let ttl = self.hears_ttl();
         let heard: Vec<NodeId> = self
             .peers
             .iter()
@@ -216,30 +246,9 @@ impl Chatter {
         let digests = self.held_digests();
         let groups_fp = groups_fp(&digests);
         let focused = focus.and_then(|f| digests.iter().find(|d| &d.group == f).cloned());
-        let rep_ttl = self.rep_ttl();
-        // heads[0]: our island's representative, or a placeholder (our id at
-        // the unspecified address) while we do not know it yet.
-        let mut heads = vec![self.my_rep(now).unwrap_or(PeerRef {
-            id: self.me.id,
-            addr: UNKNOWN_REP,
-        })];
-        let mut reps: Vec<PeerRef> = self
-            .peers
-            .iter()
-            .filter(|p| p.is_rep_direct(now, rep_ttl) && !self.is_local(p, now, ttl))
-            .filter_map(|p| p.peer_ref())
-            .collect();
-        shuffle(&mut self.rng, &mut reps);
-        let room = Announce::MAX_HEADS.saturating_sub(heads.len());
-        heads.extend(reps.into_iter().take(room));
+        let heads = self.announce_heads(now, ttl);
         let hears = window(&heard, &mut self.hears_offset, self.cfg.hears_window);
-        let version = match to {
-            Some(addr) => self
-                .peers
-                .by_addr(addr)
-                .map_or_else(|| self.send_version(), |p| self.version_for(p.id)),
-            None => self.send_version(),
-        };
+        let version = self.version_to(to);
         let rumors = self.detector.take_rumors(Rumor::MAX_PER_FRAME);
         let mut groups_window = self.cfg.groups_window;
         loop {
@@ -266,19 +275,48 @@ impl Chatter {
                 policy_fp: self.policy_fp,
                 rumors: rumors.clone(),
             };
-            let frame = Frame {
-                sender: self.me.id,
-                incarnation: self.me.incarnation,
-                seq: self.seq,
-                payload: wire::Payload::Announce(announce),
-            };
-            if self.codec.encoded_len(&frame, version) <= self.cfg.mtu || groups_window == 0 {
+            let (fits, payload) =
+                self.fits_mtu(self.seq, wire::Payload::Announce(announce), version);
+            if fits || groups_window == 0 {
                 self.groups_offset = offset;
-                self.send_datagram(now, to, frame.payload, version);
+                self.send_datagram(now, to, payload, version);
                 return;
             }
             groups_window /= 2;
         }
+    }
+
+    /// An announce's heads: first our island's representative, or a
+    /// placeholder (our id at the unspecified address) while we do not know
+    /// it yet, then other islands' representatives in random order.
+    /// The version to send to `to` (a known peer's, else the one every
+    /// peer reads); to the multicast group, the one every peer reads.
+    fn version_to(&self, to: Option<SocketAddr>) -> u8 {
+        match to {
+            Some(addr) => self
+                .peers
+                .by_addr(addr)
+                .map_or_else(|| self.send_version(), |p| self.version_for(p.id)),
+            None => self.send_version(),
+        }
+    }
+
+    fn announce_heads(&mut self, now: Millis, ttl: u64) -> Vec<PeerRef> {
+        let rep_ttl = self.rep_ttl();
+        let mut heads = vec![self.my_rep(now).unwrap_or(PeerRef {
+            id: self.me.id,
+            addr: UNKNOWN_REP,
+        })];
+        let mut reps: Vec<PeerRef> = self
+            .peers
+            .iter()
+            .filter(|p| p.is_rep_direct(now, rep_ttl) && !self.is_local(p, now, ttl))
+            .filter_map(|p| p.peer_ref())
+            .collect();
+        shuffle(&mut self.rng, &mut reps);
+        let room = Announce::MAX_HEADS.saturating_sub(heads.len());
+        heads.extend(reps.into_iter().take(room));
+        heads
     }
 
     pub(super) fn fingerprint(&self, group: &GroupName) -> Option<u64> {
@@ -308,7 +346,7 @@ impl Chatter {
     /// the number of multicast peers so a LAN's announce rate stays bounded.
     /// Scans the peer table; called once per announce.
     pub(super) fn announce_period(&self, now: Millis) -> u64 {
-        let ttl = self.hears_ttl(now);
+        let ttl = self.hears_ttl();
         let heard = self
             .peers
             .iter()
@@ -317,4 +355,37 @@ impl Chatter {
         let spread = heard.saturating_mul(1000) / self.cfg.lan_announce_rate.max(1);
         self.cfg.announce_period.max(spread)
     }
+}
+
+/// The next `size` entries of `all` from `offset` (wrapping); advances the
+/// offset.
+pub(super) fn window<T: Clone>(all: &[T], offset: &mut usize, size: usize) -> Window<T> {
+    let total = all.len();
+    if total == 0 {
+        *offset = 0;
+        return Window::empty();
+    }
+    if total <= size {
+        *offset = 0;
+        return Window::whole(all.to_vec());
+    }
+    let start = *offset % total;
+    let entries: Vec<T> = all.iter().cycle().skip(start).take(size).cloned().collect();
+    *offset = (start + size) % total;
+    Window {
+        total: u32::try_from(total).unwrap_or(u32::MAX),
+        offset: u32::try_from(start).unwrap_or(0),
+        entries,
+    }
+}
+
+/// Hash over every `(group, fingerprint)` in name order.
+pub(super) fn groups_fp(digests: &[GroupDigest]) -> u64 {
+    let mut h = xxhash_rust::xxh3::Xxh3Default::new();
+    for d in digests {
+        h.update(&(d.group.as_str().len() as u64).to_le_bytes());
+        h.update(d.group.as_str().as_bytes());
+        h.update(&d.fingerprint.to_le_bytes());
+    }
+    h.digest()
 }

@@ -14,7 +14,7 @@ impl Chatter {
                 match self.db.leave(group.as_str()) {
                     Ok(Some(w)) => self.after_own_write(now, &w),
                     Ok(None) => {}
-                    Err(_) => self.stats.drop("clock_exhausted"),
+                    Err(_) => self.stats.drop(DropReason::ClockExhausted),
                 }
             }
         }
@@ -49,7 +49,7 @@ impl Chatter {
                 });
             }
             Ok(None) => {}
-            Err(_) => self.stats.drop("clock_exhausted"),
+            Err(_) => self.stats.drop(DropReason::ClockExhausted),
         }
     }
 }

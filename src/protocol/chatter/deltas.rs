@@ -22,11 +22,10 @@ impl Chatter {
         }
         let first = self.seen.insert(f.author, f.upto);
         self.apply(now, f.author, &f.message);
-        let _ = sender;
         if !first {
             return;
         }
-        let ttl = self.hears_ttl(now);
+        let ttl = self.hears_ttl();
         let hears_author = self
             .peers
             .get(f.author)
@@ -55,7 +54,7 @@ impl Chatter {
     /// (and a sign of own writes above our clock is still heeded).
     pub(super) fn apply(&mut self, now: Millis, origin: NodeId, m: &Message) -> bool {
         if !self.holds(m.group()) {
-            self.stats.drop("not_member");
+            self.stats.drop(DropReason::NotMember);
             self.interest.note(m.group(), None, now);
             let me = self.me.id;
             let seen = m
@@ -71,7 +70,7 @@ impl Chatter {
         if applied.refused > 0 {
             // Counted as drops: a cap or an expiry marker refused some
             // members' writes whole.
-            self.stats.drop("refused_members");
+            self.stats.drop(DropReason::RefusedMembers);
         }
         if let Some(seen) = applied.own_ahead {
             self.own_ahead(now, seen, m);
@@ -133,14 +132,14 @@ impl Chatter {
     /// announce carrying its fingerprint; it pulls from us. Within the
     /// per-address answer budget.
     pub(super) fn welcome(&mut self, now: Millis, group: &GroupName, id: NodeId) {
-        let ttl = self.hears_ttl(now);
+        let ttl = self.hears_ttl();
         let Some(p) = self.peers.get(id) else { return };
         if self.is_local(p, now, ttl) || self.detector.state(id) == Liveness::Down {
             return;
         }
         let Some(addr) = p.addr else { return };
         if !self.replies.allow(addr.ip(), now) {
-            self.stats.drop("reply_budget");
+            self.stats.drop(DropReason::ReplyBudget);
             return;
         }
         self.send_announce_with(now, Some(addr), Some(group));
@@ -148,7 +147,7 @@ impl Chatter {
 
     /// The peers known to hold `group`, with an address: its members in our
     /// view of it and the peers announcing it.
-    pub(super) fn holders(&self, group: &GroupName) -> Vec<NodeId> {
+    pub(super) fn group_holders(&self, group: &GroupName) -> Vec<NodeId> {
         let members: BTreeSet<NodeId> = self.db.members(group.as_str()).into_iter().collect();
         self.peers
             .iter()
@@ -181,7 +180,7 @@ impl Chatter {
                     clock: self.db.clock(),
                 });
             }
-            Err(_) => self.stats.drop("clock_exhausted"),
+            Err(_) => self.stats.drop(DropReason::ClockExhausted),
         }
     }
 }

@@ -9,7 +9,7 @@ impl Chatter {
     /// hear our multicast (its representative, when known, else grouped by
     /// the reports we have), plus one random peer that does hear us.
     pub(super) fn tree_destinations(&mut self, now: Millis) -> Vec<PeerRef> {
-        let ttl = self.hears_ttl(now);
+        let ttl = self.hears_ttl();
         let rep_ttl = self.rep_ttl();
         let multicast = self.cfg.multicast;
         let mut hear_us = Vec::new();
@@ -103,7 +103,7 @@ impl Chatter {
                 }
                 self.transmits.push_back(Transmit::Send { conn, bytes });
             }
-            Err(e) => self.stats.drop(e.reason()),
+            Err(e) => self.stats.drop(DropReason::Wire(e)),
         }
     }
 
@@ -133,7 +133,7 @@ impl Chatter {
             };
             self.send_forward(now, *next, fwd);
         } else {
-            self.stats.drop("tree_dead_end");
+            self.stats.drop(DropReason::TreeDeadEnd);
         }
     }
 

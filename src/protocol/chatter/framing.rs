@@ -3,6 +3,25 @@
 use super::*;
 
 impl Chatter {
+    /// The one place frames are measured before they are sent: whether a
+    /// frame of ours carrying `payload` at `seq` fits the MTU in
+    /// `version`, and the payload back.
+    pub(super) fn fits_mtu(
+        &self,
+        seq: u64,
+        payload: wire::Payload,
+        version: u8,
+    ) -> (bool, wire::Payload) {
+        let frame = Frame {
+            sender: self.me.id,
+            incarnation: self.me.incarnation,
+            seq,
+            payload,
+        };
+        let fits = self.codec.encoded_len(&frame, version) <= self.cfg.mtu;
+        (fits, frame.payload)
+    }
+
     /// Seals `payload` in a frame and queues it as a datagram (multicast
     /// when `to` is `None`).
     pub(super) fn send_datagram(
@@ -26,7 +45,7 @@ impl Chatter {
                     None => Transmit::Multicast { bytes },
                 });
             }
-            Err(e) => self.stats.drop(e.reason()),
+            Err(e) => self.stats.drop(DropReason::Wire(e)),
         }
     }
 
@@ -70,4 +89,14 @@ impl Chatter {
     pub(super) fn send_version(&self) -> u8 {
         wire::negotiate(self.peers.iter().map(|p| p.max_version))
     }
+}
+
+/// The first format version whose deltas and forwards carry the message's
+/// GC floors (src/wire/version.rs): own floors are attached, and tombstones
+/// collected, only when every peer reads it.
+pub(super) const FLOORS_VERSION: u8 = 3;
+
+/// Whether frames of `version` carry GC floors.
+pub(super) const fn carries_floors(version: u8) -> bool {
+    version >= FLOORS_VERSION
 }

@@ -4,7 +4,7 @@ use super::*;
 
 impl Chatter {
     /// How long a multicast observation lasts: a few of the current periods.
-    pub(super) fn hears_ttl(&self, _now: Millis) -> u64 {
+    pub(super) fn hears_ttl(&self) -> u64 {
         self.period
             .saturating_mul(self.cfg.hears_ttl_periods)
             .max(self.cfg.far_sync_period * 2)
@@ -25,7 +25,7 @@ impl Chatter {
     /// is what the tree relies on); ourselves without multicast. `None` for
     /// the first two announce periods, while we may not have heard our LAN.
     pub(super) fn my_rep(&self, now: Millis) -> Option<PeerRef> {
-        let ttl = self.hears_ttl(now);
+        let ttl = self.hears_ttl();
         let grace = 2 * self.period.max(self.cfg.announce_period);
         if self.cfg.multicast && now.since(self.started) < grace {
             return None;
@@ -64,3 +64,8 @@ impl Chatter {
         None
     }
 }
+
+/// The address of the placeholder in `heads[0]` that says "I do not know my
+/// island's representative yet".
+pub(super) const UNKNOWN_REP: SocketAddr =
+    SocketAddr::new(core::net::IpAddr::V4(core::net::Ipv4Addr::UNSPECIFIED), 0);

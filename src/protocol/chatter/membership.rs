@@ -7,13 +7,13 @@ impl Chatter {
     /// only and pulls the group at once from a holder it knows (otherwise
     /// from the first member that welcomes it or announces the group).
     pub(super) fn joined(&mut self, now: Millis, group: &GroupName) {
-        self.held.insert(group.clone());
+        self.member_of.insert(group.clone());
         if self.leaving.remove(group).is_some() {
             // Back before the leave was done: still holding everything.
             return;
         }
         self.interest.forget(group);
-        let holders = self.holders(group);
+        let holders = self.group_holders(group);
         if let Some(target) = pick(&mut self.rng, &holders)
             && !self.pulls.busy(group, now)
         {
@@ -24,7 +24,7 @@ impl Chatter {
     /// This node stopped being a member of `group` (its leave is on its
     /// way): it drops the others' items and keeps only the name.
     pub(super) fn left(&mut self, now: Millis, group: &GroupName) {
-        self.held.remove(group);
+        self.member_of.remove(group);
         self.leaving.insert(group.clone(), now);
     }
 
@@ -61,7 +61,7 @@ impl Chatter {
     /// [`Chatter::finish_leaving`]).
     pub(super) fn linger_over(&self, now: Millis, group: &GroupName, since: Millis) -> bool {
         let age = now.since(since);
-        let recent = self.hears_ttl(now);
+        let recent = self.hears_ttl();
         let ours = self.fingerprint(group);
         let (mut agree, mut differ) = (false, false);
         for h in self.peers.iter().filter_map(|p| p.groups.get(group)) {
@@ -86,41 +86,14 @@ impl Chatter {
     /// representative is not a member, or whose island we do not know, gets
     /// its own step. Plus one random member that hears our multicast.
     pub(super) fn member_destinations(&mut self, now: Millis, group: &GroupName) -> Vec<PeerRef> {
-        let ttl = self.hears_ttl(now);
-        let rep_ttl = self.rep_ttl();
-        let multicast = self.cfg.multicast;
+        let ttl = self.hears_ttl();
         let members: BTreeSet<NodeId> = self.db.members(group.as_str()).into_iter().collect();
-        let mut hear_us = Vec::new();
-        let mut reps = Vec::new();
-        let mut far = Vec::new();
-        let mut other_reps = Vec::new();
-        for p in self.peers.iter() {
-            if !(members.contains(&p.id) || p.holds(group)) {
-                if multicast
-                    && p.is_rep(now, rep_ttl)
-                    && !self.is_local(p, now, ttl)
-                    && self.detector.state(p.id) != Liveness::Down
-                {
-                    if let Some(r) = p.peer_ref() {
-                        other_reps.push(r);
-                    }
-                }
-                continue;
-            }
-            let Some(r) = p.peer_ref() else { continue };
-            if self.detector.state(p.id) == Liveness::Down {
-                continue;
-            }
-            if multicast && p.hears_us(now, ttl) {
-                hear_us.push(r);
-            } else if self.is_local(p, now, ttl) {
-                continue;
-            } else if multicast && p.is_rep(now, rep_ttl) {
-                reps.push(r);
-            } else {
-                far.push(r);
-            }
-        }
+        let Sorted {
+            hear_us,
+            reps,
+            mut far,
+            other_reps,
+        } = self.sort_for(now, group, &members);
         shuffle(&mut self.rng, &mut far);
         let peers = &self.peers;
         // `c` hears `head`'s multicast, as far as we know: it said so, or
@@ -156,4 +129,67 @@ impl Chatter {
         shuffle(&mut self.rng, &mut dests);
         dests
     }
+
+    /// The live peers with an address, sorted for a write to `group`'s
+    /// members (the members' set given).
+    fn sort_for(&self, now: Millis, group: &GroupName, members: &BTreeSet<NodeId>) -> Sorted {
+        let ttl = self.hears_ttl();
+        let rep_ttl = self.rep_ttl();
+        let multicast = self.cfg.multicast;
+        let mut hear_us = Vec::new();
+        let mut reps = Vec::new();
+        let mut far = Vec::new();
+        let mut other_reps = Vec::new();
+        for p in self.peers.iter() {
+            if !(members.contains(&p.id) || p.holds(group)) {
+                if multicast
+                    && p.is_rep(now, rep_ttl)
+                    && !self.is_local(p, now, ttl)
+                    && self.detector.state(p.id) != Liveness::Down
+                {
+                    if let Some(r) = p.peer_ref() {
+                        other_reps.push(r);
+                    }
+                }
+                continue;
+            }
+            let Some(r) = p.peer_ref() else { continue };
+            if self.detector.state(p.id) == Liveness::Down {
+                continue;
+            }
+            if multicast && p.hears_us(now, ttl) {
+                hear_us.push(r);
+            } else if self.is_local(p, now, ttl) {
+                continue;
+            } else if multicast && p.is_rep(now, rep_ttl) {
+                reps.push(r);
+            } else {
+                far.push(r);
+            }
+        }
+        Sorted {
+            hear_us,
+            reps,
+            far,
+            other_reps,
+        }
+    }
+}
+
+/// A group left is held on at least this long (ms) ...
+pub(super) const LINGER_MIN: u64 = 20_000;
+
+/// ... and at most this long (ms), whatever the others announce.
+pub(super) const LINGER_MAX: u64 = 600_000;
+
+/// Peers sorted for a write to a group's members.
+struct Sorted {
+    /// Members that hear our multicast.
+    hear_us: Vec<PeerRef>,
+    /// Members that represent a far island.
+    reps: Vec<PeerRef>,
+    /// Other far members.
+    far: Vec<PeerRef>,
+    /// Far islands' representatives that are not members.
+    other_reps: Vec<PeerRef>,
 }

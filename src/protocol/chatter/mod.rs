@@ -26,6 +26,11 @@
 //!    them back with [`Chatter::restore_markers`] after a restart).
 //! 5. [`Chatter::poll_timeout`]: when to call `handle_timeout` next.
 //!
+//! [`Chatter::drain_outputs`] does all five in this order in one call (the
+//! shell says what became of the own state through a callback returning
+//! [`super::Persisted`]) and returns them as [`super::Outputs`]: drivers
+//! use it rather than polling by hand.
+//!
 //! `now` must never go backwards. Randomness comes from a seed given at
 //! construction, so a run is reproducible from its seeds.
 //!
@@ -71,10 +76,11 @@ use super::auto_mode::AutoMode;
 use super::config::ProtocolConfig;
 use super::conns::{ConnState, ConnTable, Pending};
 use super::dedupe::Seen;
+use super::drop_reason::DropReason;
 use super::durability::{Durability, OwnState};
 use super::error::ProtocolError;
 use super::interest::Interest;
-use super::io::{Command, ConnEvent, ConnId, Event, Persist, Transmit, Via};
+use super::io::{Command, ConnEvent, ConnId, Event, Outputs, Persisted, Transmit, Via};
 use super::key_seen::KeySeen;
 use super::liveness::{Detector, Probing, Transition};
 use super::peers::{PeerTable, usable_addr};
@@ -101,12 +107,19 @@ mod receive;
 mod relay;
 mod rollback;
 mod swim;
+#[cfg(test)]
+mod tests;
+mod timers;
 
+use framing::carries_floors;
+use islands::UNKNOWN_REP;
 use random::{jittered, pick, shuffle};
+use receive::MAX_ADDRS_TRACKED;
+use timers::Timer;
 
 /// Who this node is in this run.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Identity {
+pub struct NodeIdentity {
     /// The node's id (persisted across runs).
     pub id: NodeId,
     /// Bumped and made durable at every start, before the first frame.
@@ -126,7 +139,7 @@ struct Source {
 /// The Chatter protocol state machine (see the module docs).
 pub struct Chatter {
     cfg: ProtocolConfig,
-    me: Identity,
+    me: NodeIdentity,
     seq: u64,
     db: TopologyDb,
     codec: Codec,
@@ -184,13 +197,13 @@ pub struct Chatter {
     interest: Interest,
     /// The groups this node is a member of, as of its last own write (to
     /// see a write join or leave).
-    held: BTreeSet<GroupName>,
+    member_of: BTreeSet<GroupName>,
     /// Far syncs made (they alternate between a random far peer and a far
     /// member of one of our groups).
     far_syncs: u64,
     /// Groups left, held on since when: until the others announce our
-    /// fingerprint (they have the leave), at least [`LINGER_MIN`], at most
-    /// [`LINGER_MAX`].
+    /// fingerprint (they have the leave), at least [`membership::LINGER_MIN`], at most
+    /// [`membership::LINGER_MAX`].
     leaving: BTreeMap<GroupName, Millis>,
     /// Contacts across a cut: seeds, unreachable islands, down members.
     reconnect: Reconnect,
@@ -206,7 +219,7 @@ impl Chatter {
     /// [`ProtocolError::Restore`] if the persisted state is not valid.
     pub fn new(
         cfg: ProtocolConfig,
-        me: Identity,
+        me: NodeIdentity,
         codec: Codec,
         restored: Option<OwnState>,
         seed: [u8; 32],
@@ -221,7 +234,7 @@ impl Chatter {
         let mut rng = ChaCha8Rng::from_seed(seed);
         let far = jittered(&mut rng, cfg.far_sync_period, cfg.jitter_percent);
         let auto = AutoMode::new(cfg.auto.clone(), now, &db);
-        let held = db.my_groups().cloned().collect();
+        let member_of = db.my_groups().cloned().collect();
         let policy_fp = cfg.auto.fingerprint();
         let gc_mark = (now, db.clock());
         // Its own stream, so the rest of the node's randomness is as before.
@@ -276,7 +289,7 @@ impl Chatter {
             gc_mark,
             gc_upto: 0,
             interest: Interest::default(),
-            held,
+            member_of,
             far_syncs: 0,
             leaving: BTreeMap::new(),
             reconnect,
@@ -354,7 +367,7 @@ impl Chatter {
 
     /// This node.
     #[must_use]
-    pub fn identity(&self) -> &Identity {
+    pub fn identity(&self) -> &NodeIdentity {
         &self.me
     }
 
@@ -399,7 +412,7 @@ impl Chatter {
     /// own state after the writes so far, when it changed and no persist is
     /// outstanding. Report the outcome with [`Chatter::handle_persisted`]
     /// or [`Chatter::handle_persist_failed`].
-    pub fn poll_persist(&mut self) -> Option<Persist> {
+    pub fn poll_persist(&mut self) -> Option<OwnState> {
         self.durable.poll(&self.db)
     }
 
@@ -436,37 +449,40 @@ impl Chatter {
         self.events.pop_front()
     }
 
+    /// Every output after an input, polled once in the documented order
+    /// (the module docs): own state to persist is handed to `persist`
+    /// (which stores it and says how that went, or [`Persisted::Later`]),
+    /// then the markers, transmits and events are drained and the next
+    /// deadline is read. The driver, the simulator and the tests all poll
+    /// through this, so the order exists once.
+    pub fn drain_outputs(
+        &mut self,
+        now: Millis,
+        mut persist: impl FnMut(OwnState) -> Persisted,
+    ) -> Outputs {
+        while let Some(p) = self.poll_persist() {
+            let clock = p.clock;
+            match persist(p) {
+                Persisted::Durable => self.handle_persisted(now, clock),
+                Persisted::Failed => self.handle_persist_failed(now, clock),
+                Persisted::Later => break,
+            }
+        }
+        let markers = self.poll_markers();
+        let transmits = core::iter::from_fn(|| self.poll_transmit()).collect();
+        let events = core::iter::from_fn(|| self.poll_event()).collect();
+        Outputs {
+            markers,
+            transmits,
+            events,
+            timeout: self.poll_timeout(),
+        }
+    }
+
     /// When [`Chatter::handle_timeout`] should be called next.
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Millis> {
-        let mut next = self
-            .next_far_sync
-            .min(self.next_rep_sync)
-            .min(self.detector.next_deadline())
-            .min(self.reconnect.next_deadline())
-            .min(self.next_expiry());
-        if self.cfg.multicast {
-            next = next.min(self.next_announce);
-        }
-        if let Some(t) = self.pulls.next_deadline() {
-            next = next.min(t);
-        }
-        if let Some(t) = self.auto.next_deadline() {
-            next = next.min(t);
-        }
-        if let Some(t) = self
-            .pulls
-            .next_due(self.cfg.pull_quiet, self.cfg.pull_max_delay)
-        {
-            next = next.min(t);
-        }
-        if let Some(t) = self
-            .conns
-            .next_expiry(self.cfg.conn_idle, self.cfg.connect_timeout)
-        {
-            next = next.min(t);
-        }
-        Some(next)
+        Timer::ALL.iter().filter_map(|t| self.deadline(*t)).min()
     }
 
     /// The persist of `clock` is durable: its writes' events are released,
@@ -487,28 +503,7 @@ impl Chatter {
         }
         let written = match cmd {
             Command::Join(g) => self.db.join(g.as_str()).map(|w| w.into_iter().collect()),
-            Command::Leave(g) => {
-                let me = self.me.id;
-                let markers = self.db.auto_members(g.as_str());
-                let mine = markers.iter().find(|m| m.0 == me).map(|m| m.2);
-                match mine {
-                    // An auto member others can take over from: leave
-                    // gracefully (hand the ranges over, then leave).
-                    Some(port)
-                        if markers.iter().any(|m| m.0 != me) && !self.auto.is_draining(&g) =>
-                    {
-                        let w = self.db.unset_auto(g.as_str());
-                        if w.is_ok() {
-                            self.auto.drain(g, port, now);
-                        }
-                        w.map(|w| w.into_iter().collect())
-                    }
-                    _ => {
-                        self.auto.disable(&g);
-                        self.db.leave(g.as_str()).map(|w| w.into_iter().collect())
-                    }
-                }
-            }
+            Command::Leave(g) => self.leave_command(now, g),
             Command::Auto {
                 group,
                 weight,
@@ -540,15 +535,7 @@ impl Chatter {
                 .db
                 .release(group.as_str(), range)
                 .map(|w| w.into_iter().collect()),
-            Command::LeaveAll => {
-                let groups: Vec<GroupName> = self.db.my_groups().cloned().collect();
-                let mut all = Vec::new();
-                for g in groups {
-                    self.auto.disable(&g);
-                    all.extend(self.db.leave(g.as_str()).map_err(ProtocolError::Model)?);
-                }
-                Ok(all)
-            }
+            Command::LeaveAll => Ok(self.leave_all()?),
             Command::AddSeed(addr) => {
                 if !self.seeds.contains(&addr) {
                     self.seeds.push(addr);
@@ -666,83 +653,8 @@ impl Chatter {
 
     /// Timers: announces, far syncs, overdue pulls, idle connections.
     pub fn handle_timeout(&mut self, now: Millis) {
-        self.probe(now);
-        self.reconnect(now);
-        self.expire_dead(now);
-        self.gc_period(now);
-        self.finish_leaving(now);
-        self.auto_claim(now);
-        if self.cfg.multicast && now >= self.next_announce {
-            self.period = self.announce_period(now);
-            self.send_announce(now, None);
-            self.readdress_again(now);
-            self.next_announce = now.plus(jittered(
-                &mut self.rng,
-                self.period,
-                self.cfg.jitter_percent,
-            ));
-        }
-        if now >= self.next_rep_sync {
-            if self.is_representative(now) {
-                let rep_ttl = self.rep_ttl();
-                let ttl = self.hears_ttl(now);
-                let far_reps: Vec<SocketAddr> = self
-                    .peers
-                    .iter()
-                    .filter(|p| p.is_rep(now, rep_ttl) && !self.is_local(p, now, ttl))
-                    .filter_map(|p| p.addr)
-                    .collect();
-                for addr in far_reps {
-                    self.send_announce(now, Some(addr));
-                }
-            }
-            self.next_rep_sync = now.plus(jittered(
-                &mut self.rng,
-                self.cfg.rep_sync_period,
-                self.cfg.jitter_percent,
-            ));
-        }
-        if now >= self.next_far_sync {
-            self.far_sync(now);
-            self.next_far_sync = now.plus(jittered(
-                &mut self.rng,
-                self.cfg.far_sync_period,
-                self.cfg.jitter_percent,
-            ));
-        }
-        for (group, peer) in self
-            .pulls
-            .take_due(now, self.cfg.pull_quiet, self.cfg.pull_max_delay)
-        {
-            if !self.pulls.busy(&group, now) && self.holds(&group) {
-                self.pull_from(now, &group, peer);
-            }
-        }
-        for (group, flight) in self.pulls.overdue(now) {
-            if !self.holds(&group) {
-                self.pulls.abandon(&group);
-                continue;
-            }
-            let holder = self
-                .holders(&group)
-                .into_iter()
-                .filter(|id| !flight.tried.contains(id))
-                .collect::<Vec<_>>();
-            match pick(&mut self.rng, &holder) {
-                Some(next) => self.pull_from(now, &group, next),
-                None => self.pulls.abandon(&group),
-            }
-        }
-        for conn in self
-            .conns
-            .expired(now, self.cfg.conn_idle, self.cfg.connect_timeout)
-        {
-            if let Some(c) = self.conns.remove(conn) {
-                self.transmits.push_back(Transmit::Close { conn });
-                for p in c.queue {
-                    self.reroute(now, p.fwd);
-                }
-            }
+        for timer in Timer::ALL {
+            self.on_timer(timer, now);
         }
     }
 
@@ -780,62 +692,4 @@ impl Chatter {
     pub fn is_representative(&self, now: Millis) -> bool {
         self.my_rep(now).is_some_and(|r| r.id == self.me.id)
     }
-}
-
-/// Source addresses with a budget remembered (per kind of budget).
-const MAX_ADDRS_TRACKED: usize = 1_024;
-
-/// The address of the placeholder in `heads[0]` that says "I do not know my
-/// island's representative yet".
-const UNKNOWN_REP: SocketAddr =
-    SocketAddr::new(core::net::IpAddr::V4(core::net::Ipv4Addr::UNSPECIFIED), 0);
-
-/// `ms` spread by up to `percent` either way.
-/// Bytes an own delta leaves free for the floor it carries (format version
-/// 3: the floor list's length, the member's index and the floor, as varints).
-const FLOOR_SLACK: usize = 16;
-
-/// A group left is held on at least this long (ms) ...
-const LINGER_MIN: u64 = 20_000;
-/// ... and at most this long (ms), whatever the others announce.
-const LINGER_MAX: u64 = 600_000;
-
-/// Most LAN members a far node's announce is passed on to.
-const RELAY_FANOUT: usize = 2;
-
-/// A far node's announce goes to the same LAN member at most once in this
-/// many ms: once the member has it, the two far-sync each other.
-const RELAY_PERIOD: u64 = 600_000;
-
-/// The next `size` entries of `all` from `offset` (wrapping); advances the
-/// offset.
-fn window<T: Clone>(all: &[T], offset: &mut usize, size: usize) -> Window<T> {
-    let total = all.len();
-    if total == 0 {
-        *offset = 0;
-        return Window::empty();
-    }
-    if total <= size {
-        *offset = 0;
-        return Window::whole(all.to_vec());
-    }
-    let start = *offset % total;
-    let entries: Vec<T> = all.iter().cycle().skip(start).take(size).cloned().collect();
-    *offset = (start + size) % total;
-    Window {
-        total: u32::try_from(total).unwrap_or(u32::MAX),
-        offset: u32::try_from(start).unwrap_or(0),
-        entries,
-    }
-}
-
-/// Hash over every `(group, fingerprint)` in name order.
-fn groups_fp(digests: &[GroupDigest]) -> u64 {
-    let mut h = xxhash_rust::xxh3::Xxh3Default::new();
-    for d in digests {
-        h.update(&(d.group.as_str().len() as u64).to_le_bytes());
-        h.update(d.group.as_str().as_bytes());
-        h.update(&d.fingerprint.to_le_bytes());
-    }
-    h.digest()
 }

@@ -1,8 +1,48 @@
 //! Own writes: what follows a durable own write, and tombstone collection.
 
+use crate::model::ModelError;
+
 use super::*;
 
 impl Chatter {
+    /// `Command::Leave`: an auto member others can take over from leaves
+    /// gracefully (its ranges handed over first); otherwise at once.
+    pub(super) fn leave_command(
+        &mut self,
+        now: Millis,
+        g: GroupName,
+    ) -> Result<Vec<Written>, ModelError> {
+        let me = self.me.id;
+        let markers = self.db.auto_members(g.as_str());
+        let mine = markers.iter().find(|m| m.0 == me).map(|m| m.2);
+        match mine {
+            // An auto member others can take over from: leave
+            // gracefully (hand the ranges over, then leave).
+            Some(port) if markers.iter().any(|m| m.0 != me) && !self.auto.is_draining(&g) => {
+                let w = self.db.unset_auto(g.as_str());
+                if w.is_ok() {
+                    self.auto.drain(g, port, now);
+                }
+                w.map(|w| w.into_iter().collect())
+            }
+            _ => {
+                self.auto.disable(&g);
+                self.db.leave(g.as_str()).map(|w| w.into_iter().collect())
+            }
+        }
+    }
+
+    /// `Command::LeaveAll`: every group left at once.
+    pub(super) fn leave_all(&mut self) -> Result<Vec<Written>, ProtocolError> {
+        let groups: Vec<GroupName> = self.db.my_groups().cloned().collect();
+        let mut all = Vec::new();
+        for g in groups {
+            self.auto.disable(&g);
+            all.extend(self.db.leave(g.as_str()).map_err(ProtocolError::Model)?);
+        }
+        Ok(all)
+    }
+
     pub(super) fn after_own_write(&mut self, now: Millis, w: &Written) {
         self.stats.own_writes += 1;
         self.collect_tombstones(now);
@@ -21,7 +61,7 @@ impl Chatter {
         let chunks = self.db.own_delta(w, budget, &sizer).unwrap_or_else(|_| {
             // Nothing goes out (anti-entropy repairs it); the join or leave
             // below still takes effect.
-            self.stats.drop("delta_budget");
+            self.stats.drop(DropReason::DeltaBudget);
             Vec::new()
         });
         let floor = self.db.floor(w.group.as_str(), self.me.id);
@@ -29,7 +69,7 @@ impl Chatter {
         // write that makes us a member (a join) or one in a group we hold no
         // view of goes to every island: we do not know its members yet,
         // they must learn of us, and non-members drop it.
-        let was = self.held.contains(&w.group);
+        let was = self.member_of.contains(&w.group);
         let is = self.db.is_member(w.group.as_str());
         let dests = if was {
             self.member_destinations(now, &w.group)
@@ -37,7 +77,7 @@ impl Chatter {
             self.tree_destinations(now)
         };
         for mut chunk in chunks {
-            if version >= 3 {
+            if carries_floors(version) {
                 chunk.attach_floor(self.me.id, floor);
             }
             if self.cfg.multicast {
@@ -80,9 +120,13 @@ impl Chatter {
     /// not learn the floor).
     pub(super) fn collect_tombstones(&mut self, now: Millis) {
         self.gc_period(now);
-        if self.gc_upto > 0 && self.send_version() >= 3 {
+        if self.gc_upto > 0 && carries_floors(self.send_version()) {
             let rose = self.db.collect_own(self.gc_upto);
             self.stats.floors_raised += rose.len() as u64;
         }
     }
 }
+
+/// Bytes an own delta leaves free for the floor it carries (format version
+/// 3: the floor list's length, the member's index and the floor, as varints).
+pub(super) const FLOOR_SLACK: usize = 16;

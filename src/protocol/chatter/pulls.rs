@@ -6,13 +6,13 @@ impl Chatter {
     pub(super) fn on_pull(&mut self, now: Millis, sender: NodeId, src: Source, p: Pull) {
         if !self.holds(&p.group) {
             // Not a member: we keep no view of the group to answer with.
-            self.stats.drop("pull_not_member");
+            self.stats.drop(DropReason::PullNotMember);
             return;
         }
         if !self.pulls.allow_serve(sender, now, self.cfg.pulls_per_sec)
             || !self.serves.allow(src.addr.ip(), now)
         {
-            self.stats.drop("pull_rate");
+            self.stats.drop(DropReason::PullRate);
             return;
         }
         let version = self.version_for(sender);
@@ -26,23 +26,40 @@ impl Chatter {
         ) {
             Ok(c) => c,
             Err(_) => {
-                self.stats.drop("delta_budget");
+                self.stats.drop(DropReason::DeltaBudget);
                 return;
             }
         };
         let to = self.reply_addr(sender, src);
+        self.serve_chunks(now, sender, to, chunks, version);
+        // Push-pull: if the requester covers what we lack, ask it back.
+        let ours = self
+            .db
+            .message(p.group.as_str())
+            .map(|m| m.clock().restricted(&p.part))
+            .unwrap_or_default();
+        if !ours.covers_all(&p.clock) {
+            self.pulls.suspect(&p.group, sender, now);
+        }
+    }
+
+    /// Sends a pull's answer, chunk by chunk, to `to`: in datagrams, or a
+    /// reset too large for one over TCP.
+    fn serve_chunks(
+        &mut self,
+        now: Millis,
+        sender: NodeId,
+        to: SocketAddr,
+        chunks: Vec<Message>,
+        version: u8,
+    ) {
         for chunk in chunks {
             // Chunks are cut to fit; only a reset (it carries a floor) may
             // not, and only it is measured.
-            let fits = chunk.clock().floors().is_empty() || {
-                let probe = Frame {
-                    sender: self.me.id,
-                    incarnation: self.me.incarnation,
-                    seq: self.seq + 1,
-                    payload: wire::Payload::Delta(chunk.clone()),
-                };
-                self.codec.encoded_len(&probe, version) <= self.cfg.mtu
-            };
+            let fits = chunk.clock().floors().is_empty()
+                || self
+                    .fits_mtu(self.seq + 1, wire::Payload::Delta(chunk.clone()), version)
+                    .0;
             if fits {
                 self.send_datagram(now, Some(to), wire::Payload::Delta(chunk), version);
                 continue;
@@ -64,15 +81,6 @@ impl Chatter {
                     message: chunk,
                 },
             );
-        }
-        // Push-pull: if the requester covers what we lack, ask it back.
-        let ours = self
-            .db
-            .message(p.group.as_str())
-            .map(|m| m.clock().restricted(&p.part))
-            .unwrap_or_default();
-        if !ours.covers_all(&p.clock) {
-            self.pulls.suspect(&p.group, sender, now);
         }
     }
 
@@ -107,21 +115,13 @@ impl Chatter {
             clock: clock.restricted(&part),
             part: part.clone(),
         };
-        let probe = Frame {
-            sender: self.me.id,
-            incarnation: self.me.incarnation,
-            seq: self.seq,
-            payload: wire::Payload::Pull(pull),
-        };
-        if self.codec.encoded_len(&probe, version) <= self.cfg.mtu {
-            let wire::Payload::Pull(pull) = probe.payload else {
-                return Vec::new();
-            };
-            return vec![pull];
-        }
-        let wire::Payload::Pull(pull) = probe.payload else {
+        let (fits, payload) = self.fits_mtu(self.seq, wire::Payload::Pull(pull), version);
+        let wire::Payload::Pull(pull) = payload else {
             return Vec::new();
         };
+        if fits {
+            return vec![pull];
+        }
         let members: Vec<NodeId> = pull.clock.entries().iter().map(|e| e.member()).collect();
         let Some(&mid) = members.get(members.len() / 2) else {
             return Vec::new();
@@ -140,7 +140,7 @@ impl Chatter {
     /// digest, so members in subnets multicast cannot reach compare it; the
     /// rest to a random far peer (discovery, liveness); and to unknown seeds.
     pub(super) fn far_sync(&mut self, now: Millis) {
-        let ttl = self.hears_ttl(now);
+        let ttl = self.hears_ttl();
         let multicast = self.cfg.multicast;
         self.far_syncs = self.far_syncs.wrapping_add(1);
         if self.far_syncs % 2 == 0 && self.member_far_sync(now) {
@@ -164,7 +164,7 @@ impl Chatter {
     /// turn; returns whether one was sent.
     pub(super) fn member_far_sync(&mut self, now: Millis) -> bool {
         let held: Vec<GroupName> = self
-            .held
+            .member_of
             .iter()
             .chain(self.leaving.keys())
             .cloned()
@@ -176,9 +176,9 @@ impl Chatter {
         let Some(group) = held.get(turn) else {
             return false;
         };
-        let ttl = self.hears_ttl(now);
+        let ttl = self.hears_ttl();
         let far: Vec<NodeId> = self
-            .holders(group)
+            .group_holders(group)
             .into_iter()
             .filter(|id| *id != self.me.id)
             .filter(|id| {

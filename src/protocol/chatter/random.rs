@@ -2,6 +2,7 @@
 
 use super::*;
 
+/// `ms` spread by up to `percent` either way.
 pub(super) fn jittered(rng: &mut ChaCha8Rng, ms: u64, percent: u64) -> u64 {
     let spread = ms.saturating_mul(percent) / 100;
     if spread == 0 {

@@ -28,14 +28,14 @@ impl Chatter {
     /// (disjoint; they sum to the peers known).
     #[must_use]
     pub fn peer_states(&self) -> PeerStates {
-        self.reach(Millis::ZERO).peer_states()
+        self.reach().peer_states()
     }
 
     /// The multicast islands this node knows of, as last observed, by id
     /// (see `src/protocol/islands.rs`); none without multicast.
     #[must_use]
     pub fn islands(&self, now: Millis) -> Vec<Island> {
-        self.reach(now).islands(now)
+        self.reach().islands(now)
     }
 
     /// Where reconnect stands with a down member: its next contact step
@@ -87,7 +87,7 @@ impl Chatter {
 
     /// A unicast announce to every known peer off our LAN and every seed.
     fn announce_far(&mut self, now: Millis) {
-        let ttl = self.hears_ttl(now);
+        let ttl = self.hears_ttl();
         let mut to: Vec<SocketAddr> = self
             .peers
             .iter()
@@ -134,7 +134,7 @@ impl Chatter {
             detector: &self.detector,
             seeds: &self.seeds,
             multicast: self.cfg.multicast,
-            hears_ttl: self.hears_ttl(now),
+            hears_ttl: self.hears_ttl(),
         };
         let due = self.reconnect.poll(now, &reach);
         for id in due.verdicts {
@@ -147,14 +147,14 @@ impl Chatter {
     }
 
     /// What reconnect and the island getters need to know.
-    fn reach(&self, now: Millis) -> Reach<'_> {
+    fn reach(&self) -> Reach<'_> {
         Reach {
             me: self.me.id,
             peers: &self.peers,
             detector: &self.detector,
             seeds: &self.seeds,
             multicast: self.cfg.multicast,
-            hears_ttl: self.hears_ttl(now),
+            hears_ttl: self.hears_ttl(),
         }
     }
 
@@ -175,7 +175,7 @@ impl Chatter {
         from: SocketAddr,
         req: PingReq,
     ) {
-        let expires = now.plus(self.detector.cfg.probe_period);
+        let expires = now.plus(self.detector.cfg().probe_period);
         let mine = self
             .peers
             .get(req.target.id)

@@ -11,7 +11,7 @@ impl Chatter {
         let decoded = match self.codec.decode(bytes) {
             Ok(d) => d,
             Err(e) => {
-                self.stats.drop(e.reason());
+                self.stats.drop(DropReason::Wire(e));
                 if matches!(
                     e,
                     wire::WireError::UnknownKeyId(_) | wire::WireError::AuthFailed
@@ -34,7 +34,7 @@ impl Chatter {
         let frame = decoded.frame;
         if frame.sender == self.me.id {
             // Our own multicast, looped back.
-            self.stats.drop("own");
+            self.stats.drop(DropReason::Own);
             return None;
         }
         let kind = frame.payload.kind();
@@ -43,7 +43,7 @@ impl Chatter {
                 .freshness
                 .check(frame.sender, frame.incarnation, frame.seq)
         {
-            self.stats.drop(e.reason());
+            self.stats.drop(DropReason::Wire(e));
             return None;
         }
         self.stats.frame_in(kind);
@@ -58,12 +58,70 @@ impl Chatter {
 
     pub(super) fn dispatch(&mut self, now: Millis, src: Source, frame: Frame, version: u8) {
         let sender = frame.sender;
+        if !self.admit(now, src, &frame, version) {
+            return;
+        }
+        match frame.payload {
+            wire::Payload::Announce(mut a) => {
+                let rumors = std::mem::take(&mut a.rumors);
+                self.on_announce(now, sender, src, a);
+                self.on_rumors(now, sender, src, rumors);
+            }
+            wire::Payload::Pull(p) => self.on_pull(now, sender, src, p),
+            wire::Payload::Delta(m) => self.on_delta(now, sender, src, m),
+            wire::Payload::Forward(f) => self.on_forward(now, sender, f),
+            wire::Payload::Ping(p) => self.on_ping(now, sender, src, p),
+            wire::Payload::Ack(p) => self.on_ack(now, sender, src, p),
+            wire::Payload::PingReq(req) => self.on_ping_req(now, sender, src, req),
+        }
+    }
+
+    /// Admits the frame's sender (new ids at a bounded rate per address)
+    /// and notes what the frame shows of it: liveness, address, restart,
+    /// a return from expiry. False if it is not admitted.
+    fn admit(&mut self, now: Millis, src: Source, frame: &Frame, version: u8) -> bool {
+        let sender = frame.sender;
         // New members from one address are admitted at a bounded rate: a
         // key holder inventing ids cannot flush the peer table.
         if self.peers.get(sender).is_none() && !self.admissions.allow(src.addr.ip(), now) {
-            self.stats.drop("admission");
-            return;
+            self.stats.drop(DropReason::Admission);
+            return false;
         }
+        let (new, moved, addr) = self.note_peer(now, src, frame, version);
+        if new {
+            let addr = addr.unwrap_or(src.addr);
+            self.events
+                .push_back(Event::PeerDiscovered { id: sender, addr });
+        } else if moved && let Some(addr) = addr {
+            self.events.push_back(Event::PeerMoved { id: sender, addr });
+            self.moved(now, PeerRef { id: sender, addr });
+        }
+        if let Some(t) = self
+            .detector
+            .heard(sender, frame.incarnation, frame.seq, now)
+        {
+            self.transition(now, t);
+        }
+        // An expired member heard first-hand in a fresh frame (an announce
+        // or a probe, which passed the replay check; a delta may be an old
+        // one replayed) is back: its writes are taken again (announces show
+        // what we lack, and we pull it).
+        if frame.payload.kind().needs_freshness() && self.expired_at.remove(&sender).is_some() {
+            self.db.clear_expired(sender);
+        }
+        true
+    }
+
+    /// Updates the sender's peer entry from `frame`: whether it is new,
+    /// whether its address moved, and its address now.
+    fn note_peer(
+        &mut self,
+        now: Millis,
+        src: Source,
+        frame: &Frame,
+        version: u8,
+    ) -> (bool, bool, Option<SocketAddr>) {
+        let sender = frame.sender;
         let key_seen = self.opened_key.take();
         let (peer, new) = self.peers.entry(sender, now);
         peer.last_heard = now;
@@ -93,76 +151,7 @@ impl Chatter {
         if src.conn.is_none() {
             peer.note_hearsay(src.addr);
         }
-        if new {
-            let addr = peer.addr.unwrap_or(src.addr);
-            self.events
-                .push_back(Event::PeerDiscovered { id: sender, addr });
-        } else if moved && let Some(addr) = peer.addr {
-            self.events.push_back(Event::PeerMoved { id: sender, addr });
-            self.moved(now, PeerRef { id: sender, addr });
-        }
-        if let Some(t) = self
-            .detector
-            .heard(sender, frame.incarnation, frame.seq, now)
-        {
-            self.transition(now, t);
-        }
-        // An expired member heard first-hand in a fresh frame (an announce
-        // or a probe, which passed the replay check; a delta may be an old
-        // one replayed) is back: its writes are taken again (announces show
-        // what we lack, and we pull it).
-        if frame.payload.kind().needs_freshness() && self.expired_at.remove(&sender).is_some() {
-            self.db.clear_expired(sender);
-        }
-        match frame.payload {
-            wire::Payload::Announce(mut a) => {
-                let rumors = std::mem::take(&mut a.rumors);
-                self.on_announce(now, sender, src, a);
-                self.on_rumors(now, sender, src, rumors);
-            }
-            wire::Payload::Pull(p) => self.on_pull(now, sender, src, p),
-            wire::Payload::Delta(m) => self.on_delta(now, sender, src, m),
-            wire::Payload::Forward(f) => self.on_forward(now, sender, f),
-            wire::Payload::Ping(p) => {
-                self.on_rumors(now, sender, src, p.rumors);
-                if !self.replies.allow(src.addr.ip(), now) {
-                    self.stats.drop("reply_budget");
-                    return;
-                }
-                let to = self.reply_addr(sender, src);
-                let ack = Probe {
-                    nonce: p.nonce,
-                    rumors: self.detector.take_rumors(Rumor::MAX_PER_FRAME),
-                };
-                self.send_datagram(
-                    now,
-                    Some(to),
-                    wire::Payload::Ack(ack),
-                    self.version_for(sender),
-                );
-            }
-            wire::Payload::Ack(p) => {
-                self.on_rumors(now, sender, src, p.rumors);
-                if let Some(relay) = self.detector.acked(p.nonce, sender)
-                    && let Some(to) = self.peers.get(relay.requester).and_then(|q| q.addr)
-                {
-                    let ack = Probe {
-                        nonce: relay.nonce,
-                        rumors: Vec::new(),
-                    };
-                    let v = self.version_for(relay.requester);
-                    self.send_datagram(now, Some(to), wire::Payload::Ack(ack), v);
-                }
-            }
-            wire::Payload::PingReq(req) => {
-                // A ping on another's behalf is a reflection: budgeted.
-                if !self.replies.allow(src.addr.ip(), now) {
-                    self.stats.drop("reply_budget");
-                    return;
-                }
-                self.ping_for(now, sender, src.addr, req);
-            }
-        }
+        (new, moved, peer.addr)
     }
 
     /// Liveness rumors piggybacked on a frame.
@@ -200,3 +189,6 @@ impl Chatter {
         }
     }
 }
+
+/// Source addresses with a budget remembered (per kind of budget).
+pub(super) const MAX_ADDRS_TRACKED: usize = 1_024;

@@ -27,7 +27,7 @@ impl Chatter {
         sender: NodeId,
         digests: &[GroupDigest],
     ) -> Vec<SocketAddr> {
-        let ttl = self.hears_ttl(now);
+        let ttl = self.hears_ttl();
         // A member whose fingerprint moved lately may be taking in a write
         // the broadcast is delivering anyway: only one stuck that long, and
         // heard lately (the announce period grows with the LAN).
@@ -92,10 +92,10 @@ impl Chatter {
 
     /// Re-sends news, unchanged, to one random far member of its group.
     pub(super) fn gossip(&mut self, now: Millis, m: &Message, from: NodeId) {
-        let ttl = self.hears_ttl(now);
+        let ttl = self.hears_ttl();
         let multicast = self.cfg.multicast;
         let far: Vec<NodeId> = self
-            .holders(m.group())
+            .group_holders(m.group())
             .into_iter()
             .filter(|id| *id != from)
             .filter(|id| {
@@ -111,3 +111,10 @@ impl Chatter {
         }
     }
 }
+
+/// Most LAN members a far node's announce is passed on to.
+pub(super) const RELAY_FANOUT: usize = 2;
+
+/// A far node's announce goes to the same LAN member at most once in this
+/// many ms: once the member has it, the two far-sync each other.
+pub(super) const RELAY_PERIOD: u64 = 600_000;

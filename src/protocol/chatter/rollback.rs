@@ -5,6 +5,7 @@
 
 use crate::model::GroupName;
 
+use super::super::drop_reason::DropReason;
 use super::super::durability::{Checkpoint, OwnState};
 use super::super::io::{Event, Transmit};
 use super::super::time::Millis;
@@ -25,7 +26,7 @@ impl Chatter {
         let Some(cp) = self.durable.failed(now, clock) else {
             return;
         };
-        self.stats.drop("not_persisted");
+        self.stats.drop(DropReason::NotPersisted);
         self.undo(now, cp);
     }
 
@@ -35,7 +36,7 @@ impl Chatter {
             let cp = Checkpoint {
                 own: OwnState::of(&self.db),
                 auto: self.auto.settings(),
-                held: self.held.clone(),
+                member_of: self.member_of.clone(),
                 leaving: self.leaving.clone(),
                 transmits: self.transmits.len(),
             };
@@ -57,7 +58,7 @@ impl Chatter {
             .is_err()
         {
             // Cannot happen: the checkpoint was read from this view.
-            self.stats.drop("restore_refused");
+            self.stats.drop(DropReason::RestoreRefused);
         }
         // Frames queued since may carry the writes: only connects and
         // closes (no bytes) stay, so the connection table stays true.
@@ -78,7 +79,7 @@ impl Chatter {
     /// membership (the others' items it let in go, unless the group still
     /// lingers from an earlier leave), a refused leave does not linger.
     fn undo_membership(&mut self, now: Millis, cp: &Checkpoint) {
-        let joined: Vec<GroupName> = self.held.difference(&cp.held).cloned().collect();
+        let joined: Vec<GroupName> = self.member_of.difference(&cp.member_of).cloned().collect();
         for g in joined {
             if let Some(since) = cp.leaving.get(&g) {
                 self.leaving.insert(g, *since);
@@ -88,9 +89,9 @@ impl Chatter {
                 self.interest.note(&g, None, now);
             }
         }
-        for g in cp.held.difference(&self.held) {
+        for g in cp.member_of.difference(&self.member_of) {
             self.leaving.remove(g);
         }
-        self.held.clone_from(&cp.held);
+        self.member_of.clone_from(&cp.member_of);
     }
 }
