@@ -36,7 +36,7 @@ use scalesmall::node::notify::Notifier;
 use scalesmall::node::request::{Reply, Request};
 use scalesmall::node::store::Store;
 use scalesmall::node::{tcp, udp};
-use scalesmall::protocol::{Chatter, Identity};
+use scalesmall::protocol::{Chatter, NodeIdentity};
 use scalesmall::wire::{Codec, Keyring, Limits};
 use support::procs::{bin, free_port, wait_exit};
 
@@ -300,7 +300,7 @@ fn a_store_stalled_in_fsync_stops_the_watchdog_pings_until_it_ends() {
             };
             let clock = MonoClock::start();
             let codec = Codec::new(&cfg.cluster, Keyring::insecure(), limits);
-            let me = Identity {
+            let me = NodeIdentity {
                 id,
                 incarnation,
                 addrs: vec![local],

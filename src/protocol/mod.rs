@@ -30,10 +30,6 @@ mod time;
 mod tree;
 
 pub use auto_mode::{AutoConfig, AutoMode};
-/// The old name of [`NodeIdentity`] (it collided with `model::Identity`),
-/// kept until the tests that still use it are moved over (issue 17).
-#[doc(hidden)]
-pub use chatter::NodeIdentity as Identity;
 pub use chatter::{Chatter, NodeIdentity};
 pub use config::ProtocolConfig;
 pub use drop_reason::DropReason;
