@@ -31,6 +31,7 @@
 //! - `#![forbid(unsafe_code)]`.
 
 #![forbid(unsafe_code)]
+#![warn(unreachable_pub)]
 #![warn(missing_docs)]
 
 pub mod cli;

@@ -78,7 +78,7 @@ pub(crate) struct MemberPlan<'a> {
 impl<'a> MemberPlan<'a> {
     /// The plan for `member` given our coverage and items and the remote's
     /// coverage. `None` if there is nothing to send.
-    pub fn new(
+    pub(super) fn new(
         member: NodeId,
         ours: Option<&Coverage>,
         theirs: Option<&Coverage>,
@@ -106,7 +106,7 @@ impl<'a> MemberPlan<'a> {
     }
 
     /// Number of clocks missing on the remote (for catch-up ordering).
-    pub fn missing(&self) -> u64 {
+    pub(super) fn missing(&self) -> u64 {
         self.claim.iter().map(|s| s.len()).sum::<u64>() + self.items.len() as u64
     }
 }

@@ -18,7 +18,7 @@ use super::time::Millis;
 
 /// A pull waiting for its answer.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct InFlight {
+pub(super) struct InFlight {
     /// Who was asked.
     pub target: NodeId,
     /// When to give up on it.
@@ -33,7 +33,7 @@ const MAX_TRIES: usize = 4;
 /// Pulls in flight, groups suspected out of date, and per-peer serving
 /// budgets.
 #[derive(Clone, Debug, Default)]
-pub struct PullTracker {
+pub(super) struct PullTracker {
     in_flight: BTreeMap<GroupName, InFlight>,
     /// Pulls served per peer (made at the first pull served: the rate is
     /// the caller's setting).
@@ -44,7 +44,7 @@ pub struct PullTracker {
 
 /// A group a peer's digest says differs from ours.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Suspect {
+pub(super) struct Suspect {
     /// When the difference was first seen.
     pub since: Millis,
     /// The peer to pull from (the latest to show the difference).
@@ -57,12 +57,12 @@ const MAX_BUCKETS: usize = 4_096;
 impl PullTracker {
     /// Nothing in flight.
     #[must_use]
-    pub fn new() -> Self {
+    pub(super) fn new() -> Self {
         Self::default()
     }
 
     /// A peer's digest of `group` differs from ours.
-    pub fn suspect(&mut self, group: &GroupName, peer: NodeId, now: Millis) {
+    pub(super) fn suspect(&mut self, group: &GroupName, peer: NodeId, now: Millis) {
         match self.suspects.get_mut(group) {
             Some(s) => s.peer = peer,
             None => {
@@ -73,14 +73,14 @@ impl PullTracker {
     }
 
     /// `peer`'s digest of `group` equals ours: no longer a reason to pull.
-    pub fn agree(&mut self, group: &GroupName, peer: NodeId) {
+    pub(super) fn agree(&mut self, group: &GroupName, peer: NodeId) {
         if self.suspects.get(group).is_some_and(|s| s.peer == peer) {
             self.suspects.remove(group);
         }
     }
 
     /// `group` changed just now (news arrived or an own write).
-    pub fn news(&mut self, group: &GroupName, now: Millis) {
+    pub(super) fn news(&mut self, group: &GroupName, now: Millis) {
         match self.last_news.get_mut(group) {
             Some(t) => *t = now,
             None => {
@@ -101,7 +101,7 @@ impl PullTracker {
     }
 
     /// The suspects due now (removed: the caller pulls them).
-    pub fn take_due(
+    pub(super) fn take_due(
         &mut self,
         now: Millis,
         quiet: u64,
@@ -121,7 +121,7 @@ impl PullTracker {
 
     /// When the next suspect becomes due.
     #[must_use]
-    pub fn next_due(&self, quiet: u64, max_delay: u64) -> Option<Millis> {
+    pub(super) fn next_due(&self, quiet: u64, max_delay: u64) -> Option<Millis> {
         self.suspects
             .iter()
             .map(|(g, s)| self.due_at(g, s, quiet, max_delay))
@@ -130,12 +130,12 @@ impl PullTracker {
 
     /// Whether a pull of `group` is in flight and not yet overdue.
     #[must_use]
-    pub fn busy(&self, group: &GroupName, now: Millis) -> bool {
+    pub(super) fn busy(&self, group: &GroupName, now: Millis) -> bool {
         self.in_flight.get(group).is_some_and(|f| now < f.deadline)
     }
 
     /// Records a pull of `group` from `target`.
-    pub fn start(&mut self, group: &GroupName, target: NodeId, now: Millis, timeout: u64) {
+    pub(super) fn start(&mut self, group: &GroupName, target: NodeId, now: Millis, timeout: u64) {
         let entry = self
             .in_flight
             .entry(group.clone())
@@ -152,7 +152,7 @@ impl PullTracker {
     }
 
     /// An answer for `group` came from `from`: the pull is done.
-    pub fn answered(&mut self, group: &GroupName, from: NodeId) {
+    pub(super) fn answered(&mut self, group: &GroupName, from: NodeId) {
         if self.in_flight.get(group).is_some_and(|f| f.target == from) {
             self.in_flight.remove(group);
         }
@@ -160,7 +160,7 @@ impl PullTracker {
 
     /// Pulls whose deadline passed: removed from flight if they had their
     /// tries, or returned (still recorded) so the caller asks another holder.
-    pub fn overdue(&mut self, now: Millis) -> Vec<(GroupName, InFlight)> {
+    pub(super) fn overdue(&mut self, now: Millis) -> Vec<(GroupName, InFlight)> {
         let late: Vec<GroupName> = self
             .in_flight
             .iter()
@@ -183,19 +183,19 @@ impl PullTracker {
     }
 
     /// Forgets an overdue pull for which no other holder is known.
-    pub fn abandon(&mut self, group: &GroupName) {
+    pub(super) fn abandon(&mut self, group: &GroupName) {
         self.in_flight.remove(group);
     }
 
     /// The next pull deadline.
     #[must_use]
-    pub fn next_deadline(&self) -> Option<Millis> {
+    pub(super) fn next_deadline(&self) -> Option<Millis> {
         self.in_flight.values().map(|f| f.deadline).min()
     }
 
     /// Whether `peer` may be served one more pull now, at `rate` pulls per
     /// second sustained with bursts of `4 * rate`; takes the token if so.
-    pub fn allow_serve(&mut self, peer: NodeId, now: Millis, rate: u64) -> bool {
+    pub(super) fn allow_serve(&mut self, peer: NodeId, now: Millis, rate: u64) -> bool {
         self.serving
             .get_or_insert_with(|| {
                 Buckets::new(

@@ -22,7 +22,7 @@ use super::time::Millis;
 
 /// Where a connection stands.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub enum ConnState {
+pub(super) enum ConnState {
     /// We asked the shell to connect, at this time.
     Connecting(Millis),
     /// Open (either direction).
@@ -31,7 +31,7 @@ pub enum ConnState {
 
 /// A tree step waiting for, or recently written on, a connection.
 #[derive(Clone, Debug)]
-pub struct Pending {
+pub(super) struct Pending {
     /// The step.
     pub fwd: Forward,
     /// Whether it was already resent once to the same node.
@@ -41,16 +41,16 @@ pub struct Pending {
 }
 
 /// How long a written tree step is kept for a resend after a failure (ms).
-pub const RESEND_WINDOW: u64 = 3_000;
+pub(super) const RESEND_WINDOW: u64 = 3_000;
 /// After a graceful close by the peer only a step that crossed the close in
 /// flight can have been lost: resend those written this recently (ms).
-pub const RESEND_AFTER_CLOSE: u64 = 500;
+pub(super) const RESEND_AFTER_CLOSE: u64 = 500;
 /// Most written steps kept per connection.
-pub const RESEND_KEEP: usize = 8;
+pub(super) const RESEND_KEEP: usize = 8;
 
 /// One TCP connection.
 #[derive(Clone, Debug)]
-pub struct Conn {
+pub(super) struct Conn {
     /// Its id.
     pub id: ConnId,
     /// The remote address (for inbound ones, the peer's source address).
@@ -71,7 +71,7 @@ pub struct Conn {
 
 impl Conn {
     /// Remembers a step just written, forgetting old ones.
-    pub fn remember(&mut self, p: Pending, now: Millis) {
+    pub(super) fn remember(&mut self, p: Pending, now: Millis) {
         while self
             .recent
             .front()
@@ -85,7 +85,7 @@ impl Conn {
 
     /// Everything to send again: the queue, and the recent steps written
     /// within `window` ms.
-    pub fn unsent(self, now: Millis, window: u64) -> Vec<Pending> {
+    pub(super) fn unsent(self, now: Millis, window: u64) -> Vec<Pending> {
         let mut out = self.queue;
         out.extend(
             self.recent
@@ -98,7 +98,7 @@ impl Conn {
 
 /// The open and opening connections.
 #[derive(Clone, Debug, Default)]
-pub struct ConnTable {
+pub(super) struct ConnTable {
     conns: BTreeMap<ConnId, Conn>,
     next: u64,
 }
@@ -106,35 +106,35 @@ pub struct ConnTable {
 impl ConnTable {
     /// No connections.
     #[must_use]
-    pub fn new() -> Self {
+    pub(super) fn new() -> Self {
         Self::default()
     }
 
     /// Number of connections (open or opening).
     #[must_use]
-    pub fn len(&self) -> usize {
+    pub(super) fn len(&self) -> usize {
         self.conns.len()
     }
 
     /// The connection.
     #[must_use]
-    pub fn get(&self, id: ConnId) -> Option<&Conn> {
+    pub(super) fn get(&self, id: ConnId) -> Option<&Conn> {
         self.conns.get(&id)
     }
 
     /// The connection, for updating.
-    pub fn get_mut(&mut self, id: ConnId) -> Option<&mut Conn> {
+    pub(super) fn get_mut(&mut self, id: ConnId) -> Option<&mut Conn> {
         self.conns.get_mut(&id)
     }
 
     /// Every connection.
-    pub fn iter(&self) -> impl Iterator<Item = &Conn> + '_ {
+    pub(super) fn iter(&self) -> impl Iterator<Item = &Conn> + '_ {
         self.conns.values()
     }
 
     /// A usable connection to `peer` (by id, or by its contact address).
     #[must_use]
-    pub fn find(&self, peer: NodeId, addr: SocketAddr) -> Option<ConnId> {
+    pub(super) fn find(&self, peer: NodeId, addr: SocketAddr) -> Option<ConnId> {
         self.conns
             .values()
             .find(|c| c.peer == Some(peer) || (c.peer.is_none() && c.addr == addr))
@@ -142,7 +142,7 @@ impl ConnTable {
     }
 
     /// Adds a connection in `state`; returns its new id.
-    pub fn add(
+    pub(super) fn add(
         &mut self,
         addr: SocketAddr,
         to: Option<PeerRef>,
@@ -168,14 +168,14 @@ impl ConnTable {
     }
 
     /// Removes a connection, returning it (with its queue).
-    pub fn remove(&mut self, id: ConnId) -> Option<Conn> {
+    pub(super) fn remove(&mut self, id: ConnId) -> Option<Conn> {
         self.conns.remove(&id)
     }
 
     /// The least recently used open connection with nothing queued: the one
     /// to close when at the cap.
     #[must_use]
-    pub fn lru_idle(&self) -> Option<ConnId> {
+    pub(super) fn lru_idle(&self) -> Option<ConnId> {
         self.conns
             .values()
             .filter(|c| c.state == ConnState::Open && c.queue.is_empty())
@@ -186,7 +186,7 @@ impl ConnTable {
     /// Connections idle longer than `idle` ms, or connecting longer than
     /// `connect` ms.
     #[must_use]
-    pub fn expired(&self, now: Millis, idle: u64, connect: u64) -> Vec<ConnId> {
+    pub(super) fn expired(&self, now: Millis, idle: u64, connect: u64) -> Vec<ConnId> {
         self.conns
             .values()
             .filter(|c| match c.state {
@@ -200,7 +200,7 @@ impl ConnTable {
     /// Forgets the tree steps of `author`'s writes above clock `above`,
     /// queued or kept for a resend (own writes that were refused: they must
     /// never leave). Returns how many went.
-    pub fn drop_steps_above(&mut self, author: NodeId, above: u64) -> usize {
+    pub(super) fn drop_steps_above(&mut self, author: NodeId, above: u64) -> usize {
         let keep = |p: &Pending| p.fwd.author != author || p.fwd.upto <= above;
         let mut dropped = 0;
         for c in self.conns.values_mut() {
@@ -214,7 +214,7 @@ impl ConnTable {
 
     /// The earliest instant one of them expires.
     #[must_use]
-    pub fn next_expiry(&self, idle: u64, connect: u64) -> Option<Millis> {
+    pub(super) fn next_expiry(&self, idle: u64, connect: u64) -> Option<Millis> {
         self.conns
             .values()
             .map(|c| match c.state {

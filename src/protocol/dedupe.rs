@@ -7,7 +7,7 @@ use crate::model::NodeId;
 
 /// Recently handled broadcasts.
 #[derive(Clone, Debug)]
-pub struct Seen {
+pub(super) struct Seen {
     cap: usize,
     order: VecDeque<(NodeId, u64)>,
     set: BTreeSet<(NodeId, u64)>,
@@ -16,7 +16,7 @@ pub struct Seen {
 impl Seen {
     /// Remembers at most `cap` broadcasts.
     #[must_use]
-    pub fn new(cap: usize) -> Self {
+    pub(super) fn new(cap: usize) -> Self {
         Self {
             cap: cap.max(1),
             order: VecDeque::new(),
@@ -25,7 +25,7 @@ impl Seen {
     }
 
     /// Records `(author, clock)`; returns whether it was new.
-    pub fn insert(&mut self, author: NodeId, clock: u64) -> bool {
+    pub(super) fn insert(&mut self, author: NodeId, clock: u64) -> bool {
         if !self.set.insert((author, clock)) {
             return false;
         }

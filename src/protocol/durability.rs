@@ -71,7 +71,7 @@ impl OwnState {
 /// What the node looked like at a durable save: the state a refused write
 /// is undone to.
 #[derive(Clone, Debug)]
-pub struct Checkpoint {
+pub(super) struct Checkpoint {
     /// The own part of the view (as stored).
     pub own: OwnState,
     /// Auto mode's settings.
@@ -86,7 +86,7 @@ pub struct Checkpoint {
 
 /// The write-durability state (see the module docs).
 #[derive(Debug, Default)]
-pub struct Durability {
+pub(super) struct Durability {
     /// The last durable state, while some write is not durable (or taken
     /// just before a write that may not happen: then `pending` is false).
     base: Option<Checkpoint>,
@@ -108,13 +108,13 @@ pub struct Durability {
 impl Durability {
     /// Nothing pending (a node just started from its stored state).
     #[must_use]
-    pub fn new() -> Self {
+    pub(super) fn new() -> Self {
         Self::default()
     }
 
     /// Whether a write is not durable yet: transmits are held.
     #[must_use]
-    pub const fn holding(&self) -> bool {
+    pub(super) const fn holding(&self) -> bool {
         self.pending
     }
 
@@ -122,12 +122,12 @@ impl Durability {
     /// [`Durability::begin`] with it): none is, or the one taken last was
     /// not followed by a write, or the in-flight persist's state has none.
     #[must_use]
-    pub fn wants_checkpoint(&self) -> bool {
+    pub(super) fn wants_checkpoint(&self) -> bool {
         !self.pending || (self.in_flight.is_some() && !self.dirty)
     }
 
     /// The checkpoint of the state now, just before a write.
-    pub fn begin(&mut self, now: Checkpoint) {
+    pub(super) fn begin(&mut self, now: Checkpoint) {
         if !self.pending {
             self.base = Some(now);
         } else if self.in_flight.is_some() && !self.dirty {
@@ -136,7 +136,7 @@ impl Durability {
     }
 
     /// An own write was made (after [`Durability::begin`]).
-    pub fn wrote(&mut self) {
+    pub(super) fn wrote(&mut self) {
         debug_assert!(
             self.base.is_some()
                 && !(self.pending
@@ -150,12 +150,12 @@ impl Durability {
     }
 
     /// Holds an event of a write until the write is durable.
-    pub fn hold(&mut self, e: Event) {
+    pub(super) fn hold(&mut self, e: Event) {
         self.events.push(e);
     }
 
     /// The own state to store, if it changed and no persist is outstanding.
-    pub fn poll(&mut self, db: &TopologyDb) -> Option<OwnState> {
+    pub(super) fn poll(&mut self, db: &TopologyDb) -> Option<OwnState> {
         if !self.dirty || self.in_flight.is_some() {
             return None;
         }
@@ -168,7 +168,7 @@ impl Durability {
     /// The persist of `clock` is durable: returns the held events it made
     /// durable, in order. Transmits go once nothing is pending
     /// ([`Durability::holding`]).
-    pub fn persisted(&mut self, clock: u64) -> Vec<Event> {
+    pub(super) fn persisted(&mut self, clock: u64) -> Vec<Event> {
         if self.in_flight != Some(clock) {
             return Vec::new();
         }
@@ -192,7 +192,7 @@ impl Durability {
     /// The persist of `clock` failed at `now`: the checkpoint to undo to
     /// (every write since it is refused), or `None` if `clock` is not the
     /// outstanding persist. The held events are withdrawn.
-    pub fn failed(&mut self, now: Millis, clock: u64) -> Option<Checkpoint> {
+    pub(super) fn failed(&mut self, now: Millis, clock: u64) -> Option<Checkpoint> {
         if self.in_flight != Some(clock) {
             return None;
         }
@@ -208,13 +208,13 @@ impl Durability {
     /// Whether own writes the node makes itself may be tried at `now` (not
     /// within [`RETRY_AFTER`] of a refused one).
     #[must_use]
-    pub fn may_retry(&self, now: Millis) -> bool {
+    pub(super) fn may_retry(&self, now: Millis) -> bool {
         now >= self.retry_at
     }
 
     /// When they may be tried again.
     #[must_use]
-    pub const fn retry_at(&self) -> Millis {
+    pub(super) const fn retry_at(&self) -> Millis {
         self.retry_at
     }
 }

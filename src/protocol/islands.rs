@@ -54,7 +54,7 @@ impl Island {
 }
 
 /// What [`islands`] needs to know beyond the peer table.
-pub struct Observed<'a> {
+pub(super) struct Observed<'a> {
     /// This node.
     pub me: NodeId,
     /// Now.
@@ -70,7 +70,7 @@ pub struct Observed<'a> {
 /// The islands of every known peer, by [`Island::id`]. With `multicast`
 /// off, none.
 #[must_use]
-pub fn islands(peers: &PeerTable, multicast: bool, o: &Observed<'_>) -> Vec<Island> {
+pub(super) fn islands(peers: &PeerTable, multicast: bool, o: &Observed<'_>) -> Vec<Island> {
     if !multicast || peers.is_empty() {
         return Vec::new();
     }

@@ -70,7 +70,7 @@ pub struct View {
 
 /// A probe waiting for its ack.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Probing {
+pub(super) struct Probing {
     /// The target.
     pub target: NodeId,
     /// The nonce the ack must echo.
@@ -83,7 +83,7 @@ pub struct Probing {
 
 /// A ping sent for another node (its `PingReq`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Relay {
+pub(super) struct Relay {
     /// Who asked.
     pub requester: NodeId,
     /// Who is pinged (only its own ack answers the relay).
@@ -96,7 +96,7 @@ pub struct Relay {
 
 /// A change of a peer's state.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Transition {
+pub(super) struct Transition {
     /// The peer.
     pub id: NodeId,
     /// Its new state.
@@ -107,7 +107,7 @@ pub struct Transition {
 
 /// The failure detector's state.
 #[derive(Clone, Debug)]
-pub struct Detector {
+pub(super) struct Detector {
     /// Tunables.
     cfg: DetectorConfig,
     views: BTreeMap<NodeId, View>,
@@ -140,47 +140,47 @@ const MAX_VERIFY: usize = 16;
 impl Detector {
     /// The tunables.
     #[must_use]
-    pub fn cfg(&self) -> &DetectorConfig {
+    pub(super) fn cfg(&self) -> &DetectorConfig {
         &self.cfg
     }
 
     /// The probe waiting for its ack, if any.
     #[must_use]
-    pub fn probing(&self) -> Option<Probing> {
+    pub(super) fn probing(&self) -> Option<Probing> {
         self.probing
     }
 
     /// When the next probe round starts.
     #[must_use]
-    pub fn next_probe(&self) -> Millis {
+    pub(super) fn next_probe(&self) -> Millis {
         self.next_probe
     }
 
     /// Notes that the current probe's indirect pings went out.
-    pub fn indirect_sent(&mut self) {
+    pub(super) fn indirect_sent(&mut self) {
         if let Some(q) = self.probing.as_mut() {
             q.indirect_sent = true;
         }
     }
 
     /// Ends the current probe (its round is over): returns it.
-    pub fn end_probe(&mut self) -> Option<Probing> {
+    pub(super) fn end_probe(&mut self) -> Option<Probing> {
         self.probing.take()
     }
 
     /// Starts a probe (its ping is going out).
-    pub fn start_probe(&mut self, probe: Probing) {
+    pub(super) fn start_probe(&mut self, probe: Probing) {
         self.probing = Some(probe);
     }
 
     /// The next probe round starts at `at`.
-    pub fn next_round_at(&mut self, at: Millis) {
+    pub(super) fn next_round_at(&mut self, at: Millis) {
         self.next_probe = at;
     }
 
     /// A detector that sends its first probe at `start`.
     #[must_use]
-    pub fn new(cfg: DetectorConfig, start: Millis) -> Self {
+    pub(super) fn new(cfg: DetectorConfig, start: Millis) -> Self {
         Self {
             next_probe: start.plus(cfg.probe_period),
             cfg,
@@ -196,7 +196,7 @@ impl Detector {
     }
 
     /// Every peer down in this view, with since when.
-    pub fn down(&self) -> impl Iterator<Item = (NodeId, Millis)> + '_ {
+    pub(super) fn down(&self) -> impl Iterator<Item = (NodeId, Millis)> + '_ {
         self.views
             .iter()
             .filter(|(_, v)| v.state == Liveness::Down)
@@ -206,7 +206,7 @@ impl Detector {
     /// Forgets `id` entirely (an expired member whose marker is dropped):
     /// it is no longer probed, listed or counted. Heard again, it starts
     /// afresh.
-    pub fn forget(&mut self, id: NodeId) {
+    pub(super) fn forget(&mut self, id: NodeId) {
         self.views.remove(&id);
         // Relays expire on their own; an unanswered probe of it gives no
         // verdict once its view is gone.
@@ -214,25 +214,25 @@ impl Detector {
 
     /// How many peers it tracks.
     #[must_use]
-    pub fn len(&self) -> usize {
+    pub(super) fn len(&self) -> usize {
         self.views.len()
     }
 
     /// Its state and since when, if ever heard of.
     #[must_use]
-    pub fn observed(&self, id: NodeId) -> Option<(Liveness, Millis)> {
+    pub(super) fn observed(&self, id: NodeId) -> Option<(Liveness, Millis)> {
         self.views.get(&id).map(|v| (v.state, v.since))
     }
 
     /// Its incarnation as last known (first- or second-hand), if ever heard
     /// of.
     #[must_use]
-    pub fn incarnation(&self, id: NodeId) -> Option<u64> {
+    pub(super) fn incarnation(&self, id: NodeId) -> Option<u64> {
         self.views.get(&id).map(|v| v.incarnation)
     }
 
     /// Probes `id` before the round goes on, unless it is being probed.
-    pub fn probe_next(&mut self, id: NodeId) {
+    pub(super) fn probe_next(&mut self, id: NodeId) {
         if self.probing.is_some_and(|p| p.target == id) {
             return;
         }
@@ -242,7 +242,7 @@ impl Detector {
     /// Probes `id` before the round goes on, even if it is being probed:
     /// what we know of it changed since the current probe went out (it
     /// restarted, maybe at another address).
-    pub fn probe_again(&mut self, id: NodeId) {
+    pub(super) fn probe_again(&mut self, id: NodeId) {
         if self.verify.contains(&id) {
             return;
         }
@@ -254,7 +254,7 @@ impl Detector {
 
     /// Its state (`Alive` if never heard of: innocent until suspected).
     #[must_use]
-    pub fn state(&self, id: NodeId) -> Liveness {
+    pub(super) fn state(&self, id: NodeId) -> Liveness {
         self.views.get(&id).map_or(Liveness::Alive, |v| v.state)
     }
 
@@ -266,7 +266,7 @@ impl Detector {
 
     /// The suspicion timeout for the current cluster size.
     #[must_use]
-    pub fn suspect_timeout(&self) -> u64 {
+    pub(super) fn suspect_timeout(&self) -> u64 {
         let log = u64::from(64 - (self.views.len() as u64 + 1).leading_zeros());
         self.cfg
             .suspect_min
@@ -279,7 +279,7 @@ impl Detector {
     }
 
     /// First-hand evidence: a frame from `id` at `(incarnation, seq)`.
-    pub fn heard(
+    pub(super) fn heard(
         &mut self,
         id: NodeId,
         incarnation: u64,
@@ -332,7 +332,7 @@ impl Detector {
     }
 
     /// A rumor heard second-hand (not about this node; see [`Self::about_me`]).
-    pub fn rumor(&mut self, r: Rumor, now: Millis) -> Option<Transition> {
+    pub(super) fn rumor(&mut self, r: Rumor, now: Millis) -> Option<Transition> {
         let timeout = self.suspect_timeout();
         let current = self.views.get(&r.id).map(|v| Rumor {
             id: r.id,
@@ -442,7 +442,7 @@ impl Detector {
     /// steps): a node that holds it alive at a later frame then verifies
     /// and lifts it (see [`Self::rumor`]), where the verdict's own rumors
     /// ran out before any such node heard them (a cut that healed since).
-    pub fn respread(&mut self, id: NodeId) {
+    pub(super) fn respread(&mut self, id: NodeId) {
         let Some(v) = self.views.get(&id) else {
             return;
         };
@@ -460,7 +460,7 @@ impl Detector {
     /// A rumor about this node: a suspicion or a down verdict is refuted
     /// with `Alive` at our current `(incarnation, seq)`, which is newer.
     /// Returns whether a refutation was queued.
-    pub fn about_me(&mut self, r: Rumor, me: NodeId, incarnation: u64, seq: u64) -> bool {
+    pub(super) fn about_me(&mut self, r: Rumor, me: NodeId, incarnation: u64, seq: u64) -> bool {
         if r.state == Liveness::Alive || r.incarnation > incarnation {
             return false;
         }
@@ -475,7 +475,7 @@ impl Detector {
 
     /// Up to `max` rumors to piggyback on the next frame, freshest first;
     /// each one's remaining count goes down.
-    pub fn take_rumors(&mut self, max: usize) -> Vec<Rumor> {
+    pub(super) fn take_rumors(&mut self, max: usize) -> Vec<Rumor> {
         self.take_rumors_except(None, max)
     }
 
@@ -504,7 +504,7 @@ impl Detector {
     /// Like [`Self::take_rumors`] for a frame to `target`: a rumor about the
     /// target itself goes first, so a suspect hears of its suspicion from
     /// the prober and can refute it (Lifeguard's "buddy system").
-    pub fn take_rumors_for(&mut self, target: NodeId, max: usize) -> Vec<Rumor> {
+    pub(super) fn take_rumors_for(&mut self, target: NodeId, max: usize) -> Vec<Rumor> {
         let about = self.rumors.get(&target).map(|(r, _)| *r);
         let Some(about) = about.filter(|r| r.state != Liveness::Alive) else {
             return self.take_rumors(max);
@@ -524,7 +524,7 @@ impl Detector {
     /// address that are not down): a peer waiting for a verifying probe
     /// first, else the round's next, reshuffling with `shuffle` when a
     /// round ends.
-    pub fn next_target(
+    pub(super) fn next_target(
         &mut self,
         candidates: &[NodeId],
         shuffle: impl FnOnce(&mut Vec<NodeId>),
@@ -565,7 +565,7 @@ impl Detector {
     /// a ping carries no target, so a new board at a dead board's address (a
     /// replaced Pi with the same DHCP lease) answers pings meant for its
     /// predecessor, and must not keep it alive.
-    pub fn acked(&mut self, nonce: u64, sender: NodeId) -> Option<Relay> {
+    pub(super) fn acked(&mut self, nonce: u64, sender: NodeId) -> Option<Relay> {
         if let Some(p) = self.probing
             && p.nonce == nonce
         {
@@ -581,7 +581,7 @@ impl Detector {
     }
 
     /// Remembers a ping sent on `requester`'s behalf.
-    pub fn relay(&mut self, our_nonce: u64, relay: Relay) {
+    pub(super) fn relay(&mut self, our_nonce: u64, relay: Relay) {
         if self.relays.len() >= MAX_RELAYS
             && let Some(oldest) = self
                 .relays
@@ -597,7 +597,12 @@ impl Detector {
     /// The probe of `target` sent at `sent` went unanswered: suspect it,
     /// unless a frame from it arrived first-hand since (the ack was lost,
     /// not the node).
-    pub fn suspect(&mut self, target: NodeId, sent: Millis, now: Millis) -> Option<Transition> {
+    pub(super) fn suspect(
+        &mut self,
+        target: NodeId,
+        sent: Millis,
+        now: Millis,
+    ) -> Option<Transition> {
         let timeout = self.suspect_timeout();
         let v = self.views.get_mut(&target)?;
         if v.state != Liveness::Alive || v.heard_at >= sent {
@@ -621,7 +626,7 @@ impl Detector {
     }
 
     /// Suspects whose time is up become down; expired relays are forgotten.
-    pub fn expire(&mut self, now: Millis) -> Vec<Transition> {
+    pub(super) fn expire(&mut self, now: Millis) -> Vec<Transition> {
         let due: Vec<NodeId> = self
             .views
             .iter()
@@ -654,7 +659,7 @@ impl Detector {
 
     /// The earliest deadline: next probe, probe timeouts, suspicions, relays.
     #[must_use]
-    pub fn next_deadline(&self) -> Millis {
+    pub(super) fn next_deadline(&self) -> Millis {
         let mut t = self.next_probe;
         // An unanswered probe needs a wake-up only for its indirect step;
         // its verdict is given at the next probe, already in `t`. (A

@@ -19,11 +19,11 @@ use super::time::Millis;
 /// Most peers remembered.
 pub const MAX_PEERS: usize = 8_192;
 /// Most "hears" entries remembered per peer.
-pub const MAX_HEARS: usize = 512;
+pub(super) const MAX_HEARS: usize = 512;
 /// Most group digests remembered per peer.
-pub const MAX_GROUP_DIGESTS: usize = 256;
+pub(super) const MAX_GROUP_DIGESTS: usize = 256;
 /// Most relay targets remembered per peer.
-pub const MAX_RELAYED: usize = 8;
+pub(super) const MAX_RELAYED: usize = 8;
 
 /// A group digest a peer announced.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -299,7 +299,7 @@ impl Peer {
 /// family (IPv4, IPv6) this node has an address of itself (an IPv6-only
 /// node cannot send to a dual-stack peer's IPv4 address), else the first.
 #[must_use]
-pub fn usable_addr(mine: &[SocketAddr], theirs: &[SocketAddr]) -> Option<SocketAddr> {
+pub(super) fn usable_addr(mine: &[SocketAddr], theirs: &[SocketAddr]) -> Option<SocketAddr> {
     theirs
         .iter()
         .find(|t| mine.iter().any(|m| m.is_ipv4() == t.is_ipv4()))

@@ -61,7 +61,7 @@ pub const BACKOFF_MAX: u64 = 300_000;
 const MAX_TRACKED: usize = super::peers::MAX_PEERS;
 
 /// What this node knows, as the reconnect rules need it.
-pub struct Reach<'a> {
+pub(super) struct Reach<'a> {
     /// This node.
     pub me: NodeId,
     /// Its peers.
@@ -79,14 +79,14 @@ pub struct Reach<'a> {
 impl Reach<'_> {
     /// Whether `p` shares our multicast island (either hears the other).
     #[must_use]
-    pub fn is_local(&self, p: &Peer, now: Millis) -> bool {
+    pub(super) fn is_local(&self, p: &Peer, now: Millis) -> bool {
         self.multicast
             && (p.heard_by_multicast(now, self.hears_ttl) || p.hears_us(now, self.hears_ttl))
     }
 
     /// Every island known, as last observed.
     #[must_use]
-    pub fn islands(&self, now: Millis) -> Vec<Island> {
+    pub(super) fn islands(&self, now: Millis) -> Vec<Island> {
         let local = |p: &Peer| self.is_local(p, now);
         let down = |id| self.detector.state(id) == Liveness::Down;
         let o = Observed {
@@ -101,7 +101,7 @@ impl Reach<'_> {
 
     /// The known peers by liveness.
     #[must_use]
-    pub fn peer_states(&self) -> PeerStates {
+    pub(super) fn peer_states(&self) -> PeerStates {
         PeerStates::count(self.peers.iter().map(|p| self.detector.state(p.id)))
     }
 
@@ -139,7 +139,7 @@ pub struct Backoff {
 
 /// The reconnect state (see the module docs).
 #[derive(Clone, Debug)]
-pub struct Reconnect {
+pub(super) struct Reconnect {
     interval: u64,
     jitter_percent: u64,
     rng: ChaCha8Rng,
@@ -154,7 +154,7 @@ impl Reconnect {
     /// Contacts every `interval` ms (at least 1), each wait shortened by
     /// up to `jitter_percent`; randomness from `seed`.
     #[must_use]
-    pub fn new(interval: u64, jitter_percent: u64, seed: u64, now: Millis) -> Self {
+    pub(super) fn new(interval: u64, jitter_percent: u64, seed: u64, now: Millis) -> Self {
         let mut r = Self {
             interval: interval.max(1),
             jitter_percent: jitter_percent.min(100),
@@ -173,21 +173,21 @@ impl Reconnect {
 
     /// When [`Self::poll`] has something to do next.
     #[must_use]
-    pub fn next_deadline(&self) -> Millis {
+    pub(super) fn next_deadline(&self) -> Millis {
         let members = self.due.first().map_or(Millis::NEVER, |(t, _)| *t);
         self.next_seeds.min(self.next_islands).min(members)
     }
 
     /// The backoff of down member `id`, if tracked.
     #[must_use]
-    pub fn backoff(&self, id: NodeId) -> Option<Backoff> {
+    pub(super) fn backoff(&self, id: NodeId) -> Option<Backoff> {
         self.down.get(&id).copied()
     }
 
     /// A peer's liveness changed in this node's view: a member gone down
     /// starts its backoff; one that comes back leaves it, and every other
     /// down member starts again from the shortest wait.
-    pub fn observe(&mut self, now: Millis, id: NodeId, state: Liveness) {
+    pub(super) fn observe(&mut self, now: Millis, id: NodeId, state: Liveness) {
         if state == Liveness::Down {
             if !self.down.contains_key(&id) && self.down.len() < MAX_TRACKED {
                 let wait = self.interval;
@@ -204,13 +204,13 @@ impl Reconnect {
     }
 
     /// Forgets `id` (expired and forgotten: no longer contacted).
-    pub fn forget(&mut self, id: NodeId) {
+    pub(super) fn forget(&mut self, id: NodeId) {
         self.unschedule(id);
     }
 
     /// The addresses to contact now (each once), and the down members whose
     /// verdict to spread again now.
-    pub fn poll(&mut self, now: Millis, reach: &Reach<'_>) -> Contacts {
+    pub(super) fn poll(&mut self, now: Millis, reach: &Reach<'_>) -> Contacts {
         let mut out = Vec::new();
         let mut verdicts = Vec::new();
         if now >= self.next_seeds {

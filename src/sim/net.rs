@@ -215,7 +215,7 @@ fn host_addr(s: usize, k: usize) -> SocketAddr {
 }
 
 /// True with probability `p`.
-pub fn chance(rng: &mut ChaCha8Rng, p: f64) -> bool {
+pub(super) fn chance(rng: &mut ChaCha8Rng, p: f64) -> bool {
     if p <= 0.0 {
         return false;
     }

@@ -31,7 +31,7 @@ struct Window {
 }
 
 /// How many sequence numbers below the highest are remembered.
-pub const WINDOW: u64 = 64;
+pub(super) const WINDOW: u64 = 64;
 
 /// Per sender, the highest `(incarnation, seq)` accepted and a window below.
 #[derive(Clone, Debug)]

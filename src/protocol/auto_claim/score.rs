@@ -40,13 +40,13 @@ pub fn group_salt(group: &str) -> u64 {
 /// A node's seed within a group: computed once per node, then combined with
 /// each slice by [`pair_hash`].
 #[must_use]
-pub const fn node_seed(salt: u64, id: NodeId) -> u64 {
+pub(super) const fn node_seed(salt: u64, id: NodeId) -> u64 {
     mix64(mix64(id.as_u64() ^ salt).wrapping_add(0x9e37_79b9_7f4a_7c15))
 }
 
 /// The uniform 64-bit hash of `(slice, node)`.
 #[must_use]
-pub const fn pair_hash(seed: u64, slice: u32) -> u64 {
+pub(super) const fn pair_hash(seed: u64, slice: u32) -> u64 {
     mix64(seed ^ (slice as u64 + 1).wrapping_mul(0xa076_1d64_78bd_642f))
 }
 
@@ -134,7 +134,7 @@ const SERIES_MAX: u64 = series_q32(SERIES_LIMIT);
 /// exponential variate from a uniform hash. Non-increasing in `h`; at most
 /// about `44.4 * 2^32`, at least 1.
 #[must_use]
-pub const fn neg_ln_q32(h: u64) -> u64 {
+pub(super) const fn neg_ln_q32(h: u64) -> u64 {
     const LN2_Q32: u128 = 2_977_044_472; // ln 2 * 2^32, rounded
     let v = u64::MAX - h; // (1 - u) * 2^64, less one
     if v < SERIES_LIMIT {
@@ -152,7 +152,7 @@ pub const fn neg_ln_q32(h: u64) -> u64 {
 /// A rendezvous key: smaller is better. `u128::MAX` for weight 0 (ranked
 /// after every weighted node).
 #[must_use]
-pub const fn weighted_key(hash: u64, inverse_weight: u64) -> u128 {
+pub(super) const fn weighted_key(hash: u64, inverse_weight: u64) -> u128 {
     if inverse_weight == 0 {
         return u128::MAX;
     }
@@ -162,7 +162,7 @@ pub const fn weighted_key(hash: u64, inverse_weight: u64) -> u128 {
 /// `floor((2^64 - 1) / weight)`, the multiplier [`weighted_key`] takes; 0 for
 /// weight 0.
 #[must_use]
-pub const fn inverse_weight(weight: u32) -> u64 {
+pub(super) const fn inverse_weight(weight: u32) -> u64 {
     if weight == 0 {
         0
     } else {
