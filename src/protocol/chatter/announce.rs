@@ -131,7 +131,9 @@ impl Chatter {
         for d in &a.groups.entries {
             if !self.holds(&d.group) {
                 // Not joined: only the name and its fingerprint are kept.
-                self.interest.note(&d.group, Some(d.fingerprint), now);
+                self.membership
+                    .interest
+                    .note(&d.group, Some(d.fingerprint), now);
                 continue;
             }
             if a.groups_fp != my_fp && self.fingerprint(&d.group) != Some(d.fingerprint) {
@@ -159,7 +161,7 @@ impl Chatter {
             };
             self.send_announce(now, Some(to));
         } else {
-            self.stats.drop(DropReason::ReplyBudget);
+            self.outbox.stats.drop(DropReason::ReplyBudget);
         }
     }
 
@@ -192,7 +194,7 @@ impl Chatter {
                 upto,
             };
             let Ok(chunks) = self.db.own_delta(&mine, self.cfg.mtu, &sizer) else {
-                self.stats.drop(DropReason::DeltaBudget);
+                self.outbox.stats.drop(DropReason::DeltaBudget);
                 continue;
             };
             for chunk in chunks {
@@ -250,14 +252,14 @@ impl Chatter {
         let heads = self.announce_heads(now, ttl);
         let hears = window(
             &heard,
-            &mut self.windows.hears_offset,
+            &mut self.schedule.windows.hears_offset,
             self.cfg.hears_window,
         );
         let version = self.version_to(to);
         let rumors = self.swim.detector.take_rumors(Rumor::MAX_PER_FRAME);
         let mut groups_window = self.cfg.groups_window;
         loop {
-            let mut offset = self.windows.groups_offset;
+            let mut offset = self.schedule.windows.groups_offset;
             let mut groups = window(&digests, &mut offset, groups_window);
             if let Some(f) = &focused
                 && !groups.entries.contains(f)
@@ -283,7 +285,7 @@ impl Chatter {
             let (fits, payload) =
                 self.fits_mtu(self.frames.seq, wire::Payload::Announce(announce), version);
             if fits || groups_window == 0 {
-                self.windows.groups_offset = offset;
+                self.schedule.windows.groups_offset = offset;
                 self.send_datagram(now, to, payload, version);
                 return;
             }

@@ -14,7 +14,7 @@ impl Chatter {
                 match self.db.leave(group.as_str()) {
                     Ok(Some(w)) => self.after_own_write(now, &w),
                     Ok(None) => {}
-                    Err(_) => self.stats.drop(DropReason::ClockExhausted),
+                    Err(_) => self.outbox.stats.drop(DropReason::ClockExhausted),
                 }
             }
         }
@@ -50,7 +50,7 @@ impl Chatter {
                 });
             }
             Ok(None) => {}
-            Err(_) => self.stats.drop(DropReason::ClockExhausted),
+            Err(_) => self.outbox.stats.drop(DropReason::ClockExhausted),
         }
     }
 }

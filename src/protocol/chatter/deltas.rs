@@ -20,7 +20,7 @@ impl Chatter {
             self.apply(now, sender, &f.message);
             return;
         }
-        let first = self.seen.insert(f.author, f.upto);
+        let first = self.tree.seen.insert(f.author, f.upto);
         self.apply(now, f.author, &f.message);
         if !first {
             return;
@@ -54,8 +54,8 @@ impl Chatter {
     /// (and a sign of own writes above our clock is still heeded).
     pub(super) fn apply(&mut self, now: Millis, origin: NodeId, m: &Message) -> bool {
         if !self.holds(m.group()) {
-            self.stats.drop(DropReason::NotMember);
-            self.interest.note(m.group(), None, now);
+            self.outbox.stats.drop(DropReason::NotMember);
+            self.membership.interest.note(m.group(), None, now);
             let me = self.me.id;
             let seen = m
                 .max_seen(me)
@@ -70,7 +70,7 @@ impl Chatter {
         if applied.refused > 0 {
             // Counted as drops: a cap or an expiry marker refused some
             // members' writes whole.
-            self.stats.drop(DropReason::RefusedMembers);
+            self.outbox.stats.drop(DropReason::RefusedMembers);
         }
         if let Some(seen) = applied.own_ahead {
             self.own_ahead(now, seen, m);
@@ -78,7 +78,7 @@ impl Chatter {
         if applied.changed {
             self.autoclaim.auto.touch(m.group());
             self.pulls.news(m.group(), now);
-            self.stats.news += 1;
+            self.outbox.stats.news += 1;
             self.outbox.events.push_back(Event::Changed {
                 group: m.group().clone(),
                 origin,
@@ -139,7 +139,7 @@ impl Chatter {
         }
         let Some(addr) = p.addr else { return };
         if !self.budgets.replies.allow(addr.ip(), now) {
-            self.stats.drop(DropReason::ReplyBudget);
+            self.outbox.stats.drop(DropReason::ReplyBudget);
             return;
         }
         self.send_announce_with(now, Some(addr), Some(group));
@@ -160,7 +160,7 @@ impl Chatter {
     /// Peers hold own writes above our clock (a restored data dir): jump the
     /// clock, re-assert, broadcast.
     pub(super) fn own_ahead(&mut self, now: Millis, seen: u64, m: &Message) {
-        if !self.durable.may_retry(now) {
+        if !self.outbox.durable.may_retry(now) {
             return;
         }
         self.begin_write();
@@ -180,7 +180,7 @@ impl Chatter {
                     clock: self.db.clock(),
                 });
             }
-            Err(_) => self.stats.drop(DropReason::ClockExhausted),
+            Err(_) => self.outbox.stats.drop(DropReason::ClockExhausted),
         }
     }
 }

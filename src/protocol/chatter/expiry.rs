@@ -33,7 +33,7 @@ impl Chatter {
             self.expiry.expired_at.remove(&id);
             self.db.clear_expired(id);
             self.swim.detector.forget(id);
-            self.reconnect.forget(id);
+            self.far.reconnect.forget(id);
             self.peers.remove(id);
         }
     }
@@ -74,4 +74,6 @@ pub(super) struct ExpiryState {
     pub(super) expired_at: BTreeMap<NodeId, Millis>,
     /// [`TopologyDb::markers_changed`] when the markers were last polled.
     pub(super) markers_polled: u64,
+    /// Tombstone collection's periods.
+    pub(super) gc: super::own_writes::GcState,
 }

@@ -64,23 +64,25 @@ impl Chatter {
     }
 
     pub(super) fn send_pending(&mut self, now: Millis, to: PeerRef, p: Pending) {
-        if let Some(conn) = self.conns.find(to.id, to.addr) {
+        if let Some(conn) = self.tree.conns.find(to.id, to.addr) {
             let open = self
+                .tree
                 .conns
                 .get(conn)
                 .is_some_and(|c| c.state == ConnState::Open);
             if open {
                 self.send_on(now, conn, p);
-            } else if let Some(c) = self.conns.get_mut(conn) {
+            } else if let Some(c) = self.tree.conns.get_mut(conn) {
                 c.queue.push(p);
             }
             return;
         }
         self.make_room(now);
         let conn = self
+            .tree
             .conns
             .add(to.addr, Some(to), ConnState::Connecting(now), now);
-        if let Some(c) = self.conns.get_mut(conn) {
+        if let Some(c) = self.tree.conns.get_mut(conn) {
             c.queue.push(p);
         }
         self.outbox
@@ -91,14 +93,14 @@ impl Chatter {
     /// Encodes a tree step onto an open connection, remembering it for a
     /// resend should the connection fail right after.
     pub(super) fn send_on(&mut self, now: Millis, conn: ConnId, p: Pending) {
-        let peer = self.conns.get(conn).and_then(|c| c.peer);
+        let peer = self.tree.conns.get(conn).and_then(|c| c.peer);
         let version = peer.map_or_else(|| self.send_version(), |p| self.version_for(p));
         let frame = self.frame(wire::Payload::Forward(p.fwd.clone()));
         let nonce = self.nonce();
         match self.frames.codec.encode(&frame, version, nonce) {
             Ok(bytes) => {
-                self.stats.frame_out(FrameKind::Forward, bytes.len());
-                if let Some(c) = self.conns.get_mut(conn) {
+                self.outbox.stats.frame_out(FrameKind::Forward, bytes.len());
+                if let Some(c) = self.tree.conns.get_mut(conn) {
                     c.last_used = now;
                     c.remember(Pending { at: now, ..p }, now);
                 }
@@ -106,7 +108,7 @@ impl Chatter {
                     .transmits
                     .push_back(Transmit::Send { conn, bytes });
             }
-            Err(e) => self.stats.drop(DropReason::Wire(e)),
+            Err(e) => self.outbox.stats.drop(DropReason::Wire(e)),
         }
     }
 
@@ -136,20 +138,21 @@ impl Chatter {
             };
             self.send_forward(now, *next, fwd);
         } else {
-            self.stats.drop(DropReason::TreeDeadEnd);
+            self.outbox.stats.drop(DropReason::TreeDeadEnd);
         }
     }
 
     /// At the connection cap, closes the least recently used connection
     /// (rerouting anything it had queued).
     pub(super) fn make_room(&mut self, now: Millis) {
-        while self.conns.len() >= self.cfg.max_conns.max(1) {
+        while self.tree.conns.len() >= self.cfg.max_conns.max(1) {
             let victim = self
+                .tree
                 .conns
                 .lru_idle()
-                .or_else(|| self.conns.iter().map(|c| c.id).next());
+                .or_else(|| self.tree.conns.iter().map(|c| c.id).next());
             let Some(victim) = victim else { break };
-            if let Some(c) = self.conns.remove(victim) {
+            if let Some(c) = self.tree.conns.remove(victim) {
                 self.outbox
                     .transmits
                     .push_back(Transmit::Close { conn: victim });

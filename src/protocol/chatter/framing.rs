@@ -39,13 +39,13 @@ impl Chatter {
         let nonce = self.nonce();
         match self.frames.codec.encode_datagram(&frame, version, nonce) {
             Ok(bytes) => {
-                self.stats.frame_out(kind, bytes.len());
+                self.outbox.stats.frame_out(kind, bytes.len());
                 self.outbox.transmits.push_back(match to {
                     Some(to) => Transmit::Unicast { to, bytes },
                     None => Transmit::Multicast { bytes },
                 });
             }
-            Err(e) => self.stats.drop(DropReason::Wire(e)),
+            Err(e) => self.outbox.stats.drop(DropReason::Wire(e)),
         }
     }
 
@@ -105,6 +105,9 @@ pub(super) const fn carries_floors(version: u8) -> bool {
 pub(super) struct Outbox {
     pub(super) transmits: VecDeque<Transmit>,
     pub(super) events: VecDeque<Event>,
+    /// Own writes not durable yet: what is held, and how to undo them.
+    pub(super) durable: crate::protocol::durability::Durability,
+    pub(super) stats: crate::protocol::Stats,
 }
 
 /// Sealing and opening frames: the codec, our sequence number, the

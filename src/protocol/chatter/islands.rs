@@ -28,7 +28,7 @@ impl Chatter {
     pub(super) fn my_rep(&self, now: Millis) -> Option<PeerRef> {
         let ttl = self.hears_ttl();
         let grace = 2 * self.schedule.period.max(self.cfg.announce_period);
-        if self.cfg.multicast && now.since(self.started) < grace {
+        if self.cfg.multicast && now.since(self.schedule.started) < grace {
             return None;
         }
         let me = self.me.addrs.first().map(|addr| PeerRef {

@@ -12,7 +12,7 @@ impl Chatter {
             // Back before the leave was done: still holding everything.
             return;
         }
-        self.interest.forget(group);
+        self.membership.interest.forget(group);
         let holders = self.group_holders(group);
         if let Some(target) = pick(&mut self.rng, &holders)
             && !self.pulls.busy(group, now)
@@ -54,7 +54,7 @@ impl Chatter {
             self.membership.leaving.remove(&g);
             self.db.forget_others(g.as_str());
             self.pulls.abandon(&g);
-            self.interest.note(&g, None, now);
+            self.membership.interest.note(&g, None, now);
         }
     }
 
@@ -197,6 +197,8 @@ struct Sorted {
 
 /// The groups this node is a member of, and those it is leaving.
 pub(super) struct Membership {
+    /// The groups known but not joined: names and last-heard fingerprints.
+    pub(super) interest: crate::protocol::interest::Interest,
     /// The groups this node is a member of, as of its last own write (to
     /// see a write join or leave).
     pub(super) member_of: BTreeSet<GroupName>,

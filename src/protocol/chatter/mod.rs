@@ -164,6 +164,12 @@ pub struct NodeIdentity {
     pub addrs: Vec<SocketAddr>,
 }
 
+/// The tree's TCP connections and the forwards already seen (dedupe).
+struct Tree {
+    conns: ConnTable,
+    seen: Seen,
+}
+
 /// Where a frame came from.
 #[derive(Clone, Copy, Debug)]
 struct Source {
@@ -179,38 +185,29 @@ pub struct Chatter {
     db: TopologyDb,
     rng: ChaCha8Rng,
     peers: PeerTable,
-    conns: ConnTable,
-    seen: Seen,
+    /// The tree's TCP connections and the forwards already seen.
+    tree: Tree,
     pulls: PullTracker,
-    /// When this instance started.
-    started: Millis,
-    /// Own writes not durable yet: what is held, and how to undo them.
-    durable: Durability,
-    stats: Stats,
-    /// The groups known but not joined: names and last-heard fingerprints.
-    interest: Interest,
-    /// Contacts across a cut: seeds, unreachable islands, down members.
-    reconnect: Reconnect,
     /// Budgets per source address: new member ids admitted, answers to
     /// unicast frames, pulls served, and authentication failures.
     budgets: SourceBudgets,
-    /// The periodic sends' next deadlines and the announce period.
+    /// The periodic sends' next deadlines, the announce period and the
+    /// announce windows, and when this instance started.
     schedule: Schedule,
-    /// Tombstone collection's periods.
-    gc: GcState,
-    /// Where the next announce's `hears` and `groups` windows start.
-    windows: AnnounceWindows,
-    /// Members expired here, and the markers last polled.
+    /// Members expired here, the markers last polled, and tombstone
+    /// collection's periods.
     expiry: ExpiryState,
-    /// The outputs waiting to be polled: transmits and events.
+    /// The outputs waiting to be polled (transmits and events), the own
+    /// writes held until durable, and the counters.
     outbox: Outbox,
-    /// The groups this node is a member of, and those it is leaving.
+    /// The groups this node is a member of, those it is leaving, and the
+    /// groups known but not joined.
     membership: Membership,
     /// Sealing and opening frames: the codec, our sequence number, the
     /// replay window, and the key of the frame just opened.
     frames: FrameState,
-    /// Reaching across routers: the seeds, far syncs made, and unicast
-    /// announce rounds owed since our addresses changed.
+    /// Reaching across routers and cuts: the seeds, far syncs made, unicast
+    /// announce rounds owed since our addresses changed, and reconnect.
     far: FarState,
     /// Auto-claim: the auto mode and the policy fingerprint announced.
     autoclaim: AutoDriving,
@@ -252,18 +249,15 @@ impl Chatter {
             now,
         );
         Ok(Self {
-            seen: Seen::new(cfg.seen_capacity),
+            tree: Tree {
+                conns: ConnTable::new(),
+                seen: Seen::new(cfg.seen_capacity),
+            },
             me,
             db,
             rng,
             peers: PeerTable::new(),
-            conns: ConnTable::new(),
             pulls: PullTracker::new(),
-            started: now,
-            durable: Durability::new(),
-            stats: Stats::default(),
-            interest: Interest::default(),
-            reconnect,
             budgets: SourceBudgets {
                 admissions: Buckets::new(cfg.admissions, MAX_ADDRS_TRACKED),
                 replies: Buckets::new(cfg.replies, MAX_ADDRS_TRACKED),
@@ -282,26 +276,30 @@ impl Chatter {
                 next_far_sync: now.plus(far / 10),
                 next_rep_sync: now.plus(far),
                 period: cfg.announce_period,
-            },
-            gc: GcState {
-                gc_mark,
-                gc_upto: 0,
-            },
-            windows: AnnounceWindows {
-                hears_offset: 0,
-                groups_offset: 0,
+                started: now,
+                windows: AnnounceWindows {
+                    hears_offset: 0,
+                    groups_offset: 0,
+                },
             },
             expiry: ExpiryState {
                 expired_at: BTreeMap::new(),
                 markers_polled: 0,
+                gc: GcState {
+                    gc_mark,
+                    gc_upto: 0,
+                },
             },
             outbox: Outbox {
                 transmits: VecDeque::new(),
                 events: VecDeque::new(),
+                durable: Durability::new(),
+                stats: Stats::default(),
             },
             membership: Membership {
                 member_of,
                 leaving: BTreeMap::new(),
+                interest: Interest::default(),
             },
             frames: FrameState {
                 codec,
@@ -313,6 +311,7 @@ impl Chatter {
                 seeds: cfg.seeds.clone(),
                 far_syncs: 0,
                 readdress: 0,
+                reconnect,
             },
             autoclaim: AutoDriving { auto, policy_fp },
             swim: SwimState {
@@ -336,7 +335,7 @@ impl Chatter {
         let mut all: Vec<GroupName> = self
             .db
             .groups()
-            .chain(self.interest.names())
+            .chain(self.membership.interest.names())
             .cloned()
             .collect();
         all.sort_unstable();
@@ -357,7 +356,7 @@ impl Chatter {
     /// fingerprints.
     #[must_use]
     pub fn interest(&self) -> &Interest {
-        &self.interest
+        &self.membership.interest
     }
 
     /// What the node knows about its peers.
@@ -369,7 +368,7 @@ impl Chatter {
     /// Counters: frames and bytes by kind, drops by reason.
     #[must_use]
     pub fn stats(&self) -> &Stats {
-        &self.stats
+        &self.outbox.stats
     }
 
     /// The sizes of this node's tables.
@@ -405,7 +404,7 @@ impl Chatter {
     /// Number of TCP connections open or opening.
     #[must_use]
     pub fn conn_count(&self) -> usize {
-        self.conns.len()
+        self.tree.conns.len()
     }
 
     /// Whether no peer heard from within the last `window` ms announced a
@@ -427,7 +426,7 @@ impl Chatter {
 
     /// The next thing to send. Nothing while own state awaits persistence.
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
-        if self.durable.holding() {
+        if self.outbox.durable.holding() {
             return None;
         }
         self.outbox.transmits.pop_front()
@@ -438,7 +437,7 @@ impl Chatter {
     /// outstanding. Report the outcome with [`Chatter::handle_persisted`]
     /// or [`Chatter::handle_persist_failed`].
     pub fn poll_persist(&mut self) -> Option<OwnState> {
-        self.durable.poll(&self.db)
+        self.outbox.durable.poll(&self.db)
     }
 
     /// The expiry markers, when they changed since last polled: the shell
@@ -513,7 +512,7 @@ impl Chatter {
     /// The persist of `clock` is durable: its writes' events are released,
     /// and the held transmits once no later write waits.
     pub fn handle_persisted(&mut self, _now: Millis, clock: u64) {
-        let released = self.durable.persisted(clock);
+        let released = self.outbox.durable.persisted(clock);
         self.outbox.events.extend(released);
     }
 
@@ -596,8 +595,8 @@ impl Chatter {
                 None => Vec::new(),
             };
             for to in relay {
-                self.stats.relays += 1;
-                self.stats.bytes_out += bytes.len() as u64;
+                self.outbox.stats.relays += 1;
+                self.outbox.stats.bytes_out += bytes.len() as u64;
                 self.outbox.transmits.push_back(Transmit::Unicast {
                     to,
                     bytes: bytes.to_vec(),
@@ -609,12 +608,12 @@ impl Chatter {
     /// A TCP connection from `from` was accepted; returns the id to use for it.
     pub fn handle_accept(&mut self, now: Millis, from: SocketAddr) -> ConnId {
         self.make_room(now);
-        self.conns.add(from, None, ConnState::Open, now)
+        self.tree.conns.add(from, None, ConnState::Open, now)
     }
 
     /// One whole frame arrived on a TCP connection.
     pub fn handle_frame(&mut self, now: Millis, conn: ConnId, bytes: &[u8]) {
-        let Some(addr) = self.conns.get(conn).map(|c| c.addr) else {
+        let Some(addr) = self.tree.conns.get(conn).map(|c| c.addr) else {
             return;
         };
         let src = Source {
@@ -623,7 +622,7 @@ impl Chatter {
             conn: Some(conn),
         };
         if let Some((frame, version)) = self.open(now, src, bytes) {
-            if let Some(c) = self.conns.get_mut(conn) {
+            if let Some(c) = self.tree.conns.get_mut(conn) {
                 c.last_used = now;
                 c.peer = Some(frame.sender);
             }
@@ -635,7 +634,7 @@ impl Chatter {
     pub fn handle_conn_event(&mut self, now: Millis, conn: ConnId, event: ConnEvent) {
         match event {
             ConnEvent::Opened => {
-                let queue = match self.conns.get_mut(conn) {
+                let queue = match self.tree.conns.get_mut(conn) {
                     Some(c) => {
                         c.state = ConnState::Open;
                         c.last_used = now;
@@ -653,7 +652,7 @@ impl Chatter {
                 } else {
                     super::conns::RESEND_AFTER_CLOSE
                 };
-                if let Some(c) = self.conns.remove(conn) {
+                if let Some(c) = self.tree.conns.remove(conn) {
                     let to = c.to;
                     for p in c.unsent(now, window) {
                         self.retry(now, to, p);

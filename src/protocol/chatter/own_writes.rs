@@ -46,16 +46,16 @@ impl Chatter {
     }
 
     pub(super) fn after_own_write(&mut self, now: Millis, w: &Written) {
-        self.stats.own_writes += 1;
+        self.outbox.stats.own_writes += 1;
         self.collect_tombstones(now);
-        self.durable.wrote();
+        self.outbox.durable.wrote();
         self.own_event(Event::Changed {
             group: w.group.clone(),
             origin: self.me.id,
         });
         self.pulls.news(&w.group, now);
         self.autoclaim.auto.touch(&w.group);
-        self.seen.insert(self.me.id, w.upto);
+        self.tree.seen.insert(self.me.id, w.upto);
         let version = self.send_version();
         let sizer = self.frames.codec.delta_sizer(version, self.cfg.mtu);
         // Room for the own floor the chunks carry.
@@ -63,7 +63,7 @@ impl Chatter {
         let chunks = self.db.own_delta(w, budget, &sizer).unwrap_or_else(|_| {
             // Nothing goes out (anti-entropy repairs it); the join or leave
             // below still takes effect.
-            self.stats.drop(DropReason::DeltaBudget);
+            self.outbox.stats.drop(DropReason::DeltaBudget);
             Vec::new()
         });
         let floor = self.db.floor(w.group.as_str(), self.me.id);
@@ -110,9 +110,9 @@ impl Chatter {
     /// become collectable.
     pub(super) fn gc_period(&mut self, now: Millis) {
         let ttl = self.cfg.tombstone_ttl;
-        if ttl > 0 && now.since(self.gc.gc_mark.0) >= ttl {
-            self.gc.gc_upto = self.gc.gc_mark.1;
-            self.gc.gc_mark = (now, self.db.clock());
+        if ttl > 0 && now.since(self.expiry.gc.gc_mark.0) >= ttl {
+            self.expiry.gc.gc_upto = self.expiry.gc.gc_mark.1;
+            self.expiry.gc.gc_mark = (now, self.db.clock());
         }
     }
 
@@ -122,9 +122,9 @@ impl Chatter {
     /// not learn the floor).
     pub(super) fn collect_tombstones(&mut self, now: Millis) {
         self.gc_period(now);
-        if self.gc.gc_upto > 0 && carries_floors(self.send_version()) {
-            let rose = self.db.collect_own(self.gc.gc_upto);
-            self.stats.floors_raised += rose.len() as u64;
+        if self.expiry.gc.gc_upto > 0 && carries_floors(self.send_version()) {
+            let rose = self.db.collect_own(self.expiry.gc.gc_upto);
+            self.outbox.stats.floors_raised += rose.len() as u64;
         }
     }
 }

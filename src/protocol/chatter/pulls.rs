@@ -6,13 +6,13 @@ impl Chatter {
     pub(super) fn on_pull(&mut self, now: Millis, sender: NodeId, src: Source, p: Pull) {
         if !self.holds(&p.group) {
             // Not a member: we keep no view of the group to answer with.
-            self.stats.drop(DropReason::PullNotMember);
+            self.outbox.stats.drop(DropReason::PullNotMember);
             return;
         }
         if !self.pulls.allow_serve(sender, now, self.cfg.pulls_per_sec)
             || !self.budgets.serves.allow(src.addr.ip(), now)
         {
-            self.stats.drop(DropReason::PullRate);
+            self.outbox.stats.drop(DropReason::PullRate);
             return;
         }
         let version = self.version_for(sender);
@@ -26,7 +26,7 @@ impl Chatter {
         ) {
             Ok(c) => c,
             Err(_) => {
-                self.stats.drop(DropReason::DeltaBudget);
+                self.outbox.stats.drop(DropReason::DeltaBudget);
                 return;
             }
         };
@@ -229,4 +229,6 @@ pub(super) struct FarState {
     /// Rounds of unicast announces to every far peer still owed since our
     /// addresses changed (`set_addrs`).
     pub(super) readdress: u8,
+    /// Contacts across a cut: seeds, unreachable islands, down members.
+    pub(super) reconnect: crate::protocol::reconnect::Reconnect,
 }

@@ -42,7 +42,7 @@ impl Chatter {
     /// and the wait after it.
     #[must_use]
     pub fn reconnect_backoff(&self, id: NodeId) -> Option<Backoff> {
-        self.reconnect.backoff(id)
+        self.far.reconnect.backoff(id)
     }
 
     /// How many multicast islands this node holds down as a whole (every
@@ -107,13 +107,14 @@ impl Chatter {
     /// send read the address when they go out).
     pub(super) fn moved(&mut self, now: Millis, to: PeerRef) {
         let stale: Vec<ConnId> = self
+            .tree
             .conns
             .iter()
             .filter(|c| c.to.is_some_and(|t| t.id == to.id && t.addr != to.addr))
             .map(|c| c.id)
             .collect();
         for conn in stale {
-            if let Some(c) = self.conns.remove(conn) {
+            if let Some(c) = self.tree.conns.remove(conn) {
                 self.outbox.transmits.push_back(Transmit::Close { conn });
                 for p in c.queue {
                     self.send_pending(now, to, p);
@@ -125,7 +126,7 @@ impl Chatter {
     /// Reconnect's contacts due now ([`super::super::reconnect`]): unicast
     /// announces across a cut.
     pub(super) fn reconnect(&mut self, now: Millis) {
-        if now < self.reconnect.next_deadline() {
+        if now < self.far.reconnect.next_deadline() {
             return;
         }
         let reach = Reach {
@@ -136,12 +137,12 @@ impl Chatter {
             multicast: self.cfg.multicast,
             hears_ttl: self.hears_ttl(),
         };
-        let due = self.reconnect.poll(now, &reach);
+        let due = self.far.reconnect.poll(now, &reach);
         for id in due.verdicts {
             self.swim.detector.respread(id);
         }
         for addr in due.addrs {
-            self.stats.reconnects += 1;
+            self.outbox.stats.reconnects += 1;
             self.send_announce(now, Some(addr));
         }
     }
@@ -217,7 +218,7 @@ impl Chatter {
                     addr: back,
                 },
             };
-            self.stats.introductions += 1;
+            self.outbox.stats.introductions += 1;
             self.send_datagram(now, Some(to), wire::Payload::PingReq(intro), v);
         }
     }

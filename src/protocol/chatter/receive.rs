@@ -7,11 +7,11 @@ impl Chatter {
     /// Decodes and checks a frame, with the version it came in; counts
     /// and drops what fails.
     pub(super) fn open(&mut self, now: Millis, src: Source, bytes: &[u8]) -> Option<(Frame, u8)> {
-        self.stats.bytes_in += bytes.len() as u64;
+        self.outbox.stats.bytes_in += bytes.len() as u64;
         let decoded = match self.frames.codec.decode(bytes) {
             Ok(d) => d,
             Err(e) => {
-                self.stats.drop(DropReason::Wire(e));
+                self.outbox.stats.drop(DropReason::Wire(e));
                 if matches!(
                     e,
                     wire::WireError::UnknownKeyId(_) | wire::WireError::AuthFailed
@@ -34,7 +34,7 @@ impl Chatter {
         let frame = decoded.frame;
         if frame.sender == self.me.id {
             // Our own multicast, looped back.
-            self.stats.drop(DropReason::Own);
+            self.outbox.stats.drop(DropReason::Own);
             return None;
         }
         let kind = frame.payload.kind();
@@ -44,10 +44,10 @@ impl Chatter {
                 .freshness
                 .check(frame.sender, frame.incarnation, frame.seq)
         {
-            self.stats.drop(DropReason::Wire(e));
+            self.outbox.stats.drop(DropReason::Wire(e));
             return None;
         }
-        self.stats.frame_in(kind);
+        self.outbox.stats.frame_in(kind);
         // Replay-checked kinds only (announces and pings come from every
         // peer every few seconds): a replayed old frame says nothing.
         self.frames.opened_key = kind.needs_freshness().then_some(KeySeen {
@@ -85,7 +85,7 @@ impl Chatter {
         // New members from one address are admitted at a bounded rate: a
         // key holder inventing ids cannot flush the peer table.
         if self.peers.get(sender).is_none() && !self.budgets.admissions.allow(src.addr.ip(), now) {
-            self.stats.drop(DropReason::Admission);
+            self.outbox.stats.drop(DropReason::Admission);
             return false;
         }
         let (new, moved, addr) = self.note_peer(now, src, frame, version);

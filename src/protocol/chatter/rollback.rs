@@ -23,16 +23,16 @@ impl Chatter {
     /// their own logic, not before [`crate::protocol::RETRY_AFTER`].
     /// Ignored unless `clock` is the outstanding persist's.
     pub fn handle_persist_failed(&mut self, now: Millis, clock: u64) {
-        let Some(cp) = self.durable.failed(now, clock) else {
+        let Some(cp) = self.outbox.durable.failed(now, clock) else {
             return;
         };
-        self.stats.drop(DropReason::NotPersisted);
+        self.outbox.stats.drop(DropReason::NotPersisted);
         self.undo(now, cp);
     }
 
     /// Before an own write: the state to go back to if it is refused.
     pub(super) fn begin_write(&mut self) {
-        if self.durable.wants_checkpoint() {
+        if self.outbox.durable.wants_checkpoint() {
             let cp = Checkpoint {
                 own: OwnState::of(&self.db),
                 auto: self.autoclaim.auto.settings(),
@@ -40,13 +40,13 @@ impl Chatter {
                 leaving: self.membership.leaving.clone(),
                 transmits: self.outbox.transmits.len(),
             };
-            self.durable.begin(cp);
+            self.outbox.durable.begin(cp);
         }
     }
 
     /// An event caused by an own write: released once the write is durable.
     pub(super) fn own_event(&mut self, e: Event) {
-        self.durable.hold(e);
+        self.outbox.durable.hold(e);
     }
 
     fn undo(&mut self, now: Millis, cp: Checkpoint) {
@@ -58,7 +58,7 @@ impl Chatter {
             .is_err()
         {
             // Cannot happen: the checkpoint was read from this view.
-            self.stats.drop(DropReason::RestoreRefused);
+            self.outbox.stats.drop(DropReason::RestoreRefused);
         }
         // Frames queued since may carry the writes: only connects and
         // closes (no bytes) stay, so the connection table stays true.
@@ -68,14 +68,14 @@ impl Chatter {
             .split_off(cp.transmits.min(self.outbox.transmits.len()));
         tail.retain(|t| matches!(t, Transmit::Connect { .. } | Transmit::Close { .. }));
         self.outbox.transmits.extend(tail);
-        self.conns.drop_steps_above(me, own.clock);
+        self.tree.conns.drop_steps_above(me, own.clock);
         self.undo_membership(now, &cp);
         self.autoclaim
             .auto
-            .restore(cp.auto, self.durable.retry_at());
+            .restore(cp.auto, self.outbox.durable.retry_at());
         // Tombstone periods never count a clock that was given back.
-        self.gc.gc_mark.1 = self.gc.gc_mark.1.min(own.clock);
-        self.gc.gc_upto = self.gc.gc_upto.min(own.clock);
+        self.expiry.gc.gc_mark.1 = self.expiry.gc.gc_mark.1.min(own.clock);
+        self.expiry.gc.gc_upto = self.expiry.gc.gc_upto.min(own.clock);
     }
 
     /// Puts back the groups held and lingering: a refused join is not a
@@ -94,7 +94,7 @@ impl Chatter {
             } else {
                 self.pulls.abandon(&g);
                 self.db.forget_others(g.as_str());
-                self.interest.note(&g, None, now);
+                self.membership.interest.note(&g, None, now);
             }
         }
         for g in cp.member_of.difference(&self.membership.member_of) {

@@ -5,7 +5,7 @@ use super::*;
 impl Chatter {
     /// A peer's liveness changed.
     pub(super) fn transition(&mut self, now: Millis, t: Transition) {
-        self.reconnect.observe(now, t.id, t.state);
+        self.far.reconnect.observe(now, t.id, t.state);
         if t.restarted && self.address_doubtful(t.id) {
             // It restarted, maybe elsewhere: our probe finds out soon, and
             // the helpers it asks introduce it (`ping_for`).
@@ -152,7 +152,7 @@ impl Chatter {
     pub(super) fn on_ping(&mut self, now: Millis, sender: NodeId, src: Source, p: Probe) {
         self.on_rumors(now, sender, src, p.rumors);
         if !self.budgets.replies.allow(src.addr.ip(), now) {
-            self.stats.drop(DropReason::ReplyBudget);
+            self.outbox.stats.drop(DropReason::ReplyBudget);
             return;
         }
         let to = self.reply_addr(sender, src);
@@ -186,7 +186,7 @@ impl Chatter {
     /// A ping on another's behalf: a reflection, so budgeted.
     pub(super) fn on_ping_req(&mut self, now: Millis, sender: NodeId, src: Source, req: PingReq) {
         if !self.budgets.replies.allow(src.addr.ip(), now) {
-            self.stats.drop(DropReason::ReplyBudget);
+            self.outbox.stats.drop(DropReason::ReplyBudget);
             return;
         }
         self.ping_for(now, sender, src.addr, req);

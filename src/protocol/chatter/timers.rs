@@ -60,7 +60,7 @@ impl Chatter {
         let cfg = &self.cfg;
         match timer {
             Timer::Probe => Some(self.swim.detector.next_deadline()),
-            Timer::Reconnect => Some(self.reconnect.next_deadline()),
+            Timer::Reconnect => Some(self.far.reconnect.next_deadline()),
             Timer::Expiry => Some(self.next_expiry()),
             Timer::GcPeriod | Timer::Linger => None,
             Timer::AutoClaim => self.autoclaim.auto.next_deadline(),
@@ -69,7 +69,10 @@ impl Chatter {
             Timer::FarSync => Some(self.schedule.next_far_sync),
             Timer::PullsDue => self.pulls.next_due(cfg.pull_quiet, cfg.pull_max_delay),
             Timer::PullsOverdue => self.pulls.next_deadline(),
-            Timer::Conns => self.conns.next_expiry(cfg.conn_idle, cfg.connect_timeout),
+            Timer::Conns => self
+                .tree
+                .conns
+                .next_expiry(cfg.conn_idle, cfg.connect_timeout),
         }
     }
 
@@ -169,10 +172,11 @@ impl Chatter {
 
     fn conns_expired(&mut self, now: Millis) {
         for conn in self
+            .tree
             .conns
             .expired(now, self.cfg.conn_idle, self.cfg.connect_timeout)
         {
-            if let Some(c) = self.conns.remove(conn) {
+            if let Some(c) = self.tree.conns.remove(conn) {
                 self.outbox.transmits.push_back(Transmit::Close { conn });
                 for p in c.queue {
                     self.reroute(now, p.fwd);
@@ -190,4 +194,8 @@ pub(super) struct Schedule {
     /// The announce period, recomputed at each announce from the number of
     /// multicast peers heard (so per-frame work does not scan the table).
     pub(super) period: u64,
+    /// When this instance started.
+    pub(super) started: Millis,
+    /// Where the next announce's `hears` and `groups` windows start.
+    pub(super) windows: super::announce::AnnounceWindows,
 }
