@@ -75,7 +75,7 @@ fn hooks_run_on_joins_owner_changes_and_peers_going_down() {
 
     // watch --exec beside the hooks.
     let exec_log = dir.join("exec.log");
-    let watcher = Watcher(
+    let mut watcher = Watcher(
         Command::new(bin())
             .args([
                 "watch",
@@ -87,10 +87,32 @@ fn hooks_run_on_joins_owner_changes_and_peers_going_down() {
                 "echo \"$SCALESMALL_EVENT $SCALESMALL_GROUP\" >> {}",
                 exec_log.display()
             ))
-            .stdout(Stdio::null())
+            .stdout(Stdio::piped())
             .spawn()
             .expect("watch starts"),
     );
+    // Its first line says the subscription is live: events from then on
+    // reach it. Later lines go to a file, for the report.
+    let stdout = watcher.0.stdout.take().expect("piped");
+    let printed = dir.join("watch.out");
+    let out = printed.clone();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut lines = std::io::BufRead::lines(std::io::BufReader::new(stdout));
+        let _ = tx.send(lines.next().and_then(Result::ok).unwrap_or_default());
+        // Keep reading: a closed pipe would end the watch.
+        for line in lines.map_while(Result::ok) {
+            let mut f = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&out);
+            if let Ok(f) = f.as_mut() {
+                let _ = std::io::Write::write_all(f, format!("{line}\n").as_bytes());
+            }
+        }
+    });
+    let first = rx.recv_timeout(WITHIN).unwrap_or_default();
+    assert!(first.contains("watching"), "watch's first line: {first:?}");
 
     let events = dir.join("events.log");
     assert!(a.ctl(&["join", "demo"]).status.success());
@@ -167,8 +189,10 @@ fn hooks_run_on_joins_owner_changes_and_peers_going_down() {
                 && t.contains("owners_changed demo")
                 && t.contains("down ")
         }),
-        "watch --exec saw: {}",
-        read(&exec_log)
+        "watch --exec saw: {}\nwatch printed: {}\nhooks saw: {}",
+        read(&exec_log),
+        read(&printed),
+        read(&events)
     );
     drop(watcher);
 }

@@ -89,7 +89,7 @@ fn init_logging(cfg: &Config) {
     let registry = tracing_subscriber::registry().with(filter);
     let _ = match format {
         LogFormat::Json => registry.with(layer.json()).try_init(),
-        LogFormat::Human => registry.with(layer.with_ansi(tty)).try_init(),
+        LogFormat::Human => registry.with(layer.with_ansi(false)).try_init(),
         LogFormat::Compact | LogFormat::Auto if journald => registry
             .with(layer.compact().with_ansi(false).without_time())
             .try_init(),

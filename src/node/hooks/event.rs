@@ -103,8 +103,9 @@ pub struct RangeOwners {
     pub owners: Vec<OwnerView>,
 }
 
-/// One event, as a hook receives it on stdin.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// One event, as a hook receives it on stdin (serialised only: the node
+/// writes it, a hook reads it).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct HookEvent {
     /// The kind (`SCALESMALL_EVENT`).
     pub event: HookEventKind,
