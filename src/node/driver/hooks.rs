@@ -36,7 +36,7 @@ impl HookRelay {
     /// the loop's runtime, as it starts).
     pub(super) fn start(&mut self, c: &Chatter) {
         self.runner = Hooks::start(&self.cfgs);
-        self.source = Some(HookSource::new(c, self.window_ms, true));
+        self.source = Some(HookSource::new(c, self.window_ms));
     }
 
     /// A protocol event in: its hook events out, at once.

@@ -55,19 +55,6 @@ const fn default_concurrency() -> usize {
 }
 
 impl HookConfig {
-    /// A hook for `watch --exec`-style use: every event, the defaults.
-    #[must_use]
-    pub fn ad_hoc(command: &str) -> Self {
-        HookConfig {
-            name: "exec".into(),
-            events: HookEventKind::ALL.to_vec(),
-            command: command.to_owned(),
-            timeout_secs: default_timeout(),
-            queue: default_queue(),
-            concurrency: default_concurrency(),
-        }
-    }
-
     /// Checks the hooks of a config file and names the unnamed ones.
     ///
     /// # Errors

@@ -108,13 +108,6 @@ impl Hooks {
         Hooks { hooks }
     }
 
-    /// Whether any hook wants events of `kind` (so the node can skip work
-    /// nobody would see).
-    #[must_use]
-    pub fn wants(&self, kind: super::HookEventKind) -> bool {
-        self.hooks.iter().any(|h| h.cfg.events.contains(&kind))
-    }
-
     /// Queues `e` for every hook that matches it. Never blocks.
     pub fn fire(&self, e: &HookEvent) {
         for h in self
@@ -246,7 +239,10 @@ mod tests {
         HookConfig {
             timeout_secs,
             queue,
-            ..HookConfig::ad_hoc(&command)
+            name: "exec".into(),
+            events: HookEventKind::ALL.to_vec(),
+            command,
+            concurrency: 1,
         }
     }
 

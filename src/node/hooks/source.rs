@@ -27,8 +27,6 @@ type Owned = Vec<(KeyRange, OwnerKey)>;
 pub struct HookSource {
     /// How long a group's changes gather before `owners-changed` (ms).
     window: u64,
-    /// Whether anyone wants `owners-changed` (else none is computed).
-    owners_wanted: bool,
     /// The groups this board was a member of at the last look.
     member_of: BTreeMap<GroupName, bool>,
     /// Each group's owners as last reported (or at start).
@@ -41,12 +39,11 @@ pub struct HookSource {
 
 impl HookSource {
     /// Starts from `c`'s current state; `window_ms` coalesces
-    /// `owners-changed`; `owners_wanted` says whether any hook listens.
+    /// `owners-changed`.
     #[must_use]
-    pub fn new(c: &Chatter, window_ms: u64, owners_wanted: bool) -> Self {
+    pub fn new(c: &Chatter, window_ms: u64) -> Self {
         let mut s = HookSource {
             window: window_ms,
-            owners_wanted,
             member_of: BTreeMap::new(),
             reported: BTreeMap::new(),
             pending: BTreeMap::new(),
@@ -54,9 +51,7 @@ impl HookSource {
         };
         for g in c.db().groups() {
             s.member_of.insert(g.clone(), c.holds(g));
-            if owners_wanted {
-                s.reported.insert(g.clone(), owned(c, g));
-            }
+            s.reported.insert(g.clone(), owned(c, g));
         }
         s
     }
@@ -134,17 +129,12 @@ impl HookSource {
     }
 
     fn touch(&mut self, group: &GroupName, now: Millis) {
-        if self.owners_wanted {
-            self.pending
-                .entry(group.clone())
-                .or_insert(Millis(now.0.saturating_add(self.window)));
-        }
+        self.pending
+            .entry(group.clone())
+            .or_insert(Millis(now.0.saturating_add(self.window)));
     }
 
     fn touch_groups_of(&mut self, c: &Chatter, id: NodeId, now: Millis) {
-        if !self.owners_wanted {
-            return;
-        }
         let groups: Vec<GroupName> = c
             .db()
             .groups()
